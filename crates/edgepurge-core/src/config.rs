@@ -1,0 +1,312 @@
+//! Configuration, read from string settings (Workers `[vars]` and secrets).
+//!
+//! The core never sees the platform: [`Config::from_lookup`] takes a function from setting name
+//! to value. Every problem names the setting at fault, so a broken deployment answers a clear
+//! 500 problem instead of panicking.
+//!
+//! | setting | required | meaning |
+//! |---|---|---|
+//! | `ALLOWED_HOSTS` | yes | host names that may be purged, separated by commas or spaces |
+//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec`; spec is `dns:<name>:<port>` or `static:<ip:port>,...`; no host (or `*`) means every host |
+//! | `DOH_URL` | no | DNS-over-HTTPS endpoint (RFC 8484), default Cloudflare's |
+//! | `INSTANCE_TIMEOUT_MS` | no | per-request timeout towards an instance, default 5000 |
+//! | `DISCOVERY_TIMEOUT_MS` | no | timeout of one DoH lookup, default 3000 |
+//! | `CONCURRENCY` | no | instances contacted at once, default 6 (the Workers connection limit) |
+//! | `MAX_URLS` | no | URLs per request, default 100 |
+//! | `API_TOKENS` | yes (secret) | bearer tokens accepted by the API, comma-separated, at least 16 characters each |
+//! | `PURGE_TOKEN` | yes (secret) | sent to instances as `Purge-Token` |
+
+use crate::discovery::DiscoverySpec;
+use crate::error::{ApiError, ErrorKind};
+use crate::http1::FieldValue;
+use crate::target::Target;
+use std::net::SocketAddr;
+use url::{Host, Url};
+
+/// Cloudflare's public DNS-over-HTTPS endpoint, the default `DOH_URL`.
+pub const DEFAULT_DOH_URL: &str = "https://cloudflare-dns.com/dns-query";
+/// Simultaneous outgoing connections a Workers invocation may hold; more are queued.
+pub const WORKERS_CONNECTION_LIMIT: usize = 6;
+/// The largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// A broken setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The setting's name.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(e: ConfigError) -> Self {
+        ApiError::new(
+            ErrorKind::Config,
+            format!("setting {}: {}", e.setting, e.reason),
+        )
+        .with_setting(e.setting)
+    }
+}
+
+/// Which hosts a discovery rule covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// Every allowed host without a rule of its own.
+    Any,
+    /// Exactly this host.
+    Exact(String),
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Hosts that may be purged, normalised like [`Target::host`].
+    pub allowed_hosts: Vec<String>,
+    /// Discovery rules; an exact host wins over `*`.
+    pub discovery: Vec<(HostPattern, DiscoverySpec)>,
+    /// The DNS-over-HTTPS endpoint.
+    pub doh_url: String,
+    /// Per-request timeout towards an instance, in milliseconds.
+    pub instance_timeout_ms: u32,
+    /// Timeout of one DoH lookup, in milliseconds.
+    pub discovery_timeout_ms: u32,
+    /// Instances contacted at once.
+    pub concurrency: usize,
+    /// URLs accepted per request.
+    pub max_urls: usize,
+    /// Sent to instances as `Purge-Token`.
+    pub purge_token: FieldValue,
+    api_tokens: Vec<String>,
+}
+
+impl Config {
+    /// Reads and validates every setting through `get`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError {
+                    setting: name,
+                    reason: "missing or empty".into(),
+                })
+        };
+        let number =
+            |name: &'static str, default: u32, min: u32, max: u32| -> Result<u32, ConfigError> {
+                match get(name)
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                {
+                    None => Ok(default),
+                    Some(v) => match v.parse::<u32>() {
+                        Ok(n) if (min..=max).contains(&n) => Ok(n),
+                        _ => Err(ConfigError {
+                            setting: name,
+                            reason: format!("{v:?} is not a whole number from {min} to {max}"),
+                        }),
+                    },
+                }
+            };
+
+        let mut allowed_hosts = Vec::new();
+        for raw in required("ALLOWED_HOSTS")?
+            .split([',', ' ', '\n'])
+            .filter(|s| !s.is_empty())
+        {
+            let host = normalise_host(raw).ok_or(ConfigError {
+                setting: "ALLOWED_HOSTS",
+                reason: format!("{raw:?} is not a host name"),
+            })?;
+            if !allowed_hosts.contains(&host) {
+                allowed_hosts.push(host);
+            }
+        }
+
+        let discovery = parse_discovery(&required("DISCOVERY")?)?;
+        for host in &allowed_hosts {
+            if find_rule(&discovery, host).is_none() {
+                return Err(ConfigError {
+                    setting: "DISCOVERY",
+                    reason: format!(
+                        "no rule covers allowed host {host:?} (add `{host}=...` or a `*` rule)"
+                    ),
+                });
+            }
+        }
+
+        let doh_url = get("DOH_URL")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| DEFAULT_DOH_URL.to_owned());
+        match Url::parse(&doh_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => {
+                return Err(ConfigError {
+                    setting: "DOH_URL",
+                    reason: format!("{doh_url:?} is not an http(s) URL"),
+                })
+            }
+        }
+
+        let purge_token = FieldValue::new(required("PURGE_TOKEN")?.trim()).ok_or(ConfigError {
+            setting: "PURGE_TOKEN",
+            reason: "must be printable ASCII without spaces".into(),
+        })?;
+
+        let api_tokens: Vec<String> = required("API_TOKENS")?
+            .split([',', ' ', '\n'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if api_tokens.is_empty() || api_tokens.iter().any(|t| t.len() < 16) {
+            return Err(ConfigError {
+                setting: "API_TOKENS",
+                reason: "each token must be at least 16 characters".into(),
+            });
+        }
+
+        Ok(Config {
+            allowed_hosts,
+            discovery,
+            doh_url,
+            instance_timeout_ms: number("INSTANCE_TIMEOUT_MS", 5000, 50, 120_000)?,
+            discovery_timeout_ms: number("DISCOVERY_TIMEOUT_MS", 3000, 50, 60_000)?,
+            concurrency: number("CONCURRENCY", WORKERS_CONNECTION_LIMIT as u32, 1, 64)? as usize,
+            max_urls: number("MAX_URLS", 100, 1, 10_000)? as usize,
+            purge_token,
+            api_tokens,
+        })
+    }
+
+    /// Whether an `Authorization` header value carries one of the API tokens.
+    ///
+    /// The scheme is matched case-insensitively (RFC 9110 section 11.1); the token is compared
+    /// in constant time against every configured token, with no early exit.
+    pub fn authorize(&self, authorization: Option<&str>) -> bool {
+        let Some(value) = authorization else {
+            return false;
+        };
+        let Some((scheme, token)) = value.trim().split_once(' ') else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return false;
+        }
+        let token = token.trim().as_bytes();
+        self.api_tokens.iter().fold(false, |found, known| {
+            found | constant_time_eq(known.as_bytes(), token)
+        })
+    }
+
+    /// Refuses a target whose host is not allowed (403).
+    pub fn check_host(&self, target: &Target) -> Result<(), ApiError> {
+        if self.allowed_hosts.iter().any(|h| h == target.host()) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ErrorKind::HostNotAllowed,
+                format!("host {:?} is not in ALLOWED_HOSTS", target.host()),
+            )
+            .with_subject(target.url()))
+        }
+    }
+
+    /// How the instances serving `host` are found.
+    pub fn discovery_for(&self, host: &str) -> Option<&DiscoverySpec> {
+        find_rule(&self.discovery, host)
+    }
+}
+
+fn find_rule<'a>(
+    rules: &'a [(HostPattern, DiscoverySpec)],
+    host: &str,
+) -> Option<&'a DiscoverySpec> {
+    rules
+        .iter()
+        .find(|(p, _)| matches!(p, HostPattern::Exact(h) if h == host))
+        .or_else(|| rules.iter().find(|(p, _)| *p == HostPattern::Any))
+        .map(|(_, spec)| spec)
+}
+
+/// Normalises a configured host name the way [`Target::parse`] normalises URL hosts.
+pub fn normalise_host(raw: &str) -> Option<String> {
+    if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii())
+        || raw.contains(['/', '@', ':', '?', '#'])
+    {
+        return None;
+    }
+    match Url::parse(&format!("http://{raw}/")).ok()?.host()? {
+        Host::Domain(d) => Some(d.to_owned()),
+        _ => None,
+    }
+}
+
+fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, ConfigError> {
+    let err = |reason: String| ConfigError {
+        setting: "DISCOVERY",
+        reason,
+    };
+    let mut rules = Vec::new();
+    for rule in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let (pattern, spec) = match rule.split_once('=') {
+            Some((h, spec)) if h.trim() == "*" => (HostPattern::Any, spec.trim()),
+            Some((h, spec)) => {
+                let host = normalise_host(h.trim())
+                    .ok_or_else(|| err(format!("{h:?} is not a host name")))?;
+                (HostPattern::Exact(host), spec.trim())
+            }
+            None => (HostPattern::Any, rule),
+        };
+        let spec = if let Some(rest) = spec.strip_prefix("dns:") {
+            let (name, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| err(format!("{spec:?}: expected dns:<name>:<port>")))?;
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| err(format!("{spec:?}: {port:?} is not a port")))?;
+            let name = normalise_host(name)
+                .ok_or_else(|| err(format!("{spec:?}: {name:?} is not a DNS name")))?;
+            DiscoverySpec::Dns { name, port }
+        } else if let Some(rest) = spec.strip_prefix("static:") {
+            let mut addrs = Vec::new();
+            for a in rest.split([',', ' ']).filter(|s| !s.is_empty()) {
+                let addr: SocketAddr = a
+                    .parse()
+                    .map_err(|_| err(format!("{a:?} is not ip:port (IPv6 as [addr]:port)")))?;
+                if !addrs.contains(&addr) {
+                    addrs.push(addr);
+                }
+            }
+            if addrs.is_empty() {
+                return Err(err(format!(
+                    "{spec:?}: a static list needs at least one ip:port"
+                )));
+            }
+            DiscoverySpec::Static(addrs)
+        } else {
+            return Err(err(format!(
+                "{spec:?}: expected dns:<name>:<port> or static:<ip:port>,..."
+            )));
+        };
+        if rules.iter().any(|(p, _)| *p == pattern) {
+            return Err(err("two rules for the same host".into()));
+        }
+        rules.push((pattern, spec));
+    }
+    if rules.is_empty() {
+        return Err(err("no rules".into()));
+    }
+    Ok(rules)
+}
+
+/// Compares two byte strings in time independent of their contents (only of their lengths).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // black_box keeps the optimiser from turning the fold into an early-exit comparison.
+    std::hint::black_box(diff) == 0
+}

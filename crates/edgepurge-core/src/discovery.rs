@@ -1,0 +1,245 @@
+//! Instance discovery: static lists, and DNS A/AAAA lookups over HTTPS (RFC 8484).
+//!
+//! The core builds the wire-format queries and parses the answers; the worker POSTs them to the
+//! DoH endpoint with `Content-Type: application/dns-message`. One question per message (RFC 8484
+//! section 4.1 recommends DNS ID 0 "in every DNS request" for cache friendliness, and A and AAAA
+//! are separate questions because servers rarely answer more than one).
+//!
+//! Every answer is checked before it is believed: the ID must match, the QR bit must be set,
+//! the question must be ours, and the RCODE must be NOERROR. Only records of the asked type that
+//! belong to the name (directly or through a CNAME chain in the same answer) count.
+
+use crate::error::{ApiError, ErrorKind};
+use simple_dns::rdata::RData;
+use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QTYPE, RCODE, TYPE};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// How the instances serving a host are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscoverySpec {
+    /// Every A and AAAA record of `name`, each at `port`.
+    Dns {
+        /// The DNS name listing the instances.
+        name: String,
+        /// The port every instance listens on.
+        port: u16,
+    },
+    /// A fixed list.
+    Static(Vec<SocketAddr>),
+}
+
+impl fmt::Display for DiscoverySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiscoverySpec::Dns { name, port } => write!(f, "dns:{name}:{port}"),
+            DiscoverySpec::Static(_) => f.write_str("static"),
+        }
+    }
+}
+
+/// The address record types looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordType {
+    /// IPv4 addresses.
+    A,
+    /// IPv6 addresses.
+    Aaaa,
+}
+
+impl RecordType {
+    /// Both address types, in the order they are asked.
+    pub const BOTH: [RecordType; 2] = [RecordType::A, RecordType::Aaaa];
+
+    fn qtype(self) -> TYPE {
+        match self {
+            RecordType::A => TYPE::A,
+            RecordType::Aaaa => TYPE::AAAA,
+        }
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+        })
+    }
+}
+
+/// Why one lookup gave no usable addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsError {
+    /// The DoH endpoint could not be reached, or did not answer in time.
+    Unreachable(String),
+    /// It answered over HTTP, but not with a DNS message (status, content type).
+    BadHttp(String),
+    /// The DNS message does not parse.
+    Malformed(String),
+    /// The answer's ID is not the query's.
+    WrongId {
+        /// The ID sent.
+        expected: u16,
+        /// The ID received.
+        got: u16,
+    },
+    /// The message is a query, or answers another question.
+    NotOurAnswer,
+    /// The server answered with an error RCODE (SERVFAIL, NXDOMAIN, REFUSED...).
+    Rcode(String),
+}
+
+impl fmt::Display for DnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DnsError::Unreachable(e) => write!(f, "DoH server unreachable: {e}"),
+            DnsError::BadHttp(e) => write!(f, "DoH server answered badly: {e}"),
+            DnsError::Malformed(e) => write!(f, "malformed DNS answer: {e}"),
+            DnsError::WrongId { expected, got } => {
+                write!(f, "DNS answer has id {got}, expected {expected}")
+            }
+            DnsError::NotOurAnswer => f.write_str("DNS answer does not answer our question"),
+            DnsError::Rcode(r) => write!(f, "DNS server answered {r}"),
+        }
+    }
+}
+
+/// Builds the RFC 8484 wire-format query for `name`'s records of type `rtype`, with recursion
+/// desired.
+pub fn dns_query(name: &str, rtype: RecordType, id: u16) -> Result<Vec<u8>, DnsError> {
+    let mut packet = Packet::new_query(id);
+    packet.set_flags(PacketFlag::RECURSION_DESIRED);
+    let qname = Name::new(name).map_err(|e| DnsError::Malformed(e.to_string()))?;
+    packet.questions.push(Question::new(
+        qname,
+        rtype.qtype().into(),
+        CLASS::IN.into(),
+        false,
+    ));
+    packet
+        .build_bytes_vec()
+        .map_err(|e| DnsError::Malformed(e.to_string()))
+}
+
+/// Parses the answer to [`dns_query`]`(name, rtype, id)` into its addresses.
+///
+/// NOERROR with no records of the type is an empty list, not an error: a name with only IPv4
+/// instances has no AAAA records.
+pub fn parse_answer(
+    name: &str,
+    rtype: RecordType,
+    id: u16,
+    bytes: &[u8],
+) -> Result<Vec<IpAddr>, DnsError> {
+    let packet = Packet::parse(bytes).map_err(|e| DnsError::Malformed(e.to_string()))?;
+    if packet.id() != id {
+        return Err(DnsError::WrongId {
+            expected: id,
+            got: packet.id(),
+        });
+    }
+    if !packet.has_flags(PacketFlag::RESPONSE) {
+        return Err(DnsError::NotOurAnswer);
+    }
+    let asked = packet
+        .questions
+        .iter()
+        .any(|q| same_name(&q.qname, name) && q.qtype == QTYPE::TYPE(rtype.qtype()));
+    if packet.questions.len() != 1 || !asked {
+        return Err(DnsError::NotOurAnswer);
+    }
+    match packet.rcode() {
+        RCODE::NoError => {}
+        RCODE::NameError => return Err(DnsError::Rcode(format!("NXDOMAIN for {name}"))),
+        RCODE::ServerFailure => return Err(DnsError::Rcode(format!("SERVFAIL for {name}"))),
+        other => return Err(DnsError::Rcode(format!("{other:?} for {name}"))),
+    }
+    // Follow the CNAME chain from `name` (bounded, against loops).
+    let mut owners: Vec<String> = vec![name.trim_end_matches('.').to_ascii_lowercase()];
+    for _ in 0..8 {
+        let before = owners.len();
+        for rr in &packet.answers {
+            if let RData::CNAME(target) = &rr.rdata {
+                let target = target
+                    .0
+                    .to_string()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
+                if owners.iter().any(|o| same_name(&rr.name, o)) && !owners.contains(&target) {
+                    owners.push(target);
+                }
+            }
+        }
+        if owners.len() == before {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    for rr in &packet.answers {
+        if !owners.iter().any(|o| same_name(&rr.name, o)) {
+            continue;
+        }
+        let ip = match (&rr.rdata, rtype) {
+            (RData::A(a), RecordType::A) => IpAddr::V4(Ipv4Addr::from(a.address)),
+            (RData::AAAA(a), RecordType::Aaaa) => IpAddr::V6(Ipv6Addr::from(a.address)),
+            _ => continue,
+        };
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    Ok(out)
+}
+
+fn same_name(n: &Name<'_>, s: &str) -> bool {
+    n.to_string()
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case(s.trim_end_matches('.'))
+}
+
+/// Combines the A and AAAA lookups of `name` into instances at `port`.
+///
+/// Any failed lookup fails discovery: a missing AAAA answer could hide instances that would then
+/// keep serving stale content. Both unreachable is 503 (try later); a bad answer, or no
+/// addresses at all, is 502.
+pub fn instances_from_lookups(
+    name: &str,
+    port: u16,
+    lookups: Vec<(RecordType, Result<Vec<IpAddr>, DnsError>)>,
+) -> Result<Vec<SocketAddr>, ApiError> {
+    let mut addrs = Vec::new();
+    let mut errors = Vec::new();
+    for (rtype, result) in lookups {
+        match result {
+            Ok(ips) => addrs.extend(ips.into_iter().map(|ip| SocketAddr::new(ip, port))),
+            Err(e) => errors.push((rtype, e)),
+        }
+    }
+    if !errors.is_empty() {
+        let all_unreachable = errors
+            .iter()
+            .all(|(_, e)| matches!(e, DnsError::Unreachable(_)));
+        let kind = if all_unreachable {
+            ErrorKind::DiscoveryUnavailable
+        } else {
+            ErrorKind::DiscoveryFailed
+        };
+        let detail = errors
+            .iter()
+            .map(|(t, e)| format!("{t} lookup of {name}: {e}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ApiError::new(kind, detail).with_subject(name));
+    }
+    if addrs.is_empty() {
+        return Err(ApiError::new(
+            ErrorKind::DiscoveryFailed,
+            format!("{name} has no A or AAAA records: no instances to purge"),
+        )
+        .with_subject(name));
+    }
+    addrs.sort();
+    addrs.dedup();
+    Ok(addrs)
+}

@@ -1,0 +1,200 @@
+//! Errors as data: a kind, where the fault lies, and whether a retry may help.
+//!
+//! Every way a request can fail before a report exists is an [`ApiError`]; one function,
+//! [`ApiError::problem`], turns it into the RFC 9457 problem the caller sees. A purge that
+//! reached some instances is not an error: it is a report (see [`crate::report`]).
+
+use crate::api::Problem;
+use std::fmt;
+
+/// Where a fault lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorSource {
+    /// The request: its token, body or URLs.
+    Caller,
+    /// The deployment's configuration.
+    Config,
+    /// Instance discovery (DNS over HTTPS).
+    Discovery,
+    /// A cache instance.
+    Instance,
+}
+
+impl ErrorSource {
+    /// The name used in problem details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorSource::Caller => "caller",
+            ErrorSource::Config => "config",
+            ErrorSource::Discovery => "discovery",
+            ErrorSource::Instance => "instance",
+        }
+    }
+}
+
+/// The kinds of failure a request can end in before any report exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400: the body is not the expected JSON, or a URL is malformed.
+    BadRequest,
+    /// 401: the bearer token is missing or wrong.
+    Unauthorized,
+    /// 403: a URL's host is not on the allowlist.
+    HostNotAllowed,
+    /// 404: no such route.
+    NotFound,
+    /// 405: the route exists, the method does not.
+    MethodNotAllowed,
+    /// 413: the body is larger than allowed.
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 422: more URLs than allowed in one request.
+    TooManyUrls,
+    /// 500: the configuration is broken.
+    Config,
+    /// 500: the worker failed in a way no request should cause.
+    Internal,
+    /// 502: the discovery service answered, but not with usable instances.
+    DiscoveryFailed,
+    /// 503: the discovery service could not be reached in time.
+    DiscoveryUnavailable,
+}
+
+impl ErrorKind {
+    fn parts(self) -> (u16, &'static str, &'static str, ErrorSource, bool) {
+        use ErrorKind::*;
+        use ErrorSource::*;
+        match self {
+            BadRequest => (400, "bad-request", "Malformed request", Caller, false),
+            Unauthorized => (
+                401,
+                "unauthorized",
+                "Missing or invalid API token",
+                Caller,
+                false,
+            ),
+            HostNotAllowed => (403, "host-not-allowed", "Host not allowed", Caller, false),
+            NotFound => (404, "not-found", "No such resource", Caller, false),
+            MethodNotAllowed => (
+                405,
+                "method-not-allowed",
+                "Method not allowed",
+                Caller,
+                false,
+            ),
+            PayloadTooLarge => (
+                413,
+                "payload-too-large",
+                "Request body too large",
+                Caller,
+                false,
+            ),
+            UnsupportedMediaType => (
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                Caller,
+                false,
+            ),
+            TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
+            ErrorKind::Config => (
+                500,
+                "config",
+                "Broken configuration",
+                ErrorSource::Config,
+                false,
+            ),
+            Internal => (500, "internal", "Internal error", ErrorSource::Config, true),
+            DiscoveryFailed => (
+                502,
+                "discovery-failed",
+                "Instance discovery failed",
+                Discovery,
+                true,
+            ),
+            DiscoveryUnavailable => (
+                503,
+                "discovery-unavailable",
+                "Instance discovery unavailable",
+                Discovery,
+                true,
+            ),
+        }
+    }
+
+    /// The HTTP status code of this kind.
+    pub fn status(self) -> u16 {
+        self.parts().0
+    }
+}
+
+/// A request that failed before a report could be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// What went wrong this time, for a human.
+    pub detail: String,
+    /// The configuration setting at fault, for [`ErrorKind::Config`].
+    pub setting: Option<String>,
+    /// The URL, host or DNS name at fault, if any.
+    pub subject: Option<String>,
+}
+
+impl ApiError {
+    /// An error of `kind` with a human-readable `detail`.
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            detail: detail.into(),
+            setting: None,
+            subject: None,
+        }
+    }
+
+    /// Names the URL, host or DNS name at fault.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Names the configuration setting at fault.
+    pub fn with_setting(mut self, setting: impl Into<String>) -> Self {
+        self.setting = Some(setting.into());
+        self
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// Where the fault lies.
+    pub fn source(&self) -> ErrorSource {
+        self.kind.parts().3
+    }
+
+    /// The RFC 9457 problem details for this error.
+    pub fn problem(&self) -> Problem {
+        let (status, slug, title, source, retryable) = self.kind.parts();
+        Problem {
+            type_: format!("urn:edgepurge:problem:{slug}"),
+            title: title.to_owned(),
+            status,
+            detail: self.detail.clone(),
+            source: source.as_str().to_owned(),
+            retryable,
+            setting: self.setting.clone(),
+            subject: self.subject.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.parts().2, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}

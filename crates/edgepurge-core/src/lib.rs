@@ -1,0 +1,29 @@
+//! The core of edgepurge: it turns a purge request plus configuration into a plan of outgoing
+//! requests, takes back what each instance answered, and builds the report.
+//!
+//! It does no I/O and reads no clock. The worker (and later the console) perform the I/O the
+//! plan asks for and feed the bytes back:
+//!
+//! 1. [`config::Config`] is read from string settings (`[vars]` and secrets on Workers).
+//! 2. [`target::Target::parse`] validates each URL; [`config::Config::check_host`] applies the
+//!    allowlist.
+//! 3. [`discovery`] builds RFC 8484 DNS queries and turns the answers into instances.
+//! 4. [`plan::Plan`] groups targets by instance, one connection per instance, under a
+//!    concurrency cap; [`http1`] writes each `PURGE` and reads the answer.
+//! 5. [`outcome::classify`] maps each answer to an outcome; [`report::ReportBuilder`] builds the
+//!    [`api::PurgeReport`] the caller sees.
+//!
+//! Only [`api`] is serialised: it is the one contract between the worker and the console.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod http1;
+pub mod outcome;
+pub mod plan;
+pub mod report;
+pub mod target;
+
+pub use error::{ApiError, ErrorSource};

@@ -1,0 +1,114 @@
+//! Classification of what one instance did with one `PURGE`: one pure function, [`classify`].
+//!
+//! Like pingora's purge handling, every possible reply maps to exactly one [`Outcome`], and the
+//! mapping lives here and nowhere else. The instance-side contract (see `vcl/edgepurge.vcl`):
+//! `200` with `Purge-Count: N` objects removed (`0` means it was not cached), `401` for a bad
+//! purge token.
+
+use crate::api::Outcome;
+use crate::http1::{Answer, AnswerError};
+use std::fmt;
+
+/// The answer header carrying how many objects a purge removed.
+pub const PURGE_COUNT_HEADER: &str = "Purge-Count";
+
+/// Why a request produced no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryError {
+    /// The TCP connection could not be opened.
+    Connect(String),
+    /// No complete answer within the per-instance timeout (milliseconds).
+    Timeout(u32),
+    /// The connection failed while writing or reading.
+    Io(String),
+    /// The bytes that came back are not a usable HTTP answer.
+    Answer(AnswerError),
+    /// Not sent, because an earlier request to the same instance could not connect or timed
+    /// out; carries that earlier error.
+    Skipped(Box<DeliveryError>),
+}
+
+impl DeliveryError {
+    /// Whether the instance is unreachable, so the rest of its queue should not be tried now.
+    pub fn instance_unreachable(&self) -> bool {
+        matches!(
+            self,
+            DeliveryError::Connect(_) | DeliveryError::Timeout(_) | DeliveryError::Skipped(_)
+        )
+    }
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliveryError::Connect(e) => write!(f, "connection failed: {e}"),
+            DeliveryError::Timeout(ms) => write!(f, "no answer within {ms} ms"),
+            DeliveryError::Io(e) => write!(f, "connection broke: {e}"),
+            DeliveryError::Answer(e) => e.fmt(f),
+            DeliveryError::Skipped(e) => write!(f, "not sent: instance unreachable ({e})"),
+        }
+    }
+}
+
+/// One classified (URL, instance) result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classified {
+    /// What happened.
+    pub outcome: Outcome,
+    /// The instance's status code, when it answered.
+    pub http_status: Option<u16>,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// Whether the same purge may succeed if sent again.
+    pub retryable: bool,
+}
+
+/// Maps an instance's answer (or the failure to get one) to an outcome.
+pub fn classify(reply: &Result<Answer, DeliveryError>) -> Classified {
+    let answer = match reply {
+        Ok(a) => a,
+        Err(e) => {
+            let retryable = !matches!(
+                e,
+                DeliveryError::Answer(AnswerError::Malformed(_) | AnswerError::TooLarge)
+            );
+            return Classified {
+                outcome: Outcome::Failed,
+                http_status: None,
+                error: Some(e.to_string()),
+                retryable,
+            };
+        }
+    };
+    let status = answer.status;
+    let (outcome, error, retryable) = match status {
+        200..=299 => {
+            let count = answer.header(PURGE_COUNT_HEADER).and_then(|v| v.parse::<u64>().ok());
+            if count == Some(0) {
+                (Outcome::NotCached, None, false)
+            } else {
+                (Outcome::Purged, None, false)
+            }
+        }
+        404 | 410 => (Outcome::NotCached, None, false),
+        401 | 403 => (
+            Outcome::Rejected,
+            Some(format!("instance refused the purge token ({status}): check PURGE_TOKEN against the instance's VCL")),
+            false,
+        ),
+        405 | 501 => (
+            Outcome::Rejected,
+            Some(format!("instance does not accept PURGE ({status}): is the edgepurge VCL included?")),
+            false,
+        ),
+        400..=499 => (Outcome::Rejected, Some(format!("instance rejected the purge ({status})")), false),
+        500..=599 => (Outcome::Failed, Some(format!("instance error ({status})")), true),
+        _ => (Outcome::Failed, Some(format!("unexpected answer status {status}")), false),
+    };
+    Classified {
+        outcome,
+        http_status: Some(status),
+        error,
+        retryable,
+    }
+}

@@ -1,0 +1,101 @@
+//! Planning: URLs x instances -> one queue of `PURGE`s per instance, under a concurrency cap.
+//!
+//! Workers allows 6 simultaneous outgoing connections per invocation and caps subrequests, so
+//! the plan opens one connection per instance and sends that instance's purges one after the
+//! other on it (HTTP/1.1 keep-alive; the last asks the instance to close). At most
+//! [`Plan::concurrency`] instances are worked on at once; the rest wait their turn.
+
+use crate::api::PlanSummary;
+use crate::error::{ApiError, ErrorKind};
+use crate::http1::{purge_request, FieldValue};
+use crate::target::Target;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// One request on an instance's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRequest {
+    /// Index into [`Plan::targets`].
+    pub target: usize,
+    /// The complete HTTP/1.1 request.
+    pub bytes: Vec<u8>,
+}
+
+/// All requests for one instance, sent in order over one connection where it allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Where to connect.
+    pub instance: SocketAddr,
+    /// What to send, in order.
+    pub requests: Vec<PlannedRequest>,
+}
+
+/// The whole fan-out of one purge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The URLs, deduplicated, in request order.
+    pub targets: Vec<Target>,
+    /// One job per instance, ordered by address.
+    pub jobs: Vec<Job>,
+    /// Jobs run at once, at most.
+    pub concurrency: usize,
+}
+
+impl Plan {
+    /// Plans purging each target on every instance of its host.
+    ///
+    /// `instances` maps each target's host to the instances serving it; a host without an entry,
+    /// or with none, is an error rather than a silently skipped URL.
+    pub fn build(
+        targets: Vec<Target>,
+        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        purge_token: &FieldValue,
+        concurrency: usize,
+    ) -> Result<Plan, ApiError> {
+        let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            let addrs = instances
+                .get(t.host())
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::DiscoveryFailed,
+                        format!("no instances known for host {}", t.host()),
+                    )
+                    .with_subject(t.host())
+                })?;
+            for addr in addrs {
+                queues.entry(*addr).or_default().push(i);
+            }
+        }
+        let jobs = queues
+            .into_iter()
+            .map(|(instance, idx)| {
+                let last = idx.len() - 1;
+                let requests = idx
+                    .iter()
+                    .enumerate()
+                    .map(|(n, &target)| PlannedRequest {
+                        target,
+                        bytes: purge_request(&targets[target], purge_token, n != last),
+                    })
+                    .collect();
+                Job { instance, requests }
+            })
+            .collect();
+        Ok(Plan {
+            targets,
+            jobs,
+            concurrency: concurrency.max(1),
+        })
+    }
+
+    /// Instances, requests and the effective concurrency of this plan.
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            instances: self.jobs.len(),
+            requests: self.jobs.iter().map(|j| j.requests.len()).sum(),
+            concurrency: self.concurrency.min(self.jobs.len()),
+        }
+    }
+}

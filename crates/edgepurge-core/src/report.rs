@@ -1,0 +1,107 @@
+//! Reports: every (URL, instance) pair of a plan, each with its classified result.
+//!
+//! The builder starts with one row per planned request, marked "no result", so a row can never
+//! go missing: a fan-out that is cut short still reports every pair, the unfinished ones as
+//! failed and retryable.
+
+use crate::api::{Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
+use crate::http1::Answer;
+use crate::outcome::{classify, DeliveryError};
+use crate::plan::Plan;
+
+/// Collects results for a [`Plan`] and builds its [`PurgeReport`].
+#[derive(Debug, Clone)]
+pub struct ReportBuilder {
+    plan_summary: crate::api::PlanSummary,
+    /// (target index, job index) -> row, in (target, instance) order.
+    rows: Vec<((usize, usize), PurgeResult)>,
+}
+
+impl ReportBuilder {
+    /// One pending row per planned request.
+    pub fn new(plan: &Plan) -> Self {
+        let mut rows = Vec::new();
+        for (j, job) in plan.jobs.iter().enumerate() {
+            for req in &job.requests {
+                rows.push((
+                    (req.target, j),
+                    PurgeResult {
+                        url: plan.targets[req.target].url().to_owned(),
+                        instance: job.instance.to_string(),
+                        outcome: Outcome::Failed,
+                        http_status: None,
+                        error: Some(
+                            "no result: the fan-out ended before this request finished".into(),
+                        ),
+                        retryable: true,
+                        elapsed_ms: None,
+                    },
+                ));
+            }
+        }
+        rows.sort_by_key(|(k, _)| *k);
+        ReportBuilder {
+            plan_summary: plan.summary(),
+            rows,
+        }
+    }
+
+    /// Records the result of request `request` of job `job`, taking `elapsed_ms`.
+    pub fn record(
+        &mut self,
+        plan: &Plan,
+        job: usize,
+        request: usize,
+        reply: &Result<Answer, DeliveryError>,
+        elapsed_ms: Option<u64>,
+    ) {
+        let Some(target) = plan
+            .jobs
+            .get(job)
+            .and_then(|j| j.requests.get(request))
+            .map(|r| r.target)
+        else {
+            return;
+        };
+        if let Ok(i) = self.rows.binary_search_by_key(&(target, job), |(k, _)| *k) {
+            let c = classify(reply);
+            let row = &mut self.rows[i].1;
+            row.outcome = c.outcome;
+            row.http_status = c.http_status;
+            row.error = c.error;
+            row.retryable = c.retryable;
+            row.elapsed_ms = elapsed_ms;
+        }
+    }
+
+    /// The report: overall status from the rows, counts, and every row.
+    pub fn finish(self) -> PurgeReport {
+        let results: Vec<PurgeResult> = self.rows.into_iter().map(|(_, r)| r).collect();
+        let mut summary = Summary {
+            total: results.len(),
+            ..Summary::default()
+        };
+        for r in &results {
+            match r.outcome {
+                Outcome::Purged => summary.purged += 1,
+                Outcome::NotCached => summary.not_cached += 1,
+                Outcome::Rejected => summary.rejected += 1,
+                Outcome::Failed => summary.failed += 1,
+            }
+        }
+        let ok = summary.purged + summary.not_cached;
+        let status = if ok == summary.total && summary.total > 0 {
+            PurgeStatus::Purged
+        } else if ok == 0 {
+            PurgeStatus::Failed
+        } else {
+            PurgeStatus::Partial
+        };
+        PurgeReport {
+            status,
+            summary,
+            plan: self.plan_summary,
+            results,
+        }
+    }
+}

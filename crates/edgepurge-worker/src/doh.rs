@@ -1,0 +1,107 @@
+//! Discovery I/O: DNS-over-HTTPS lookups (RFC 8484, POST with `application/dns-message`).
+//!
+//! The core builds each query and judges each answer; this module only carries the bytes,
+//! under a timeout, and remembers what it resolved for the rest of the request.
+
+use edgepurge_core::config::Config;
+use edgepurge_core::discovery::{
+    dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType,
+};
+use edgepurge_core::ApiError;
+use futures_util::future::{join_all, select, Either};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+const DNS_MESSAGE: &str = "application/dns-message";
+/// RFC 8484 section 4.1: "the DNS ID SHOULD be 0 in every DNS request".
+const DNS_ID: u16 = 0;
+
+/// Resolves discovery specs, each at most once per request.
+pub struct Resolver<'a> {
+    config: &'a Config,
+    done: Vec<(DiscoverySpec, Result<Vec<SocketAddr>, ApiError>)>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(config: &'a Config) -> Self {
+        Resolver {
+            config,
+            done: Vec::new(),
+        }
+    }
+
+    /// The instances `spec` names now.
+    pub async fn resolve(&mut self, spec: &DiscoverySpec) -> Result<Vec<SocketAddr>, ApiError> {
+        if let Some((_, r)) = self.done.iter().find(|(s, _)| s == spec) {
+            return r.clone();
+        }
+        let result = match spec {
+            DiscoverySpec::Static(addrs) => Ok(addrs.clone()),
+            DiscoverySpec::Dns { name, port } => {
+                let config = self.config;
+                let lookups = join_all(
+                    RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) }),
+                )
+                .await;
+                instances_from_lookups(name, *port, lookups)
+            }
+        };
+        self.done.push((spec.clone(), result.clone()));
+        result
+    }
+}
+
+async fn lookup(config: &Config, name: &str, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {
+    let query = dns_query(name, rtype, DNS_ID)?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let exchange = Box::pin(exchange(&config.doh_url, &query, &signal));
+    let timeout = Delay::from(Duration::from_millis(config.discovery_timeout_ms.into()));
+    let body = match select(exchange, timeout).await {
+        Either::Left((result, _)) => result?,
+        Either::Right(_) => {
+            controller.abort();
+            return Err(DnsError::Unreachable(format!(
+                "no answer from {} within {} ms",
+                config.doh_url, config.discovery_timeout_ms
+            )));
+        }
+    };
+    parse_answer(name, rtype, DNS_ID, &body)
+}
+
+async fn exchange(url: &str, query: &[u8], signal: &AbortSignal) -> Result<Vec<u8>, DnsError> {
+    let js = |e: worker::Error| DnsError::Unreachable(format!("{url}: {e}"));
+    let headers = Headers::new();
+    headers.set("content-type", DNS_MESSAGE).map_err(js)?;
+    headers.set("accept", DNS_MESSAGE).map_err(js)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(js_sys::Uint8Array::from(query).into()));
+    let request = Request::new_with_init(url, &init).map_err(js)?;
+    let mut response = Fetch::Request(request)
+        .send_with_signal(signal)
+        .await
+        .map_err(js)?;
+    let status = response.status_code();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    if status != 200 {
+        return Err(DnsError::BadHttp(format!("{url} answered HTTP {status}")));
+    }
+    if !content_type.to_ascii_lowercase().starts_with(DNS_MESSAGE) {
+        return Err(DnsError::BadHttp(format!(
+            "{url} answered {content_type:?}, not {DNS_MESSAGE}"
+        )));
+    }
+    response
+        .bytes()
+        .await
+        .map_err(|e| DnsError::Unreachable(format!("{url}: reading the answer: {e}")))
+}
