@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""The local CDN: a demo origin, three varnishd instances, dnsdist serving DNS over HTTPS, and the
+edgepurge worker in workerd (`wrangler dev`), all on loopback.
+
+Used two ways:
+  * `scripts/run` runs this file: it starts everything, prints the API address, a demo token and
+    one JSON line ({"api", "token", "instances", "site"}), and stops everything on Ctrl-C;
+  * the end-to-end tests import `LocalCDN` and stop and start single parts (an instance, the DoH
+    server) to see how the worker copes.
+
+Only the standard library is used, so it runs on a fresh Debian with python3.
+"""
+import argparse
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "www.edgepurge.test"
+DNS_NAME = "instances.edgepurge.test"
+INSTANCE_IPS = ("127.0.1.1", "127.0.1.2", "127.0.1.3")
+
+
+@dataclass
+class Ports:
+    """Loopback ports of one local CDN; the tests use their own set so a running demo is left alone."""
+    varnish: int = 6081
+    origin: int = 8080
+    doh: int = 8053
+    dns: int = 8054
+    worker: int = 8787
+    inspector: int = 9229
+
+
+RUN_PORTS = Ports()
+TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229)
+
+
+def wait_for(what, check, timeout, proc=None, log=None):
+    """Polls `check` until it is true; fails early if `proc` died, showing the end of `log`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}\n{tail(log)}")
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} not ready after {timeout} s\n{tail(log)}")
+
+
+def tail(path, lines=40):
+    if path is None or not Path(path).exists():
+        return ""
+    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+
+
+def tcp_open(host, port):
+    with socket.create_connection((host, port), timeout=1):
+        return True
+
+
+def http_get(host, port, path, headers=None, timeout=10):
+    """GET over a fresh connection; returns (status, headers dict lower-cased, body bytes)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+@dataclass
+class LocalCDN:
+    ports: Ports = field(default_factory=Ports)
+    state: Path = ROOT / ".state" / "run"
+    api_token: str = field(default_factory=lambda: "ep_demo_" + secrets.token_urlsafe(24))
+    purge_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    instance_timeout_ms: int = 2000
+    procs: dict = field(default_factory=dict)
+
+    # ---- what callers need ------------------------------------------------------------------
+    @property
+    def api(self):
+        return f"http://127.0.0.1:{self.ports.worker}"
+
+    @property
+    def instances(self):
+        return [f"{ip}:{self.ports.varnish}" for ip in INSTANCE_IPS]
+
+    def info(self):
+        return {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self):
+        if self.state.exists():
+            shutil.rmtree(self.state)
+        (self.state / "logs").mkdir(parents=True)
+        try:
+            self.start_origin()
+            for i in range(len(INSTANCE_IPS)):
+                self.start_instance(i)
+            self.start_doh()
+            self.start_worker()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        for name in list(self.procs):
+            self._kill(name)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- parts -------------------------------------------------------------------------------
+    def _spawn(self, name, argv, env=None, cwd=None):
+        log = self.state / "logs" / f"{name}.log"
+        out = open(log, "ab")
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        out.close()
+        self.procs[name] = proc
+        return proc, log
+
+    def _kill(self, name):
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+    def start_origin(self):
+        proc, log = self._spawn("origin", [sys.executable, str(ROOT / "tests/cdn/origin.py"),
+                                           "127.0.0.1", str(self.ports.origin)])
+        wait_for("origin", lambda: tcp_open("127.0.0.1", self.ports.origin), 15, proc, log)
+
+    def start_instance(self, i):
+        """Starts varnishd number i (0-based) on INSTANCE_IPS[i] with a fresh, empty cache."""
+        ip = INSTANCE_IPS[i]
+        vcl = self.state / "demo.vcl"
+        if not vcl.exists():
+            text = (ROOT / "tests/cdn/demo.vcl").read_text()
+            text = text.replace("${ORIGIN_PORT}", str(self.ports.origin))
+            text = text.replace("${EDGEPURGE_VCL}", str(ROOT / "vcl/edgepurge.vcl"))
+            vcl.write_text(text)
+        workdir = self.state / f"varnish-{i + 1}"
+        workdir.mkdir(exist_ok=True)
+        argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}",
+                "-T", "none", "-i", f"edge-{i + 1}", "-f", str(vcl), "-s", "malloc,32m",
+                "-p", "timeout_idle=5", "-t", "3600"]
+        proc, log = self._spawn(f"varnish-{i + 1}", argv, env={"EDGEPURGE_PURGE_TOKEN": self.purge_token})
+        wait_for(f"varnishd on {ip}", lambda: tcp_open(ip, self.ports.varnish), 30, proc, log)
+
+    def stop_instance(self, i):
+        self._kill(f"varnish-{i + 1}")
+
+    def start_doh(self):
+        conf = self.state / "dnsdist.conf"
+        spoof = ", ".join(f'"{ip}"' for ip in INSTANCE_IPS)
+        conf.write_text(f"""
+setSecurityPollSuffix("")
+setLocal("127.0.0.1:{self.ports.dns}")
+-- DNS over HTTPS without TLS: plain HTTP/1.1 on loopback.
+addDOHLocal("127.0.0.1:{self.ports.doh}", nil, nil, "/dns-query")
+addAction(AndRule({{QNameRule("{DNS_NAME}"), QTypeRule(DNSQType.A)}}), SpoofAction({{{spoof}}}))
+addAction(QNameRule("{DNS_NAME}"), RCodeAction(DNSRCode.NOERROR))
+addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
+""")
+        proc, log = self._spawn("dnsdist", ["dnsdist", "--supervised", "--disable-syslog", "-C", str(conf)])
+        wait_for("dnsdist", lambda: tcp_open("127.0.0.1", self.ports.doh), 20, proc, log)
+
+    def stop_doh(self):
+        self._kill("dnsdist")
+
+    def start_worker(self):
+        env_sh = ROOT / "scripts/env.sh"
+        vars_ = {
+            "ALLOWED_HOSTS": SITE,
+            "DISCOVERY": f"dns:{DNS_NAME}:{self.ports.varnish}",
+            "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
+            "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),
+            "DISCOVERY_TIMEOUT_MS": "2000",
+            "API_TOKENS": self.api_token,
+            "PURGE_TOKEN": self.purge_token,
+        }
+        var_args = " ".join(f"--var '{k}:{v}'" for k, v in vars_.items())
+        cmd = (f"source {env_sh} && exec wrangler dev --local --ip 127.0.0.1 --port {self.ports.worker} "
+               f"--inspector-port {self.ports.inspector} --persist-to {self.state / 'wrangler'} "
+               f"--show-interactive-dev-session=false {var_args}")
+        proc, log = self._spawn("worker", ["bash", "-c", cmd], cwd=ROOT)
+
+        def healthy():
+            status, _, _ = http_get("127.0.0.1", self.ports.worker, "/api/health", timeout=2)
+            return status == 200
+        wait_for("wrangler dev", healthy, 600, proc, log)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--test-ports", action="store_true", help="use the test suite's ports")
+    args = parser.parse_args()
+    ports = TEST_PORTS if args.test_ports else RUN_PORTS
+    cdn = LocalCDN(ports=ports)
+    stop = {"now": False}
+
+    def on_signal(*_):
+        stop["now"] = True
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("edgepurge local CDN: starting origin, 3 varnishd, dnsdist (DoH) and the worker...", flush=True)
+    try:
+        cdn.start()
+    except RuntimeError as e:
+        print(f"local CDN failed to start: {e}", file=sys.stderr)
+        return 1
+    info = cdn.info()
+    first = cdn.instances[0]
+    print(f"""
+  origin     http://127.0.0.1:{ports.origin}
+  instances  {", ".join(cdn.instances)}  (varnishd, VCL vcl/edgepurge.vcl)
+  DoH        http://127.0.0.1:{ports.doh}/dns-query  ({DNS_NAME} -> {", ".join(INSTANCE_IPS)})
+  API        {cdn.api}
+  API token  {cdn.api_token}
+  logs       {cdn.state / "logs"}
+
+Try it:
+  curl -s -H 'Host: {SITE}' -D- -o/dev/null http://{first}/episodes/1   # Cache-Status: miss, then hit
+  curl -s -X POST {cdn.api}/api/purge -H 'Authorization: Bearer {cdn.api_token}' \\
+       -H 'Content-Type: application/json' -d '{{"urls": ["https://{SITE}/episodes/1"]}}'
+
+Ctrl-C stops everything.
+""", flush=True)
+    print(json.dumps(info), flush=True)
+    try:
+        while not stop["now"]:
+            for name, proc in list(cdn.procs.items()):
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; see its log", file=sys.stderr)
+                    cdn.procs.pop(name)
+            time.sleep(0.5)
+    finally:
+        print("stopping...", flush=True)
+        cdn.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
