@@ -1,0 +1,969 @@
+//! The core's behaviour, pinned down table by table. Runs natively (`cargo test`) and in headless
+//! Chromium (`wasm-pack test --headless --chrome crates/edgepurge-core`).
+#![allow(clippy::unwrap_used)]
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use edgepurge_core::api::{Outcome, PurgeRequest, PurgeStatus};
+use edgepurge_core::config::{constant_time_eq, Config, ConfigError};
+use edgepurge_core::discovery::{
+    dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType,
+};
+use edgepurge_core::error::ErrorKind;
+use edgepurge_core::http1::{purge_request, Answer, AnswerError, AnswerReader, FieldValue};
+use edgepurge_core::outcome::{classify, DeliveryError};
+use edgepurge_core::plan::Plan;
+use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::target::{parse_all, Target, TargetError, MAX_URL_LEN};
+use simple_dns::rdata::{RData, A, AAAA, CNAME};
+use simple_dns::{Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, RCODE, TYPE};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+// ---------------------------------------------------------------------------------------------
+// Targets
+
+#[test]
+fn urls_normalise_like_a_browser_and_keep_percent_encoding() {
+    // (input, normalised url, Host header, request target)
+    let cases = [
+        (
+            "https://Example.COM/a/b?x=1",
+            "https://example.com/a/b?x=1",
+            "example.com",
+            "/a/b?x=1",
+        ),
+        (
+            "http://example.com",
+            "http://example.com/",
+            "example.com",
+            "/",
+        ),
+        (
+            "https://example.com:443/p",
+            "https://example.com/p",
+            "example.com",
+            "/p",
+        ),
+        (
+            "http://example.com:80/p",
+            "http://example.com/p",
+            "example.com",
+            "/p",
+        ),
+        (
+            "https://example.com:8443/p",
+            "https://example.com:8443/p",
+            "example.com:8443",
+            "/p",
+        ),
+        (
+            "https://example.com/p#frag",
+            "https://example.com/p",
+            "example.com",
+            "/p",
+        ),
+        (
+            "https://example.com/%7Euser?q=%2F",
+            "https://example.com/%7Euser?q=%2F",
+            "example.com",
+            "/%7Euser?q=%2F",
+        ),
+        (
+            "https://example.com/a%2fb",
+            "https://example.com/a%2fb",
+            "example.com",
+            "/a%2fb",
+        ),
+        (
+            "https://example.com/?",
+            "https://example.com/?",
+            "example.com",
+            "/?",
+        ),
+        (
+            "https://Bücher.example/ä?q=ü",
+            "https://xn--bcher-kva.example/%C3%A4?q=%C3%BC",
+            "xn--bcher-kva.example",
+            "/%C3%A4?q=%C3%BC",
+        ),
+        (
+            "https://example.com/a/./b/../c",
+            "https://example.com/a/c",
+            "example.com",
+            "/a/c",
+        ),
+    ];
+    for (input, url, authority, path) in cases {
+        let t = Target::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(
+            (t.url(), t.authority(), t.path_and_query()),
+            (url, authority, path),
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn hostile_or_broken_urls_are_refused() {
+    let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
+    let cases: Vec<(&str, TargetError)> = vec![
+        (
+            "https://example.com/a\r\nX-Injected: 1",
+            TargetError::ControlCharacter,
+        ),
+        ("https://example.com/a\nb", TargetError::ControlCharacter),
+        ("https://example.com/a\0b", TargetError::ControlCharacter),
+        ("https://example.com/a\tb", TargetError::ControlCharacter),
+        ("https://example.com/a b", TargetError::ControlCharacter),
+        (" https://example.com/", TargetError::ControlCharacter),
+        ("https://example.com/\x7f", TargetError::ControlCharacter),
+        ("ftp://example.com/file", TargetError::Scheme("ftp".into())),
+        (
+            "javascript:alert(1)",
+            TargetError::Scheme("javascript".into()),
+        ),
+        ("https://user:pw@example.com/", TargetError::Userinfo),
+        ("https://user@example.com/", TargetError::Userinfo),
+        ("https://127.0.0.1/", TargetError::IpHost),
+        ("https://[::1]/", TargetError::IpHost),
+        ("https://example.com/%zz", TargetError::BadPercentEncoding),
+        ("https://example.com/?q=%4", TargetError::BadPercentEncoding),
+        (long.as_str(), TargetError::TooLong),
+    ];
+    for (input, want) in cases {
+        assert_eq!(Target::parse(input), Err(want), "{input:?}");
+    }
+    assert!(matches!(
+        Target::parse("/relative/path"),
+        Err(TargetError::Unparsable(_))
+    ));
+    assert!(matches!(
+        Target::parse("not a url"),
+        Err(TargetError::ControlCharacter)
+    ));
+}
+
+#[test]
+fn a_request_is_valid_as_a_whole_and_duplicates_collapse() {
+    let urls: Vec<String> = [
+        "https://example.com/a",
+        "https://EXAMPLE.com/a#x",
+        "https://example.com/b",
+    ]
+    .map(String::from)
+    .to_vec();
+    let targets = parse_all(&urls).unwrap();
+    assert_eq!(
+        targets.iter().map(Target::url).collect::<Vec<_>>(),
+        ["https://example.com/a", "https://example.com/b"]
+    );
+
+    let bad: Vec<String> = ["https://example.com/a", "https://example.com/\r\n"]
+        .map(String::from)
+        .to_vec();
+    let err = parse_all(&bad).unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(err.detail.starts_with("urls[1]:"), "{}", err.detail);
+    // The echoed subject has its control characters escaped.
+    assert_eq!(err.subject.as_deref(), Some("https://example.com/\\r\\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+fn settings(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let mut map: BTreeMap<String, String> = [
+        ("ALLOWED_HOSTS", "www.example.com, cdn.example.com"),
+        ("DISCOVERY", "cdn.example.com=static:192.0.2.10:80,[2001:db8::1]:8080; *=dns:instances.example.net:80"),
+        ("API_TOKENS", "0123456789abcdef-token-one,fedcba9876543210-token-two"),
+        ("PURGE_TOKEN", "purge-secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in overrides {
+        map.insert((*k).to_owned(), (*v).to_owned());
+    }
+    move |name| map.get(name).cloned()
+}
+
+fn config(overrides: &[(&str, &str)]) -> Config {
+    Config::from_lookup(settings(overrides)).unwrap()
+}
+
+#[test]
+fn config_reads_defaults_and_discovery_rules() {
+    let c = config(&[]);
+    assert_eq!(c.allowed_hosts, ["www.example.com", "cdn.example.com"]);
+    assert_eq!(c.doh_url, "https://cloudflare-dns.com/dns-query");
+    assert_eq!(
+        (c.concurrency, c.instance_timeout_ms, c.max_urls),
+        (6, 5000, 100)
+    );
+    assert_eq!(
+        c.discovery_for("www.example.com"),
+        Some(&DiscoverySpec::Dns {
+            name: "instances.example.net".into(),
+            port: 80
+        })
+    );
+    let cdn: Vec<SocketAddr> = vec![
+        "192.0.2.10:80".parse().unwrap(),
+        "[2001:db8::1]:8080".parse().unwrap(),
+    ];
+    assert_eq!(
+        c.discovery_for("cdn.example.com"),
+        Some(&DiscoverySpec::Static(cdn))
+    );
+    assert_eq!(c.purge_token.as_str(), "purge-secret");
+    // The token never shows in debug output.
+    assert!(!format!("{c:?}").contains("purge-secret"));
+}
+
+#[test]
+fn broken_config_names_the_setting() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("ALLOWED_HOSTS", "")], "ALLOWED_HOSTS"),
+        (&[("ALLOWED_HOSTS", "https://x.example/")], "ALLOWED_HOSTS"),
+        (&[("DISCOVERY", "")], "DISCOVERY"),
+        (&[("DISCOVERY", "dns:instances.example.net")], "DISCOVERY"),
+        (&[("DISCOVERY", "dns:instances.example.net:0")], "DISCOVERY"),
+        (&[("DISCOVERY", "static:not-an-address")], "DISCOVERY"),
+        (&[("DISCOVERY", "consul:whatever")], "DISCOVERY"),
+        (
+            &[("DISCOVERY", "cdn.example.com=static:192.0.2.1:80")],
+            "DISCOVERY",
+        ),
+        (&[("DOH_URL", "ftp://dns.example/")], "DOH_URL"),
+        (&[("INSTANCE_TIMEOUT_MS", "soon")], "INSTANCE_TIMEOUT_MS"),
+        (&[("CONCURRENCY", "0")], "CONCURRENCY"),
+        (&[("MAX_URLS", "-3")], "MAX_URLS"),
+        (&[("API_TOKENS", "short")], "API_TOKENS"),
+        (&[("PURGE_TOKEN", "has space")], "PURGE_TOKEN"),
+        (&[("PURGE_TOKEN", "")], "PURGE_TOKEN"),
+    ];
+    for (overrides, setting) in cases {
+        let err: ConfigError = Config::from_lookup(settings(overrides)).unwrap_err();
+        assert_eq!(err.setting, *setting, "{overrides:?}: {}", err.reason);
+        let problem = edgepurge_core::ApiError::from(err).problem();
+        assert_eq!(
+            (problem.status, problem.setting.as_deref()),
+            (500, Some(*setting))
+        );
+    }
+}
+
+#[test]
+fn bearer_tokens_are_checked_exactly() {
+    let c = config(&[]);
+    let cases = [
+        (Some("Bearer 0123456789abcdef-token-one"), true),
+        (Some("bearer fedcba9876543210-token-two"), true),
+        (Some("Bearer 0123456789abcdef-token-on"), false),
+        (Some("Bearer 0123456789abcdef-token-one2"), false),
+        (Some("Basic 0123456789abcdef-token-one"), false),
+        (Some("0123456789abcdef-token-one"), false),
+        (Some("Bearer "), false),
+        (None, false),
+    ];
+    for (header, ok) in cases {
+        assert_eq!(c.authorize(header), ok, "{header:?}");
+    }
+    assert!(constant_time_eq(b"abc", b"abc"));
+    assert!(!constant_time_eq(b"abc", b"abd"));
+    assert!(!constant_time_eq(b"abc", b"ab"));
+}
+
+#[test]
+fn hosts_outside_the_allowlist_are_forbidden() {
+    let c = config(&[]);
+    assert!(c
+        .check_host(&Target::parse("https://WWW.example.com/x").unwrap())
+        .is_ok());
+    let err = c
+        .check_host(&Target::parse("https://evil.example/x").unwrap())
+        .unwrap_err();
+    assert_eq!((err.kind, err.status()), (ErrorKind::HostNotAllowed, 403));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Discovery
+
+fn answer(
+    id: u16,
+    qname: &str,
+    qtype: TYPE,
+    rcode: RCODE,
+    records: Vec<ResourceRecord<'static>>,
+) -> Vec<u8> {
+    let mut p = Packet::new_reply(id);
+    *p.rcode_mut() = rcode;
+    p.questions.push(Question::new(
+        Name::new_unchecked(qname).into_owned(),
+        qtype.into(),
+        CLASS::IN.into(),
+        false,
+    ));
+    p.answers = records;
+    p.build_bytes_vec().unwrap()
+}
+
+fn a(name: &'static str, ip: [u8; 4]) -> ResourceRecord<'static> {
+    ResourceRecord::new(
+        Name::new_unchecked(name),
+        CLASS::IN,
+        60,
+        RData::A(A {
+            address: u32::from_be_bytes(ip),
+        }),
+    )
+}
+
+#[test]
+fn dns_query_is_rfc8484_wire_format() {
+    let q = dns_query("instances.example.net", RecordType::Aaaa, 0).unwrap();
+    let p = Packet::parse(&q).unwrap();
+    assert_eq!(p.id(), 0);
+    assert!(p.has_flags(PacketFlag::RECURSION_DESIRED));
+    assert!(!p.has_flags(PacketFlag::RESPONSE));
+    assert_eq!(p.questions.len(), 1);
+    assert_eq!(p.questions[0].qname.to_string(), "instances.example.net");
+    assert_eq!(p.questions[0].qtype, TYPE::AAAA.into());
+}
+
+#[test]
+fn dns_answers_are_checked_before_they_are_believed() {
+    let name = "instances.example.net";
+    let three = vec![
+        a(name, [192, 0, 2, 1]),
+        a(name, [192, 0, 2, 2]),
+        a(name, [192, 0, 2, 3]),
+    ];
+    let ips = parse_answer(
+        name,
+        RecordType::A,
+        0,
+        &answer(0, name, TYPE::A, RCODE::NoError, three.clone()),
+    )
+    .unwrap();
+    assert_eq!(
+        ips,
+        ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(|s| s.parse::<IpAddr>().unwrap())
+    );
+
+    // No AAAA records: an empty list, not an error.
+    let none = parse_answer(
+        name,
+        RecordType::Aaaa,
+        0,
+        &answer(0, name, TYPE::AAAA, RCODE::NoError, vec![]),
+    )
+    .unwrap();
+    assert!(none.is_empty());
+
+    let ok_bytes = answer(0, name, TYPE::A, RCODE::NoError, three.clone());
+    let cases: Vec<(Vec<u8>, DnsError)> = vec![
+        (
+            answer(7, name, TYPE::A, RCODE::NoError, three.clone()),
+            DnsError::WrongId {
+                expected: 0,
+                got: 7,
+            },
+        ),
+        (
+            answer(0, "other.example.net", TYPE::A, RCODE::NoError, vec![]),
+            DnsError::NotOurAnswer,
+        ),
+        (
+            answer(0, name, TYPE::AAAA, RCODE::NoError, vec![]),
+            DnsError::NotOurAnswer,
+        ),
+        (
+            dns_query(name, RecordType::A, 0).unwrap(),
+            DnsError::NotOurAnswer,
+        ),
+        (
+            answer(0, name, TYPE::A, RCODE::ServerFailure, vec![]),
+            DnsError::Rcode(format!("SERVFAIL for {name}")),
+        ),
+        (
+            answer(0, name, TYPE::A, RCODE::NameError, vec![]),
+            DnsError::Rcode(format!("NXDOMAIN for {name}")),
+        ),
+    ];
+    for (bytes, want) in cases {
+        assert_eq!(parse_answer(name, RecordType::A, 0, &bytes), Err(want));
+    }
+    // Truncated anywhere, or garbage: malformed, never a panic.
+    for cut in 0..ok_bytes.len() {
+        match parse_answer(name, RecordType::A, 0, &ok_bytes[..cut]) {
+            Err(_) => {}
+            Ok(ips) => assert!(
+                ips.len() < 3,
+                "a truncated answer kept all records at {cut}"
+            ),
+        }
+    }
+    assert!(matches!(
+        parse_answer(name, RecordType::A, 0, b"<html>oops</html>"),
+        Err(DnsError::Malformed(_))
+    ));
+}
+
+#[test]
+fn dns_answers_follow_cnames_and_ignore_strangers() {
+    let name = "instances.example.net";
+    let records = vec![
+        ResourceRecord::new(
+            Name::new_unchecked(name),
+            CLASS::IN,
+            60,
+            RData::CNAME(CNAME(Name::new_unchecked("pool.example.net"))),
+        ),
+        a("pool.example.net", [198, 51, 100, 7]),
+        a("unrelated.example.org", [203, 0, 113, 9]),
+    ];
+    let ips = parse_answer(
+        name,
+        RecordType::A,
+        0,
+        &answer(0, name, TYPE::A, RCODE::NoError, records),
+    )
+    .unwrap();
+    assert_eq!(ips, ["198.51.100.7".parse::<IpAddr>().unwrap()]);
+
+    let v6 = ResourceRecord::new(
+        Name::new_unchecked(name),
+        CLASS::IN,
+        60,
+        RData::AAAA(AAAA { address: 1 }),
+    );
+    let ips = parse_answer(
+        name,
+        RecordType::Aaaa,
+        0,
+        &answer(0, name, TYPE::AAAA, RCODE::NoError, vec![v6]),
+    )
+    .unwrap();
+    assert_eq!(ips, ["::1".parse::<IpAddr>().unwrap()]);
+}
+
+#[test]
+fn lookups_combine_into_instances_or_a_discovery_problem() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let got = instances_from_lookups(
+        "n.example",
+        6081,
+        vec![
+            (RecordType::A, Ok(vec![ip("192.0.2.2"), ip("192.0.2.1")])),
+            (RecordType::Aaaa, Ok(vec![ip("2001:db8::5")])),
+        ],
+    )
+    .unwrap();
+    let names: Vec<String> = got.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        names,
+        ["192.0.2.1:6081", "192.0.2.2:6081", "[2001:db8::5]:6081"]
+    );
+
+    let down = || Err(DnsError::Unreachable("connection refused".into()));
+    let err = instances_from_lookups(
+        "n.example",
+        80,
+        vec![(RecordType::A, down()), (RecordType::Aaaa, down())],
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.status(), err.kind),
+        (503, ErrorKind::DiscoveryUnavailable)
+    );
+    assert!(
+        err.detail.contains("A lookup of n.example") && err.detail.contains("AAAA lookup"),
+        "{}",
+        err.detail
+    );
+
+    // One lookup failing fails discovery: instances could be missing.
+    let half = vec![
+        (RecordType::A, Ok(vec![ip("192.0.2.1")])),
+        (RecordType::Aaaa, Err(DnsError::Rcode("SERVFAIL".into()))),
+    ];
+    assert_eq!(
+        instances_from_lookups("n.example", 80, half)
+            .unwrap_err()
+            .status(),
+        502
+    );
+
+    let empty = vec![(RecordType::A, Ok(vec![])), (RecordType::Aaaa, Ok(vec![]))];
+    let err = instances_from_lookups("n.example", 80, empty).unwrap_err();
+    assert_eq!(err.status(), 502);
+    assert_eq!(err.problem().source, "discovery");
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.1
+
+fn token() -> FieldValue {
+    FieldValue::new("s3cret").unwrap()
+}
+
+#[test]
+fn purge_request_bytes_are_exact() {
+    let t = Target::parse("https://Example.com:8443/a/%7Eb?c=d#frag").unwrap();
+    let req = String::from_utf8(purge_request(&t, &token(), true)).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        req,
+        format!(
+            "PURGE /a/%7Eb?c=d HTTP/1.1\r\nHost: example.com:8443\r\nPurge-Token: s3cret\r\n\
+             User-Agent: edgepurge/{version}\r\nConnection: keep-alive\r\n\r\n"
+        )
+    );
+    let last = String::from_utf8(purge_request(&t, &token(), false)).unwrap();
+    assert!(last.contains("\r\nConnection: close\r\n\r\n"));
+}
+
+#[test]
+fn no_byte_of_caller_input_can_add_a_line_to_the_request() {
+    // Every byte value, at three places in the URL: refused, or the request keeps its 6 lines.
+    for b in 0u8..=255 {
+        let c = char::from(b);
+        for input in [
+            format!("https://example.com/a{c}b"),
+            format!("https://example.com/?q={c}"),
+            format!("https://exa{c}mple.com/"),
+        ] {
+            if let Ok(t) = Target::parse(&input) {
+                let req = purge_request(&t, &token(), true);
+                let lines = req.windows(2).filter(|w| w == b"\r\n").count();
+                assert_eq!(lines, 6, "{input:?}");
+                assert_eq!(
+                    req.iter().filter(|&&x| x == b'\n' || x == b'\r').count(),
+                    12,
+                    "{input:?}"
+                );
+                assert!(req.iter().all(|&x| x != 0), "{input:?}");
+            }
+        }
+    }
+    for bad in ["", "a b", "a\r\nb", "a\nb", "\0", "é"] {
+        assert!(FieldValue::new(bad).is_none(), "{bad:?}");
+    }
+}
+
+fn read_all(chunks: &[&[u8]]) -> Result<Option<Answer>, AnswerError> {
+    let mut r = AnswerReader::new();
+    let mut last = Ok(None);
+    for c in chunks {
+        last = r.feed(c);
+        if !matches!(last, Ok(None)) {
+            return last;
+        }
+    }
+    last
+}
+
+#[test]
+fn answers_are_framed_per_rfc9112() {
+    let varnish =
+        b"HTTP/1.1 200 Purged\r\nPurge-Count: 1\r\nContent-Length: 11\r\n\r\n200 Purged\n";
+    // Fed at once, or one byte at a time: the same answer, and only when complete.
+    let whole = read_all(&[varnish]).unwrap().unwrap();
+    let mut r = AnswerReader::new();
+    for (i, b) in varnish.iter().enumerate() {
+        let got = r.feed(&[*b]).unwrap();
+        assert_eq!(got.is_some(), i == varnish.len() - 1, "byte {i}");
+        if let Some(a) = got {
+            assert_eq!(a, whole);
+        }
+    }
+    assert_eq!(
+        (whole.status, whole.header("purge-count"), whole.keep_alive),
+        (200, Some("1"), true)
+    );
+    assert_eq!(whole.body, b"200 Purged\n");
+
+    let chunked = read_all(&[
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+        b"6\r\n world\r\n0\r\n\r\n",
+    ]);
+    assert_eq!(chunked.unwrap().unwrap().body, b"hello world");
+
+    let interim = read_all(&[b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"])
+        .unwrap()
+        .unwrap();
+    assert_eq!((interim.status, interim.body.len()), (204, 0));
+
+    let closing = read_all(&[b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"])
+        .unwrap()
+        .unwrap();
+    assert!(!closing.keep_alive);
+    let old = read_all(&[b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"])
+        .unwrap()
+        .unwrap();
+    assert!(!old.keep_alive);
+
+    // Body until close: complete only at end of file.
+    let mut r = AnswerReader::new();
+    assert_eq!(r.feed(b"HTTP/1.1 200 OK\r\n\r\nbye").unwrap(), None);
+    let a = r.finish().unwrap();
+    assert_eq!((a.body.as_slice(), a.keep_alive), (&b"bye"[..], false));
+}
+
+#[test]
+fn broken_answers_are_errors_not_panics() {
+    let incomplete = |bytes: &[u8]| {
+        let mut r = AnswerReader::new();
+        assert_eq!(r.feed(bytes).unwrap(), None);
+        r.finish()
+    };
+    assert_eq!(incomplete(b""), Err(AnswerError::Incomplete));
+    assert_eq!(
+        incomplete(b"HTTP/1.1 200 OK\r\nContent-Le"),
+        Err(AnswerError::Incomplete)
+    );
+    assert_eq!(
+        incomplete(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
+        Err(AnswerError::Incomplete)
+    );
+    assert_eq!(
+        incomplete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
+        Err(AnswerError::Incomplete)
+    );
+
+    assert!(matches!(
+        read_all(&[b"SSH-2.0-OpenSSH_9.2\r\n"]),
+        Err(AnswerError::Malformed(_))
+    ));
+    assert!(matches!(
+        read_all(&[b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"]),
+        Err(AnswerError::Malformed(_))
+    ));
+    assert!(matches!(
+        read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"]),
+        Err(AnswerError::Malformed(_))
+    ));
+    assert!(matches!(
+        read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"]),
+        Err(AnswerError::Malformed(_))
+    ));
+    assert!(matches!(
+        read_all(&[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]),
+        Err(AnswerError::Malformed(_))
+    ));
+    let endless_head = format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(70_000));
+    assert_eq!(
+        read_all(&[endless_head.as_bytes()]),
+        Err(AnswerError::TooLarge)
+    );
+    assert_eq!(
+        read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n"]),
+        Err(AnswerError::TooLarge)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification, planning, reports
+
+fn answer_with(status: u16, headers: &[(&str, &str)]) -> Answer {
+    Answer {
+        status,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned()))
+            .collect(),
+        body: Vec::new(),
+        keep_alive: true,
+    }
+}
+
+#[test]
+fn every_reply_maps_to_one_outcome() {
+    type Case = (Result<Answer, DeliveryError>, Outcome, Option<u16>, bool);
+    let cases: Vec<Case> = vec![
+        (
+            Ok(answer_with(200, &[("Purge-Count", "2")])),
+            Outcome::Purged,
+            Some(200),
+            false,
+        ),
+        (Ok(answer_with(200, &[])), Outcome::Purged, Some(200), false),
+        (Ok(answer_with(204, &[])), Outcome::Purged, Some(204), false),
+        (
+            Ok(answer_with(200, &[("Purge-Count", "0")])),
+            Outcome::NotCached,
+            Some(200),
+            false,
+        ),
+        (
+            Ok(answer_with(404, &[])),
+            Outcome::NotCached,
+            Some(404),
+            false,
+        ),
+        (
+            Ok(answer_with(401, &[])),
+            Outcome::Rejected,
+            Some(401),
+            false,
+        ),
+        (
+            Ok(answer_with(403, &[])),
+            Outcome::Rejected,
+            Some(403),
+            false,
+        ),
+        (
+            Ok(answer_with(405, &[])),
+            Outcome::Rejected,
+            Some(405),
+            false,
+        ),
+        (
+            Ok(answer_with(400, &[])),
+            Outcome::Rejected,
+            Some(400),
+            false,
+        ),
+        (Ok(answer_with(503, &[])), Outcome::Failed, Some(503), true),
+        (Ok(answer_with(302, &[])), Outcome::Failed, Some(302), false),
+        (
+            Err(DeliveryError::Connect("refused".into())),
+            Outcome::Failed,
+            None,
+            true,
+        ),
+        (
+            Err(DeliveryError::Timeout(2000)),
+            Outcome::Failed,
+            None,
+            true,
+        ),
+        (
+            Err(DeliveryError::Io("reset".into())),
+            Outcome::Failed,
+            None,
+            true,
+        ),
+        (
+            Err(DeliveryError::Answer(AnswerError::Incomplete)),
+            Outcome::Failed,
+            None,
+            true,
+        ),
+        (
+            Err(DeliveryError::Answer(AnswerError::Malformed("x".into()))),
+            Outcome::Failed,
+            None,
+            false,
+        ),
+    ];
+    for (reply, outcome, status, retryable) in cases {
+        let c = classify(&reply);
+        assert_eq!(
+            (c.outcome, c.http_status, c.retryable),
+            (outcome, status, retryable),
+            "{reply:?}"
+        );
+        assert_eq!(c.error.is_none(), outcome.is_success(), "{reply:?}");
+    }
+    let c = classify(&Ok(answer_with(401, &[])));
+    assert!(c.error.unwrap().contains("PURGE_TOKEN"));
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn two_host_plan() -> Plan {
+    let targets = parse_all(
+        &[
+            "https://a.example/1",
+            "https://b.example/2",
+            "https://a.example/3",
+        ]
+        .map(String::from),
+    )
+    .unwrap();
+    let mut instances = BTreeMap::new();
+    instances.insert(
+        "a.example".to_owned(),
+        vec![addr("10.0.0.2:80"), addr("10.0.0.1:80")],
+    );
+    instances.insert("b.example".to_owned(), vec![addr("10.0.0.1:80")]);
+    Plan::build(targets, &instances, &token(), 6).unwrap()
+}
+
+#[test]
+fn plan_opens_one_connection_per_instance_and_closes_after_the_last() {
+    let plan = two_host_plan();
+    let shape: Vec<(String, Vec<usize>)> = plan
+        .jobs
+        .iter()
+        .map(|j| {
+            (
+                j.instance.to_string(),
+                j.requests.iter().map(|r| r.target).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("10.0.0.1:80".to_owned(), vec![0, 1, 2]),
+            ("10.0.0.2:80".to_owned(), vec![0, 2])
+        ]
+    );
+    for job in &plan.jobs {
+        let (last, rest) = job.requests.split_last().unwrap();
+        assert!(String::from_utf8_lossy(&last.bytes).contains("Connection: close"));
+        assert!(rest
+            .iter()
+            .all(|r| String::from_utf8_lossy(&r.bytes).contains("Connection: keep-alive")));
+    }
+    let s = plan.summary();
+    assert_eq!((s.instances, s.requests, s.concurrency), (2, 5, 2));
+
+    let targets = parse_all(&["https://c.example/".to_owned()]).unwrap();
+    let err = Plan::build(targets, &BTreeMap::new(), &token(), 6).unwrap_err();
+    assert_eq!(err.status(), 502);
+}
+
+#[test]
+fn reports_account_for_every_pair() {
+    let plan = two_host_plan();
+    let ok = Ok(answer_with(200, &[("Purge-Count", "1")]));
+
+    // Nothing recorded: every pair still reported, as failed.
+    let report = ReportBuilder::new(&plan).finish();
+    assert_eq!(
+        (report.status, report.summary.total, report.summary.failed),
+        (PurgeStatus::Failed, 5, 5)
+    );
+    assert_eq!(report.status.http_status(), 502);
+
+    let mut all = ReportBuilder::new(&plan);
+    for (j, job) in plan.jobs.iter().enumerate() {
+        for r in 0..job.requests.len() {
+            all.record(&plan, j, r, &ok, Some(3));
+        }
+    }
+    let report = all.finish();
+    assert_eq!(
+        (
+            report.status,
+            report.status.http_status(),
+            report.summary.purged
+        ),
+        (PurgeStatus::Purged, 200, 5)
+    );
+    let rows: Vec<(&str, &str)> = report
+        .results
+        .iter()
+        .map(|r| (r.url.as_str(), r.instance.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("https://a.example/1", "10.0.0.1:80"),
+            ("https://a.example/1", "10.0.0.2:80"),
+            ("https://b.example/2", "10.0.0.1:80"),
+            ("https://a.example/3", "10.0.0.1:80"),
+            ("https://a.example/3", "10.0.0.2:80"),
+        ]
+    );
+
+    let mut partial = ReportBuilder::new(&plan);
+    for r in 0..3 {
+        partial.record(&plan, 0, r, &ok, None);
+    }
+    for r in 0..2 {
+        partial.record(
+            &plan,
+            1,
+            r,
+            &Err(DeliveryError::Connect("connection refused".into())),
+            None,
+        );
+    }
+    let report = partial.finish();
+    assert_eq!(
+        (report.status, report.status.http_status()),
+        (PurgeStatus::Partial, 207)
+    );
+    assert_eq!((report.summary.purged, report.summary.failed), (3, 2));
+    let failed: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .map(|r| r.instance.as_str())
+        .collect();
+    assert_eq!(failed, ["10.0.0.2:80", "10.0.0.2:80"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API contract
+
+#[test]
+fn api_json_shapes_are_stable() {
+    let req: PurgeRequest = serde_json::from_str(r#"{"urls": ["https://a.example/"]}"#).unwrap();
+    assert_eq!(req.urls, ["https://a.example/"]);
+    assert!(serde_json::from_str::<PurgeRequest>(r#"{"urls": [], "extra": 1}"#).is_err());
+    assert!(serde_json::from_str::<PurgeRequest>(r#"{"url": "x"}"#).is_err());
+
+    let plan = two_host_plan();
+    let mut b = ReportBuilder::new(&plan);
+    b.record(
+        &plan,
+        0,
+        0,
+        &Ok(answer_with(200, &[("Purge-Count", "0")])),
+        Some(4),
+    );
+    let json = serde_json::to_value(b.finish()).unwrap();
+    assert_eq!(json["status"], "partial");
+    let row = &json["results"][0];
+    assert_eq!(row["outcome"], "not_cached");
+    assert_eq!(row["http_status"], 200);
+    assert_eq!(row["instance"], "10.0.0.1:80");
+    assert!(row.get("error").is_none());
+    assert_eq!(json["results"][1]["outcome"], "failed");
+    assert!(json["results"][1]["error"].is_string());
+
+    let problem = serde_json::to_value(
+        edgepurge_core::ApiError::new(ErrorKind::Unauthorized, "no token").problem(),
+    )
+    .unwrap();
+    assert_eq!(problem["type"], "urn:edgepurge:problem:unauthorized");
+    assert_eq!(problem["status"], 401);
+    assert_eq!(problem["source"], "caller");
+    assert!(problem.get("setting").is_none());
+}
+
+#[test]
+fn every_error_kind_has_its_status() {
+    let kinds = [
+        (ErrorKind::BadRequest, 400),
+        (ErrorKind::Unauthorized, 401),
+        (ErrorKind::HostNotAllowed, 403),
+        (ErrorKind::NotFound, 404),
+        (ErrorKind::MethodNotAllowed, 405),
+        (ErrorKind::PayloadTooLarge, 413),
+        (ErrorKind::UnsupportedMediaType, 415),
+        (ErrorKind::TooManyUrls, 422),
+        (ErrorKind::Config, 500),
+        (ErrorKind::Internal, 500),
+        (ErrorKind::DiscoveryFailed, 502),
+        (ErrorKind::DiscoveryUnavailable, 503),
+    ];
+    for (kind, status) in kinds {
+        let p = edgepurge_core::ApiError::new(kind, "x").problem();
+        assert_eq!(p.status, status, "{kind:?}");
+        assert!(p.type_.starts_with("urn:edgepurge:problem:"));
+    }
+}
