@@ -1,0 +1,217 @@
+"""End-to-end: the purge API against the real local CDN.
+
+Real varnishd instances with vcl/edgepurge.vcl, real dnsdist answering DNS over HTTPS, and the
+worker compiled to Wasm running in workerd under `wrangler dev`, all on loopback (the test ports,
+so a running demo is left alone). Each test uses its own page paths, so the order does not matter;
+a test that stops a part starts it again.
+
+Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after the setup)
+"""
+import json
+import sys
+import unittest
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
+from localcdn import INSTANCE_IPS, SITE, TEST_PORTS, LocalCDN, http_get  # noqa: E402
+
+CDN = None
+
+
+def setUpModule():
+    global CDN
+    CDN = LocalCDN(ports=TEST_PORTS, state=Path(__file__).resolve().parents[2] / ".state" / "e2e")
+    CDN.start()
+
+
+def tearDownModule():
+    if CDN is not None:
+        CDN.stop()
+
+
+def api(method, path, body=None, token="default", content_type="application/json", raw=None):
+    """Calls the worker; returns (status, content type, parsed JSON body)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(CDN.api + path, data=data, method=method)
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    if token == "default":
+        token = CDN.api_token
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.headers.get("Content-Type"), json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), json.loads(e.read())
+
+
+def fetch(instance, path, host=SITE):
+    """GETs `path` from one instance; returns (Cache-Status, body)."""
+    ip, port = instance.rsplit(":", 1)
+    status, headers, body = http_get(ip, int(port), path, headers={"Host": host})
+    assert status == 200, (instance, path, status)
+    return headers.get("cache-status", ""), body
+
+
+def is_hit(cache_status):
+    return "; hit" in cache_status
+
+
+def new_page():
+    return f"/e2e/{uuid.uuid4().hex}"
+
+
+class PurgeApi(unittest.TestCase):
+    def warm(self, path, host=SITE):
+        """Fetches path through every instance until each serves a hit; returns the bodies."""
+        bodies = {}
+        for inst in CDN.instances:
+            first, body = fetch(inst, path, host)
+            self.assertIn("fwd=uri-miss", first, f"{inst} first fetch of {path}")
+            second, again = fetch(inst, path, host)
+            self.assertTrue(is_hit(second), f"{inst} second fetch of {path}: {second}")
+            self.assertEqual(body, again)
+            bodies[inst] = body
+        return bodies
+
+    def assert_all_hits(self, path, host=SITE, instances=None):
+        for inst in instances or CDN.instances:
+            status, _ = fetch(inst, path, host)
+            self.assertTrue(is_hit(status), f"{inst} should still serve a hit for {path}: {status}")
+
+    def assert_problem(self, status, ctype, body, want_status):
+        self.assertEqual(status, want_status, body)
+        self.assertEqual(ctype, "application/problem+json")
+        self.assertEqual(body["status"], want_status)
+        for key in ("type", "title", "detail"):
+            self.assertIsInstance(body[key], str)
+
+    def test_purge_reaches_every_instance_and_the_next_fetch_is_a_miss(self):
+        path = new_page()
+        before = self.warm(path)
+        status, ctype, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual(ctype, "application/json")
+        self.assertEqual(report["status"], "purged")
+        self.assertEqual(sorted(r["instance"] for r in report["results"]), sorted(CDN.instances))
+        for row in report["results"]:
+            self.assertEqual(row["url"], f"https://{SITE}{path}")
+            self.assertEqual(row["outcome"], "purged", row)
+            self.assertEqual(row["http_status"], 200)
+        for inst in CDN.instances:
+            cache_status, body = fetch(inst, path)
+            self.assertIn("fwd=uri-miss", cache_status, inst)
+            self.assertNotEqual(body, before[inst], f"{inst} served the old copy")
+
+    def test_batch_of_urls_uses_one_connection_per_instance(self):
+        paths = [new_page() for _ in range(5)]
+        for p in paths:
+            self.warm(p)
+        urls = [f"https://{SITE}{p}" for p in paths]
+        status, _, report = api("POST", "/api/purge", {"urls": urls + urls[:2]})  # duplicates collapse
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["summary"]["total"], 15)
+        self.assertEqual(report["plan"], {"instances": 3, "requests": 15, "concurrency": 3})
+        for p in paths:
+            for inst in CDN.instances:
+                self.assertIn("fwd=uri-miss", fetch(inst, p)[0])
+
+    def test_missing_or_wrong_token_is_401_and_purges_nothing(self):
+        path = new_page()
+        self.warm(path)
+        for token in (None, "not-the-token-0123456789", CDN.api_token + "x"):
+            status, ctype, body = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]}, token=token)
+            self.assert_problem(status, ctype, body, 401)
+            self.assertEqual(body["type"], "urn:edgepurge:problem:unauthorized")
+        self.assert_all_hits(path)
+
+    def test_host_not_on_the_allowlist_is_403_and_purges_nothing(self):
+        path = new_page()
+        self.warm(path)
+        for urls in ([f"https://evil.example{path}"], [f"https://{SITE}{path}", f"https://evil.example{path}"]):
+            status, ctype, body = api("POST", "/api/purge", {"urls": urls})
+            self.assert_problem(status, ctype, body, 403)
+            self.assertEqual(body["subject"], f"https://evil.example{path}")
+        self.assert_all_hits(path)
+
+    def test_bad_requests_are_problems_and_purge_nothing(self):
+        path = new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        cases = [
+            ("malformed JSON", dict(raw=b'{"urls": ['), 400),
+            ("not an object", dict(body=[url]), 400),
+            ("empty list", dict(body={"urls": []}), 400),
+            ("CRLF in URL", dict(body={"urls": [url + "\r\nX-Evil: 1"]}), 400),
+            ("relative URL", dict(body={"urls": [path]}), 400),
+            ("userinfo", dict(body={"urls": [f"https://user:pw@{SITE}{path}"]}), 400),
+            ("wrong content type", dict(body={"urls": [url]}, content_type="text/plain"), 415),
+            ("too many URLs", dict(body={"urls": [f"{url}?n={i}" for i in range(101)]}), 422),
+            ("body too large", dict(raw=b'{"urls": ["' + b"a" * (1 << 20) + b'"]}'), 413),
+        ]
+        for name, kwargs, want in cases:
+            with self.subTest(name):
+                status, ctype, body = api("POST", "/api/purge", **kwargs)
+                self.assert_problem(status, ctype, body, want)
+        self.assert_all_hits(path)
+
+    def test_one_instance_down_gives_207_naming_it(self):
+        path = new_page()
+        self.warm(path)
+        down = CDN.instances[1]
+        CDN.stop_instance(1)
+        try:
+            status, _, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+        finally:
+            CDN.start_instance(1)
+        self.assertEqual(status, 207, report)
+        self.assertEqual(report["status"], "partial")
+        outcomes = {r["instance"]: r for r in report["results"]}
+        self.assertEqual(set(outcomes), set(CDN.instances))
+        self.assertEqual(outcomes[down]["outcome"], "failed")
+        self.assertIn("connection", outcomes[down]["error"])
+        self.assertTrue(outcomes[down]["retryable"])
+        self.assertNotIn("http_status", outcomes[down])
+        for inst in CDN.instances:
+            if inst != down:
+                self.assertEqual(outcomes[inst]["outcome"], "purged")
+                self.assertIn("fwd=uri-miss", fetch(inst, path)[0])
+
+    def test_doh_server_down_is_a_discovery_problem_and_purges_nothing(self):
+        path = new_page()
+        self.warm(path)
+        CDN.stop_doh()
+        try:
+            status, ctype, body = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+        finally:
+            CDN.start_doh()
+        # Connection refused on both lookups: the discovery service is unavailable (503).
+        self.assert_problem(status, ctype, body, 503)
+        self.assertEqual(body["type"], "urn:edgepurge:problem:discovery-unavailable")
+        self.assertEqual(body["source"], "discovery")
+        self.assertIn("instances.edgepurge.test", body["detail"])
+        self.assert_all_hits(path)
+
+    def test_instances_lists_what_dns_says(self):
+        status, _, body = api("GET", "/api/instances", content_type=None)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["hosts"][0]["host"], SITE)
+        self.assertEqual(body["hosts"][0]["instances"], [f"{ip}:{TEST_PORTS.varnish}" for ip in INSTANCE_IPS])
+        status, ctype, body = api("GET", "/api/instances", token=None, content_type=None)
+        self.assert_problem(status, ctype, body, 401)
+
+    def test_health_and_unknown_routes(self):
+        status, _, body = api("GET", "/api/health", token=None, content_type=None)
+        self.assertEqual((status, body["status"]), (200, "ok"))
+        status, ctype, body = api("GET", "/api/purge", content_type=None)
+        self.assert_problem(status, ctype, body, 405)
+        status, ctype, body = api("GET", "/api/nope", content_type=None)
+        self.assert_problem(status, ctype, body, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
