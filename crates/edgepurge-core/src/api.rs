@@ -139,6 +139,9 @@ pub struct HostInstances {
     /// Why discovery failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+    /// Each instance's last purge, when the history has one.
+    #[serde(default)]
+    pub last: Vec<LastPurge>,
 }
 
 /// Reply of `GET /api/health`.
@@ -176,3 +179,216 @@ pub struct Problem {
 
 /// The media type of [`Problem`] bodies (RFC 9457 section 3).
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+// ---------------------------------------------------------------------------------------------
+// The console: identity, people and tokens, history, live purges, verification.
+
+/// What a person may do: editors purge, verify and read; admins also manage people and tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including people and tokens.
+    Admin,
+    /// Purge, verify, read instances and history.
+    Editor,
+}
+
+/// Body of `POST /api/session`: sign in with a personal token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// A personal API token (or the bootstrap admin token).
+    pub token: String,
+}
+
+/// Reply of `GET /api/me` and `POST /api/session`: who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// Display name.
+    pub name: String,
+    /// E-mail, when known (always for Cloudflare Access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// How this request was authenticated: `session`, `token` or `access`.
+    pub via: String,
+    /// For cookie sessions: the token to send as `X-CSRF-Token` on state-changing calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+    /// Session expiry, milliseconds since the epoch, for cookie sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// A person who may use edgepurge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Id.
+    pub id: i64,
+    /// Display name, unique.
+    pub name: String,
+    /// E-mail (how Cloudflare Access identities map to people).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Creation time, milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+/// Body of `POST /api/people`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPerson {
+    /// Display name.
+    pub name: String,
+    /// E-mail, optional.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+}
+
+/// A personal token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Id.
+    pub id: i64,
+    /// Whose token.
+    pub person_id: i64,
+    /// What it is for.
+    pub label: String,
+    /// Its first characters, to recognise it.
+    pub hint: String,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Revocation time, ms, if revoked.
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
+}
+
+/// Body of `POST /api/people/{id}/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What the token is for.
+    pub label: String,
+}
+
+/// Reply of `POST /api/people/{id}/tokens`: the token, shown this once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    /// The stored description.
+    pub info: TokenInfo,
+    /// The secret; only its hash is kept.
+    pub token: String,
+}
+
+/// One purge attempt in the history, denied ones included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Id; higher is newer.
+    pub id: i64,
+    /// When, ms since the epoch.
+    pub at: i64,
+    /// Who: a person's name, or a description of a refused caller.
+    pub actor: String,
+    /// The URLs asked for.
+    pub urls: Vec<String>,
+    /// `purged`, `partial`, `failed`, or `denied` (refused before any purge).
+    pub status: String,
+    /// The HTTP status the caller got.
+    pub http_status: u16,
+    /// Why it was denied, for denied attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Per (URL, instance) results.
+    #[serde(default)]
+    pub results: Vec<PurgeResult>,
+}
+
+/// Reply of `GET /api/history`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// This page.
+    pub entries: Vec<HistoryEntry>,
+    /// Pass as `before` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+/// One line of a live purge (`Accept: application/x-ndjson`): newline-delimited JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PurgeEvent {
+    /// First line: every (URL, instance) pair that will be reported.
+    Started {
+        /// The normalised URLs.
+        urls: Vec<String>,
+        /// The instances, as `ip:port`.
+        instances: Vec<String>,
+    },
+    /// One pair finished.
+    Result(PurgeResult),
+    /// Last line: the complete report.
+    Done(PurgeReport),
+}
+
+/// Body of `POST /api/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The URL to fetch from every instance.
+    pub url: String,
+}
+
+/// What one instance said about a URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyResult {
+    /// The instance, as `ip:port`.
+    pub instance: String,
+    /// Its HTTP status, when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The raw `Cache-Status` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_status: Option<String>,
+    /// Whether the instance served it from cache (RFC 9211 `hit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit: Option<bool>,
+    /// Why it went forward on a miss (`fwd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwd: Option<String>,
+    /// Remaining freshness in seconds (`ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// The `Age` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age: Option<u64>,
+    /// Why there is no answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Reply of `POST /api/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// The normalised URL.
+    pub url: String,
+    /// One row per instance.
+    pub results: Vec<VerifyResult>,
+}
+
+/// The last purge an instance took part in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastPurge {
+    /// The instance, as `ip:port`.
+    pub instance: String,
+    /// When, ms.
+    pub at: i64,
+    /// Which URL.
+    pub url: String,
+    /// What happened.
+    pub outcome: Outcome,
+}

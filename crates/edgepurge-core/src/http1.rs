@@ -72,6 +72,23 @@ pub fn purge_request(target: &Target, purge_token: &FieldValue, keep_alive: bool
     out
 }
 
+/// Writes `HEAD <path?query> HTTP/1.1` for `target`, asking the instance to close afterwards.
+pub fn head_request(target: &Target) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + target.path_and_query().len());
+    for part in [
+        "HEAD ",
+        target.path_and_query(),
+        " HTTP/1.1\r\nHost: ",
+        target.authority(),
+        "\r\nUser-Agent: edgepurge/",
+        env!("CARGO_PKG_VERSION"),
+        "\r\nConnection: close\r\n\r\n",
+    ] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    out
+}
+
 /// A complete answer from an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -122,12 +139,21 @@ impl fmt::Display for AnswerError {
 #[derive(Debug, Default)]
 pub struct AnswerReader {
     buf: Vec<u8>,
+    head: bool,
 }
 
 impl AnswerReader {
-    /// A reader for one answer.
+    /// A reader for the answer to a request with a body in its answer (`PURGE`, `GET`).
     pub fn new() -> Self {
         AnswerReader::default()
+    }
+
+    /// A reader for the answer to a `HEAD` request, which never has a body (RFC 9110 9.3.2).
+    pub fn for_head() -> Self {
+        AnswerReader {
+            buf: Vec::new(),
+            head: true,
+        }
     }
 
     /// Feeds bytes read from the connection; `Some` once the answer is complete.
@@ -136,12 +162,12 @@ impl AnswerReader {
         if self.buf.len() > MAX_HEAD_BYTES + MAX_BODY_BYTES + 1024 {
             return Err(AnswerError::TooLarge);
         }
-        parse(&self.buf, false)
+        parse(&self.buf, false, self.head)
     }
 
     /// The connection reached end of file: completes a close-delimited answer, or fails.
     pub fn finish(&mut self) -> Result<Answer, AnswerError> {
-        parse(&self.buf, true)?.ok_or(AnswerError::Incomplete)
+        parse(&self.buf, true, self.head)?.ok_or(AnswerError::Incomplete)
     }
 }
 
@@ -152,7 +178,7 @@ enum Framing {
     UntilClose,
 }
 
-fn parse(mut buf: &[u8], eof: bool) -> Result<Option<Answer>, AnswerError> {
+fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, AnswerError> {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
@@ -190,7 +216,11 @@ fn parse(mut buf: &[u8], eof: bool) -> Result<Option<Answer>, AnswerError> {
                 .map_err(|_| AnswerError::Malformed(format!("header {} is not UTF-8", h.name)))?;
             fields.push((h.name.to_ascii_lowercase(), value.trim().to_owned()));
         }
-        let framing = framing(status, &fields)?;
+        let framing = if head {
+            Framing::None
+        } else {
+            framing(status, &fields)?
+        };
         let connection_tokens: Vec<String> = fields
             .iter()
             .filter(|(n, _)| n == "connection")

@@ -16,7 +16,9 @@
 //! Only [`api`] is serialised: it is the one contract between the worker and the console.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -25,5 +27,6 @@ pub mod outcome;
 pub mod plan;
 pub mod report;
 pub mod target;
+pub mod verify;
 
 pub use error::{ApiError, ErrorSource};

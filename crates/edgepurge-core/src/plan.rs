@@ -7,7 +7,7 @@
 
 use crate::api::PlanSummary;
 use crate::error::{ApiError, ErrorKind};
-use crate::http1::{purge_request, FieldValue};
+use crate::http1::{head_request, purge_request, FieldValue};
 use crate::target::Target;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -19,6 +19,8 @@ pub struct PlannedRequest {
     pub target: usize,
     /// The complete HTTP/1.1 request.
     pub bytes: Vec<u8>,
+    /// Whether it is a `HEAD` request (its answer has no body).
+    pub head: bool,
 }
 
 /// All requests for one instance, sent in order over one connection where it allows.
@@ -52,6 +54,29 @@ impl Plan {
         purge_token: &FieldValue,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
+        Plan::build_with(targets, instances, concurrency, false, |t, keep_alive| {
+            purge_request(t, purge_token, keep_alive)
+        })
+    }
+
+    /// Plans a `HEAD` of each target on every instance of its host, for verification.
+    pub fn verify(
+        targets: Vec<Target>,
+        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        concurrency: usize,
+    ) -> Result<Plan, ApiError> {
+        Plan::build_with(targets, instances, concurrency, true, |t, _| {
+            head_request(t)
+        })
+    }
+
+    fn build_with(
+        targets: Vec<Target>,
+        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        concurrency: usize,
+        head: bool,
+        write: impl Fn(&Target, bool) -> Vec<u8>,
+    ) -> Result<Plan, ApiError> {
         let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
         for (i, t) in targets.iter().enumerate() {
             let addrs = instances
@@ -77,7 +102,8 @@ impl Plan {
                     .enumerate()
                     .map(|(n, &target)| PlannedRequest {
                         target,
-                        bytes: purge_request(&targets[target], purge_token, n != last),
+                        bytes: write(&targets[target], n != last),
+                        head,
                     })
                     .collect();
                 Job { instance, requests }

@@ -967,3 +967,311 @@ fn every_error_kind_has_its_status() {
         assert!(p.type_.starts_with("urn:edgepurge:problem:"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in: tokens, sessions, roles, CSRF
+
+#[test]
+fn secrets_are_random_bytes_and_stored_as_hashes() {
+    use edgepurge_core::auth::{new_secret, secret_hash, token_hint, TOKEN_PREFIX};
+    let a = new_secret(TOKEN_PREFIX, &[7; 32]);
+    let b = new_secret(TOKEN_PREFIX, &[8; 32]);
+    assert!(a.starts_with("ep_") && a.len() == 3 + 43, "{a}");
+    assert_ne!(a, b);
+    // SHA-256 of "abc" (FIPS 180-2 test vector).
+    assert_eq!(
+        secret_hash("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(token_hint(&a), format!("{}…", &a[..7]));
+}
+
+#[test]
+fn editors_cannot_manage_people() {
+    use edgepurge_core::api::Role;
+    use edgepurge_core::auth::{permits, Action};
+    for action in [Action::Purge, Action::Verify, Action::Read] {
+        assert!(permits(Role::Editor, action) && permits(Role::Admin, action));
+    }
+    assert!(permits(Role::Admin, Action::ManagePeople));
+    assert!(!permits(Role::Editor, Action::ManagePeople));
+}
+
+#[test]
+fn session_cookies_are_locked_down_and_csrf_is_checked() {
+    use edgepurge_core::auth::{clear_session_cookie, cookie_value, csrf_ok, session_cookie};
+    let c = session_cookie("abc", 3600);
+    for attr in [
+        "ep_session=abc",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Max-Age=3600",
+        "Path=/",
+    ] {
+        assert!(c.contains(attr), "{c}");
+    }
+    assert!(clear_session_cookie().contains("Max-Age=0"));
+    assert_eq!(
+        cookie_value("a=1; ep_session=xyz; b=2", "ep_session"),
+        Some("xyz")
+    );
+    assert_eq!(cookie_value("ep_session_old=1", "ep_session"), None);
+
+    let own = "http://127.0.0.1:8787";
+    assert!(csrf_ok(Some(own), own, Some("t0k"), "t0k"));
+    assert!(csrf_ok(None, own, Some("t0k"), "t0k"));
+    assert!(!csrf_ok(
+        Some("https://evil.example"),
+        own,
+        Some("t0k"),
+        "t0k"
+    ));
+    assert!(!csrf_ok(Some(own), own, None, "t0k"));
+    assert!(!csrf_ok(Some(own), own, Some("t0K"), "t0k"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloudflare Access JWTs
+
+mod jwt {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    use rsa::traits::PublicKeyParts;
+    use rsa::RsaPrivateKey;
+    use sha2::Sha256;
+
+    pub fn key(which: char) -> RsaPrivateKey {
+        let pem = match which {
+            'a' => include_str!("fixtures/access-key-a.pem"),
+            _ => include_str!("fixtures/access-key-b.pem"),
+        };
+        RsaPrivateKey::from_pkcs8_pem(pem).unwrap()
+    }
+
+    pub fn jwks(keys: &[(&str, &RsaPrivateKey)]) -> String {
+        let entries: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|(kid, k)| {
+                serde_json::json!({
+                    "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid,
+                    "n": URL_SAFE_NO_PAD.encode(k.n().to_bytes_be()),
+                    "e": URL_SAFE_NO_PAD.encode(k.e().to_bytes_be()),
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": entries }).to_string()
+    }
+
+    pub fn sign(
+        key: &RsaPrivateKey,
+        header: serde_json::Value,
+        claims: serde_json::Value,
+    ) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signed = format!("{h}.{c}");
+        let sig = SigningKey::<Sha256>::new(key.clone()).sign(signed.as_bytes());
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+}
+
+#[test]
+fn access_jwts_are_verified_by_key_audience_issuer_and_time() {
+    use edgepurge_core::access::{issuer_for, key_id, verify, Jwks, JwtError};
+    use serde_json::json;
+    let a = jwt::key('a');
+    let b = jwt::key('b');
+    let jwks = Jwks::parse(jwt::jwks(&[("key-a", &a)]).as_bytes()).unwrap();
+    let iss = issuer_for("team.cloudflareaccess.com");
+    assert_eq!(iss, "https://team.cloudflareaccess.com");
+    let now = 1_800_000_000;
+    let header = json!({"alg": "RS256", "kid": "key-a", "typ": "JWT"});
+    let claims = |aud: serde_json::Value, iss: &str, exp: i64| json!({"aud": aud, "iss": iss, "exp": exp, "iat": now - 10, "nbf": now - 10, "email": "Editor@Example.com", "sub": "x"});
+    let good = jwt::sign(
+        &a,
+        header.clone(),
+        claims(json!(["aud-tag"]), &iss, now + 600),
+    );
+    assert_eq!(key_id(&good).unwrap(), "key-a");
+    let id = verify(&good, &jwks, "aud-tag", &iss, now).unwrap();
+    assert_eq!(
+        (id.email.as_str(), id.exp),
+        ("editor@example.com", now + 600)
+    );
+    // A string audience is accepted too.
+    let single = jwt::sign(
+        &a,
+        header.clone(),
+        claims(json!("aud-tag"), &iss, now + 600),
+    );
+    assert!(verify(&single, &jwks, "aud-tag", &iss, now).is_ok());
+
+    let forged = jwt::sign(
+        &b,
+        header.clone(),
+        claims(json!(["aud-tag"]), &iss, now + 600),
+    );
+    let cases = vec![
+        (forged, JwtError::BadSignature),
+        (
+            jwt::sign(
+                &b,
+                json!({"alg": "RS256", "kid": "key-b"}),
+                claims(json!(["aud-tag"]), &iss, now + 600),
+            ),
+            JwtError::UnknownKey("key-b".into()),
+        ),
+        (
+            jwt::sign(
+                &a,
+                header.clone(),
+                claims(json!(["other"]), &iss, now + 600),
+            ),
+            JwtError::Audience,
+        ),
+        (
+            jwt::sign(
+                &a,
+                header.clone(),
+                claims(
+                    json!(["aud-tag"]),
+                    "https://evil.cloudflareaccess.com",
+                    now + 600,
+                ),
+            ),
+            JwtError::Issuer,
+        ),
+        (
+            jwt::sign(
+                &a,
+                header.clone(),
+                claims(json!(["aud-tag"]), &iss, now - 3600),
+            ),
+            JwtError::Expired,
+        ),
+        (
+            jwt::sign(
+                &a,
+                json!({"alg": "HS256", "kid": "key-a"}),
+                claims(json!(["aud-tag"]), &iss, now + 600),
+            ),
+            JwtError::Algorithm("HS256".into()),
+        ),
+        (
+            jwt::sign(
+                &a,
+                header.clone(),
+                json!({"aud": ["aud-tag"], "iss": iss, "exp": now + 600}),
+            ),
+            JwtError::NoEmail,
+        ),
+    ];
+    for (token, want) in cases {
+        assert_eq!(verify(&token, &jwks, "aud-tag", &iss, now), Err(want));
+    }
+    // Tampering with the claims after signing breaks the signature.
+    let mut parts: Vec<&str> = good.split('.').collect();
+    let evil = b64url(&claims(json!(["aud-tag"]), &iss, now + 99_999).to_string());
+    parts[1] = &evil;
+    assert_eq!(
+        verify(&parts.join("."), &jwks, "aud-tag", &iss, now),
+        Err(JwtError::BadSignature)
+    );
+    assert!(matches!(
+        verify("a.b", &jwks, "aud-tag", &iss, now),
+        Err(JwtError::Malformed(_))
+    ));
+    assert!(matches!(
+        Jwks::parse(b"{\"keys\": 5}"),
+        Err(JwtError::Malformed(_))
+    ));
+}
+
+fn b64url(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+#[test]
+fn cache_status_follows_rfc9211() {
+    use edgepurge_core::verify::parse_cache_status;
+    let v = parse_cache_status(
+        r#"OriginCache; hit; ttl=1100, "CDN Company Here"; fwd=uri-miss; stored; collapsed"#,
+    );
+    assert_eq!(v.len(), 2);
+    assert_eq!(
+        (v[0].cache.as_str(), v[0].hit, v[0].ttl),
+        ("OriginCache", true, Some(1100))
+    );
+    assert_eq!(
+        (
+            v[1].cache.as_str(),
+            v[1].hit,
+            v[1].fwd.as_deref(),
+            v[1].stored
+        ),
+        ("CDN Company Here", false, Some("uri-miss"), true)
+    );
+    assert!(parse_cache_status("").is_empty());
+}
+
+#[test]
+fn verify_rows_report_the_instance_closest_to_the_user() {
+    use edgepurge_core::verify::verify_result;
+    let hit = answer_with(
+        200,
+        &[
+            ("Cache-Status", "origin; fwd=miss, edge-1; hit; ttl=3542"),
+            ("Age", "58"),
+        ],
+    );
+    let row = verify_result("127.0.1.1:6081".into(), &Ok(hit));
+    assert_eq!(
+        (row.hit, row.ttl, row.age, row.http_status),
+        (Some(true), Some(3542), Some(58), Some(200))
+    );
+    assert!(row.error.is_none());
+
+    let miss = answer_with(200, &[("Cache-Status", "edge-2; fwd=uri-miss; stored")]);
+    let row = verify_result("127.0.1.2:6081".into(), &Ok(miss));
+    assert_eq!(
+        (row.hit, row.fwd.as_deref()),
+        (Some(false), Some("uri-miss"))
+    );
+
+    let row = verify_result("127.0.1.3:6081".into(), &Ok(answer_with(200, &[])));
+    assert_eq!(row.hit, None);
+    assert!(row.error.unwrap().contains("Cache-Status"));
+
+    let row = verify_result("127.0.1.3:6081".into(), &Err(DeliveryError::Timeout(100)));
+    assert_eq!(
+        (row.http_status, row.error.as_deref()),
+        (None, Some("no answer within 100 ms"))
+    );
+}
+
+#[test]
+fn verify_plans_head_requests_whose_answers_have_no_body() {
+    let targets = parse_all(&["https://a.example/x?y".to_owned()]).unwrap();
+    let mut instances = BTreeMap::new();
+    instances.insert("a.example".to_owned(), vec![addr("10.0.0.1:80")]);
+    let plan = Plan::verify(targets, &instances, 6).unwrap();
+    let req = &plan.jobs[0].requests[0];
+    assert!(req.head);
+    assert!(String::from_utf8_lossy(&req.bytes)
+        .starts_with("HEAD /x?y HTTP/1.1\r\nHost: a.example\r\n"));
+    // Content-Length on a HEAD answer announces the GET body, which never comes.
+    let mut r = AnswerReader::for_head();
+    let a = r
+        .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Status: e; hit\r\n\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.status, a.body.len()), (200, 0));
+}
