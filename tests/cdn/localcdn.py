@@ -210,6 +210,12 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         cmd = (f"source {env_sh} && exec wrangler dev --local --ip 127.0.0.1 --port {self.ports.worker} "
                f"--inspector-port {self.ports.inspector} --persist-to {self.state / 'wrangler'} "
                f"--show-interactive-dev-session=false {var_args}")
+        # The console's tables: apply the D1 migrations to this CDN's local SQLite first.
+        migrate = (f"source {env_sh} && wrangler d1 migrations apply edgepurge --local "
+                   f"--persist-to {self.state / 'wrangler'}")
+        with open(self.state / "logs" / "migrations.log", "ab") as out:
+            subprocess.run(["bash", "-c", migrate], cwd=ROOT, check=True, stdin=subprocess.DEVNULL,
+                           stdout=out, stderr=subprocess.STDOUT)
         proc, log = self._spawn("worker", ["bash", "-c", cmd], cwd=ROOT)
 
         def healthy():

@@ -82,8 +82,7 @@ struct JwkDoc {
 impl Jwks {
     /// Parses a JWKS document; non-RSA keys are skipped.
     pub fn parse(json: &[u8]) -> Result<Jwks, JwtError> {
-        let doc: JwksDoc =
-            serde_json::from_slice(json).map_err(|e| JwtError::Malformed(format!("JWKS: {e}")))?;
+        let doc: JwksDoc = serde_json::from_slice(json).map_err(|e| JwtError::Malformed(format!("JWKS: {e}")))?;
         let mut keys = Vec::new();
         for k in doc.keys.into_iter().filter(|k| k.kty == "RSA") {
             let n = b64(&k.n)?;
@@ -136,16 +135,13 @@ struct Claims {
 }
 
 fn b64(s: &str) -> Result<Vec<u8>, JwtError> {
-    URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .map_err(|e| JwtError::Malformed(e.to_string()))
+    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).map_err(|e| JwtError::Malformed(e.to_string()))
 }
 
 /// The key id a JWT names, so the worker can refetch the JWKS when it is unknown.
 pub fn key_id(jwt: &str) -> Result<String, JwtError> {
     let header = jwt.split('.').next().unwrap_or_default();
-    let h: Header =
-        serde_json::from_slice(&b64(header)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
+    let h: Header = serde_json::from_slice(&b64(header)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
     Ok(h.kid)
 }
 
@@ -160,21 +156,12 @@ pub fn issuer_for(team_domain: &str) -> String {
 }
 
 /// Verifies `jwt` against `jwks`, `audience`, `issuer` and the time `now` (seconds).
-pub fn verify(
-    jwt: &str,
-    jwks: &Jwks,
-    audience: &str,
-    issuer: &str,
-    now: i64,
-) -> Result<AccessIdentity, JwtError> {
+pub fn verify(jwt: &str, jwks: &Jwks, audience: &str, issuer: &str, now: i64) -> Result<AccessIdentity, JwtError> {
     let mut parts = jwt.split('.');
-    let (Some(h), Some(c), Some(s), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed("expected three parts".into()));
     };
-    let header: Header =
-        serde_json::from_slice(&b64(h)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
+    let header: Header = serde_json::from_slice(&b64(h)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
     if header.alg != "RS256" {
         return Err(JwtError::Algorithm(header.alg));
     }
@@ -186,12 +173,9 @@ pub fn verify(
         .ok_or(JwtError::UnknownKey(header.kid))?;
     let signature = Signature::try_from(b64(s)?.as_slice()).map_err(|_| JwtError::BadSignature)?;
     let signed = &jwt[..h.len() + 1 + c.len()];
-    VerifyingKey::<Sha256>::new(key)
-        .verify(signed.as_bytes(), &signature)
-        .map_err(|_| JwtError::BadSignature)?;
+    VerifyingKey::<Sha256>::new(key).verify(signed.as_bytes(), &signature).map_err(|_| JwtError::BadSignature)?;
     // Only a verified token's claims are read.
-    let claims: Claims =
-        serde_json::from_slice(&b64(c)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
+    let claims: Claims = serde_json::from_slice(&b64(c)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
     if now > claims.exp + LEEWAY_SECS {
         return Err(JwtError::Expired);
     }
@@ -208,12 +192,6 @@ pub fn verify(
     if claims.iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Err(JwtError::Issuer);
     }
-    let email = claims
-        .email
-        .filter(|e| e.contains('@'))
-        .ok_or(JwtError::NoEmail)?;
-    Ok(AccessIdentity {
-        email: email.to_ascii_lowercase(),
-        exp: claims.exp,
-    })
+    let email = claims.email.filter(|e| e.contains('@')).ok_or(JwtError::NoEmail)?;
+    Ok(AccessIdentity { email: email.to_ascii_lowercase(), exp: claims.exp })
 }

@@ -23,10 +23,7 @@ pub fn new_secret(prefix: &str, random: &[u8; 32]) -> String {
 
 /// The stored form of a secret: lower-case hex SHA-256.
 pub fn secret_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The first characters of a token, safe to show in lists ("ep_AbCd…").
@@ -77,14 +74,8 @@ pub fn clear_session_cookie() -> String {
 /// CSRF guard for cookie-authenticated, state-changing requests: the `Origin` header, when the
 /// browser sends one, must be the worker's own origin, and the CSRF token must match the
 /// session's (compared in constant time).
-pub fn csrf_ok(
-    origin: Option<&str>,
-    own_origin: &str,
-    sent_token: Option<&str>,
-    session_token: &str,
-) -> bool {
+pub fn csrf_ok(origin: Option<&str>, own_origin: &str, sent_token: Option<&str>, session_token: &str) -> bool {
     let origin_ok = origin.is_none_or(|o| o.eq_ignore_ascii_case(own_origin));
-    let token_ok = sent_token
-        .is_some_and(|t| crate::config::constant_time_eq(t.as_bytes(), session_token.as_bytes()));
+    let token_ok = sent_token.is_some_and(|t| crate::config::constant_time_eq(t.as_bytes(), session_token.as_bytes()));
     origin_ok & token_ok
 }

@@ -15,6 +15,10 @@
 //! | `MAX_URLS` | no | URLs per request, default 100 |
 //! | `API_TOKENS` | yes (secret) | bearer tokens accepted by the API, comma-separated, at least 16 characters each |
 //! | `PURGE_TOKEN` | yes (secret) | sent to instances as `Purge-Token` |
+//! | `SESSION_TTL_SECS` | no | console session lifetime, default 28800 (8 hours) |
+//! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
+//! | `ACCESS_AUD` | with the above | the Access application's audience tag |
+//! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
 
 use crate::discovery::DiscoverySpec;
 use crate::error::{ApiError, ErrorKind};
@@ -41,11 +45,7 @@ pub struct ConfigError {
 
 impl From<ConfigError> for ApiError {
     fn from(e: ConfigError) -> Self {
-        ApiError::new(
-            ErrorKind::Config,
-            format!("setting {}: {}", e.setting, e.reason),
-        )
-        .with_setting(e.setting)
+        ApiError::new(ErrorKind::Config, format!("setting {}: {}", e.setting, e.reason)).with_setting(e.setting)
     }
 }
 
@@ -77,7 +77,22 @@ pub struct Config {
     pub max_urls: usize,
     /// Sent to instances as `Purge-Token`.
     pub purge_token: FieldValue,
+    /// Console session lifetime in seconds.
+    pub session_ttl_secs: u32,
+    /// Cloudflare Access, when configured.
+    pub access: Option<AccessSettings>,
     api_tokens: Vec<String>,
+}
+
+/// Cloudflare Access settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessSettings {
+    /// The expected `iss`: `https://<team domain>`.
+    pub issuer: String,
+    /// The expected `aud`.
+    pub audience: String,
+    /// Where the team's JWKS is published.
+    pub certs_url: String,
 }
 
 impl Config {
@@ -86,37 +101,25 @@ impl Config {
         let required = |name: &'static str| {
             get(name)
                 .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError {
-                    setting: name,
-                    reason: "missing or empty".into(),
-                })
+                .ok_or(ConfigError { setting: name, reason: "missing or empty".into() })
         };
-        let number =
-            |name: &'static str, default: u32, min: u32, max: u32| -> Result<u32, ConfigError> {
-                match get(name)
-                    .map(|v| v.trim().to_owned())
-                    .filter(|v| !v.is_empty())
-                {
-                    None => Ok(default),
-                    Some(v) => match v.parse::<u32>() {
-                        Ok(n) if (min..=max).contains(&n) => Ok(n),
-                        _ => Err(ConfigError {
-                            setting: name,
-                            reason: format!("{v:?} is not a whole number from {min} to {max}"),
-                        }),
-                    },
-                }
-            };
+        let number = |name: &'static str, default: u32, min: u32, max: u32| -> Result<u32, ConfigError> {
+            match get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u32>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(ConfigError {
+                        setting: name,
+                        reason: format!("{v:?} is not a whole number from {min} to {max}"),
+                    }),
+                },
+            }
+        };
 
         let mut allowed_hosts = Vec::new();
-        for raw in required("ALLOWED_HOSTS")?
-            .split([',', ' ', '\n'])
-            .filter(|s| !s.is_empty())
-        {
-            let host = normalise_host(raw).ok_or(ConfigError {
-                setting: "ALLOWED_HOSTS",
-                reason: format!("{raw:?} is not a host name"),
-            })?;
+        for raw in required("ALLOWED_HOSTS")?.split([',', ' ', '\n']).filter(|s| !s.is_empty()) {
+            let host = normalise_host(raw)
+                .ok_or(ConfigError { setting: "ALLOWED_HOSTS", reason: format!("{raw:?} is not a host name") })?;
             if !allowed_hosts.contains(&host) {
                 allowed_hosts.push(host);
             }
@@ -127,9 +130,7 @@ impl Config {
             if find_rule(&discovery, host).is_none() {
                 return Err(ConfigError {
                     setting: "DISCOVERY",
-                    reason: format!(
-                        "no rule covers allowed host {host:?} (add `{host}=...` or a `*` rule)"
-                    ),
+                    reason: format!("no rule covers allowed host {host:?} (add `{host}=...` or a `*` rule)"),
                 });
             }
         }
@@ -140,30 +141,49 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_DOH_URL.to_owned());
         match Url::parse(&doh_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => {
-                return Err(ConfigError {
-                    setting: "DOH_URL",
-                    reason: format!("{doh_url:?} is not an http(s) URL"),
-                })
-            }
+            _ => return Err(ConfigError { setting: "DOH_URL", reason: format!("{doh_url:?} is not an http(s) URL") }),
         }
 
-        let purge_token = FieldValue::new(required("PURGE_TOKEN")?.trim()).ok_or(ConfigError {
-            setting: "PURGE_TOKEN",
-            reason: "must be printable ASCII without spaces".into(),
-        })?;
+        let purge_token = FieldValue::new(required("PURGE_TOKEN")?.trim())
+            .ok_or(ConfigError { setting: "PURGE_TOKEN", reason: "must be printable ASCII without spaces".into() })?;
 
-        let api_tokens: Vec<String> = required("API_TOKENS")?
-            .split([',', ' ', '\n'])
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let api_tokens: Vec<String> =
+            required("API_TOKENS")?.split([',', ' ', '\n']).filter(|s| !s.is_empty()).map(str::to_owned).collect();
         if api_tokens.is_empty() || api_tokens.iter().any(|t| t.len() < 16) {
             return Err(ConfigError {
                 setting: "API_TOKENS",
                 reason: "each token must be at least 16 characters".into(),
             });
         }
+
+        let optional = |name: &str| get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let access = match (optional("ACCESS_TEAM_DOMAIN"), optional("ACCESS_AUD")) {
+            (None, None) => None,
+            (Some(team), Some(audience)) => {
+                let issuer = crate::access::issuer_for(&team);
+                let certs_url =
+                    optional("ACCESS_CERTS_URL").unwrap_or_else(|| format!("{issuer}/cdn-cgi/access/certs"));
+                if !matches!(Url::parse(&certs_url), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+                    return Err(ConfigError {
+                        setting: "ACCESS_CERTS_URL",
+                        reason: format!("{certs_url:?} is not an http(s) URL"),
+                    });
+                }
+                Some(AccessSettings { issuer, audience, certs_url })
+            }
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    setting: "ACCESS_AUD",
+                    reason: "required when ACCESS_TEAM_DOMAIN is set".into(),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    setting: "ACCESS_TEAM_DOMAIN",
+                    reason: "required when ACCESS_AUD is set".into(),
+                })
+            }
+        };
 
         Ok(Config {
             allowed_hosts,
@@ -174,28 +194,30 @@ impl Config {
             concurrency: number("CONCURRENCY", WORKERS_CONNECTION_LIMIT as u32, 1, 64)? as usize,
             max_urls: number("MAX_URLS", 100, 1, 10_000)? as usize,
             purge_token,
+            session_ttl_secs: number("SESSION_TTL_SECS", 8 * 3600, 60, 30 * 24 * 3600)?,
+            access,
             api_tokens,
         })
     }
 
-    /// Whether an `Authorization` header value carries one of the API tokens.
-    ///
-    /// The scheme is matched case-insensitively (RFC 9110 section 11.1); the token is compared
-    /// in constant time against every configured token, with no early exit.
+    /// The bearer token of an `Authorization` header value (scheme matched case-insensitively,
+    /// RFC 9110 section 11.1).
+    pub fn bearer(authorization: &str) -> Option<&str> {
+        let (scheme, token) = authorization.trim().split_once(' ')?;
+        let token = token.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+
+    /// Whether an `Authorization` header value carries one of the bootstrap API tokens.
     pub fn authorize(&self, authorization: Option<&str>) -> bool {
-        let Some(value) = authorization else {
-            return false;
-        };
-        let Some((scheme, token)) = value.trim().split_once(' ') else {
-            return false;
-        };
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return false;
-        }
-        let token = token.trim().as_bytes();
-        self.api_tokens.iter().fold(false, |found, known| {
-            found | constant_time_eq(known.as_bytes(), token)
-        })
+        authorization.and_then(Config::bearer).is_some_and(|t| self.is_bootstrap_token(t))
+    }
+
+    /// Whether `token` is one of the bootstrap API tokens (`API_TOKENS`), compared in constant
+    /// time against every configured token, with no early exit.
+    pub fn is_bootstrap_token(&self, token: &str) -> bool {
+        let token = token.as_bytes();
+        self.api_tokens.iter().fold(false, |found, known| found | constant_time_eq(known.as_bytes(), token))
     }
 
     /// Refuses a target whose host is not allowed (403).
@@ -203,11 +225,8 @@ impl Config {
         if self.allowed_hosts.iter().any(|h| h == target.host()) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                ErrorKind::HostNotAllowed,
-                format!("host {:?} is not in ALLOWED_HOSTS", target.host()),
-            )
-            .with_subject(target.url()))
+            Err(ApiError::new(ErrorKind::HostNotAllowed, format!("host {:?} is not in ALLOWED_HOSTS", target.host()))
+                .with_subject(target.url()))
         }
     }
 
@@ -217,10 +236,7 @@ impl Config {
     }
 }
 
-fn find_rule<'a>(
-    rules: &'a [(HostPattern, DiscoverySpec)],
-    host: &str,
-) -> Option<&'a DiscoverySpec> {
+fn find_rule<'a>(rules: &'a [(HostPattern, DiscoverySpec)], host: &str) -> Option<&'a DiscoverySpec> {
     rules
         .iter()
         .find(|(p, _)| matches!(p, HostPattern::Exact(h) if h == host))
@@ -230,9 +246,7 @@ fn find_rule<'a>(
 
 /// Normalises a configured host name the way [`Target::parse`] normalises URL hosts.
 pub fn normalise_host(raw: &str) -> Option<String> {
-    if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii())
-        || raw.contains(['/', '@', ':', '?', '#'])
-    {
+    if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii()) || raw.contains(['/', '@', ':', '?', '#']) {
         return None;
     }
     match Url::parse(&format!("http://{raw}/")).ok()?.host()? {
@@ -242,53 +256,42 @@ pub fn normalise_host(raw: &str) -> Option<String> {
 }
 
 fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, ConfigError> {
-    let err = |reason: String| ConfigError {
-        setting: "DISCOVERY",
-        reason,
-    };
+    let err = |reason: String| ConfigError { setting: "DISCOVERY", reason };
     let mut rules = Vec::new();
     for rule in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let (pattern, spec) = match rule.split_once('=') {
             Some((h, spec)) if h.trim() == "*" => (HostPattern::Any, spec.trim()),
             Some((h, spec)) => {
-                let host = normalise_host(h.trim())
-                    .ok_or_else(|| err(format!("{h:?} is not a host name")))?;
+                let host = normalise_host(h.trim()).ok_or_else(|| err(format!("{h:?} is not a host name")))?;
                 (HostPattern::Exact(host), spec.trim())
             }
             None => (HostPattern::Any, rule),
         };
         let spec = if let Some(rest) = spec.strip_prefix("dns:") {
-            let (name, port) = rest
-                .rsplit_once(':')
-                .ok_or_else(|| err(format!("{spec:?}: expected dns:<name>:<port>")))?;
+            let (name, port) =
+                rest.rsplit_once(':').ok_or_else(|| err(format!("{spec:?}: expected dns:<name>:<port>")))?;
             let port: u16 = port
                 .parse()
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or_else(|| err(format!("{spec:?}: {port:?} is not a port")))?;
-            let name = normalise_host(name)
-                .ok_or_else(|| err(format!("{spec:?}: {name:?} is not a DNS name")))?;
+            let name = normalise_host(name).ok_or_else(|| err(format!("{spec:?}: {name:?} is not a DNS name")))?;
             DiscoverySpec::Dns { name, port }
         } else if let Some(rest) = spec.strip_prefix("static:") {
             let mut addrs = Vec::new();
             for a in rest.split([',', ' ']).filter(|s| !s.is_empty()) {
-                let addr: SocketAddr = a
-                    .parse()
-                    .map_err(|_| err(format!("{a:?} is not ip:port (IPv6 as [addr]:port)")))?;
+                let addr: SocketAddr =
+                    a.parse().map_err(|_| err(format!("{a:?} is not ip:port (IPv6 as [addr]:port)")))?;
                 if !addrs.contains(&addr) {
                     addrs.push(addr);
                 }
             }
             if addrs.is_empty() {
-                return Err(err(format!(
-                    "{spec:?}: a static list needs at least one ip:port"
-                )));
+                return Err(err(format!("{spec:?}: a static list needs at least one ip:port")));
             }
             DiscoverySpec::Static(addrs)
         } else {
-            return Err(err(format!(
-                "{spec:?}: expected dns:<name>:<port> or static:<ip:port>,..."
-            )));
+            return Err(err(format!("{spec:?}: expected dns:<name>:<port> or static:<ip:port>,...")));
         };
         if rules.iter().any(|(p, _)| *p == pattern) {
             return Err(err("two rules for the same host".into()));

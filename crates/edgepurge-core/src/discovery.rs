@@ -111,41 +111,23 @@ pub fn dns_query(name: &str, rtype: RecordType, id: u16) -> Result<Vec<u8>, DnsE
     let mut packet = Packet::new_query(id);
     packet.set_flags(PacketFlag::RECURSION_DESIRED);
     let qname = Name::new(name).map_err(|e| DnsError::Malformed(e.to_string()))?;
-    packet.questions.push(Question::new(
-        qname,
-        rtype.qtype().into(),
-        CLASS::IN.into(),
-        false,
-    ));
-    packet
-        .build_bytes_vec()
-        .map_err(|e| DnsError::Malformed(e.to_string()))
+    packet.questions.push(Question::new(qname, rtype.qtype().into(), CLASS::IN.into(), false));
+    packet.build_bytes_vec().map_err(|e| DnsError::Malformed(e.to_string()))
 }
 
 /// Parses the answer to [`dns_query`]`(name, rtype, id)` into its addresses.
 ///
 /// NOERROR with no records of the type is an empty list, not an error: a name with only IPv4
 /// instances has no AAAA records.
-pub fn parse_answer(
-    name: &str,
-    rtype: RecordType,
-    id: u16,
-    bytes: &[u8],
-) -> Result<Vec<IpAddr>, DnsError> {
+pub fn parse_answer(name: &str, rtype: RecordType, id: u16, bytes: &[u8]) -> Result<Vec<IpAddr>, DnsError> {
     let packet = Packet::parse(bytes).map_err(|e| DnsError::Malformed(e.to_string()))?;
     if packet.id() != id {
-        return Err(DnsError::WrongId {
-            expected: id,
-            got: packet.id(),
-        });
+        return Err(DnsError::WrongId { expected: id, got: packet.id() });
     }
     if !packet.has_flags(PacketFlag::RESPONSE) {
         return Err(DnsError::NotOurAnswer);
     }
-    let asked = packet
-        .questions
-        .iter()
-        .any(|q| same_name(&q.qname, name) && q.qtype == QTYPE::TYPE(rtype.qtype()));
+    let asked = packet.questions.iter().any(|q| same_name(&q.qname, name) && q.qtype == QTYPE::TYPE(rtype.qtype()));
     if packet.questions.len() != 1 || !asked {
         return Err(DnsError::NotOurAnswer);
     }
@@ -161,11 +143,7 @@ pub fn parse_answer(
         let before = owners.len();
         for rr in &packet.answers {
             if let RData::CNAME(target) = &rr.rdata {
-                let target = target
-                    .0
-                    .to_string()
-                    .trim_end_matches('.')
-                    .to_ascii_lowercase();
+                let target = target.0.to_string().trim_end_matches('.').to_ascii_lowercase();
                 if owners.iter().any(|o| same_name(&rr.name, o)) && !owners.contains(&target) {
                     owners.push(target);
                 }
@@ -193,9 +171,7 @@ pub fn parse_answer(
 }
 
 fn same_name(n: &Name<'_>, s: &str) -> bool {
-    n.to_string()
-        .trim_end_matches('.')
-        .eq_ignore_ascii_case(s.trim_end_matches('.'))
+    n.to_string().trim_end_matches('.').eq_ignore_ascii_case(s.trim_end_matches('.'))
 }
 
 /// Combines the A and AAAA lookups of `name` into instances at `port`.
@@ -217,19 +193,9 @@ pub fn instances_from_lookups(
         }
     }
     if !errors.is_empty() {
-        let all_unreachable = errors
-            .iter()
-            .all(|(_, e)| matches!(e, DnsError::Unreachable(_)));
-        let kind = if all_unreachable {
-            ErrorKind::DiscoveryUnavailable
-        } else {
-            ErrorKind::DiscoveryFailed
-        };
-        let detail = errors
-            .iter()
-            .map(|(t, e)| format!("{t} lookup of {name}: {e}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let all_unreachable = errors.iter().all(|(_, e)| matches!(e, DnsError::Unreachable(_)));
+        let kind = if all_unreachable { ErrorKind::DiscoveryUnavailable } else { ErrorKind::DiscoveryFailed };
+        let detail = errors.iter().map(|(t, e)| format!("{t} lookup of {name}: {e}")).collect::<Vec<_>>().join("; ");
         return Err(ApiError::new(kind, detail).with_subject(name));
     }
     if addrs.is_empty() {

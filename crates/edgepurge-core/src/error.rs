@@ -41,7 +41,9 @@ pub enum ErrorKind {
     Unauthorized,
     /// 403: a URL's host is not on the allowlist.
     HostNotAllowed,
-    /// 404: no such route.
+    /// 403: signed in, but the role does not allow this (or the CSRF check failed).
+    Forbidden,
+    /// 404: no such route or resource.
     NotFound,
     /// 405: the route exists, the method does not.
     MethodNotAllowed,
@@ -49,6 +51,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
+    /// 409: conflicts with what exists (a person's name or e-mail taken).
+    Conflict,
     /// 422: more URLs than allowed in one request.
     TooManyUrls,
     /// 500: the configuration is broken.
@@ -67,59 +71,19 @@ impl ErrorKind {
         use ErrorSource::*;
         match self {
             BadRequest => (400, "bad-request", "Malformed request", Caller, false),
-            Unauthorized => (
-                401,
-                "unauthorized",
-                "Missing or invalid API token",
-                Caller,
-                false,
-            ),
+            Unauthorized => (401, "unauthorized", "Missing or invalid API token", Caller, false),
             HostNotAllowed => (403, "host-not-allowed", "Host not allowed", Caller, false),
+            Forbidden => (403, "forbidden", "Not allowed for this role", Caller, false),
             NotFound => (404, "not-found", "No such resource", Caller, false),
-            MethodNotAllowed => (
-                405,
-                "method-not-allowed",
-                "Method not allowed",
-                Caller,
-                false,
-            ),
-            PayloadTooLarge => (
-                413,
-                "payload-too-large",
-                "Request body too large",
-                Caller,
-                false,
-            ),
-            UnsupportedMediaType => (
-                415,
-                "unsupported-media-type",
-                "Unsupported media type",
-                Caller,
-                false,
-            ),
+            Conflict => (409, "conflict", "Already exists", Caller, false),
+            MethodNotAllowed => (405, "method-not-allowed", "Method not allowed", Caller, false),
+            PayloadTooLarge => (413, "payload-too-large", "Request body too large", Caller, false),
+            UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type", Caller, false),
             TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
-            ErrorKind::Config => (
-                500,
-                "config",
-                "Broken configuration",
-                ErrorSource::Config,
-                false,
-            ),
+            ErrorKind::Config => (500, "config", "Broken configuration", ErrorSource::Config, false),
             Internal => (500, "internal", "Internal error", ErrorSource::Config, true),
-            DiscoveryFailed => (
-                502,
-                "discovery-failed",
-                "Instance discovery failed",
-                Discovery,
-                true,
-            ),
-            DiscoveryUnavailable => (
-                503,
-                "discovery-unavailable",
-                "Instance discovery unavailable",
-                Discovery,
-                true,
-            ),
+            DiscoveryFailed => (502, "discovery-failed", "Instance discovery failed", Discovery, true),
+            DiscoveryUnavailable => (503, "discovery-unavailable", "Instance discovery unavailable", Discovery, true),
         }
     }
 
@@ -145,12 +109,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `kind` with a human-readable `detail`.
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        ApiError {
-            kind,
-            detail: detail.into(),
-            setting: None,
-            subject: None,
-        }
+        ApiError { kind, detail: detail.into(), setting: None, subject: None }
     }
 
     /// Names the URL, host or DNS name at fault.

@@ -28,8 +28,7 @@ pub struct FieldValue(String);
 impl FieldValue {
     /// Accepts `value` if it is non-empty printable ASCII (`!`..`~`), else `None`.
     pub fn new(value: &str) -> Option<FieldValue> {
-        (!value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic()))
-            .then(|| FieldValue(value.to_owned()))
+        (!value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic())).then(|| FieldValue(value.to_owned()))
     }
 
     /// The value.
@@ -64,10 +63,7 @@ pub fn purge_request(target: &Target, purge_token: &FieldValue, keep_alive: bool
     line(&["Host: ", target.authority()]);
     line(&[PURGE_TOKEN_HEADER, ": ", purge_token.as_str()]);
     line(&["User-Agent: edgepurge/", env!("CARGO_PKG_VERSION")]);
-    line(&[
-        "Connection: ",
-        if keep_alive { "keep-alive" } else { "close" },
-    ]);
+    line(&["Connection: ", if keep_alive { "keep-alive" } else { "close" }]);
     line(&[]);
     out
 }
@@ -105,10 +101,7 @@ pub struct Answer {
 impl Answer {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -128,9 +121,7 @@ impl fmt::Display for AnswerError {
         match self {
             AnswerError::Malformed(e) => write!(f, "malformed HTTP answer: {e}"),
             AnswerError::TooLarge => f.write_str("HTTP answer too large"),
-            AnswerError::Incomplete => {
-                f.write_str("connection closed before the answer was complete")
-            }
+            AnswerError::Incomplete => f.write_str("connection closed before the answer was complete"),
         }
     }
 }
@@ -150,10 +141,7 @@ impl AnswerReader {
 
     /// A reader for the answer to a `HEAD` request, which never has a body (RFC 9110 9.3.2).
     pub fn for_head() -> Self {
-        AnswerReader {
-            buf: Vec::new(),
-            head: true,
-        }
+        AnswerReader { buf: Vec::new(), head: true }
     }
 
     /// Feeds bytes read from the connection; `Some` once the answer is complete.
@@ -188,11 +176,7 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
                 if buf.len() > MAX_HEAD_BYTES {
                     return Err(AnswerError::TooLarge);
                 }
-                return if eof {
-                    Err(AnswerError::Incomplete)
-                } else {
-                    Ok(None)
-                };
+                return if eof { Err(AnswerError::Incomplete) } else { Ok(None) };
             }
             Err(e) => return Err(AnswerError::Malformed(e.to_string())),
         };
@@ -201,9 +185,7 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
         }
         let status = resp.code.unwrap_or(0);
         if status == 101 {
-            return Err(AnswerError::Malformed(
-                "unexpected 101 Switching Protocols".into(),
-            ));
+            return Err(AnswerError::Malformed("unexpected 101 Switching Protocols".into()));
         }
         if (100..200).contains(&status) {
             buf = &buf[head_len..];
@@ -216,11 +198,7 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
                 .map_err(|_| AnswerError::Malformed(format!("header {} is not UTF-8", h.name)))?;
             fields.push((h.name.to_ascii_lowercase(), value.trim().to_owned()));
         }
-        let framing = if head {
-            Framing::None
-        } else {
-            framing(status, &fields)?
-        };
+        let framing = if head { Framing::None } else { framing(status, &fields)? };
         let connection_tokens: Vec<String> = fields
             .iter()
             .filter(|(n, _)| n == "connection")
@@ -239,11 +217,7 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
                     return Err(AnswerError::TooLarge);
                 }
                 if rest.len() < n {
-                    return if eof {
-                        Err(AnswerError::Incomplete)
-                    } else {
-                        Ok(None)
-                    };
+                    return if eof { Err(AnswerError::Incomplete) } else { Ok(None) };
                 }
                 rest[..n].to_vec()
             }
@@ -263,12 +237,7 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
                 rest.to_vec()
             }
         };
-        return Ok(Some(Answer {
-            status,
-            headers: fields,
-            body,
-            keep_alive,
-        }));
+        return Ok(Some(Answer { status, headers: fields, body, keep_alive }));
     }
 }
 
@@ -276,32 +245,19 @@ fn framing(status: u16, fields: &[(String, String)]) -> Result<Framing, AnswerEr
     if status == 204 || status == 304 {
         return Ok(Framing::None);
     }
-    let te: Vec<&str> = fields
-        .iter()
-        .filter(|(n, _)| n == "transfer-encoding")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let te: Vec<&str> = fields.iter().filter(|(n, _)| n == "transfer-encoding").map(|(_, v)| v.as_str()).collect();
     if !te.is_empty() {
         let last = te.join(",");
-        let chunked_last = last
-            .rsplit(',')
-            .next()
-            .map(|c| c.trim().eq_ignore_ascii_case("chunked"));
+        let chunked_last = last.rsplit(',').next().map(|c| c.trim().eq_ignore_ascii_case("chunked"));
         // RFC 9112 6.3: with Transfer-Encoding, Content-Length is ignored; if chunked is not the
         // final coding the body runs until close.
-        return Ok(if chunked_last == Some(true) {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        });
+        return Ok(if chunked_last == Some(true) { Framing::Chunked } else { Framing::UntilClose });
     }
     let mut length: Option<usize> = None;
     for (_, v) in fields.iter().filter(|(n, _)| n == "content-length") {
         for part in v.split(',') {
-            let n: usize = part
-                .trim()
-                .parse()
-                .map_err(|_| AnswerError::Malformed(format!("bad Content-Length {v:?}")))?;
+            let n: usize =
+                part.trim().parse().map_err(|_| AnswerError::Malformed(format!("bad Content-Length {v:?}")))?;
             if length.is_some_and(|l| l != n) {
                 return Err(AnswerError::Malformed("conflicting Content-Length".into()));
             }

@@ -31,10 +31,7 @@ pub enum DeliveryError {
 impl DeliveryError {
     /// Whether the instance is unreachable, so the rest of its queue should not be tried now.
     pub fn instance_unreachable(&self) -> bool {
-        matches!(
-            self,
-            DeliveryError::Connect(_) | DeliveryError::Timeout(_) | DeliveryError::Skipped(_)
-        )
+        matches!(self, DeliveryError::Connect(_) | DeliveryError::Timeout(_) | DeliveryError::Skipped(_))
     }
 }
 
@@ -68,16 +65,8 @@ pub fn classify(reply: &Result<Answer, DeliveryError>) -> Classified {
     let answer = match reply {
         Ok(a) => a,
         Err(e) => {
-            let retryable = !matches!(
-                e,
-                DeliveryError::Answer(AnswerError::Malformed(_) | AnswerError::TooLarge)
-            );
-            return Classified {
-                outcome: Outcome::Failed,
-                http_status: None,
-                error: Some(e.to_string()),
-                retryable,
-            };
+            let retryable = !matches!(e, DeliveryError::Answer(AnswerError::Malformed(_) | AnswerError::TooLarge));
+            return Classified { outcome: Outcome::Failed, http_status: None, error: Some(e.to_string()), retryable };
         }
     };
     let status = answer.status;
@@ -105,10 +94,5 @@ pub fn classify(reply: &Result<Answer, DeliveryError>) -> Classified {
         500..=599 => (Outcome::Failed, Some(format!("instance error ({status})")), true),
         _ => (Outcome::Failed, Some(format!("unexpected answer status {status}")), false),
     };
-    Classified {
-        outcome,
-        http_status: Some(status),
-        error,
-        retryable,
-    }
+    Classified { outcome, http_status: Some(status), error, retryable }
 }

@@ -65,9 +65,7 @@ impl Plan {
         instances: &BTreeMap<String, Vec<SocketAddr>>,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
-        Plan::build_with(targets, instances, concurrency, true, |t, _| {
-            head_request(t)
-        })
+        Plan::build_with(targets, instances, concurrency, true, |t, _| head_request(t))
     }
 
     fn build_with(
@@ -79,16 +77,10 @@ impl Plan {
     ) -> Result<Plan, ApiError> {
         let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
         for (i, t) in targets.iter().enumerate() {
-            let addrs = instances
-                .get(t.host())
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorKind::DiscoveryFailed,
-                        format!("no instances known for host {}", t.host()),
-                    )
+            let addrs = instances.get(t.host()).filter(|a| !a.is_empty()).ok_or_else(|| {
+                ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", t.host()))
                     .with_subject(t.host())
-                })?;
+            })?;
             for addr in addrs {
                 queues.entry(*addr).or_default().push(i);
             }
@@ -100,20 +92,12 @@ impl Plan {
                 let requests = idx
                     .iter()
                     .enumerate()
-                    .map(|(n, &target)| PlannedRequest {
-                        target,
-                        bytes: write(&targets[target], n != last),
-                        head,
-                    })
+                    .map(|(n, &target)| PlannedRequest { target, bytes: write(&targets[target], n != last), head })
                     .collect();
                 Job { instance, requests }
             })
             .collect();
-        Ok(Plan {
-            targets,
-            jobs,
-            concurrency: concurrency.max(1),
-        })
+        Ok(Plan { targets, jobs, concurrency: concurrency.max(1) })
     }
 
     /// Instances, requests and the effective concurrency of this plan.

@@ -30,9 +30,7 @@ impl ReportBuilder {
                         instance: job.instance.to_string(),
                         outcome: Outcome::Failed,
                         http_status: None,
-                        error: Some(
-                            "no result: the fan-out ended before this request finished".into(),
-                        ),
+                        error: Some("no result: the fan-out ended before this request finished".into()),
                         retryable: true,
                         elapsed_ms: None,
                     },
@@ -40,13 +38,11 @@ impl ReportBuilder {
             }
         }
         rows.sort_by_key(|(k, _)| *k);
-        ReportBuilder {
-            plan_summary: plan.summary(),
-            rows,
-        }
+        ReportBuilder { plan_summary: plan.summary(), rows }
     }
 
-    /// Records the result of request `request` of job `job`, taking `elapsed_ms`.
+    /// Records the result of request `request` of job `job`, taking `elapsed_ms`; returns the
+    /// updated row (for live reporting), or `None` if the plan has no such request.
     pub fn record(
         &mut self,
         plan: &Plan,
@@ -54,33 +50,23 @@ impl ReportBuilder {
         request: usize,
         reply: &Result<Answer, DeliveryError>,
         elapsed_ms: Option<u64>,
-    ) {
-        let Some(target) = plan
-            .jobs
-            .get(job)
-            .and_then(|j| j.requests.get(request))
-            .map(|r| r.target)
-        else {
-            return;
-        };
-        if let Ok(i) = self.rows.binary_search_by_key(&(target, job), |(k, _)| *k) {
-            let c = classify(reply);
-            let row = &mut self.rows[i].1;
-            row.outcome = c.outcome;
-            row.http_status = c.http_status;
-            row.error = c.error;
-            row.retryable = c.retryable;
-            row.elapsed_ms = elapsed_ms;
-        }
+    ) -> Option<PurgeResult> {
+        let target = plan.jobs.get(job).and_then(|j| j.requests.get(request)).map(|r| r.target)?;
+        let i = self.rows.binary_search_by_key(&(target, job), |(k, _)| *k).ok()?;
+        let c = classify(reply);
+        let row = &mut self.rows[i].1;
+        row.outcome = c.outcome;
+        row.http_status = c.http_status;
+        row.error = c.error;
+        row.retryable = c.retryable;
+        row.elapsed_ms = elapsed_ms;
+        Some(row.clone())
     }
 
     /// The report: overall status from the rows, counts, and every row.
     pub fn finish(self) -> PurgeReport {
         let results: Vec<PurgeResult> = self.rows.into_iter().map(|(_, r)| r).collect();
-        let mut summary = Summary {
-            total: results.len(),
-            ..Summary::default()
-        };
+        let mut summary = Summary { total: results.len(), ..Summary::default() };
         for r in &results {
             match r.outcome {
                 Outcome::Purged => summary.purged += 1,
@@ -97,11 +83,6 @@ impl ReportBuilder {
         } else {
             PurgeStatus::Partial
         };
-        PurgeReport {
-            status,
-            summary,
-            plan: self.plan_summary,
-            results,
-        }
+        PurgeReport { status, summary, plan: self.plan_summary, results }
     }
 }

@@ -55,17 +55,13 @@ impl fmt::Display for TargetError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TargetError::TooLong => write!(f, "URL is longer than {MAX_URL_LEN} bytes"),
-            TargetError::ControlCharacter => {
-                f.write_str("URL contains a control character or whitespace")
-            }
+            TargetError::ControlCharacter => f.write_str("URL contains a control character or whitespace"),
             TargetError::Unparsable(e) => write!(f, "not an absolute URL: {e}"),
             TargetError::Scheme(s) => write!(f, "scheme {s:?} is not http or https"),
             TargetError::Userinfo => f.write_str("URL must not contain a user name or password"),
             TargetError::IpHost => f.write_str("URL host must be a name, not an IP address"),
             TargetError::NoHost => f.write_str("URL has no host"),
-            TargetError::BadPercentEncoding => {
-                f.write_str("URL has a '%' not followed by two hex digits")
-            }
+            TargetError::BadPercentEncoding => f.write_str("URL has a '%' not followed by two hex digits"),
         }
     }
 }
@@ -112,12 +108,7 @@ impl Target {
         if !clean(&url) || !clean(&authority) || !clean(&path_and_query) {
             return Err(TargetError::ControlCharacter);
         }
-        Ok(Target {
-            url,
-            host,
-            authority,
-            path_and_query,
-        })
+        Ok(Target { url, host, authority, path_and_query })
     }
 
     /// The normalised URL, without fragment.
@@ -146,8 +137,7 @@ fn percent_encoding_is_valid(s: &str) -> bool {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            let ok =
-                b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
+            let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
             if !ok {
                 return false;
             }
@@ -167,8 +157,7 @@ pub fn parse_all(urls: &[String]) -> Result<Vec<Target>, ApiError> {
     let mut out: Vec<Target> = Vec::with_capacity(urls.len());
     for (i, raw) in urls.iter().enumerate() {
         let target = Target::parse(raw).map_err(|e| {
-            ApiError::new(ErrorKind::BadRequest, format!("urls[{i}]: {e}"))
-                .with_subject(printable(raw))
+            ApiError::new(ErrorKind::BadRequest, format!("urls[{i}]: {e}")).with_subject(printable(raw))
         })?;
         if !out.contains(&target) {
             out.push(target);

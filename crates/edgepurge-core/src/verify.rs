@@ -30,15 +30,8 @@ pub fn parse_cache_status(value: &str) -> Vec<CacheStatus> {
         .split(',')
         .filter_map(|member| {
             let mut parts = member.split(';').map(str::trim);
-            let cache = parts
-                .next()
-                .filter(|c| !c.is_empty())?
-                .trim_matches('"')
-                .to_owned();
-            let mut status = CacheStatus {
-                cache,
-                ..CacheStatus::default()
-            };
+            let cache = parts.next().filter(|c| !c.is_empty())?.trim_matches('"').to_owned();
+            let mut status = CacheStatus { cache, ..CacheStatus::default() };
             for param in parts {
                 let (key, val) = match param.split_once('=') {
                     Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
@@ -72,10 +65,7 @@ pub fn verify_result(instance: String, reply: &Result<Answer, DeliveryError>) ->
         },
         Ok(answer) => {
             let raw = answer.header("cache-status").map(str::to_owned);
-            let last = raw
-                .as_deref()
-                .map(parse_cache_status)
-                .and_then(|mut v| v.pop());
+            let last = raw.as_deref().map(parse_cache_status).and_then(|mut v| v.pop());
             VerifyResult {
                 instance,
                 http_status: Some(answer.status),
@@ -83,9 +73,7 @@ pub fn verify_result(instance: String, reply: &Result<Answer, DeliveryError>) ->
                 fwd: last.as_ref().and_then(|c| c.fwd.clone()),
                 ttl: last.as_ref().and_then(|c| c.ttl),
                 age: answer.header("age").and_then(|a| a.parse().ok()),
-                error: raw
-                    .is_none()
-                    .then(|| "no Cache-Status header: is the edgepurge VCL included?".to_owned()),
+                error: raw.is_none().then(|| "no Cache-Status header: is the edgepurge VCL included?".to_owned()),
                 cache_status: raw,
             }
         }

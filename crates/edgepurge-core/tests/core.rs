@@ -9,9 +9,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use edgepurge_core::api::{Outcome, PurgeRequest, PurgeStatus};
 use edgepurge_core::config::{constant_time_eq, Config, ConfigError};
-use edgepurge_core::discovery::{
-    dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType,
-};
+use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::http1::{purge_request, Answer, AnswerError, AnswerReader, FieldValue};
 use edgepurge_core::outcome::{classify, DeliveryError};
@@ -30,80 +28,26 @@ use std::net::{IpAddr, SocketAddr};
 fn urls_normalise_like_a_browser_and_keep_percent_encoding() {
     // (input, normalised url, Host header, request target)
     let cases = [
-        (
-            "https://Example.COM/a/b?x=1",
-            "https://example.com/a/b?x=1",
-            "example.com",
-            "/a/b?x=1",
-        ),
-        (
-            "http://example.com",
-            "http://example.com/",
-            "example.com",
-            "/",
-        ),
-        (
-            "https://example.com:443/p",
-            "https://example.com/p",
-            "example.com",
-            "/p",
-        ),
-        (
-            "http://example.com:80/p",
-            "http://example.com/p",
-            "example.com",
-            "/p",
-        ),
-        (
-            "https://example.com:8443/p",
-            "https://example.com:8443/p",
-            "example.com:8443",
-            "/p",
-        ),
-        (
-            "https://example.com/p#frag",
-            "https://example.com/p",
-            "example.com",
-            "/p",
-        ),
-        (
-            "https://example.com/%7Euser?q=%2F",
-            "https://example.com/%7Euser?q=%2F",
-            "example.com",
-            "/%7Euser?q=%2F",
-        ),
-        (
-            "https://example.com/a%2fb",
-            "https://example.com/a%2fb",
-            "example.com",
-            "/a%2fb",
-        ),
-        (
-            "https://example.com/?",
-            "https://example.com/?",
-            "example.com",
-            "/?",
-        ),
+        ("https://Example.COM/a/b?x=1", "https://example.com/a/b?x=1", "example.com", "/a/b?x=1"),
+        ("http://example.com", "http://example.com/", "example.com", "/"),
+        ("https://example.com:443/p", "https://example.com/p", "example.com", "/p"),
+        ("http://example.com:80/p", "http://example.com/p", "example.com", "/p"),
+        ("https://example.com:8443/p", "https://example.com:8443/p", "example.com:8443", "/p"),
+        ("https://example.com/p#frag", "https://example.com/p", "example.com", "/p"),
+        ("https://example.com/%7Euser?q=%2F", "https://example.com/%7Euser?q=%2F", "example.com", "/%7Euser?q=%2F"),
+        ("https://example.com/a%2fb", "https://example.com/a%2fb", "example.com", "/a%2fb"),
+        ("https://example.com/?", "https://example.com/?", "example.com", "/?"),
         (
             "https://Bücher.example/ä?q=ü",
             "https://xn--bcher-kva.example/%C3%A4?q=%C3%BC",
             "xn--bcher-kva.example",
             "/%C3%A4?q=%C3%BC",
         ),
-        (
-            "https://example.com/a/./b/../c",
-            "https://example.com/a/c",
-            "example.com",
-            "/a/c",
-        ),
+        ("https://example.com/a/./b/../c", "https://example.com/a/c", "example.com", "/a/c"),
     ];
     for (input, url, authority, path) in cases {
         let t = Target::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-        assert_eq!(
-            (t.url(), t.authority(), t.path_and_query()),
-            (url, authority, path),
-            "{input}"
-        );
+        assert_eq!((t.url(), t.authority(), t.path_and_query()), (url, authority, path), "{input}");
     }
 }
 
@@ -111,10 +55,7 @@ fn urls_normalise_like_a_browser_and_keep_percent_encoding() {
 fn hostile_or_broken_urls_are_refused() {
     let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
     let cases: Vec<(&str, TargetError)> = vec![
-        (
-            "https://example.com/a\r\nX-Injected: 1",
-            TargetError::ControlCharacter,
-        ),
+        ("https://example.com/a\r\nX-Injected: 1", TargetError::ControlCharacter),
         ("https://example.com/a\nb", TargetError::ControlCharacter),
         ("https://example.com/a\0b", TargetError::ControlCharacter),
         ("https://example.com/a\tb", TargetError::ControlCharacter),
@@ -122,10 +63,7 @@ fn hostile_or_broken_urls_are_refused() {
         (" https://example.com/", TargetError::ControlCharacter),
         ("https://example.com/\x7f", TargetError::ControlCharacter),
         ("ftp://example.com/file", TargetError::Scheme("ftp".into())),
-        (
-            "javascript:alert(1)",
-            TargetError::Scheme("javascript".into()),
-        ),
+        ("javascript:alert(1)", TargetError::Scheme("javascript".into())),
         ("https://user:pw@example.com/", TargetError::Userinfo),
         ("https://user@example.com/", TargetError::Userinfo),
         ("https://127.0.0.1/", TargetError::IpHost),
@@ -137,34 +75,18 @@ fn hostile_or_broken_urls_are_refused() {
     for (input, want) in cases {
         assert_eq!(Target::parse(input), Err(want), "{input:?}");
     }
-    assert!(matches!(
-        Target::parse("/relative/path"),
-        Err(TargetError::Unparsable(_))
-    ));
-    assert!(matches!(
-        Target::parse("not a url"),
-        Err(TargetError::ControlCharacter)
-    ));
+    assert!(matches!(Target::parse("/relative/path"), Err(TargetError::Unparsable(_))));
+    assert!(matches!(Target::parse("not a url"), Err(TargetError::ControlCharacter)));
 }
 
 #[test]
 fn a_request_is_valid_as_a_whole_and_duplicates_collapse() {
-    let urls: Vec<String> = [
-        "https://example.com/a",
-        "https://EXAMPLE.com/a#x",
-        "https://example.com/b",
-    ]
-    .map(String::from)
-    .to_vec();
+    let urls: Vec<String> =
+        ["https://example.com/a", "https://EXAMPLE.com/a#x", "https://example.com/b"].map(String::from).to_vec();
     let targets = parse_all(&urls).unwrap();
-    assert_eq!(
-        targets.iter().map(Target::url).collect::<Vec<_>>(),
-        ["https://example.com/a", "https://example.com/b"]
-    );
+    assert_eq!(targets.iter().map(Target::url).collect::<Vec<_>>(), ["https://example.com/a", "https://example.com/b"]);
 
-    let bad: Vec<String> = ["https://example.com/a", "https://example.com/\r\n"]
-        .map(String::from)
-        .to_vec();
+    let bad: Vec<String> = ["https://example.com/a", "https://example.com/\r\n"].map(String::from).to_vec();
     let err = parse_all(&bad).unwrap_err();
     assert_eq!(err.status(), 400);
     assert!(err.detail.starts_with("urls[1]:"), "{}", err.detail);
@@ -200,25 +122,13 @@ fn config_reads_defaults_and_discovery_rules() {
     let c = config(&[]);
     assert_eq!(c.allowed_hosts, ["www.example.com", "cdn.example.com"]);
     assert_eq!(c.doh_url, "https://cloudflare-dns.com/dns-query");
-    assert_eq!(
-        (c.concurrency, c.instance_timeout_ms, c.max_urls),
-        (6, 5000, 100)
-    );
+    assert_eq!((c.concurrency, c.instance_timeout_ms, c.max_urls), (6, 5000, 100));
     assert_eq!(
         c.discovery_for("www.example.com"),
-        Some(&DiscoverySpec::Dns {
-            name: "instances.example.net".into(),
-            port: 80
-        })
+        Some(&DiscoverySpec::Dns { name: "instances.example.net".into(), port: 80 })
     );
-    let cdn: Vec<SocketAddr> = vec![
-        "192.0.2.10:80".parse().unwrap(),
-        "[2001:db8::1]:8080".parse().unwrap(),
-    ];
-    assert_eq!(
-        c.discovery_for("cdn.example.com"),
-        Some(&DiscoverySpec::Static(cdn))
-    );
+    let cdn: Vec<SocketAddr> = vec!["192.0.2.10:80".parse().unwrap(), "[2001:db8::1]:8080".parse().unwrap()];
+    assert_eq!(c.discovery_for("cdn.example.com"), Some(&DiscoverySpec::Static(cdn)));
     assert_eq!(c.purge_token.as_str(), "purge-secret");
     // The token never shows in debug output.
     assert!(!format!("{c:?}").contains("purge-secret"));
@@ -234,10 +144,7 @@ fn broken_config_names_the_setting() {
         (&[("DISCOVERY", "dns:instances.example.net:0")], "DISCOVERY"),
         (&[("DISCOVERY", "static:not-an-address")], "DISCOVERY"),
         (&[("DISCOVERY", "consul:whatever")], "DISCOVERY"),
-        (
-            &[("DISCOVERY", "cdn.example.com=static:192.0.2.1:80")],
-            "DISCOVERY",
-        ),
+        (&[("DISCOVERY", "cdn.example.com=static:192.0.2.1:80")], "DISCOVERY"),
         (&[("DOH_URL", "ftp://dns.example/")], "DOH_URL"),
         (&[("INSTANCE_TIMEOUT_MS", "soon")], "INSTANCE_TIMEOUT_MS"),
         (&[("CONCURRENCY", "0")], "CONCURRENCY"),
@@ -250,10 +157,7 @@ fn broken_config_names_the_setting() {
         let err: ConfigError = Config::from_lookup(settings(overrides)).unwrap_err();
         assert_eq!(err.setting, *setting, "{overrides:?}: {}", err.reason);
         let problem = edgepurge_core::ApiError::from(err).problem();
-        assert_eq!(
-            (problem.status, problem.setting.as_deref()),
-            (500, Some(*setting))
-        );
+        assert_eq!((problem.status, problem.setting.as_deref()), (500, Some(*setting)));
     }
 }
 
@@ -281,46 +185,24 @@ fn bearer_tokens_are_checked_exactly() {
 #[test]
 fn hosts_outside_the_allowlist_are_forbidden() {
     let c = config(&[]);
-    assert!(c
-        .check_host(&Target::parse("https://WWW.example.com/x").unwrap())
-        .is_ok());
-    let err = c
-        .check_host(&Target::parse("https://evil.example/x").unwrap())
-        .unwrap_err();
+    assert!(c.check_host(&Target::parse("https://WWW.example.com/x").unwrap()).is_ok());
+    let err = c.check_host(&Target::parse("https://evil.example/x").unwrap()).unwrap_err();
     assert_eq!((err.kind, err.status()), (ErrorKind::HostNotAllowed, 403));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Discovery
 
-fn answer(
-    id: u16,
-    qname: &str,
-    qtype: TYPE,
-    rcode: RCODE,
-    records: Vec<ResourceRecord<'static>>,
-) -> Vec<u8> {
+fn answer(id: u16, qname: &str, qtype: TYPE, rcode: RCODE, records: Vec<ResourceRecord<'static>>) -> Vec<u8> {
     let mut p = Packet::new_reply(id);
     *p.rcode_mut() = rcode;
-    p.questions.push(Question::new(
-        Name::new_unchecked(qname).into_owned(),
-        qtype.into(),
-        CLASS::IN.into(),
-        false,
-    ));
+    p.questions.push(Question::new(Name::new_unchecked(qname).into_owned(), qtype.into(), CLASS::IN.into(), false));
     p.answers = records;
     p.build_bytes_vec().unwrap()
 }
 
 fn a(name: &'static str, ip: [u8; 4]) -> ResourceRecord<'static> {
-    ResourceRecord::new(
-        Name::new_unchecked(name),
-        CLASS::IN,
-        60,
-        RData::A(A {
-            address: u32::from_be_bytes(ip),
-        }),
-    )
+    ResourceRecord::new(Name::new_unchecked(name), CLASS::IN, 60, RData::A(A { address: u32::from_be_bytes(ip) }))
 }
 
 #[test]
@@ -338,62 +220,22 @@ fn dns_query_is_rfc8484_wire_format() {
 #[test]
 fn dns_answers_are_checked_before_they_are_believed() {
     let name = "instances.example.net";
-    let three = vec![
-        a(name, [192, 0, 2, 1]),
-        a(name, [192, 0, 2, 2]),
-        a(name, [192, 0, 2, 3]),
-    ];
-    let ips = parse_answer(
-        name,
-        RecordType::A,
-        0,
-        &answer(0, name, TYPE::A, RCODE::NoError, three.clone()),
-    )
-    .unwrap();
-    assert_eq!(
-        ips,
-        ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(|s| s.parse::<IpAddr>().unwrap())
-    );
+    let three = vec![a(name, [192, 0, 2, 1]), a(name, [192, 0, 2, 2]), a(name, [192, 0, 2, 3])];
+    let ips = parse_answer(name, RecordType::A, 0, &answer(0, name, TYPE::A, RCODE::NoError, three.clone())).unwrap();
+    assert_eq!(ips, ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(|s| s.parse::<IpAddr>().unwrap()));
 
     // No AAAA records: an empty list, not an error.
-    let none = parse_answer(
-        name,
-        RecordType::Aaaa,
-        0,
-        &answer(0, name, TYPE::AAAA, RCODE::NoError, vec![]),
-    )
-    .unwrap();
+    let none = parse_answer(name, RecordType::Aaaa, 0, &answer(0, name, TYPE::AAAA, RCODE::NoError, vec![])).unwrap();
     assert!(none.is_empty());
 
     let ok_bytes = answer(0, name, TYPE::A, RCODE::NoError, three.clone());
     let cases: Vec<(Vec<u8>, DnsError)> = vec![
-        (
-            answer(7, name, TYPE::A, RCODE::NoError, three.clone()),
-            DnsError::WrongId {
-                expected: 0,
-                got: 7,
-            },
-        ),
-        (
-            answer(0, "other.example.net", TYPE::A, RCODE::NoError, vec![]),
-            DnsError::NotOurAnswer,
-        ),
-        (
-            answer(0, name, TYPE::AAAA, RCODE::NoError, vec![]),
-            DnsError::NotOurAnswer,
-        ),
-        (
-            dns_query(name, RecordType::A, 0).unwrap(),
-            DnsError::NotOurAnswer,
-        ),
-        (
-            answer(0, name, TYPE::A, RCODE::ServerFailure, vec![]),
-            DnsError::Rcode(format!("SERVFAIL for {name}")),
-        ),
-        (
-            answer(0, name, TYPE::A, RCODE::NameError, vec![]),
-            DnsError::Rcode(format!("NXDOMAIN for {name}")),
-        ),
+        (answer(7, name, TYPE::A, RCODE::NoError, three.clone()), DnsError::WrongId { expected: 0, got: 7 }),
+        (answer(0, "other.example.net", TYPE::A, RCODE::NoError, vec![]), DnsError::NotOurAnswer),
+        (answer(0, name, TYPE::AAAA, RCODE::NoError, vec![]), DnsError::NotOurAnswer),
+        (dns_query(name, RecordType::A, 0).unwrap(), DnsError::NotOurAnswer),
+        (answer(0, name, TYPE::A, RCODE::ServerFailure, vec![]), DnsError::Rcode(format!("SERVFAIL for {name}"))),
+        (answer(0, name, TYPE::A, RCODE::NameError, vec![]), DnsError::Rcode(format!("NXDOMAIN for {name}"))),
     ];
     for (bytes, want) in cases {
         assert_eq!(parse_answer(name, RecordType::A, 0, &bytes), Err(want));
@@ -402,16 +244,10 @@ fn dns_answers_are_checked_before_they_are_believed() {
     for cut in 0..ok_bytes.len() {
         match parse_answer(name, RecordType::A, 0, &ok_bytes[..cut]) {
             Err(_) => {}
-            Ok(ips) => assert!(
-                ips.len() < 3,
-                "a truncated answer kept all records at {cut}"
-            ),
+            Ok(ips) => assert!(ips.len() < 3, "a truncated answer kept all records at {cut}"),
         }
     }
-    assert!(matches!(
-        parse_answer(name, RecordType::A, 0, b"<html>oops</html>"),
-        Err(DnsError::Malformed(_))
-    ));
+    assert!(matches!(parse_answer(name, RecordType::A, 0, b"<html>oops</html>"), Err(DnsError::Malformed(_))));
 }
 
 #[test]
@@ -427,28 +263,11 @@ fn dns_answers_follow_cnames_and_ignore_strangers() {
         a("pool.example.net", [198, 51, 100, 7]),
         a("unrelated.example.org", [203, 0, 113, 9]),
     ];
-    let ips = parse_answer(
-        name,
-        RecordType::A,
-        0,
-        &answer(0, name, TYPE::A, RCODE::NoError, records),
-    )
-    .unwrap();
+    let ips = parse_answer(name, RecordType::A, 0, &answer(0, name, TYPE::A, RCODE::NoError, records)).unwrap();
     assert_eq!(ips, ["198.51.100.7".parse::<IpAddr>().unwrap()]);
 
-    let v6 = ResourceRecord::new(
-        Name::new_unchecked(name),
-        CLASS::IN,
-        60,
-        RData::AAAA(AAAA { address: 1 }),
-    );
-    let ips = parse_answer(
-        name,
-        RecordType::Aaaa,
-        0,
-        &answer(0, name, TYPE::AAAA, RCODE::NoError, vec![v6]),
-    )
-    .unwrap();
+    let v6 = ResourceRecord::new(Name::new_unchecked(name), CLASS::IN, 60, RData::AAAA(AAAA { address: 1 }));
+    let ips = parse_answer(name, RecordType::Aaaa, 0, &answer(0, name, TYPE::AAAA, RCODE::NoError, vec![v6])).unwrap();
     assert_eq!(ips, ["::1".parse::<IpAddr>().unwrap()]);
 }
 
@@ -465,39 +284,18 @@ fn lookups_combine_into_instances_or_a_discovery_problem() {
     )
     .unwrap();
     let names: Vec<String> = got.iter().map(ToString::to_string).collect();
-    assert_eq!(
-        names,
-        ["192.0.2.1:6081", "192.0.2.2:6081", "[2001:db8::5]:6081"]
-    );
+    assert_eq!(names, ["192.0.2.1:6081", "192.0.2.2:6081", "[2001:db8::5]:6081"]);
 
     let down = || Err(DnsError::Unreachable("connection refused".into()));
-    let err = instances_from_lookups(
-        "n.example",
-        80,
-        vec![(RecordType::A, down()), (RecordType::Aaaa, down())],
-    )
-    .unwrap_err();
-    assert_eq!(
-        (err.status(), err.kind),
-        (503, ErrorKind::DiscoveryUnavailable)
-    );
-    assert!(
-        err.detail.contains("A lookup of n.example") && err.detail.contains("AAAA lookup"),
-        "{}",
-        err.detail
-    );
+    let err =
+        instances_from_lookups("n.example", 80, vec![(RecordType::A, down()), (RecordType::Aaaa, down())]).unwrap_err();
+    assert_eq!((err.status(), err.kind), (503, ErrorKind::DiscoveryUnavailable));
+    assert!(err.detail.contains("A lookup of n.example") && err.detail.contains("AAAA lookup"), "{}", err.detail);
 
     // One lookup failing fails discovery: instances could be missing.
-    let half = vec![
-        (RecordType::A, Ok(vec![ip("192.0.2.1")])),
-        (RecordType::Aaaa, Err(DnsError::Rcode("SERVFAIL".into()))),
-    ];
-    assert_eq!(
-        instances_from_lookups("n.example", 80, half)
-            .unwrap_err()
-            .status(),
-        502
-    );
+    let half =
+        vec![(RecordType::A, Ok(vec![ip("192.0.2.1")])), (RecordType::Aaaa, Err(DnsError::Rcode("SERVFAIL".into())))];
+    assert_eq!(instances_from_lookups("n.example", 80, half).unwrap_err().status(), 502);
 
     let empty = vec![(RecordType::A, Ok(vec![])), (RecordType::Aaaa, Ok(vec![]))];
     let err = instances_from_lookups("n.example", 80, empty).unwrap_err();
@@ -542,11 +340,7 @@ fn no_byte_of_caller_input_can_add_a_line_to_the_request() {
                 let req = purge_request(&t, &token(), true);
                 let lines = req.windows(2).filter(|w| w == b"\r\n").count();
                 assert_eq!(lines, 6, "{input:?}");
-                assert_eq!(
-                    req.iter().filter(|&&x| x == b'\n' || x == b'\r').count(),
-                    12,
-                    "{input:?}"
-                );
+                assert_eq!(req.iter().filter(|&&x| x == b'\n' || x == b'\r').count(), 12, "{input:?}");
                 assert!(req.iter().all(|&x| x != 0), "{input:?}");
             }
         }
@@ -570,8 +364,7 @@ fn read_all(chunks: &[&[u8]]) -> Result<Option<Answer>, AnswerError> {
 
 #[test]
 fn answers_are_framed_per_rfc9112() {
-    let varnish =
-        b"HTTP/1.1 200 Purged\r\nPurge-Count: 1\r\nContent-Length: 11\r\n\r\n200 Purged\n";
+    let varnish = b"HTTP/1.1 200 Purged\r\nPurge-Count: 1\r\nContent-Length: 11\r\n\r\n200 Purged\n";
     // Fed at once, or one byte at a time: the same answer, and only when complete.
     let whole = read_all(&[varnish]).unwrap().unwrap();
     let mut r = AnswerReader::new();
@@ -582,10 +375,7 @@ fn answers_are_framed_per_rfc9112() {
             assert_eq!(a, whole);
         }
     }
-    assert_eq!(
-        (whole.status, whole.header("purge-count"), whole.keep_alive),
-        (200, Some("1"), true)
-    );
+    assert_eq!((whole.status, whole.header("purge-count"), whole.keep_alive), (200, Some("1"), true));
     assert_eq!(whole.body, b"200 Purged\n");
 
     let chunked = read_all(&[
@@ -594,18 +384,12 @@ fn answers_are_framed_per_rfc9112() {
     ]);
     assert_eq!(chunked.unwrap().unwrap().body, b"hello world");
 
-    let interim = read_all(&[b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"])
-        .unwrap()
-        .unwrap();
+    let interim = read_all(&[b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"]).unwrap().unwrap();
     assert_eq!((interim.status, interim.body.len()), (204, 0));
 
-    let closing = read_all(&[b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"])
-        .unwrap()
-        .unwrap();
+    let closing = read_all(&[b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"]).unwrap().unwrap();
     assert!(!closing.keep_alive);
-    let old = read_all(&[b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"])
-        .unwrap()
-        .unwrap();
+    let old = read_all(&[b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]).unwrap().unwrap();
     assert!(!old.keep_alive);
 
     // Body until close: complete only at end of file.
@@ -623,48 +407,27 @@ fn broken_answers_are_errors_not_panics() {
         r.finish()
     };
     assert_eq!(incomplete(b""), Err(AnswerError::Incomplete));
-    assert_eq!(
-        incomplete(b"HTTP/1.1 200 OK\r\nContent-Le"),
-        Err(AnswerError::Incomplete)
-    );
-    assert_eq!(
-        incomplete(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"),
-        Err(AnswerError::Incomplete)
-    );
+    assert_eq!(incomplete(b"HTTP/1.1 200 OK\r\nContent-Le"), Err(AnswerError::Incomplete));
+    assert_eq!(incomplete(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"), Err(AnswerError::Incomplete));
     assert_eq!(
         incomplete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
         Err(AnswerError::Incomplete)
     );
 
-    assert!(matches!(
-        read_all(&[b"SSH-2.0-OpenSSH_9.2\r\n"]),
-        Err(AnswerError::Malformed(_))
-    ));
-    assert!(matches!(
-        read_all(&[b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"]),
-        Err(AnswerError::Malformed(_))
-    ));
+    assert!(matches!(read_all(&[b"SSH-2.0-OpenSSH_9.2\r\n"]), Err(AnswerError::Malformed(_))));
+    assert!(matches!(read_all(&[b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"]), Err(AnswerError::Malformed(_))));
     assert!(matches!(
         read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"]),
         Err(AnswerError::Malformed(_))
     ));
-    assert!(matches!(
-        read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"]),
-        Err(AnswerError::Malformed(_))
-    ));
+    assert!(matches!(read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"]), Err(AnswerError::Malformed(_))));
     assert!(matches!(
         read_all(&[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]),
         Err(AnswerError::Malformed(_))
     ));
     let endless_head = format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(70_000));
-    assert_eq!(
-        read_all(&[endless_head.as_bytes()]),
-        Err(AnswerError::TooLarge)
-    );
-    assert_eq!(
-        read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n"]),
-        Err(AnswerError::TooLarge)
-    );
+    assert_eq!(read_all(&[endless_head.as_bytes()]), Err(AnswerError::TooLarge));
+    assert_eq!(read_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: 99999999\r\n\r\n"]), Err(AnswerError::TooLarge));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -673,10 +436,7 @@ fn broken_answers_are_errors_not_panics() {
 fn answer_with(status: u16, headers: &[(&str, &str)]) -> Answer {
     Answer {
         status,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned()))
-            .collect(),
+        headers: headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned())).collect(),
         body: Vec::new(),
         keep_alive: true,
     }
@@ -686,90 +446,26 @@ fn answer_with(status: u16, headers: &[(&str, &str)]) -> Answer {
 fn every_reply_maps_to_one_outcome() {
     type Case = (Result<Answer, DeliveryError>, Outcome, Option<u16>, bool);
     let cases: Vec<Case> = vec![
-        (
-            Ok(answer_with(200, &[("Purge-Count", "2")])),
-            Outcome::Purged,
-            Some(200),
-            false,
-        ),
+        (Ok(answer_with(200, &[("Purge-Count", "2")])), Outcome::Purged, Some(200), false),
         (Ok(answer_with(200, &[])), Outcome::Purged, Some(200), false),
         (Ok(answer_with(204, &[])), Outcome::Purged, Some(204), false),
-        (
-            Ok(answer_with(200, &[("Purge-Count", "0")])),
-            Outcome::NotCached,
-            Some(200),
-            false,
-        ),
-        (
-            Ok(answer_with(404, &[])),
-            Outcome::NotCached,
-            Some(404),
-            false,
-        ),
-        (
-            Ok(answer_with(401, &[])),
-            Outcome::Rejected,
-            Some(401),
-            false,
-        ),
-        (
-            Ok(answer_with(403, &[])),
-            Outcome::Rejected,
-            Some(403),
-            false,
-        ),
-        (
-            Ok(answer_with(405, &[])),
-            Outcome::Rejected,
-            Some(405),
-            false,
-        ),
-        (
-            Ok(answer_with(400, &[])),
-            Outcome::Rejected,
-            Some(400),
-            false,
-        ),
+        (Ok(answer_with(200, &[("Purge-Count", "0")])), Outcome::NotCached, Some(200), false),
+        (Ok(answer_with(404, &[])), Outcome::NotCached, Some(404), false),
+        (Ok(answer_with(401, &[])), Outcome::Rejected, Some(401), false),
+        (Ok(answer_with(403, &[])), Outcome::Rejected, Some(403), false),
+        (Ok(answer_with(405, &[])), Outcome::Rejected, Some(405), false),
+        (Ok(answer_with(400, &[])), Outcome::Rejected, Some(400), false),
         (Ok(answer_with(503, &[])), Outcome::Failed, Some(503), true),
         (Ok(answer_with(302, &[])), Outcome::Failed, Some(302), false),
-        (
-            Err(DeliveryError::Connect("refused".into())),
-            Outcome::Failed,
-            None,
-            true,
-        ),
-        (
-            Err(DeliveryError::Timeout(2000)),
-            Outcome::Failed,
-            None,
-            true,
-        ),
-        (
-            Err(DeliveryError::Io("reset".into())),
-            Outcome::Failed,
-            None,
-            true,
-        ),
-        (
-            Err(DeliveryError::Answer(AnswerError::Incomplete)),
-            Outcome::Failed,
-            None,
-            true,
-        ),
-        (
-            Err(DeliveryError::Answer(AnswerError::Malformed("x".into()))),
-            Outcome::Failed,
-            None,
-            false,
-        ),
+        (Err(DeliveryError::Connect("refused".into())), Outcome::Failed, None, true),
+        (Err(DeliveryError::Timeout(2000)), Outcome::Failed, None, true),
+        (Err(DeliveryError::Io("reset".into())), Outcome::Failed, None, true),
+        (Err(DeliveryError::Answer(AnswerError::Incomplete)), Outcome::Failed, None, true),
+        (Err(DeliveryError::Answer(AnswerError::Malformed("x".into()))), Outcome::Failed, None, false),
     ];
     for (reply, outcome, status, retryable) in cases {
         let c = classify(&reply);
-        assert_eq!(
-            (c.outcome, c.http_status, c.retryable),
-            (outcome, status, retryable),
-            "{reply:?}"
-        );
+        assert_eq!((c.outcome, c.http_status, c.retryable), (outcome, status, retryable), "{reply:?}");
         assert_eq!(c.error.is_none(), outcome.is_success(), "{reply:?}");
     }
     let c = classify(&Ok(answer_with(401, &[])));
@@ -781,20 +477,10 @@ fn addr(s: &str) -> SocketAddr {
 }
 
 fn two_host_plan() -> Plan {
-    let targets = parse_all(
-        &[
-            "https://a.example/1",
-            "https://b.example/2",
-            "https://a.example/3",
-        ]
-        .map(String::from),
-    )
-    .unwrap();
+    let targets =
+        parse_all(&["https://a.example/1", "https://b.example/2", "https://a.example/3"].map(String::from)).unwrap();
     let mut instances = BTreeMap::new();
-    instances.insert(
-        "a.example".to_owned(),
-        vec![addr("10.0.0.2:80"), addr("10.0.0.1:80")],
-    );
+    instances.insert("a.example".to_owned(), vec![addr("10.0.0.2:80"), addr("10.0.0.1:80")]);
     instances.insert("b.example".to_owned(), vec![addr("10.0.0.1:80")]);
     Plan::build(targets, &instances, &token(), 6).unwrap()
 }
@@ -802,29 +488,13 @@ fn two_host_plan() -> Plan {
 #[test]
 fn plan_opens_one_connection_per_instance_and_closes_after_the_last() {
     let plan = two_host_plan();
-    let shape: Vec<(String, Vec<usize>)> = plan
-        .jobs
-        .iter()
-        .map(|j| {
-            (
-                j.instance.to_string(),
-                j.requests.iter().map(|r| r.target).collect(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        shape,
-        [
-            ("10.0.0.1:80".to_owned(), vec![0, 1, 2]),
-            ("10.0.0.2:80".to_owned(), vec![0, 2])
-        ]
-    );
+    let shape: Vec<(String, Vec<usize>)> =
+        plan.jobs.iter().map(|j| (j.instance.to_string(), j.requests.iter().map(|r| r.target).collect())).collect();
+    assert_eq!(shape, [("10.0.0.1:80".to_owned(), vec![0, 1, 2]), ("10.0.0.2:80".to_owned(), vec![0, 2])]);
     for job in &plan.jobs {
         let (last, rest) = job.requests.split_last().unwrap();
         assert!(String::from_utf8_lossy(&last.bytes).contains("Connection: close"));
-        assert!(rest
-            .iter()
-            .all(|r| String::from_utf8_lossy(&r.bytes).contains("Connection: keep-alive")));
+        assert!(rest.iter().all(|r| String::from_utf8_lossy(&r.bytes).contains("Connection: keep-alive")));
     }
     let s = plan.summary();
     assert_eq!((s.instances, s.requests, s.concurrency), (2, 5, 2));
@@ -841,10 +511,7 @@ fn reports_account_for_every_pair() {
 
     // Nothing recorded: every pair still reported, as failed.
     let report = ReportBuilder::new(&plan).finish();
-    assert_eq!(
-        (report.status, report.summary.total, report.summary.failed),
-        (PurgeStatus::Failed, 5, 5)
-    );
+    assert_eq!((report.status, report.summary.total, report.summary.failed), (PurgeStatus::Failed, 5, 5));
     assert_eq!(report.status.http_status(), 502);
 
     let mut all = ReportBuilder::new(&plan);
@@ -854,19 +521,8 @@ fn reports_account_for_every_pair() {
         }
     }
     let report = all.finish();
-    assert_eq!(
-        (
-            report.status,
-            report.status.http_status(),
-            report.summary.purged
-        ),
-        (PurgeStatus::Purged, 200, 5)
-    );
-    let rows: Vec<(&str, &str)> = report
-        .results
-        .iter()
-        .map(|r| (r.url.as_str(), r.instance.as_str()))
-        .collect();
+    assert_eq!((report.status, report.status.http_status(), report.summary.purged), (PurgeStatus::Purged, 200, 5));
+    let rows: Vec<(&str, &str)> = report.results.iter().map(|r| (r.url.as_str(), r.instance.as_str())).collect();
     assert_eq!(
         rows,
         [
@@ -883,26 +539,13 @@ fn reports_account_for_every_pair() {
         partial.record(&plan, 0, r, &ok, None);
     }
     for r in 0..2 {
-        partial.record(
-            &plan,
-            1,
-            r,
-            &Err(DeliveryError::Connect("connection refused".into())),
-            None,
-        );
+        partial.record(&plan, 1, r, &Err(DeliveryError::Connect("connection refused".into())), None);
     }
     let report = partial.finish();
-    assert_eq!(
-        (report.status, report.status.http_status()),
-        (PurgeStatus::Partial, 207)
-    );
+    assert_eq!((report.status, report.status.http_status()), (PurgeStatus::Partial, 207));
     assert_eq!((report.summary.purged, report.summary.failed), (3, 2));
-    let failed: Vec<&str> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .map(|r| r.instance.as_str())
-        .collect();
+    let failed: Vec<&str> =
+        report.results.iter().filter(|r| r.outcome == Outcome::Failed).map(|r| r.instance.as_str()).collect();
     assert_eq!(failed, ["10.0.0.2:80", "10.0.0.2:80"]);
 }
 
@@ -918,13 +561,7 @@ fn api_json_shapes_are_stable() {
 
     let plan = two_host_plan();
     let mut b = ReportBuilder::new(&plan);
-    b.record(
-        &plan,
-        0,
-        0,
-        &Ok(answer_with(200, &[("Purge-Count", "0")])),
-        Some(4),
-    );
+    b.record(&plan, 0, 0, &Ok(answer_with(200, &[("Purge-Count", "0")])), Some(4));
     let json = serde_json::to_value(b.finish()).unwrap();
     assert_eq!(json["status"], "partial");
     let row = &json["results"][0];
@@ -935,10 +572,8 @@ fn api_json_shapes_are_stable() {
     assert_eq!(json["results"][1]["outcome"], "failed");
     assert!(json["results"][1]["error"].is_string());
 
-    let problem = serde_json::to_value(
-        edgepurge_core::ApiError::new(ErrorKind::Unauthorized, "no token").problem(),
-    )
-    .unwrap();
+    let problem =
+        serde_json::to_value(edgepurge_core::ApiError::new(ErrorKind::Unauthorized, "no token").problem()).unwrap();
     assert_eq!(problem["type"], "urn:edgepurge:problem:unauthorized");
     assert_eq!(problem["status"], 401);
     assert_eq!(problem["source"], "caller");
@@ -951,7 +586,9 @@ fn every_error_kind_has_its_status() {
         (ErrorKind::BadRequest, 400),
         (ErrorKind::Unauthorized, 401),
         (ErrorKind::HostNotAllowed, 403),
+        (ErrorKind::Forbidden, 403),
         (ErrorKind::NotFound, 404),
+        (ErrorKind::Conflict, 409),
         (ErrorKind::MethodNotAllowed, 405),
         (ErrorKind::PayloadTooLarge, 413),
         (ErrorKind::UnsupportedMediaType, 415),
@@ -979,10 +616,7 @@ fn secrets_are_random_bytes_and_stored_as_hashes() {
     assert!(a.starts_with("ep_") && a.len() == 3 + 43, "{a}");
     assert_ne!(a, b);
     // SHA-256 of "abc" (FIPS 180-2 test vector).
-    assert_eq!(
-        secret_hash("abc"),
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    );
+    assert_eq!(secret_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_eq!(token_hint(&a), format!("{}…", &a[..7]));
 }
 
@@ -1001,32 +635,17 @@ fn editors_cannot_manage_people() {
 fn session_cookies_are_locked_down_and_csrf_is_checked() {
     use edgepurge_core::auth::{clear_session_cookie, cookie_value, csrf_ok, session_cookie};
     let c = session_cookie("abc", 3600);
-    for attr in [
-        "ep_session=abc",
-        "HttpOnly",
-        "Secure",
-        "SameSite=Strict",
-        "Max-Age=3600",
-        "Path=/",
-    ] {
+    for attr in ["ep_session=abc", "HttpOnly", "Secure", "SameSite=Strict", "Max-Age=3600", "Path=/"] {
         assert!(c.contains(attr), "{c}");
     }
     assert!(clear_session_cookie().contains("Max-Age=0"));
-    assert_eq!(
-        cookie_value("a=1; ep_session=xyz; b=2", "ep_session"),
-        Some("xyz")
-    );
+    assert_eq!(cookie_value("a=1; ep_session=xyz; b=2", "ep_session"), Some("xyz"));
     assert_eq!(cookie_value("ep_session_old=1", "ep_session"), None);
 
     let own = "http://127.0.0.1:8787";
     assert!(csrf_ok(Some(own), own, Some("t0k"), "t0k"));
     assert!(csrf_ok(None, own, Some("t0k"), "t0k"));
-    assert!(!csrf_ok(
-        Some("https://evil.example"),
-        own,
-        Some("t0k"),
-        "t0k"
-    ));
+    assert!(!csrf_ok(Some("https://evil.example"), own, Some("t0k"), "t0k"));
     assert!(!csrf_ok(Some(own), own, None, "t0k"));
     assert!(!csrf_ok(Some(own), own, Some("t0K"), "t0k"));
 }
@@ -1066,11 +685,7 @@ mod jwt {
         serde_json::json!({ "keys": entries }).to_string()
     }
 
-    pub fn sign(
-        key: &RsaPrivateKey,
-        header: serde_json::Value,
-        claims: serde_json::Value,
-    ) -> String {
+    pub fn sign(key: &RsaPrivateKey, header: serde_json::Value, claims: serde_json::Value) -> String {
         let h = URL_SAFE_NO_PAD.encode(header.to_string());
         let c = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signed = format!("{h}.{c}");
@@ -1091,84 +706,32 @@ fn access_jwts_are_verified_by_key_audience_issuer_and_time() {
     let now = 1_800_000_000;
     let header = json!({"alg": "RS256", "kid": "key-a", "typ": "JWT"});
     let claims = |aud: serde_json::Value, iss: &str, exp: i64| json!({"aud": aud, "iss": iss, "exp": exp, "iat": now - 10, "nbf": now - 10, "email": "Editor@Example.com", "sub": "x"});
-    let good = jwt::sign(
-        &a,
-        header.clone(),
-        claims(json!(["aud-tag"]), &iss, now + 600),
-    );
+    let good = jwt::sign(&a, header.clone(), claims(json!(["aud-tag"]), &iss, now + 600));
     assert_eq!(key_id(&good).unwrap(), "key-a");
     let id = verify(&good, &jwks, "aud-tag", &iss, now).unwrap();
-    assert_eq!(
-        (id.email.as_str(), id.exp),
-        ("editor@example.com", now + 600)
-    );
+    assert_eq!((id.email.as_str(), id.exp), ("editor@example.com", now + 600));
     // A string audience is accepted too.
-    let single = jwt::sign(
-        &a,
-        header.clone(),
-        claims(json!("aud-tag"), &iss, now + 600),
-    );
+    let single = jwt::sign(&a, header.clone(), claims(json!("aud-tag"), &iss, now + 600));
     assert!(verify(&single, &jwks, "aud-tag", &iss, now).is_ok());
 
-    let forged = jwt::sign(
-        &b,
-        header.clone(),
-        claims(json!(["aud-tag"]), &iss, now + 600),
-    );
+    let forged = jwt::sign(&b, header.clone(), claims(json!(["aud-tag"]), &iss, now + 600));
     let cases = vec![
         (forged, JwtError::BadSignature),
         (
-            jwt::sign(
-                &b,
-                json!({"alg": "RS256", "kid": "key-b"}),
-                claims(json!(["aud-tag"]), &iss, now + 600),
-            ),
+            jwt::sign(&b, json!({"alg": "RS256", "kid": "key-b"}), claims(json!(["aud-tag"]), &iss, now + 600)),
             JwtError::UnknownKey("key-b".into()),
         ),
+        (jwt::sign(&a, header.clone(), claims(json!(["other"]), &iss, now + 600)), JwtError::Audience),
         (
-            jwt::sign(
-                &a,
-                header.clone(),
-                claims(json!(["other"]), &iss, now + 600),
-            ),
-            JwtError::Audience,
-        ),
-        (
-            jwt::sign(
-                &a,
-                header.clone(),
-                claims(
-                    json!(["aud-tag"]),
-                    "https://evil.cloudflareaccess.com",
-                    now + 600,
-                ),
-            ),
+            jwt::sign(&a, header.clone(), claims(json!(["aud-tag"]), "https://evil.cloudflareaccess.com", now + 600)),
             JwtError::Issuer,
         ),
+        (jwt::sign(&a, header.clone(), claims(json!(["aud-tag"]), &iss, now - 3600)), JwtError::Expired),
         (
-            jwt::sign(
-                &a,
-                header.clone(),
-                claims(json!(["aud-tag"]), &iss, now - 3600),
-            ),
-            JwtError::Expired,
-        ),
-        (
-            jwt::sign(
-                &a,
-                json!({"alg": "HS256", "kid": "key-a"}),
-                claims(json!(["aud-tag"]), &iss, now + 600),
-            ),
+            jwt::sign(&a, json!({"alg": "HS256", "kid": "key-a"}), claims(json!(["aud-tag"]), &iss, now + 600)),
             JwtError::Algorithm("HS256".into()),
         ),
-        (
-            jwt::sign(
-                &a,
-                header.clone(),
-                json!({"aud": ["aud-tag"], "iss": iss, "exp": now + 600}),
-            ),
-            JwtError::NoEmail,
-        ),
+        (jwt::sign(&a, header.clone(), json!({"aud": ["aud-tag"], "iss": iss, "exp": now + 600})), JwtError::NoEmail),
     ];
     for (token, want) in cases {
         assert_eq!(verify(&token, &jwks, "aud-tag", &iss, now), Err(want));
@@ -1177,18 +740,9 @@ fn access_jwts_are_verified_by_key_audience_issuer_and_time() {
     let mut parts: Vec<&str> = good.split('.').collect();
     let evil = b64url(&claims(json!(["aud-tag"]), &iss, now + 99_999).to_string());
     parts[1] = &evil;
-    assert_eq!(
-        verify(&parts.join("."), &jwks, "aud-tag", &iss, now),
-        Err(JwtError::BadSignature)
-    );
-    assert!(matches!(
-        verify("a.b", &jwks, "aud-tag", &iss, now),
-        Err(JwtError::Malformed(_))
-    ));
-    assert!(matches!(
-        Jwks::parse(b"{\"keys\": 5}"),
-        Err(JwtError::Malformed(_))
-    ));
+    assert_eq!(verify(&parts.join("."), &jwks, "aud-tag", &iss, now), Err(JwtError::BadSignature));
+    assert!(matches!(verify("a.b", &jwks, "aud-tag", &iss, now), Err(JwtError::Malformed(_))));
+    assert!(matches!(Jwks::parse(b"{\"keys\": 5}"), Err(JwtError::Malformed(_))));
 }
 
 fn b64url(s: &str) -> String {
@@ -1202,21 +756,11 @@ fn b64url(s: &str) -> String {
 #[test]
 fn cache_status_follows_rfc9211() {
     use edgepurge_core::verify::parse_cache_status;
-    let v = parse_cache_status(
-        r#"OriginCache; hit; ttl=1100, "CDN Company Here"; fwd=uri-miss; stored; collapsed"#,
-    );
+    let v = parse_cache_status(r#"OriginCache; hit; ttl=1100, "CDN Company Here"; fwd=uri-miss; stored; collapsed"#);
     assert_eq!(v.len(), 2);
+    assert_eq!((v[0].cache.as_str(), v[0].hit, v[0].ttl), ("OriginCache", true, Some(1100)));
     assert_eq!(
-        (v[0].cache.as_str(), v[0].hit, v[0].ttl),
-        ("OriginCache", true, Some(1100))
-    );
-    assert_eq!(
-        (
-            v[1].cache.as_str(),
-            v[1].hit,
-            v[1].fwd.as_deref(),
-            v[1].stored
-        ),
+        (v[1].cache.as_str(), v[1].hit, v[1].fwd.as_deref(), v[1].stored),
         ("CDN Company Here", false, Some("uri-miss"), true)
     );
     assert!(parse_cache_status("").is_empty());
@@ -1225,36 +769,21 @@ fn cache_status_follows_rfc9211() {
 #[test]
 fn verify_rows_report_the_instance_closest_to_the_user() {
     use edgepurge_core::verify::verify_result;
-    let hit = answer_with(
-        200,
-        &[
-            ("Cache-Status", "origin; fwd=miss, edge-1; hit; ttl=3542"),
-            ("Age", "58"),
-        ],
-    );
+    let hit = answer_with(200, &[("Cache-Status", "origin; fwd=miss, edge-1; hit; ttl=3542"), ("Age", "58")]);
     let row = verify_result("127.0.1.1:6081".into(), &Ok(hit));
-    assert_eq!(
-        (row.hit, row.ttl, row.age, row.http_status),
-        (Some(true), Some(3542), Some(58), Some(200))
-    );
+    assert_eq!((row.hit, row.ttl, row.age, row.http_status), (Some(true), Some(3542), Some(58), Some(200)));
     assert!(row.error.is_none());
 
     let miss = answer_with(200, &[("Cache-Status", "edge-2; fwd=uri-miss; stored")]);
     let row = verify_result("127.0.1.2:6081".into(), &Ok(miss));
-    assert_eq!(
-        (row.hit, row.fwd.as_deref()),
-        (Some(false), Some("uri-miss"))
-    );
+    assert_eq!((row.hit, row.fwd.as_deref()), (Some(false), Some("uri-miss")));
 
     let row = verify_result("127.0.1.3:6081".into(), &Ok(answer_with(200, &[])));
     assert_eq!(row.hit, None);
     assert!(row.error.unwrap().contains("Cache-Status"));
 
     let row = verify_result("127.0.1.3:6081".into(), &Err(DeliveryError::Timeout(100)));
-    assert_eq!(
-        (row.http_status, row.error.as_deref()),
-        (None, Some("no answer within 100 ms"))
-    );
+    assert_eq!((row.http_status, row.error.as_deref()), (None, Some("no answer within 100 ms")));
 }
 
 #[test]
@@ -1265,13 +794,9 @@ fn verify_plans_head_requests_whose_answers_have_no_body() {
     let plan = Plan::verify(targets, &instances, 6).unwrap();
     let req = &plan.jobs[0].requests[0];
     assert!(req.head);
-    assert!(String::from_utf8_lossy(&req.bytes)
-        .starts_with("HEAD /x?y HTTP/1.1\r\nHost: a.example\r\n"));
+    assert!(String::from_utf8_lossy(&req.bytes).starts_with("HEAD /x?y HTTP/1.1\r\nHost: a.example\r\n"));
     // Content-Length on a HEAD answer announces the GET body, which never comes.
     let mut r = AnswerReader::for_head();
-    let a = r
-        .feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Status: e; hit\r\n\r\n")
-        .unwrap()
-        .unwrap();
+    let a = r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Status: e; hit\r\n\r\n").unwrap().unwrap();
     assert_eq!((a.status, a.body.len()), (200, 0));
 }

@@ -4,9 +4,7 @@
 //! under a timeout, and remembers what it resolved for the rest of the request.
 
 use edgepurge_core::config::Config;
-use edgepurge_core::discovery::{
-    dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType,
-};
+use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
 use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
 use std::net::{IpAddr, SocketAddr};
@@ -25,10 +23,7 @@ pub struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     pub fn new(config: &'a Config) -> Self {
-        Resolver {
-            config,
-            done: Vec::new(),
-        }
+        Resolver { config, done: Vec::new() }
     }
 
     /// The instances `spec` names now.
@@ -40,10 +35,8 @@ impl<'a> Resolver<'a> {
             DiscoverySpec::Static(addrs) => Ok(addrs.clone()),
             DiscoverySpec::Dns { name, port } => {
                 let config = self.config;
-                let lookups = join_all(
-                    RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) }),
-                )
-                .await;
+                let lookups =
+                    join_all(RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) })).await;
                 instances_from_lookups(name, *port, lookups)
             }
         };
@@ -77,31 +70,16 @@ async fn exchange(url: &str, query: &[u8], signal: &AbortSignal) -> Result<Vec<u
     headers.set("content-type", DNS_MESSAGE).map_err(js)?;
     headers.set("accept", DNS_MESSAGE).map_err(js)?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(js_sys::Uint8Array::from(query).into()));
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(js_sys::Uint8Array::from(query).into()));
     let request = Request::new_with_init(url, &init).map_err(js)?;
-    let mut response = Fetch::Request(request)
-        .send_with_signal(signal)
-        .await
-        .map_err(js)?;
+    let mut response = Fetch::Request(request).send_with_signal(signal).await.map_err(js)?;
     let status = response.status_code();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let content_type = response.headers().get("content-type").ok().flatten().unwrap_or_default();
     if status != 200 {
         return Err(DnsError::BadHttp(format!("{url} answered HTTP {status}")));
     }
     if !content_type.to_ascii_lowercase().starts_with(DNS_MESSAGE) {
-        return Err(DnsError::BadHttp(format!(
-            "{url} answered {content_type:?}, not {DNS_MESSAGE}"
-        )));
+        return Err(DnsError::BadHttp(format!("{url} answered {content_type:?}, not {DNS_MESSAGE}")));
     }
-    response
-        .bytes()
-        .await
-        .map_err(|e| DnsError::Unreachable(format!("{url}: reading the answer: {e}")))
+    response.bytes().await.map_err(|e| DnsError::Unreachable(format!("{url}: reading the answer: {e}")))
 }

@@ -8,65 +8,84 @@
 use edgepurge_core::api::PurgeReport;
 use edgepurge_core::http1::{Answer, AnswerError, AnswerReader};
 use edgepurge_core::outcome::DeliveryError;
-use edgepurge_core::plan::{Job, Plan};
+use edgepurge_core::plan::Plan;
 use edgepurge_core::report::ReportBuilder;
 use futures_util::future::{select, Either};
-use futures_util::stream::{self, StreamExt};
+use futures_util::stream::{self, Stream, StreamExt};
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use worker::{Date, Delay, SecureTransport, Socket};
 
 type Reply = Result<Answer, DeliveryError>;
 
+/// One finished request: (job index, request index, reply, elapsed ms).
+pub type Delivery = (usize, usize, Reply, u64);
+
 /// Runs every job of `plan` and reports every (URL, instance) pair.
-pub async fn execute(plan: &Plan, timeout_ms: u32) -> PurgeReport {
-    let mut report = ReportBuilder::new(plan);
-    let mut results = stream::iter(plan.jobs.iter().enumerate())
-        .map(|(j, job)| async move { (j, run_job(job, timeout_ms).await) })
-        .buffer_unordered(plan.concurrency);
-    while let Some((j, replies)) = results.next().await {
-        for (r, reply, elapsed) in replies {
-            report.record(plan, j, r, &reply, Some(elapsed));
-        }
+pub async fn execute(plan: Rc<Plan>, timeout_ms: u32) -> PurgeReport {
+    let mut report = ReportBuilder::new(&plan);
+    let mut results = deliveries(plan.clone(), timeout_ms);
+    while let Some((j, r, reply, elapsed)) = results.next().await {
+        report.record(&plan, j, r, &reply, Some(elapsed));
     }
     report.finish()
 }
 
-/// Sends one instance's queue; returns (request index, reply, elapsed ms) for each request.
-async fn run_job(job: &Job, timeout_ms: u32) -> Vec<(usize, Reply, u64)> {
-    let mut out = Vec::with_capacity(job.requests.len());
-    let mut conn: Option<Socket> = None;
-    let mut unreachable: Option<DeliveryError> = None;
-    for (r, req) in job.requests.iter().enumerate() {
-        if let Some(e) = &unreachable {
-            out.push((r, Err(DeliveryError::Skipped(Box::new(e.clone()))), 0));
-            continue;
-        }
-        let started = Date::now().as_millis();
-        let reply = {
-            let exchange = Box::pin(send(&mut conn, job.instance, &req.bytes));
-            let timeout = Delay::from(Duration::from_millis(timeout_ms.into()));
-            match select(exchange, timeout).await {
-                Either::Left((reply, _)) => reply,
-                Either::Right(_) => Err(DeliveryError::Timeout(timeout_ms)),
+/// Every request of `plan`, yielded as each finishes: at most `plan.concurrency` instances are
+/// worked on at once, each instance's requests in order on one connection.
+pub fn deliveries(plan: Rc<Plan>, timeout_ms: u32) -> impl Stream<Item = Delivery> + 'static {
+    let jobs: Vec<_> = (0..plan.jobs.len()).map(|j| Box::pin(job(plan.clone(), j, timeout_ms))).collect();
+    let limit = plan.concurrency;
+    stream::iter(jobs).flatten_unordered(limit)
+}
+
+struct JobState {
+    conn: Option<Socket>,
+    next: usize,
+    unreachable: Option<DeliveryError>,
+}
+
+/// One instance's queue, a request at a time.
+fn job(plan: Rc<Plan>, j: usize, timeout_ms: u32) -> impl Stream<Item = Delivery> {
+    let state = JobState { conn: None, next: 0, unreachable: None };
+    stream::unfold(state, move |mut st| {
+        let plan = plan.clone();
+        async move {
+            let job = &plan.jobs[j];
+            let Some(req) = job.requests.get(st.next) else {
+                close(&mut st.conn).await;
+                return None;
+            };
+            let r = st.next;
+            st.next += 1;
+            if let Some(e) = &st.unreachable {
+                return Some(((j, r, Err(DeliveryError::Skipped(Box::new(e.clone()))), 0), st));
             }
-        };
-        let elapsed = Date::now().as_millis().saturating_sub(started);
-        match &reply {
-            Ok(answer) if answer.keep_alive => {}
-            Ok(_) => close(&mut conn).await,
-            Err(e) => {
-                close(&mut conn).await;
-                if e.instance_unreachable() {
-                    unreachable = Some(e.clone());
+            let started = Date::now().as_millis();
+            let reply = {
+                let exchange = Box::pin(send(&mut st.conn, job.instance, &req.bytes, req.head));
+                let timeout = Delay::from(Duration::from_millis(timeout_ms.into()));
+                match select(exchange, timeout).await {
+                    Either::Left((reply, _)) => reply,
+                    Either::Right(_) => Err(DeliveryError::Timeout(timeout_ms)),
+                }
+            };
+            let elapsed = Date::now().as_millis().saturating_sub(started);
+            match &reply {
+                Ok(answer) if answer.keep_alive => {}
+                Ok(_) => close(&mut st.conn).await,
+                Err(e) => {
+                    close(&mut st.conn).await;
+                    if e.instance_unreachable() {
+                        st.unreachable = Some(e.clone());
+                    }
                 }
             }
+            Some(((j, r, reply, elapsed), st))
         }
-        out.push((r, reply, elapsed));
-    }
-    close(&mut conn).await;
-    out
+    })
 }
 
 async fn close(conn: &mut Option<Socket>) {
@@ -77,14 +96,12 @@ async fn close(conn: &mut Option<Socket>) {
 
 /// Sends one request, on the open connection if there is one. A reused connection the instance
 /// closed while idle gets one fresh retry (RFC 9112 section 9.3.1 allows retrying then).
-async fn send(conn: &mut Option<Socket>, instance: SocketAddr, bytes: &[u8]) -> Reply {
+async fn send(conn: &mut Option<Socket>, instance: SocketAddr, bytes: &[u8], head: bool) -> Reply {
     let reused = conn.is_some();
-    match exchange(conn, instance, bytes).await {
+    match exchange(conn, instance, bytes, head).await {
         Err(Exchange::BeforeAnswer(_)) if reused => {
             *conn = None;
-            exchange(conn, instance, bytes)
-                .await
-                .map_err(Exchange::into_error)
+            exchange(conn, instance, bytes, head).await.map_err(Exchange::into_error)
         }
         other => other.map_err(Exchange::into_error),
     }
@@ -108,27 +125,23 @@ async fn exchange(
     conn: &mut Option<Socket>,
     instance: SocketAddr,
     bytes: &[u8],
+    head: bool,
 ) -> Result<Answer, Exchange> {
     if conn.is_none() {
         let socket = Socket::builder()
             .secure_transport(SecureTransport::Off)
             .connect(instance.ip().to_string(), instance.port())
             .map_err(|e| Exchange::After(DeliveryError::Connect(e.to_string())))?;
-        socket
-            .opened()
-            .await
-            .map_err(|e| Exchange::After(DeliveryError::Connect(e.to_string())))?;
+        socket.opened().await.map_err(|e| Exchange::After(DeliveryError::Connect(e.to_string())))?;
         *conn = Some(socket);
     }
     let Some(socket) = conn.as_mut() else {
-        return Err(Exchange::After(DeliveryError::Connect(
-            "no connection".into(),
-        )));
+        return Err(Exchange::After(DeliveryError::Connect("no connection".into())));
     };
     let io = |e: std::io::Error| Exchange::BeforeAnswer(DeliveryError::Io(e.to_string()));
     socket.write_all(bytes).await.map_err(io)?;
     socket.flush().await.map_err(io)?;
-    let mut reader = AnswerReader::new();
+    let mut reader = if head { AnswerReader::for_head() } else { AnswerReader::new() };
     let mut buf = vec![0u8; 8192];
     let mut received = 0usize;
     loop {
@@ -142,17 +155,14 @@ async fn exchange(
         })?;
         if n == 0 {
             return match reader.finish() {
-                Err(AnswerError::Incomplete) if received == 0 => Err(Exchange::BeforeAnswer(
-                    DeliveryError::Answer(AnswerError::Incomplete),
-                )),
+                Err(AnswerError::Incomplete) if received == 0 => {
+                    Err(Exchange::BeforeAnswer(DeliveryError::Answer(AnswerError::Incomplete)))
+                }
                 other => other.map_err(|e| Exchange::After(DeliveryError::Answer(e))),
             };
         }
         received += n;
-        if let Some(answer) = reader
-            .feed(&buf[..n])
-            .map_err(|e| Exchange::After(DeliveryError::Answer(e)))?
-        {
+        if let Some(answer) = reader.feed(&buf[..n]).map_err(|e| Exchange::After(DeliveryError::Answer(e)))? {
             return Ok(answer);
         }
     }

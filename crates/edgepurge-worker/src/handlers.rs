@@ -1,80 +1,101 @@
 //! Request handlers: authenticate, validate, discover, plan, fan out, report.
 //!
-//! The order is the security contract: nothing leaves for any instance until the token, the
+//! The order is the security contract: nothing leaves for any instance until the caller, the
 //! body, every URL and every host have been checked, and discovery has succeeded for all.
+//! Every purge attempt after configuration loads, refused ones included, goes to the history.
 
+use crate::auth::{self, check_csrf, Identity};
+use crate::console::record_attempt;
 use crate::problem::{internal, json};
-use crate::{doh, fanout};
-use edgepurge_core::api::{Health, HostInstances, InstancesReply, PurgeRequest};
+use crate::store::Store;
+use crate::{console, doh, fanout};
+use edgepurge_core::api::{
+    Health, HostInstances, InstancesReply, PurgeEvent, PurgeRequest, VerifyReport, VerifyRequest,
+};
+use edgepurge_core::auth::Action;
 use edgepurge_core::config::{Config, MAX_BODY_BYTES};
 use edgepurge_core::discovery::DiscoverySpec;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
-use edgepurge_core::target::parse_all;
+use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::target::{parse_all, Target};
+use edgepurge_core::verify::verify_result;
 use edgepurge_core::ApiError;
+use futures_util::stream::{self, StreamExt};
+use serde::de::DeserializeOwned;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use worker::{Env, Method, Request, Response};
+use std::rc::Rc;
+use worker::{Date, Env, Headers, Method, Request, Response};
 
-type HandlerResult = Result<Response, ApiError>;
+pub type HandlerResult = Result<Response, ApiError>;
 
-/// Dispatches on method and path.
+/// Milliseconds since the epoch: the one clock reading per request, passed down.
+pub fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+/// Dispatches `/api/*` on method and path.
 pub async fn route(mut req: Request, env: &Env) -> HandlerResult {
     let path = req.path();
-    match (req.method(), path.as_str()) {
-        (Method::Get | Method::Head, "/api/health") => json(
-            &Health {
-                status: "ok".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-            200,
-        ),
-        (Method::Post, "/api/purge") => purge(&mut req, env).await,
-        (Method::Get, "/api/instances") => instances(&req, env).await,
-        (_, "/api/health" | "/api/purge" | "/api/instances") => Err(ApiError::new(
-            ErrorKind::MethodNotAllowed,
-            format!("{} is not allowed on {path}", req.method()),
-        )),
-        _ => Err(ApiError::new(
-            ErrorKind::NotFound,
-            format!("no route for {path}"),
-        )),
+    let method = req.method();
+    let segments: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
+    match (method.clone(), segments.as_slice()) {
+        (Method::Get | Method::Head, ["health"]) => {
+            json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }, 200)
+        }
+        (Method::Post, ["purge"]) => purge(&mut req, env).await,
+        (Method::Post, ["verify"]) => verify(&mut req, env).await,
+        (Method::Get, ["instances"]) => instances(&req, env).await,
+        (Method::Post, ["session"]) => console::sign_in(&mut req, env).await,
+        (Method::Delete, ["session"]) => console::sign_out(&req, env).await,
+        (Method::Get, ["me"]) => console::me(&req, env).await,
+        (Method::Get, ["history"]) => console::history(&req, env).await,
+        (Method::Get, ["people"]) => console::people(&req, env).await,
+        (Method::Post, ["people"]) => console::create_person(&mut req, env).await,
+        (Method::Get, ["people", id, "tokens"]) => console::tokens(&req, env, id).await,
+        (Method::Post, ["people", id, "tokens"]) => console::issue_token(&mut req, env, id).await,
+        (Method::Delete, ["tokens", id]) => console::revoke_token(&req, env, id).await,
+        (
+            _,
+            ["health" | "purge" | "verify" | "instances" | "session" | "me" | "history" | "people"]
+            | ["people", _, "tokens"]
+            | ["tokens", _],
+        ) => Err(ApiError::new(ErrorKind::MethodNotAllowed, format!("{method} is not allowed on {path}"))),
+        _ => Err(ApiError::new(ErrorKind::NotFound, format!("no route for {path}"))),
     }
 }
 
-fn load_config(env: &Env) -> Result<Config, ApiError> {
+pub fn load_config(env: &Env) -> Result<Config, ApiError> {
     Config::from_lookup(|name| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()))
-            .ok()
+        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
     })
     .map_err(ApiError::from)
 }
 
-fn authenticate(req: &Request, config: &Config) -> Result<(), ApiError> {
-    let header = req.headers().get("authorization").map_err(internal)?;
-    if config.authorize(header.as_deref()) {
-        Ok(())
-    } else {
-        let detail = if header.is_none() {
-            "send Authorization: Bearer <token>"
-        } else {
-            "the bearer token is not valid"
-        };
-        Err(ApiError::new(ErrorKind::Unauthorized, detail))
-    }
+/// The configuration, the store and the authenticated caller, for handlers that need all three.
+pub struct Ctx {
+    pub config: Config,
+    pub store: Store,
+    pub identity: Identity,
+    pub now: i64,
 }
 
-async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
+/// Authenticates, checks the role for `action` and, for cookie sessions, CSRF.
+pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
     let config = load_config(env)?;
-    authenticate(req, &config)?;
+    let store = Store::open(env)?;
+    let now = now_ms();
+    let identity = auth::identify(req, &config, &store, now).await?;
+    identity.require(action)?;
+    check_csrf(req, &identity)?;
+    Ok(Ctx { config, store, identity, now })
+}
 
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .map_err(internal)?
-        .unwrap_or_default();
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`] bytes.
+pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let content_type = req.headers().get("content-type").map_err(internal)?.unwrap_or_default();
     let media = content_type.split(';').next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::new(
@@ -82,108 +103,160 @@ async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
             format!("send Content-Type: application/json, not {content_type:?}"),
         ));
     }
-    let declared: Option<usize> = req
-        .headers()
-        .get("content-length")
-        .map_err(internal)?
-        .and_then(|v| v.parse().ok());
+    let too_large =
+        || ApiError::new(ErrorKind::PayloadTooLarge, format!("the body is larger than {MAX_BODY_BYTES} bytes"));
+    let declared: Option<usize> = req.headers().get("content-length").map_err(internal)?.and_then(|v| v.parse().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let body = req.bytes().await.map_err(|e| {
-        ApiError::new(
-            ErrorKind::BadRequest,
-            format!("could not read the body: {e}"),
-        )
-    })?;
+    let body =
+        req.bytes().await.map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("could not read the body: {e}")))?;
     if body.len() > MAX_BODY_BYTES {
         return Err(too_large());
     }
-    let request: PurgeRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            ErrorKind::BadRequest,
-            format!("body is not {{\"urls\": [..]}}: {e}"),
-        )
-    })?;
-    if request.urls.is_empty() {
-        return Err(ApiError::new(
-            ErrorKind::BadRequest,
-            "urls is empty: nothing to purge",
-        ));
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("body is not the expected JSON: {e}")))
+}
+
+/// Validated targets with the instances serving each target's host.
+async fn targets_and_instances(
+    config: &Config,
+    urls: &[String],
+) -> Result<(Vec<Target>, BTreeMap<String, Vec<SocketAddr>>), ApiError> {
+    if urls.is_empty() {
+        return Err(ApiError::new(ErrorKind::BadRequest, "urls is empty: nothing to purge"));
     }
-    if request.urls.len() > config.max_urls {
+    if urls.len() > config.max_urls {
         return Err(ApiError::new(
             ErrorKind::TooManyUrls,
-            format!(
-                "{} URLs in one request; at most {} (MAX_URLS)",
-                request.urls.len(),
-                config.max_urls
-            ),
+            format!("{} URLs in one request; at most {} (MAX_URLS)", urls.len(), config.max_urls),
         ));
     }
-    let targets = parse_all(&request.urls)?;
+    let targets = parse_all(urls)?;
     for t in &targets {
         config.check_host(t)?;
     }
-
-    let mut resolver = doh::Resolver::new(&config);
+    let mut resolver = doh::Resolver::new(config);
     let mut instances: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
     for t in &targets {
         if !instances.contains_key(t.host()) {
-            let addrs = resolver.resolve(discovery_spec(&config, t.host())?).await?;
+            let addrs = resolver.resolve(discovery_spec(config, t.host())?).await?;
             instances.insert(t.host().to_owned(), addrs);
         }
     }
+    Ok((targets, instances))
+}
 
-    let plan = Plan::build(targets, &instances, &config.purge_token, config.concurrency)?;
-    let report = fanout::execute(&plan, config.instance_timeout_ms).await;
-    worker::console_log!(
-        "purge: {:?} urls={} instances={} purged={} not_cached={} rejected={} failed={}",
-        report.status,
-        plan.targets.len(),
-        report.plan.instances,
-        report.summary.purged,
-        report.summary.not_cached,
-        report.summary.rejected,
-        report.summary.failed
-    );
-    json(&report, report.status.http_status())
+async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
+    let config = load_config(env)?;
+    let store = Store::open(env)?;
+    let now = now_ms();
+    let identity = match auth::identify(req, &config, &store, now).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            record_attempt(&store, now, None, &[], &e).await;
+            return Err(e);
+        }
+    };
+    let mut urls = Vec::new();
+    let result = purge_as(req, env, &config, &store, &identity, now, &mut urls).await;
+    if let Err(e) = &result {
+        record_attempt(&store, now, Some(&identity), &urls, e).await;
+    }
+    result
+}
+
+async fn purge_as(
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+    store: &Store,
+    identity: &Identity,
+    now: i64,
+    urls: &mut Vec<String>,
+) -> HandlerResult {
+    identity.require(Action::Purge)?;
+    check_csrf(req, identity)?;
+    let wants_stream =
+        req.headers().get("accept").map_err(internal)?.is_some_and(|a| a.contains("application/x-ndjson"));
+    let request: PurgeRequest = json_body(req).await?;
+    *urls = request.urls.clone();
+    let (targets, instances) = targets_and_instances(config, &request.urls).await?;
+    let plan = Rc::new(Plan::build(targets, &instances, &config.purge_token, config.concurrency)?);
+    let actor = (identity.person.name.clone(), identity.person.id);
+    if !wants_stream {
+        let report = fanout::execute(plan.clone(), config.instance_timeout_ms).await;
+        console::record_report(store, now, actor, &plan, &report).await;
+        return json(&report, report.status.http_status());
+    }
+
+    // Live: one JSON line when the plan is made, one per finished (URL, instance), one at the end.
+    let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
+    let started = PurgeEvent::Started {
+        urls: plan.targets.iter().map(|t| t.url().to_owned()).collect(),
+        instances: plan.jobs.iter().map(|j| j.instance.to_string()).collect(),
+    };
+    let rows = {
+        let (builder, plan) = (builder.clone(), plan.clone());
+        fanout::deliveries(plan.clone(), config.instance_timeout_ms).filter_map(move |(j, r, reply, elapsed)| {
+            let row = builder.borrow_mut().record(&plan, j, r, &reply, Some(elapsed));
+            futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
+        })
+    };
+    let env = env.clone();
+    let done = stream::once(async move {
+        let report = builder.borrow().clone().finish();
+        if let Ok(store) = Store::open(&env) {
+            console::record_report(&store, now, actor, &plan, &report).await;
+        }
+        ndjson(&PurgeEvent::Done(report))
+    });
+    let body = stream::once(futures_util::future::ready(ndjson(&started))).chain(rows).chain(done);
+    let headers = Headers::new();
+    headers.set("content-type", "application/x-ndjson").map_err(internal)?;
+    headers.set("cache-control", "no-store").map_err(internal)?;
+    Ok(Response::from_stream(body.map(Ok::<Vec<u8>, worker::Error>)).map_err(internal)?.with_headers(headers))
+}
+
+fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
+    let mut line = serde_json::to_vec(event)
+        .unwrap_or_else(|e| format!("{{\"event\":\"error\",\"detail\":\"{e}\"}}").into_bytes());
+    line.push(b'\n');
+    line
+}
+
+async fn verify(req: &mut Request, env: &Env) -> HandlerResult {
+    let Ctx { config, .. } = ctx(req, env, Action::Verify).await?;
+    let request: VerifyRequest = json_body(req).await?;
+    let (targets, instances) = targets_and_instances(&config, std::slice::from_ref(&request.url)).await?;
+    let plan = Rc::new(Plan::verify(targets, &instances, config.concurrency)?);
+    let mut results: Vec<_> = fanout::deliveries(plan.clone(), config.instance_timeout_ms)
+        .map(|(j, _, reply, _)| verify_result(plan.jobs[j].instance.to_string(), &reply))
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.instance.cmp(&b.instance));
+    let url = plan.targets.first().map(|t| t.url().to_owned()).unwrap_or_default();
+    json(&VerifyReport { url, results }, 200)
 }
 
 fn discovery_spec<'c>(config: &'c Config, host: &str) -> Result<&'c DiscoverySpec, ApiError> {
     config.discovery_for(host).ok_or_else(|| {
-        ApiError::new(
-            ErrorKind::Config,
-            format!("no DISCOVERY rule covers {host}"),
-        )
-        .with_setting("DISCOVERY")
+        ApiError::new(ErrorKind::Config, format!("no DISCOVERY rule covers {host}")).with_setting("DISCOVERY")
     })
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        ErrorKind::PayloadTooLarge,
-        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-    )
-}
-
 async fn instances(req: &Request, env: &Env) -> HandlerResult {
-    let config = load_config(env)?;
-    authenticate(req, &config)?;
+    let Ctx { config, store, .. } = ctx(req, env, Action::Read).await?;
     let mut resolver = doh::Resolver::new(&config);
     let mut hosts = Vec::new();
     for host in &config.allowed_hosts {
         let spec = discovery_spec(&config, host)?;
         let (instances, error) = match resolver.resolve(spec).await {
-            Ok(addrs) => (addrs.iter().map(SocketAddr::to_string).collect(), None),
+            Ok(addrs) => (addrs.iter().map(SocketAddr::to_string).collect::<Vec<_>>(), None),
             Err(e) => (Vec::new(), Some(e.problem())),
         };
-        hosts.push(HostInstances {
-            host: host.clone(),
-            discovery: spec.to_string(),
-            instances,
-            error,
-        });
+        let last = store.last_purges(&instances).await?;
+        hosts.push(HostInstances { host: host.clone(), discovery: spec.to_string(), instances, error, last });
     }
     json(&InstancesReply { hosts }, 200)
 }

@@ -1,21 +1,52 @@
 //! The edgepurge Cloudflare Worker: an entry point and a router.
 //!
-//! Only this crate knows Cloudflare. Handlers live in [`handlers`], outgoing I/O in [`doh`]
-//! (discovery) and [`fanout`] (sockets to instances), the problem-details mapping in
-//! [`problem`]. Everything they decide is decided by `edgepurge-core`.
+//! Only this crate knows Cloudflare. `/api/*` goes to [`handlers`] (purge, verify, instances)
+//! and [`console`] (sessions, people, tokens, history); everything else is the console's static
+//! files from the `ASSETS` binding. Outgoing I/O lives in [`doh`] (discovery) and [`fanout`]
+//! (sockets to instances), storage in [`store`] (D1), caller identity in [`auth`], and the
+//! problem-details mapping in [`problem`]. Everything they decide is decided by `edgepurge-core`.
 
+mod auth;
+mod console;
 mod doh;
 mod fanout;
 mod handlers;
 mod problem;
+mod store;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Request, Response, Result};
+
+/// Sent on every response: only the app's own scripts and wasm run, nothing frames it, and
+/// nothing leaks through referrers or MIME sniffing.
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    // Every failure becomes a problem response; only failing to build that one is an Err.
-    match handlers::route(req, &env).await {
-        Ok(resp) => Ok(resp),
-        Err(err) => problem::response(&err),
+    let response = if req.path().starts_with("/api/") {
+        // Every failure becomes a problem response; only failing to build that one is an Err.
+        match handlers::route(req, &env).await {
+            Ok(resp) => resp,
+            Err(err) => problem::response(&err)?,
+        }
+    } else {
+        env.assets("ASSETS")?.fetch_request(req).await?
+    };
+    let headers = Headers::new();
+    for (name, value) in response.headers().entries() {
+        headers.append(&name, &value)?;
     }
+    for (name, value) in SECURITY_HEADERS {
+        headers.set(name, value)?;
+    }
+    Ok(response.with_headers(headers))
 }

@@ -12,8 +12,7 @@ pub fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// The problem response for `err`.
 pub fn response(err: &ApiError) -> Result<Response> {
-    let body =
-        serde_json::to_vec(&err.problem()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let body = serde_json::to_vec(&err.problem()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let headers = Headers::new();
     headers.set("content-type", PROBLEM_CONTENT_TYPE)?;
     headers.set("cache-control", "no-store")?;
@@ -21,24 +20,14 @@ pub fn response(err: &ApiError) -> Result<Response> {
         // RFC 6750 section 3.
         headers.set("www-authenticate", "Bearer realm=\"edgepurge\"")?;
     }
-    Ok(Response::from_bytes(body)?
-        .with_status(err.status())
-        .with_headers(headers))
+    Ok(Response::from_bytes(body)?.with_status(err.status()).with_headers(headers))
 }
 
 /// A JSON response with `status`.
-pub fn json<T: serde::Serialize>(
-    value: &T,
-    status: u16,
-) -> std::result::Result<Response, ApiError> {
+pub fn json<T: serde::Serialize>(value: &T, status: u16) -> std::result::Result<Response, ApiError> {
     let body = serde_json::to_vec(value).map_err(internal)?;
     let headers = Headers::new();
-    headers
-        .set("content-type", "application/json")
-        .map_err(internal)?;
+    headers.set("content-type", "application/json").map_err(internal)?;
     headers.set("cache-control", "no-store").map_err(internal)?;
-    Ok(Response::from_bytes(body)
-        .map_err(internal)?
-        .with_status(status)
-        .with_headers(headers))
+    Ok(Response::from_bytes(body).map_err(internal)?.with_status(status).with_headers(headers))
 }

@@ -1,0 +1,162 @@
+//! Who is calling: a bearer token, a Cloudflare Access JWT, or a console session cookie.
+//!
+//! The decisions (hashing, constant-time comparison, JWT checks, roles, CSRF) are the core's;
+//! this module gathers the inputs from the request, D1 and the Access JWKS.
+
+use crate::problem::internal;
+use crate::store::Store;
+use edgepurge_core::access::{self, Jwks};
+use edgepurge_core::api::{Me, Person};
+use edgepurge_core::auth::{cookie_value, csrf_ok, permits, secret_hash, Action, CSRF_HEADER, SESSION_COOKIE};
+use edgepurge_core::config::{AccessSettings, Config};
+use edgepurge_core::error::ErrorKind;
+use edgepurge_core::ApiError;
+use std::cell::RefCell;
+use worker::{Fetch, Method, Request, Url};
+
+/// How a request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Session,
+    Token,
+    Access,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub person: Person,
+    pub via: Via,
+    /// For sessions: the CSRF token and expiry.
+    pub csrf: Option<String>,
+    pub expires_at: Option<i64>,
+}
+
+impl Identity {
+    pub fn me(&self) -> Me {
+        Me {
+            name: self.person.name.clone(),
+            email: self.person.email.clone(),
+            role: self.person.role,
+            via: match self.via {
+                Via::Session => "session",
+                Via::Token => "token",
+                Via::Access => "access",
+            }
+            .into(),
+            csrf_token: self.csrf.clone(),
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// 403 unless the person's role permits `action`.
+    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+        if permits(self.person.role, action) {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorKind::Forbidden, format!("{:?} needs the admin role", action)))
+        }
+    }
+}
+
+fn header(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    req.headers().get(name).map_err(internal)
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::new(ErrorKind::Unauthorized, detail)
+}
+
+/// The person a personal or bootstrap token belongs to, and the token's id (None: bootstrap).
+pub async fn token_owner(
+    token: &str,
+    config: &Config,
+    store: &Store,
+    now: i64,
+) -> Result<(Person, Option<i64>), ApiError> {
+    if config.is_bootstrap_token(token) {
+        return Ok((store.bootstrap_admin(now).await?, None));
+    }
+    match store.person_by_token_hash(&secret_hash(token)).await? {
+        Some((person, id)) => Ok((person, Some(id))),
+        None => Err(unauthorized("the token is not valid (unknown or revoked)")),
+    }
+}
+
+/// Authenticates the request, or fails with 401 (or 403 for an Access identity with no person).
+pub async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, ApiError> {
+    if let Some(value) = header(req, "authorization")? {
+        let token = Config::bearer(&value).ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+        let (person, _) = token_owner(token, config, store, now).await?;
+        return Ok(Identity { person, via: Via::Token, csrf: None, expires_at: None });
+    }
+    if let (Some(settings), Some(jwt)) = (&config.access, header(req, "cf-access-jwt-assertion")?) {
+        let id = verify_access(settings, &jwt, now / 1000).await.map_err(|e| unauthorized(&e))?;
+        let person = store.person_by_email(&id.email).await?.ok_or_else(|| {
+            ApiError::new(ErrorKind::Forbidden, format!("{} has no edgepurge role: ask an admin to add them", id.email))
+        })?;
+        return Ok(Identity { person, via: Via::Access, csrf: None, expires_at: None });
+    }
+    if let Some(cookies) = header(req, "cookie")? {
+        if let Some(session) = cookie_value(&cookies, SESSION_COOKIE) {
+            return match store.session(&secret_hash(session), now).await? {
+                Some(row) => Ok(Identity {
+                    person: row.person,
+                    via: Via::Session,
+                    csrf: Some(row.csrf),
+                    expires_at: Some(row.expires_at),
+                }),
+                None => Err(unauthorized("the session has expired: sign in again")),
+            };
+        }
+    }
+    Err(unauthorized("sign in, or send Authorization: Bearer <token>"))
+}
+
+/// Cookie sessions must prove same-origin intent on anything that changes state.
+pub fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
+    let Some(expected) = &identity.csrf else { return Ok(()) };
+    if matches!(req.method(), Method::Get | Method::Head | Method::Options) {
+        return Ok(());
+    }
+    let url: Url = req.url().map_err(internal)?;
+    let own = url.origin().ascii_serialization();
+    let origin = header(req, "origin")?;
+    let sent = header(req, CSRF_HEADER)?;
+    if csrf_ok(origin.as_deref(), &own, sent.as_deref(), expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorKind::Forbidden, "cross-site request refused: missing or wrong X-CSRF-Token or Origin"))
+    }
+}
+
+thread_local! {
+    /// The Access JWKS, cached per isolate: (certs URL, keys).
+    static JWKS: RefCell<Option<(String, Jwks)>> = const { RefCell::new(None) };
+}
+
+async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
+    let parsed = Url::parse(url).map_err(|e| e.to_string())?;
+    let mut resp = Fetch::Url(parsed).send().await.map_err(|e| format!("fetching {url}: {e}"))?;
+    if resp.status_code() != 200 {
+        return Err(format!("fetching {url}: HTTP {}", resp.status_code()));
+    }
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    Jwks::parse(&body).map_err(|e| e.to_string())
+}
+
+/// Verifies an Access JWT, fetching the JWKS when it is not cached or lacks the JWT's key.
+async fn verify_access(settings: &AccessSettings, jwt: &str, now_secs: i64) -> Result<access::AccessIdentity, String> {
+    let kid = access::key_id(jwt).map_err(|e| e.to_string())?;
+    let cached = JWKS
+        .with(|c| c.borrow().as_ref().filter(|(u, k)| *u == settings.certs_url && k.has(&kid)).map(|(_, k)| k.clone()));
+    let jwks = match cached {
+        Some(k) => k,
+        None => {
+            let fresh = fetch_jwks(&settings.certs_url).await?;
+            JWKS.with(|c| *c.borrow_mut() = Some((settings.certs_url.clone(), fresh.clone())));
+            fresh
+        }
+    };
+    access::verify(jwt, &jwks, &settings.audience, &settings.issuer, now_secs).map_err(|e| e.to_string())
+}
