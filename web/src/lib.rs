@@ -1,1 +1,17 @@
-//! The edgepurge console.
+//! The edgepurge console: a Leptos client-side-rendered app, served by the worker on the same
+//! origin as the API it calls.
+//!
+//! [`api`] is the one place that talks HTTP, [`live`] turns the live purge stream into table
+//! rows, [`app`] holds the components. `boot.js` calls [`mount`].
+
+pub mod api;
+pub mod app;
+pub mod live;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Mounts the console into `<body>`.
+#[wasm_bindgen]
+pub fn mount() {
+    leptos::mount::mount_to_body(app::App);
+}

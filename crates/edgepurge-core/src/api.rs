@@ -322,17 +322,24 @@ pub struct HistoryPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PurgeEvent {
-    /// First line: every (URL, instance) pair that will be reported.
+    /// First line: every (URL, instance) pair that will be reported, in report order.
     Started {
-        /// The normalised URLs.
-        urls: Vec<String>,
-        /// The instances, as `ip:port`.
-        instances: Vec<String>,
+        /// The pairs, as rows without an outcome yet.
+        pairs: Vec<Pair>,
     },
     /// One pair finished.
     Result(PurgeResult),
     /// Last line: the complete report.
     Done(PurgeReport),
+}
+
+/// A (URL, instance) pair of a purge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pair {
+    /// The normalised URL.
+    pub url: String,
+    /// The instance, as `ip:port`.
+    pub instance: String,
 }
 
 /// Body of `POST /api/verify`.

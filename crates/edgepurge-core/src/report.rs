@@ -63,6 +63,11 @@ impl ReportBuilder {
         Some(row.clone())
     }
 
+    /// Every (URL, instance) pair of the plan, in report order.
+    pub fn pairs(&self) -> Vec<crate::api::Pair> {
+        self.rows.iter().map(|(_, r)| crate::api::Pair { url: r.url.clone(), instance: r.instance.clone() }).collect()
+    }
+
     /// The report: overall status from the rows, counts, and every row.
     pub fn finish(self) -> PurgeReport {
         let results: Vec<PurgeResult> = self.rows.into_iter().map(|(_, r)| r).collect();

@@ -192,10 +192,7 @@ async fn purge_as(
 
     // Live: one JSON line when the plan is made, one per finished (URL, instance), one at the end.
     let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
-    let started = PurgeEvent::Started {
-        urls: plan.targets.iter().map(|t| t.url().to_owned()).collect(),
-        instances: plan.jobs.iter().map(|j| j.instance.to_string()).collect(),
-    };
+    let started = PurgeEvent::Started { pairs: builder.borrow().pairs() };
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
         fanout::deliveries(plan.clone(), config.instance_timeout_ms).filter_map(move |(j, r, reply, elapsed)| {

@@ -1,0 +1,74 @@
+//! The live purge table as plain data: events in, rows out. Kept free of the DOM so it can be
+//! tested anywhere.
+
+use edgepurge_core::api::{Outcome, PurgeEvent, PurgeReport, PurgeResult};
+
+/// One row of the live table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveRow {
+    /// The URL.
+    pub url: String,
+    /// The instance.
+    pub instance: String,
+    /// `None` while waiting for the instance.
+    pub result: Option<PurgeResult>,
+}
+
+impl LiveRow {
+    /// The text of the outcome cell.
+    pub fn outcome_label(&self) -> &'static str {
+        match self.result.as_ref().map(|r| r.outcome) {
+            None => "waiting…",
+            Some(Outcome::Purged) => "purged",
+            Some(Outcome::NotCached) => "not cached",
+            Some(Outcome::Rejected) => "rejected",
+            Some(Outcome::Failed) => "failed",
+        }
+    }
+}
+
+/// The state of one live purge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LivePurge {
+    /// Every pair, in report order.
+    pub rows: Vec<LiveRow>,
+    /// The final report, once it arrived.
+    pub report: Option<PurgeReport>,
+}
+
+impl LivePurge {
+    /// Applies one event from the stream.
+    pub fn apply(&mut self, event: PurgeEvent) {
+        match event {
+            PurgeEvent::Started { pairs } => {
+                self.rows =
+                    pairs.into_iter().map(|p| LiveRow { url: p.url, instance: p.instance, result: None }).collect();
+                self.report = None;
+            }
+            PurgeEvent::Result(result) => self.set(result),
+            PurgeEvent::Done(report) => {
+                for r in &report.results {
+                    self.set(r.clone());
+                }
+                self.report = Some(report);
+            }
+        }
+    }
+
+    fn set(&mut self, result: PurgeResult) {
+        match self.rows.iter_mut().find(|r| r.url == result.url && r.instance == result.instance) {
+            Some(row) => row.result = Some(result),
+            None => self.rows.push(LiveRow { url: result.url.clone(), instance: result.instance.clone(), result: Some(result) }),
+        }
+    }
+
+    /// Rows answered so far.
+    pub fn answered(&self) -> usize {
+        self.rows.iter().filter(|r| r.result.is_some()).count()
+    }
+}
+
+/// Splits the URL box into URLs: one per line, blank lines and surrounding spaces ignored.
+pub fn urls_from_text(text: &str) -> Vec<String> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
