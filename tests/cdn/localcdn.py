@@ -43,6 +43,8 @@ class Ports:
 
 RUN_PORTS = Ports()
 TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229)
+CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229)
+PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS}
 
 
 def wait_for(what, check, timeout, proc=None, log=None):
@@ -89,6 +91,7 @@ class LocalCDN:
     api_token: str = field(default_factory=lambda: "ep_demo_" + secrets.token_urlsafe(24))
     purge_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     instance_timeout_ms: int = 2000
+    extra_vars: dict = field(default_factory=dict)  # more worker settings, e.g. Cloudflare Access
     procs: dict = field(default_factory=dict)
 
     # ---- what callers need ------------------------------------------------------------------
@@ -205,18 +208,21 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             "DISCOVERY_TIMEOUT_MS": "2000",
             "API_TOKENS": self.api_token,
             "PURGE_TOKEN": self.purge_token,
+            **self.extra_vars,
         }
-        var_args = " ".join(f"--var '{k}:{v}'" for k, v in vars_.items())
-        cmd = (f"source {env_sh} && exec wrangler dev --local --ip 127.0.0.1 --port {self.ports.worker} "
-               f"--inspector-port {self.ports.inspector} --persist-to {self.state / 'wrangler'} "
-               f"--show-interactive-dev-session=false {var_args}")
+        # Through bash only to source env.sh; every argument is passed as-is, never re-parsed.
+        argv = ["bash", "-c", f'source "{env_sh}" && exec "$@"', "wrangler",
+                "wrangler", "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.ports.worker),
+                "--inspector-port", str(self.ports.inspector), "--persist-to", str(self.state / "wrangler"),
+                "--show-interactive-dev-session=false"]
+        for k, v in vars_.items():
+            argv += ["--var", f"{k}:{v}"]
         # The console's tables: apply the D1 migrations to this CDN's local SQLite first.
-        migrate = (f"source {env_sh} && wrangler d1 migrations apply edgepurge --local "
-                   f"--persist-to {self.state / 'wrangler'}")
+        migrate = ["bash", "-c", f'source "{env_sh}" && exec "$@"', "wrangler", "wrangler", "d1", "migrations",
+                   "apply", "edgepurge", "--local", "--persist-to", str(self.state / "wrangler")]
         with open(self.state / "logs" / "migrations.log", "ab") as out:
-            subprocess.run(["bash", "-c", migrate], cwd=ROOT, check=True, stdin=subprocess.DEVNULL,
-                           stdout=out, stderr=subprocess.STDOUT)
-        proc, log = self._spawn("worker", ["bash", "-c", cmd], cwd=ROOT)
+            subprocess.run(migrate, cwd=ROOT, check=True, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        proc, log = self._spawn("worker", argv, cwd=ROOT)
 
         def healthy():
             status, _, _ = http_get("127.0.0.1", self.ports.worker, "/api/health", timeout=2)
@@ -226,10 +232,15 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--test-ports", action="store_true", help="use the test suite's ports")
+    parser.add_argument("--ports", choices=sorted(PORT_SETS), default="run",
+                        help="which set of loopback ports (the tests use their own)")
+    parser.add_argument("--state", type=Path, help="directory for logs and local state")
+    parser.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra worker setting, e.g. ACCESS_AUD=...")
     args = parser.parse_args()
-    ports = TEST_PORTS if args.test_ports else RUN_PORTS
-    cdn = LocalCDN(ports=ports)
+    ports = PORT_SETS[args.ports]
+    extra = dict(v.split("=", 1) for v in args.var)
+    cdn = LocalCDN(ports=ports, extra_vars=extra, state=args.state or ROOT / ".state" / args.ports)
     stop = {"now": False}
 
     def on_signal(*_):

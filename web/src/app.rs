@@ -71,7 +71,11 @@ fn current_hash() -> String {
 /// The whole console.
 #[component]
 pub fn App() -> impl IntoView {
-    let app = AppState { me: RwSignal::new(None), notice: RwSignal::new(None), page: RwSignal::new(Page::from_hash(&current_hash())) };
+    let app = AppState {
+        me: RwSignal::new(None),
+        notice: RwSignal::new(None),
+        page: RwSignal::new(Page::from_hash(&current_hash())),
+    };
     provide_context(app);
     let handle = window_event_listener(leptos::ev::hashchange, move |_| app.page.set(Page::from_hash(&current_hash())));
     on_cleanup(move || handle.remove());
@@ -425,10 +429,8 @@ fn HistoryView() -> impl IntoView {
     view! {
         <h1>"History"</h1>
         <form class="filters" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); load(None); } data-testid="history-filters">
-            <label for="f-url">"URL contains"</label>
-            <input id="f-url" data-testid="history-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
-            <label for="f-actor">"Person"</label>
-            <input id="f-actor" data-testid="history-actor" prop:value=move || actor.get() on:input=move |ev| actor.set(event_target_value(&ev))/>
+            <label>"URL contains" <input data-testid="history-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/></label>
+            <label>"Person" <input data-testid="history-actor" prop:value=move || actor.get() on:input=move |ev| actor.set(event_target_value(&ev))/></label>
             <button type="submit" data-testid="history-apply">"Filter"</button>
         </form>
         {move || error.get().map(|(m, retry)| view! { <ErrorBox message=m retry=retry.then(|| Callback::new(move |_| load(None)))/> })}

@@ -58,7 +58,11 @@ impl LivePurge {
     fn set(&mut self, result: PurgeResult) {
         match self.rows.iter_mut().find(|r| r.url == result.url && r.instance == result.instance) {
             Some(row) => row.result = Some(result),
-            None => self.rows.push(LiveRow { url: result.url.clone(), instance: result.instance.clone(), result: Some(result) }),
+            None => self.rows.push(LiveRow {
+                url: result.url.clone(),
+                instance: result.instance.clone(),
+                result: Some(result),
+            }),
         }
     }
 

@@ -1,0 +1,270 @@
+// End-to-end: the console in a real Chromium (Debian's, driven by playwright-core) against the
+// local CDN (real varnishd x3, dnsdist DoH, the worker in workerd) on its own loopback ports.
+// Cloudflare Access is exercised with RSA keys made here and a JWKS served here on loopback.
+//
+// Run: node --test tests/console/   (scripts/test does it after the setup)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { generateKeyPairSync, sign as rsaSign } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SHOTS = join(ROOT, ".state", "screenshots");
+const TEAM = "edgepurge-test.cloudflareaccess.com";
+const AUD = "edgepurge-test-audience";
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync"];
+
+let cdn, info, jwks, browser;
+const goodKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+
+/** Serves the Access team's JWKS (only goodKey) on a loopback port. */
+function startJwks() {
+  const jwk = { ...goodKey.publicKey.export({ format: "jwk" }), kid: "test-key-1", alg: "RS256", use: "sig" };
+  const server = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+function b64url(data) {
+  return Buffer.from(data).toString("base64url");
+}
+
+/** An RS256 JWT as Cloudflare Access would send it. */
+function accessJwt(privateKey, kid, email) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64url(JSON.stringify({ alg: "RS256", kid, typ: "JWT" }));
+  const body = b64url(JSON.stringify({ aud: [AUD], email, exp: now + 600, iat: now, nbf: now, iss: `https://${TEAM}`, sub: "x" }));
+  const sig = rsaSign("sha256", Buffer.from(`${head}.${body}`), privateKey);
+  return `${head}.${body}.${b64url(sig)}`;
+}
+
+/** Plain HTTP GET from Node: (status, headers, body). */
+function get(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** GETs a page through one instance; returns its Cache-Status. */
+async function cacheStatus(instance, path) {
+  const res = await get(`http://${instance}${path}`, { host: info.site });
+  assert.equal(res.status, 200);
+  return res.headers["cache-status"];
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  jwks = await startJwks();
+  const certs = `http://127.0.0.1:${jwks.address().port}/certs`;
+  cdn = spawn("python3", [join(ROOT, "tests/cdn/localcdn.py"), "--ports", "console", "--state", join(ROOT, ".state/console"),
+    "--var", `ACCESS_TEAM_DOMAIN=${TEAM}`, "--var", `ACCESS_AUD=${AUD}`, "--var", `ACCESS_CERTS_URL=${certs}`],
+    { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  info = await new Promise((resolve, reject) => {
+    let out = "";
+    cdn.stdout.on("data", (chunk) => {
+      out += chunk;
+      const line = out.split("\n").find((l) => l.startsWith("{"));
+      if (line) resolve(JSON.parse(line));
+    });
+    cdn.on("exit", (code) => reject(new Error(`local CDN exited with ${code}:\n${out}`)));
+  });
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  if (cdn && cdn.exitCode === null) {
+    const exited = new Promise((resolve) => cdn.on("exit", resolve));
+    cdn.kill("SIGINT");
+    await exited;
+  }
+  jwks?.close();
+});
+
+async function signIn(token) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy|Refused/.test(m.text())) errors.push(m.text()); });
+  await page.goto(`${info.api}/`);
+  await page.getByTestId("signin-token").fill(token);
+  await page.getByTestId("signin-token").press("Enter");
+  await page.getByTestId("me").waitFor();
+  return { context, page, errors };
+}
+
+test("a signed-out visitor gets the sign-in form, not the pages", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${info.api}/#/history`);
+  await page.getByTestId("signin-form").waitFor();
+  assert.equal(await page.getByTestId("history-list").count(), 0);
+  // A wrong token is refused with a message.
+  await page.getByTestId("signin-token").fill("ep_not-a-real-token-000000000000");
+  await page.getByTestId("signin-submit").click();
+  await page.getByTestId("signin-error").waitFor();
+  assert.match(await page.getByTestId("signin-error").textContent(), /not valid/);
+  // The API agrees: no session, no data.
+  const res = await page.request.get(`${info.api}/api/history`);
+  assert.equal(res.status(), 401);
+  await context.close();
+});
+
+test("admin creates an editor; the editor purges live, verifies, finds it in history, and cannot manage people", async () => {
+  // --- admin: sign in with the demo token, add an editor, issue a token
+  const admin = await signIn(info.token);
+  assert.match(await admin.page.getByTestId("me").textContent(), /admin/);
+  const session = (await admin.context.cookies()).find((c) => c.name === "ep_session");
+  assert.ok(session, "session cookie set");
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Strict");
+  assert.equal(session.secure, true);
+  assert.deepEqual(await admin.page.evaluate(() => Object.keys(localStorage)), [], "nothing in localStorage");
+
+  await admin.page.getByTestId("nav-people").click();
+  await admin.page.getByTestId("person-name").fill("Edna Editor");
+  await admin.page.getByTestId("person-email").fill("edna@example.com");
+  await admin.page.getByTestId("person-create").click();
+  const edna = admin.page.locator('[data-testid=person][data-name="Edna Editor"]');
+  await edna.waitFor();
+  await edna.getByTestId("token-label").fill("laptop");
+  await edna.getByTestId("token-issue").click();
+  const token = (await edna.getByTestId("issued-token").textContent()).trim();
+  assert.match(token, /^ep_[A-Za-z0-9_-]{43}$/);
+  await edna.getByTestId("token").first().waitFor();
+  assert.doesNotMatch(await edna.getByTestId("token").first().textContent(), new RegExp(token), "listed tokens show only a hint");
+  assert.deepEqual(admin.errors, []);
+
+  // --- editor: warm a page on every instance, then purge it from the console
+  const path = `/console/${Date.now()}`;
+  for (const inst of info.instances) {
+    await cacheStatus(inst, path);
+    assert.match(await cacheStatus(inst, path), /; hit/);
+  }
+  const editor = await signIn(token);
+  assert.match(await editor.page.getByTestId("me").textContent(), /Edna Editor \(editor\)/);
+  assert.equal(await editor.page.getByTestId("nav-people").count(), 0, "no People link for editors");
+
+  // Keyboard only: Tab to the URL box, type, Tab to the button, Enter.
+  let tabs = 0;
+  while (!(await editor.page.getByTestId("purge-urls").evaluate((el) => el === document.activeElement)) && tabs++ < 20) {
+    await editor.page.keyboard.press("Tab");
+  }
+  await editor.page.keyboard.type(`https://${info.site}${path}`);
+  await editor.page.keyboard.press("Tab");
+  assert.equal(await editor.page.evaluate(() => document.activeElement.dataset.testid), "purge-submit");
+  await editor.page.keyboard.press("Enter");
+  await editor.page.locator("[data-testid=live-table] caption", { hasText: "All purged" }).waitFor();
+  const rows = editor.page.getByTestId("live-row");
+  assert.equal(await rows.count(), 3);
+  for (let i = 0; i < 3; i++) assert.equal(await rows.nth(i).getAttribute("data-outcome"), "purged");
+  assert.deepEqual((await rows.evaluateAll((r) => r.map((x) => x.dataset.instance))).sort(), [...info.instances].sort());
+  await editor.page.screenshot({ path: join(SHOTS, "purge.png"), fullPage: true });
+  // Phone width: nothing overflows the viewport sideways (wide tables scroll inside their box).
+  await editor.page.setViewportSize({ width: 390, height: 844 });
+  assert.ok(await editor.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), "no sideways overflow at 390 px");
+  await editor.page.screenshot({ path: join(SHOTS, "purge-phone.png"), fullPage: true });
+  await editor.page.setViewportSize({ width: 1280, height: 800 });
+
+  // --- verify: every instance now reports a miss
+  await editor.page.getByTestId("nav-verify").click();
+  await editor.page.getByTestId("verify-url").fill(`https://${info.site}${path}`);
+  await editor.page.getByTestId("verify-submit").click();
+  await editor.page.getByTestId("verify-row").nth(2).waitFor();
+  const hits = await editor.page.getByTestId("verify-row").evaluateAll((r) => r.map((x) => x.dataset.hit));
+  assert.deepEqual(hits, ["false", "false", "false"]);
+
+  // --- history: the purge is there, by Edna, with per-instance detail
+  await editor.page.getByTestId("nav-history").click();
+  await editor.page.getByTestId("history-url").fill(path);
+  await editor.page.getByTestId("history-actor").fill("Edna Editor");
+  await editor.page.getByTestId("history-apply").click();
+  const entry = editor.page.getByTestId("history-entry").first();
+  await entry.waitFor();
+  assert.equal(await editor.page.getByTestId("history-entry").count(), 1);
+  assert.equal(await entry.getAttribute("data-status"), "purged");
+  assert.match(await entry.textContent(), new RegExp(`Edna Editor.*${path}`));
+  await entry.locator("summary").click();
+  await editor.page.screenshot({ path: join(SHOTS, "history.png"), fullPage: true });
+
+  // --- the editor cannot manage people: the API says 403, not just a hidden link
+  const people = await editor.page.request.get(`${info.api}/api/people`);
+  assert.equal(people.status(), 403);
+  assert.equal((await people.json()).type, "urn:edgepurge:problem:forbidden");
+  const csrf = await editor.page.request.get(`${info.api}/api/me`).then((r) => r.json()).then((m) => m.csrf_token);
+  const create = await editor.page.request.post(`${info.api}/api/people`, {
+    headers: { "x-csrf-token": csrf, origin: info.api }, data: { name: "Mallory", role: "admin" } });
+  assert.equal(create.status(), 403);
+
+  // --- a state-changing call without the CSRF token is refused even with the session cookie
+  const noCsrf = await editor.page.request.post(`${info.api}/api/purge`, { data: { urls: [`https://${info.site}${path}`] } });
+  assert.equal(noCsrf.status(), 403);
+
+  // --- signing out ends the session: the page returns to sign-in and the API refuses
+  await editor.page.getByTestId("signout").click();
+  await editor.page.getByTestId("signin-form").waitFor();
+  assert.equal((await editor.page.request.get(`${info.api}/api/me`)).status(), 401);
+  assert.deepEqual(editor.errors, []);
+  await admin.context.close();
+  await editor.context.close();
+});
+
+test("an expired or ended session sends the person back to sign-in with a message", async () => {
+  const { context, page } = await signIn(info.token);
+  await context.clearCookies();
+  await page.getByTestId("nav-history").click();
+  await page.getByTestId("signin-notice").waitFor();
+  assert.match(await page.getByTestId("signin-notice").textContent(), /expired|sign in/i);
+  await context.close();
+});
+
+test("Cloudflare Access: a JWT signed by the team's key is accepted, one signed by another key is refused", async () => {
+  // Edna's e-mail maps to her editor role (she was created above; create her if run alone).
+  const admin = await signIn(info.token);
+  const csrf = await admin.page.request.get(`${info.api}/api/me`).then((r) => r.json()).then((m) => m.csrf_token);
+  await admin.page.request.post(`${info.api}/api/people`, {
+    headers: { "x-csrf-token": csrf, origin: info.api }, data: { name: "Edna Editor", email: "edna@example.com", role: "editor" } });
+  await admin.context.close();
+
+  const ok = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(goodKey.privateKey, "test-key-1", "Edna@Example.com") });
+  assert.equal(ok.status, 200, ok.body);
+  const me = JSON.parse(ok.body);
+  assert.deepEqual([me.name, me.role, me.via], ["Edna Editor", "editor", "access"]);
+
+  for (const [key, kid] of [[otherKey.privateKey, "test-key-1"], [otherKey.privateKey, "unknown-key"]]) {
+    const bad = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(key, kid, "edna@example.com") });
+    assert.equal(bad.status, 401, bad.body);
+    assert.equal(JSON.parse(bad.body).type, "urn:edgepurge:problem:unauthorized");
+  }
+  // A valid JWT for someone with no role is forbidden, not signed in.
+  const stranger = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(goodKey.privateKey, "test-key-1", "stranger@example.com") });
+  assert.equal(stranger.status, 403, stranger.body);
+});
+
+test("every page carries the security headers", async () => {
+  for (const path of ["/", "/api/health", "/pkg/edgepurge_web.js"]) {
+    const res = await get(`${info.api}${path}`);
+    assert.equal(res.status, 200, path);
+    assert.match(res.headers["content-security-policy"], /script-src 'self' 'wasm-unsafe-eval'/, path);
+    assert.equal(res.headers["x-content-type-options"], "nosniff", path);
+    assert.equal(res.headers["x-frame-options"], "DENY", path);
+    assert.equal(res.headers["access-control-allow-origin"], undefined, path);
+  }
+});

@@ -1,0 +1,139 @@
+//! Component tests of the console, in headless Chromium (`wasm-pack test --headless --chrome web`).
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)]
+
+use edgepurge_core::api::{Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult, PurgeStatus, Summary};
+use edgepurge_web::api::LineBuffer;
+use edgepurge_web::app::{AppState, LiveTable, Page, SignInForm};
+use edgepurge_web::live::{urls_from_text, LivePurge};
+use leptos::prelude::*;
+use leptos::task::tick;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn container() -> web_sys::HtmlElement {
+    let doc = document();
+    let div = doc.create_element("div").unwrap();
+    doc.body().unwrap().append_child(&div).unwrap();
+    div.unchecked_into()
+}
+
+fn result(instance: &str, outcome: Outcome, status: Option<u16>) -> PurgeResult {
+    PurgeResult {
+        url: "https://www.example.com/a".into(),
+        instance: instance.into(),
+        outcome,
+        http_status: status,
+        error: (!outcome.is_success()).then(|| "connection failed: refused".to_owned()),
+        retryable: !outcome.is_success(),
+        elapsed_ms: Some(3),
+    }
+}
+
+fn pairs() -> Vec<Pair> {
+    ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]
+        .iter()
+        .map(|i| Pair { url: "https://www.example.com/a".into(), instance: (*i).into() })
+        .collect()
+}
+
+fn rows(root: &web_sys::HtmlElement) -> Vec<(String, String)> {
+    let list = root.query_selector_all("[data-testid=live-row]").unwrap();
+    (0..list.length())
+        .map(|i| {
+            let el: web_sys::Element = list.item(i).unwrap().unchecked_into();
+            (el.get_attribute("data-instance").unwrap(), el.get_attribute("data-outcome").unwrap())
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn live_table_fills_in_as_instances_answer() {
+    let root = container();
+    let live = RwSignal::new(LivePurge::default());
+    let _handle = leptos::mount::mount_to(root.clone(), move || view! { <LiveTable live=live/> });
+
+    live.update(|l| l.apply(PurgeEvent::Started { pairs: pairs() }));
+    tick().await;
+    assert_eq!(
+        rows(&root),
+        vec![
+            ("10.0.0.1:80".into(), "waiting…".into()),
+            ("10.0.0.2:80".into(), "waiting…".into()),
+            ("10.0.0.3:80".into(), "waiting…".into())
+        ]
+    );
+    assert!(root.inner_text().contains("0 of 3 instances answered"));
+
+    live.update(|l| l.apply(PurgeEvent::Result(result("10.0.0.2:80", Outcome::Purged, Some(200)))));
+    tick().await;
+    assert_eq!(rows(&root)[1], ("10.0.0.2:80".into(), "purged".into()));
+    assert_eq!(rows(&root)[0].1, "waiting…");
+    assert!(root.inner_text().contains("1 of 3 instances answered"));
+
+    let results = vec![
+        result("10.0.0.1:80", Outcome::Purged, Some(200)),
+        result("10.0.0.2:80", Outcome::Purged, Some(200)),
+        result("10.0.0.3:80", Outcome::Failed, None),
+    ];
+    let report = PurgeReport {
+        status: PurgeStatus::Partial,
+        summary: Summary { total: 3, purged: 2, not_cached: 0, rejected: 0, failed: 1 },
+        plan: PlanSummary { instances: 3, requests: 3, concurrency: 3 },
+        results,
+    };
+    live.update(|l| l.apply(PurgeEvent::Done(report)));
+    tick().await;
+    let got: Vec<String> = rows(&root).into_iter().map(|(_, o)| o).collect();
+    assert_eq!(got, ["purged", "purged", "failed"]);
+    let text = root.inner_text();
+    assert!(text.contains("Partly purged: 2 purged, 0 not cached, 0 rejected, 1 failed"), "{text}");
+    assert!(text.contains("connection failed: refused"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn sign_in_form_explains_why_it_is_shown() {
+    let root = container();
+    let state = AppState { me: RwSignal::new(None), notice: RwSignal::new(None), page: RwSignal::new(Page::Purge) };
+    let _handle = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(state);
+        view! { <SignInForm/> }
+    });
+    tick().await;
+    assert!(root.query_selector("[data-testid=signin-notice]").unwrap().is_none());
+    let input = root.query_selector("[data-testid=signin-token]").unwrap().unwrap();
+    assert_eq!(input.get_attribute("type").as_deref(), Some("password"));
+
+    state.notice.set(Some("Your session has expired: sign in again.".into()));
+    tick().await;
+    let notice = root.query_selector("[data-testid=signin-notice]").unwrap().unwrap();
+    assert_eq!(notice.text_content().unwrap(), "Your session has expired: sign in again.");
+}
+
+#[wasm_bindgen_test]
+fn progress_lines_are_split_across_chunks() {
+    let mut buf = LineBuffer::default();
+    assert!(buf.push(b"{\"event\":").is_empty());
+    assert_eq!(buf.push(b"\"a\"}\n{\"b\":1}\n\n{\"c\""), vec!["{\"event\":\"a\"}", "{\"b\":1}"]);
+    assert_eq!(buf.push(b":2}\n"), vec!["{\"c\":2}"]);
+}
+
+#[wasm_bindgen_test]
+fn url_box_and_hash_routes() {
+    assert_eq!(
+        urls_from_text(" https://a.example/1 \n\n https://a.example/2\n"),
+        ["https://a.example/1", "https://a.example/2"]
+    );
+    let cases = [
+        ("", Page::Purge),
+        ("#/verify", Page::Verify),
+        ("#/history", Page::History),
+        ("#/people", Page::People),
+        ("#/x", Page::Purge),
+    ];
+    for (hash, page) in cases {
+        assert_eq!(Page::from_hash(hash), page, "{hash}");
+    }
+}
