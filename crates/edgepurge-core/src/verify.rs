@@ -1,7 +1,7 @@
 //! Verification: ask every instance for a URL and read its RFC 9211 `Cache-Status`.
 //!
-//! RFC 9211 section 2: "The Cache-Status HTTP response header field is a List [of] ... members
-//! ... the first member of the list represents the cache closest to the origin server, and the
+//! RFC 9211 section 2: the Cache-Status field value is a List whose members each name a cache;
+//! "the first member of the list represents the cache closest to the origin server, and the
 //! last member represents the cache closest to the user". We report the last member: the
 //! instance we asked. Requests are `HEAD` (the instance treats it like a GET for caching).
 
