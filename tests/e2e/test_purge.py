@@ -11,6 +11,7 @@ import json
 import sys
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -128,6 +129,11 @@ class PurgeApi(unittest.TestCase):
             self.assert_problem(status, ctype, body, 401)
             self.assertEqual(body["type"], "urn:edgepurge:problem:unauthorized")
         self.assert_all_hits(path)
+        # Refused attempts are in the history too; nobody signed in, so no URLs are recorded.
+        status, _, page = api("GET", "/api/history?limit=100&actor=" + urllib.parse.quote("(not signed in)"), content_type=None)
+        self.assertEqual(status, 200, page)
+        denied = [e for e in page["entries"] if e["status"] == "denied" and e["http_status"] == 401]
+        self.assertGreaterEqual(len(denied), 3, page)
 
     def test_host_not_on_the_allowlist_is_403_and_purges_nothing(self):
         path = new_page()
@@ -137,6 +143,14 @@ class PurgeApi(unittest.TestCase):
             self.assert_problem(status, ctype, body, 403)
             self.assertEqual(body["subject"], f"https://evil.example{path}")
         self.assert_all_hits(path)
+        # Refused attempts are in the history, with who asked and why.
+        status, _, page = api("GET", f"/api/history?url=evil.example{path}", content_type=None)
+        self.assertEqual(status, 200, page)
+        self.assertEqual(len(page["entries"]), 2, page)
+        for entry in page["entries"]:
+            self.assertEqual((entry["status"], entry["http_status"], entry["actor"]), ("denied", 403, "admin"))
+            self.assertIn("not in ALLOWED_HOSTS", entry["detail"])
+            self.assertEqual(entry["results"], [])
 
     def test_bad_requests_are_problems_and_purge_nothing(self):
         path = new_page()
