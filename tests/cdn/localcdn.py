@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = "www.edgepurge.test"
 DNS_NAME = "instances.edgepurge.test"
 INSTANCE_IPS = ("127.0.1.1", "127.0.1.2", "127.0.1.3")
+# Fault instances, in DNS only when a test asks: one never answers, one has the wrong purge token.
+BLACKHOLE_IP = "127.0.1.4"
+WRONG_TOKEN_IP = "127.0.1.5"
 
 
 @dataclass
@@ -160,29 +163,68 @@ class LocalCDN:
                                            "127.0.0.1", str(self.ports.origin)])
         wait_for("origin", lambda: tcp_open("127.0.0.1", self.ports.origin), 15, proc, log)
 
-    def start_instance(self, i):
+    def start_instance(self, i, ip=None, name=None, purge_token=None):
         """Starts varnishd number i (0-based) on INSTANCE_IPS[i] with a fresh, empty cache."""
-        ip = INSTANCE_IPS[i]
+        ip = ip or INSTANCE_IPS[i]
+        name = name or f"varnish-{i + 1}"
         vcl = self.state / "demo.vcl"
         if not vcl.exists():
             text = (ROOT / "tests/cdn/demo.vcl").read_text()
             text = text.replace("${ORIGIN_PORT}", str(self.ports.origin))
             text = text.replace("${EDGEPURGE_VCL}", str(ROOT / "vcl/edgepurge.vcl"))
             vcl.write_text(text)
-        workdir = self.state / f"varnish-{i + 1}"
+        workdir = self.state / name
         workdir.mkdir(exist_ok=True)
         argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}",
-                "-T", "none", "-i", f"edge-{i + 1}", "-f", str(vcl), "-s", "malloc,32m",
+                "-T", "none", "-i", name.replace("varnish", "edge"), "-f", str(vcl), "-s", "malloc,32m",
                 "-p", "timeout_idle=5", "-t", "3600"]
-        proc, log = self._spawn(f"varnish-{i + 1}", argv, env={"EDGEPURGE_PURGE_TOKEN": self.purge_token})
+        proc, log = self._spawn(name, argv, env={"EDGEPURGE_PURGE_TOKEN": purge_token or self.purge_token})
         wait_for(f"varnishd on {ip}", lambda: tcp_open(ip, self.ports.varnish), 30, proc, log)
 
     def stop_instance(self, i):
         self._kill(f"varnish-{i + 1}")
 
-    def start_doh(self):
+    def client_requests(self, i):
+        """Requests varnishd number i has received (varnishstat MAIN.client_req)."""
+        out = subprocess.run(["varnishstat", "-n", str(self.state / f"varnish-{i + 1}"), "-1", "-f", "MAIN.client_req"],
+                             check=True, capture_output=True, text=True).stdout
+        return int(out.split()[1])
+
+    def start_faults(self):
+        """Starts the fault instances and puts them in DNS next to the three real ones."""
+        proc, log = self._spawn("blackhole", [sys.executable, str(ROOT / "tests/cdn/blackhole.py"),
+                                              BLACKHOLE_IP, str(self.ports.varnish)])
+        wait_for("blackhole", lambda: tcp_open(BLACKHOLE_IP, self.ports.varnish), 10, proc, log)
+        self.start_instance(3, ip=WRONG_TOKEN_IP, name="varnish-wrong-token", purge_token="not-the-purge-token")
+        self.stop_doh()
+        self.start_doh(ips=INSTANCE_IPS + (BLACKHOLE_IP, WRONG_TOKEN_IP))
+
+    def stop_faults(self):
+        self._kill("blackhole")
+        self._kill("varnish-wrong-token")
+        self.stop_doh()
+        self.start_doh()
+
+    def start_garbage_doh(self):
+        """Replaces dnsdist with a DoH server that answers junk."""
+        self.stop_doh()
+        proc, log = self._spawn("garbage-doh", [sys.executable, str(ROOT / "tests/cdn/garbage_doh.py"),
+                                                "127.0.0.1", str(self.ports.doh)])
+        wait_for("garbage DoH", lambda: tcp_open("127.0.0.1", self.ports.doh), 10, proc, log)
+
+    def stop_garbage_doh(self):
+        self._kill("garbage-doh")
+        self.start_doh()
+
+    def run_scheduled(self):
+        """Fires the worker's cron trigger now (wrangler dev --test-scheduled)."""
+        status, _, body = http_get("127.0.0.1", self.ports.worker, "/__scheduled?cron=*+*+*+*+*", timeout=120)
+        if status != 200:
+            raise RuntimeError(f"/__scheduled answered {status}: {body!r}")
+
+    def start_doh(self, ips=INSTANCE_IPS):
         conf = self.state / "dnsdist.conf"
-        spoof = ", ".join(f'"{ip}"' for ip in INSTANCE_IPS)
+        spoof = ", ".join(f'"{ip}"' for ip in ips)
         conf.write_text(f"""
 setSecurityPollSuffix("")
 setLocal("127.0.0.1:{self.ports.dns}")
@@ -206,6 +248,11 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
             "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),
             "DISCOVERY_TIMEOUT_MS": "2000",
+            # Quick enough to watch: inline retries within a second, redelivery after seconds.
+            "RETRY_BASE_MS": "50",
+            "RETRY_CAP_MS": "500",
+            "REDELIVERY_BASE_MS": "2000",
+            "REDELIVERY_CAP_MS": "30000",
             "API_TOKENS": self.api_token,
             "PURGE_TOKEN": self.purge_token,
             **self.extra_vars,
@@ -214,7 +261,7 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         argv = ["bash", "-c", f'source "{env_sh}" && exec "$@"', "wrangler",
                 "wrangler", "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.ports.worker),
                 "--inspector-port", str(self.ports.inspector), "--persist-to", str(self.state / "wrangler"),
-                "--show-interactive-dev-session=false"]
+                "--show-interactive-dev-session=false", "--test-scheduled"]
         for k, v in vars_.items():
             argv += ["--var", f"{k}:{v}"]
         # The console's tables: apply the D1 migrations to this CDN's local SQLite first.

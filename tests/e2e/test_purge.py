@@ -9,6 +9,8 @@ Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after 
 """
 import json
 import sys
+import threading
+import time
 import unittest
 import urllib.error
 import urllib.parse
@@ -17,7 +19,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
-from localcdn import INSTANCE_IPS, SITE, TEST_PORTS, LocalCDN, http_get  # noqa: E402
+from localcdn import BLACKHOLE_IP, INSTANCE_IPS, SITE, TEST_PORTS, WRONG_TOKEN_IP, LocalCDN, http_get  # noqa: E402
 
 CDN = None
 
@@ -66,7 +68,9 @@ def new_page():
     return f"/e2e/{uuid.uuid4().hex}"
 
 
-class PurgeApi(unittest.TestCase):
+class CdnTestCase(unittest.TestCase):
+    """Helpers shared by the test classes below."""
+
     def warm(self, path, host=SITE):
         """Fetches path through every instance until each serves a hit; returns the bodies."""
         bodies = {}
@@ -91,6 +95,8 @@ class PurgeApi(unittest.TestCase):
         for key in ("type", "title", "detail"):
             self.assertIsInstance(body[key], str)
 
+
+class PurgeApi(CdnTestCase):
     def test_purge_reaches_every_instance_and_the_next_fetch_is_a_miss(self):
         path = new_page()
         before = self.warm(path)
@@ -152,26 +158,53 @@ class PurgeApi(unittest.TestCase):
             self.assertIn("not in ALLOWED_HOSTS", entry["detail"])
             self.assertEqual(entry["results"], [])
 
-    def test_bad_requests_are_problems_and_purge_nothing(self):
+    def test_hostile_input_is_a_4xx_problem_and_no_purge_reaches_any_instance(self):
         path = new_page()
         self.warm(path)
         url = f"https://{SITE}{path}"
         cases = [
             ("malformed JSON", dict(raw=b'{"urls": ['), 400),
             ("not an object", dict(body=[url]), 400),
+            ("unknown field", dict(body={"urls": [url], "hosts": ["x"]}), 400),
+            ("empty body", dict(raw=b""), 400),
             ("empty list", dict(body={"urls": []}), 400),
-            ("CRLF in URL", dict(body={"urls": [url + "\r\nX-Evil: 1"]}), 400),
+            ("wrong content type", dict(body={"urls": [url]}, content_type="text/plain"), 415),
+            ("no content type", dict(body={"urls": [url]}, content_type=None), 415),
+            ("body too large", dict(raw=b'{"urls": ["' + b"a" * (1 << 20) + b'"]}'), 413),
+            ("too many URLs", dict(body={"urls": [f"{url}?n={i}" for i in range(101)]}), 422),
+            ("ftp scheme", dict(body={"urls": [f"ftp://{SITE}{path}"]}), 400),
+            ("javascript scheme", dict(body={"urls": ["javascript:alert(1)"]}), 400),
             ("relative URL", dict(body={"urls": [path]}), 400),
             ("userinfo", dict(body={"urls": [f"https://user:pw@{SITE}{path}"]}), 400),
-            ("wrong content type", dict(body={"urls": [url]}, content_type="text/plain"), 415),
-            ("too many URLs", dict(body={"urls": [f"{url}?n={i}" for i in range(101)]}), 422),
-            ("body too large", dict(raw=b'{"urls": ["' + b"a" * (1 << 20) + b'"]}'), 413),
+            ("IPv4 literal host", dict(body={"urls": [f"https://127.0.1.1{path}"]}), 400),
+            ("IPv6 literal host", dict(body={"urls": [f"https://[::1]{path}"]}), 400),
+            ("host not allowed", dict(body={"urls": [f"https://evil.example{path}"]}), 403),
+            ("CRLF in URL", dict(body={"urls": [url + "\r\nX-Evil: 1"]}), 400),
+            ("LF in URL", dict(body={"urls": [url + "\nX-Evil: 1"]}), 400),
+            ("NUL in URL", dict(body={"urls": [url + "\u0000"]}), 400),
+            ("tab in host", dict(body={"urls": [f"https://www.edge\tpurge.test{path}"]}), 400),
+            ("invalid percent-encoding", dict(body={"urls": [url + "%zz"]}), 400),
+            ("over-long URL", dict(body={"urls": [url + "?" + "a" * 9000]}), 400),
+            ("one bad URL among good ones", dict(body={"urls": [url, url + "\r\n"]}), 400),
+            ("wrong token", dict(body={"urls": [url]}, token="ep_wrong-wrong-wrong-wrong"), 401),
         ]
+        before = [CDN.client_requests(i) for i in range(3)]
         for name, kwargs, want in cases:
             with self.subTest(name):
                 status, ctype, body = api("POST", "/api/purge", **kwargs)
                 self.assert_problem(status, ctype, body, want)
+        # Not one request reached any instance (varnishstat MAIN.client_req), and all still hit.
+        self.assertEqual([CDN.client_requests(i) for i in range(3)], before)
         self.assert_all_hits(path)
+
+    def test_duplicate_urls_are_purged_once_not_refused(self):
+        path = new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        status, _, report = api("POST", "/api/purge", {"urls": [url, url, f"https://WWW.EDGEPURGE.TEST{path}#top"]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["summary"]["total"], 3)
+        self.assertEqual({r["url"] for r in report["results"]}, {url})
 
     def test_one_instance_down_gives_207_naming_it(self):
         path = new_page()
@@ -189,6 +222,8 @@ class PurgeApi(unittest.TestCase):
         self.assertEqual(outcomes[down]["outcome"], "failed")
         self.assertIn("connection", outcomes[down]["error"])
         self.assertTrue(outcomes[down]["retryable"])
+        self.assertEqual(outcomes[down]["attempts"], 3, "retried inline (RETRY_ATTEMPTS)")
+        self.assertTrue(outcomes[down]["pending"], "queued for background redelivery")
         self.assertNotIn("http_status", outcomes[down])
         for inst in CDN.instances:
             if inst != down:
@@ -225,6 +260,96 @@ class PurgeApi(unittest.TestCase):
         self.assert_problem(status, ctype, body, 405)
         status, ctype, body = api("GET", "/api/nope", content_type=None)
         self.assert_problem(status, ctype, body, 404)
+
+
+def deliveries_for(url, status=None):
+    query = "?limit=1000" + (f"&status={status}" if status else "")
+    code, _, body = api("GET", "/api/deliveries" + query, content_type=None)
+    assert code == 200, body
+    return [d for d in body["deliveries"] if d["url"] == url]
+
+
+def wait_for_delivery(test, url, instance, status, timeout=40):
+    """Fires the cron trigger until the (url, instance) delivery reaches `status`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        CDN.run_scheduled()
+        found = [d for d in deliveries_for(url) if d["instance"] == instance]
+        if found and found[0]["status"] == status:
+            return found[0]
+        time.sleep(1)
+    test.fail(f"delivery of {url} to {instance} never became {status}: {deliveries_for(url)}")
+
+
+class Faults(CdnTestCase):
+    """Faults against the real instances: kills, silence, refusal, and broken discovery."""
+
+    def test_instance_killed_during_a_purge_is_redelivered_when_it_comes_back(self):
+        # /slow/ PURGEs take 1.5 s on the demo VCL: time to kill the instance mid-purge.
+        path = "/slow" + new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        victim = CDN.instances[0]
+        result = {}
+        purge = threading.Thread(target=lambda: result.update(r=api("POST", "/api/purge", {"urls": [url]})))
+        purge.start()
+        time.sleep(0.6)
+        CDN.stop_instance(0)
+        purge.join(60)
+        status, _, report = result["r"]
+        self.assertEqual(status, 207, report)
+        rows = {r["instance"]: r for r in report["results"]}
+        self.assertEqual(rows[victim]["outcome"], "failed", rows[victim])
+        self.assertTrue(rows[victim]["pending"])
+        for inst in CDN.instances[1:]:
+            self.assertEqual(rows[inst]["outcome"], "purged", rows[inst])
+            self.assertIn("fwd=uri-miss", fetch(inst, path)[0])
+        [pending] = deliveries_for(url, "pending")
+        self.assertEqual(pending["instance"], victim)
+
+        # It comes back (empty, as a restarted cache is); the background redelivery succeeds.
+        CDN.start_instance(0)
+        delivered = wait_for_delivery(self, url, victim, "delivered")
+        self.assertGreaterEqual(delivered["attempts"], 1)
+        self.assertIn("fwd=uri-miss", fetch(victim, path)[0])
+
+    def test_silent_instance_times_out_and_wrong_token_is_a_rejection(self):
+        path = new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        CDN.start_faults()
+        try:
+            status, _, report = api("POST", "/api/purge", {"urls": [url]})
+        finally:
+            CDN.stop_faults()
+        self.assertEqual(status, 207, report)
+        rows = {r["instance"]: r for r in report["results"]}
+        silent = rows[f"{BLACKHOLE_IP}:{TEST_PORTS.varnish}"]
+        self.assertEqual((silent["outcome"], silent["attempts"], silent["pending"]), ("failed", 3, True), silent)
+        self.assertIn("no answer within 2000 ms", silent["error"])
+        refused = rows[f"{WRONG_TOKEN_IP}:{TEST_PORTS.varnish}"]
+        self.assertEqual((refused["outcome"], refused["http_status"], refused["attempts"]), ("rejected", 401, 1), refused)
+        self.assertIn("PURGE_TOKEN", refused["error"])
+        self.assertNotIn("pending", refused, "a 401 is a configuration fault: not retried, not queued")
+        for inst in CDN.instances:
+            self.assertEqual(rows[inst]["outcome"], "purged")
+            self.assertIn("fwd=uri-miss", fetch(inst, path)[0])
+        # The silent instance has left DNS since: its pending delivery is abandoned, with the reason.
+        abandoned = wait_for_delivery(self, url, f"{BLACKHOLE_IP}:{TEST_PORTS.varnish}", "abandoned")
+        self.assertIn("no longer in discovery", abandoned["last_error"])
+
+    def test_doh_answering_garbage_is_a_502_and_purges_nothing(self):
+        path = new_page()
+        self.warm(path)
+        CDN.start_garbage_doh()
+        try:
+            status, ctype, body = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+        finally:
+            CDN.stop_garbage_doh()
+        self.assert_problem(status, ctype, body, 502)
+        self.assertEqual(body["type"], "urn:edgepurge:problem:discovery-failed")
+        self.assertIn("malformed DNS answer", body["detail"])
+        self.assert_all_hits(path)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,12 @@ pub struct PurgeResult {
     /// Wall time spent on this request, measured by the caller of the core.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// How many times it was sent (1, plus inline retries).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Failed inline, queued for background redelivery (see `GET /api/deliveries`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// Counts of each outcome in a report.
@@ -385,6 +391,45 @@ pub struct VerifyReport {
     pub url: String,
     /// One row per instance.
     pub results: Vec<VerifyResult>,
+}
+
+/// A (URL, instance) purge that failed inline, redelivered in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Id.
+    pub id: i64,
+    /// The purge it belongs to (history id).
+    pub purge_id: i64,
+    /// The URL.
+    pub url: String,
+    /// The instance, as `ip:port`.
+    pub instance: String,
+    /// `pending`, `delivered` or `abandoned`.
+    pub status: String,
+    /// Background attempts made so far.
+    pub attempts: u32,
+    /// When it was queued, ms.
+    pub first_at: i64,
+    /// When it will next be tried (pending), ms.
+    pub next_at: i64,
+    /// When it last changed, ms.
+    pub updated_at: i64,
+    /// The last failure, or why it was abandoned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Reply of `GET /api/deliveries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveriesReply {
+    /// Counts by status.
+    pub pending: usize,
+    /// Counts by status.
+    pub delivered: usize,
+    /// Counts by status.
+    pub abandoned: usize,
+    /// The deliveries asked for, newest first.
+    pub deliveries: Vec<Delivery>,
 }
 
 /// The last purge an instance took part in.

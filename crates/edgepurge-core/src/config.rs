@@ -16,6 +16,11 @@
 //! | `API_TOKENS` | yes (secret) | bearer tokens accepted by the API, comma-separated, at least 16 characters each |
 //! | `PURGE_TOKEN` | yes (secret) | sent to instances as `Purge-Token` |
 //! | `SESSION_TTL_SECS` | no | console session lifetime, default 28800 (8 hours) |
+//! | `RETRY_ATTEMPTS` | no | sends per (URL, instance) within a request, default 3 |
+//! | `RETRY_BASE_MS`, `RETRY_CAP_MS` | no | inline backoff, default 100 and 2000 |
+//! | `REDELIVERY_BASE_MS`, `REDELIVERY_CAP_MS` | no | background backoff, default 30000 and 3600000 |
+//! | `REDELIVERY_MAX_AGE_MS` | no | abandon a delivery still failing after this, default 86400000 (a day) |
+//! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, default 120 |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
@@ -81,6 +86,12 @@ pub struct Config {
     pub session_ttl_secs: u32,
     /// Cloudflare Access, when configured.
     pub access: Option<AccessSettings>,
+    /// Inline retries.
+    pub retry: crate::retry::RetryPolicy,
+    /// Background redelivery.
+    pub redelivery: crate::retry::RedeliveryPolicy,
+    /// Purge requests per caller per minute.
+    pub rate_limit_per_minute: u32,
     api_tokens: Vec<String>,
 }
 
@@ -196,6 +207,17 @@ impl Config {
             purge_token,
             session_ttl_secs: number("SESSION_TTL_SECS", 8 * 3600, 60, 30 * 24 * 3600)?,
             access,
+            retry: crate::retry::RetryPolicy {
+                attempts: number("RETRY_ATTEMPTS", 3, 1, 10)?,
+                base_ms: number("RETRY_BASE_MS", 100, 1, 60_000)?,
+                cap_ms: number("RETRY_CAP_MS", 2000, 1, 300_000)?,
+            },
+            redelivery: crate::retry::RedeliveryPolicy {
+                base_ms: number("REDELIVERY_BASE_MS", 30_000, 1, 3_600_000)?.into(),
+                cap_ms: number("REDELIVERY_CAP_MS", 3_600_000, 1, 86_400_000)?.into(),
+                max_age_ms: number("REDELIVERY_MAX_AGE_MS", 86_400_000, 1000, 4_000_000_000)?.into(),
+            },
+            rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000)?,
             api_tokens,
         })
     }

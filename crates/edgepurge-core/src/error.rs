@@ -55,6 +55,8 @@ pub enum ErrorKind {
     Conflict,
     /// 422: more URLs than allowed in one request.
     TooManyUrls,
+    /// 429: over the caller's rate limit; see [`ApiError::retry_after_secs`].
+    TooManyRequests,
     /// 500: the configuration is broken.
     Config,
     /// 500: the worker failed in a way no request should cause.
@@ -80,6 +82,7 @@ impl ErrorKind {
             PayloadTooLarge => (413, "payload-too-large", "Request body too large", Caller, false),
             UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type", Caller, false),
             TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
+            TooManyRequests => (429, "rate-limited", "Too many requests", Caller, true),
             ErrorKind::Config => (500, "config", "Broken configuration", ErrorSource::Config, false),
             Internal => (500, "internal", "Internal error", ErrorSource::Config, true),
             DiscoveryFailed => (502, "discovery-failed", "Instance discovery failed", Discovery, true),
@@ -104,12 +107,14 @@ pub struct ApiError {
     pub setting: Option<String>,
     /// The URL, host or DNS name at fault, if any.
     pub subject: Option<String>,
+    /// For 429: seconds until the caller may try again (the `Retry-After` header).
+    pub retry_after_secs: Option<u32>,
 }
 
 impl ApiError {
     /// An error of `kind` with a human-readable `detail`.
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        ApiError { kind, detail: detail.into(), setting: None, subject: None }
+        ApiError { kind, detail: detail.into(), setting: None, subject: None, retry_after_secs: None }
     }
 
     /// Names the URL, host or DNS name at fault.

@@ -26,6 +26,7 @@ pub mod http1;
 pub mod outcome;
 pub mod plan;
 pub mod report;
+pub mod retry;
 pub mod target;
 pub mod verify;
 

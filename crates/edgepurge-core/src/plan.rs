@@ -59,6 +59,43 @@ impl Plan {
         })
     }
 
+    /// Plans exactly the given (target, instance) pairs: background redelivery, where each
+    /// pair is what failed before, not a target's whole host.
+    pub fn for_pairs(pairs: Vec<(Target, SocketAddr)>, purge_token: &FieldValue, concurrency: usize) -> Plan {
+        let mut targets: Vec<Target> = Vec::new();
+        let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
+        for (target, addr) in pairs {
+            let i = match targets.iter().position(|t| *t == target) {
+                Some(i) => i,
+                None => {
+                    targets.push(target);
+                    targets.len() - 1
+                }
+            };
+            let queue = queues.entry(addr).or_default();
+            if !queue.contains(&i) {
+                queue.push(i);
+            }
+        }
+        let jobs = queues
+            .into_iter()
+            .map(|(instance, idx)| {
+                let last = idx.len() - 1;
+                let requests = idx
+                    .iter()
+                    .enumerate()
+                    .map(|(n, &t)| PlannedRequest {
+                        target: t,
+                        bytes: purge_request(&targets[t], purge_token, n != last),
+                        head: false,
+                    })
+                    .collect();
+                Job { instance, requests }
+            })
+            .collect();
+        Plan { targets, jobs, concurrency: concurrency.max(1) }
+    }
+
     /// Plans a `HEAD` of each target on every instance of its host, for verification.
     pub fn verify(
         targets: Vec<Target>,

@@ -33,6 +33,8 @@ impl ReportBuilder {
                         error: Some("no result: the fan-out ended before this request finished".into()),
                         retryable: true,
                         elapsed_ms: None,
+                        attempts: 0,
+                        pending: false,
                     },
                 ));
             }
@@ -50,6 +52,7 @@ impl ReportBuilder {
         request: usize,
         reply: &Result<Answer, DeliveryError>,
         elapsed_ms: Option<u64>,
+        attempts: u32,
     ) -> Option<PurgeResult> {
         let target = plan.jobs.get(job).and_then(|j| j.requests.get(request)).map(|r| r.target)?;
         let i = self.rows.binary_search_by_key(&(target, job), |(k, _)| *k).ok()?;
@@ -60,12 +63,26 @@ impl ReportBuilder {
         row.error = c.error;
         row.retryable = c.retryable;
         row.elapsed_ms = elapsed_ms;
+        row.attempts = attempts;
         Some(row.clone())
     }
 
     /// Every (URL, instance) pair of the plan, in report order.
     pub fn pairs(&self) -> Vec<crate::api::Pair> {
         self.rows.iter().map(|(_, r)| crate::api::Pair { url: r.url.clone(), instance: r.instance.clone() }).collect()
+    }
+
+    /// Marks the rows that failed retryably as queued for background redelivery and returns
+    /// them: they are the ones to store.
+    pub fn queue_retryable(&mut self) -> Vec<PurgeResult> {
+        let mut queued = Vec::new();
+        for (_, row) in &mut self.rows {
+            if row.outcome == Outcome::Failed && row.retryable {
+                row.pending = true;
+                queued.push(row.clone());
+            }
+        }
+        queued
     }
 
     /// The report: overall status from the rows, counts, and every row.

@@ -517,7 +517,7 @@ fn reports_account_for_every_pair() {
     let mut all = ReportBuilder::new(&plan);
     for (j, job) in plan.jobs.iter().enumerate() {
         for r in 0..job.requests.len() {
-            all.record(&plan, j, r, &ok, Some(3));
+            all.record(&plan, j, r, &ok, Some(3), 1);
         }
     }
     let report = all.finish();
@@ -536,10 +536,10 @@ fn reports_account_for_every_pair() {
 
     let mut partial = ReportBuilder::new(&plan);
     for r in 0..3 {
-        partial.record(&plan, 0, r, &ok, None);
+        partial.record(&plan, 0, r, &ok, None, 1);
     }
     for r in 0..2 {
-        partial.record(&plan, 1, r, &Err(DeliveryError::Connect("connection refused".into())), None);
+        partial.record(&plan, 1, r, &Err(DeliveryError::Connect("connection refused".into())), None, 3);
     }
     let report = partial.finish();
     assert_eq!((report.status, report.status.http_status()), (PurgeStatus::Partial, 207));
@@ -561,7 +561,7 @@ fn api_json_shapes_are_stable() {
 
     let plan = two_host_plan();
     let mut b = ReportBuilder::new(&plan);
-    b.record(&plan, 0, 0, &Ok(answer_with(200, &[("Purge-Count", "0")])), Some(4));
+    b.record(&plan, 0, 0, &Ok(answer_with(200, &[("Purge-Count", "0")])), Some(4), 1);
     let json = serde_json::to_value(b.finish()).unwrap();
     assert_eq!(json["status"], "partial");
     let row = &json["results"][0];
@@ -593,6 +593,7 @@ fn every_error_kind_has_its_status() {
         (ErrorKind::PayloadTooLarge, 413),
         (ErrorKind::UnsupportedMediaType, 415),
         (ErrorKind::TooManyUrls, 422),
+        (ErrorKind::TooManyRequests, 429),
         (ErrorKind::Config, 500),
         (ErrorKind::Internal, 500),
         (ErrorKind::DiscoveryFailed, 502),
@@ -799,4 +800,96 @@ fn verify_plans_head_requests_whose_answers_have_no_body() {
     let mut r = AnswerReader::for_head();
     let a = r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nCache-Status: e; hit\r\n\r\n").unwrap().unwrap();
     assert_eq!((a.status, a.body.len()), (200, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries and redelivery
+
+#[test]
+fn backoff_is_exponential_with_full_jitter_under_a_cap() {
+    use edgepurge_core::retry::backoff_ms;
+    // The random number picks a point in [0, min(cap, base * 2^(n-1))].
+    let cases = [
+        (1, 0, 0),
+        (1, u32::MAX, 100),
+        (2, u32::MAX, 200),
+        (3, u32::MAX, 400),
+        (5, u32::MAX, 1000),
+        (40, u32::MAX, 1000),
+    ];
+    for (failures, random, max) in cases {
+        let got = backoff_ms(100, 1000, failures, random);
+        assert!(got <= max, "failures={failures}: {got} > {max}");
+    }
+    assert_eq!(backoff_ms(100, 1000, 3, 250), 250);
+    assert_eq!(backoff_ms(100, 1000, 3, 401), 0, "wraps within the window");
+    let spread: std::collections::BTreeSet<u64> = (0..50u32).map(|r| backoff_ms(100, 1000, 4, r * 7919)).collect();
+    assert!(spread.len() > 10, "jitter spreads retries: {spread:?}");
+}
+
+#[test]
+fn only_retryable_failures_are_retried_and_only_so_often() {
+    use edgepurge_core::retry::RetryPolicy;
+    let p = RetryPolicy { attempts: 3, base_ms: 100, cap_ms: 2000 };
+    assert!(p.retry_after(1, true, 7).is_some());
+    assert!(p.retry_after(2, true, 7).is_some());
+    assert_eq!(p.retry_after(3, true, 7), None, "three sends in all");
+    assert_eq!(p.retry_after(1, false, 7), None, "a 4xx is an answer, not a fault");
+    let once = RetryPolicy { attempts: 1, ..p };
+    assert_eq!(once.retry_after(1, true, 7), None);
+}
+
+#[test]
+fn redelivery_stops_when_the_instance_is_gone_or_the_delivery_too_old() {
+    use edgepurge_core::retry::{Decision, RedeliveryPolicy};
+    let p = RedeliveryPolicy { base_ms: 1000, cap_ms: 60_000, max_age_ms: 3_600_000 };
+    let here = [addr("10.0.0.1:80"), addr("10.0.0.2:80")];
+    assert_eq!(p.decide(0, 1000, "10.0.0.1:80", Ok(&here)), Decision::Attempt);
+    assert!(
+        matches!(p.decide(0, 1000, "10.0.0.9:80", Ok(&here)), Decision::Abandon(r) if r.contains("no longer in discovery"))
+    );
+    assert!(
+        matches!(p.decide(0, 3_600_001, "10.0.0.1:80", Ok(&here)), Decision::Abandon(r) if r.contains("REDELIVERY_MAX_AGE_MS"))
+    );
+    assert!(
+        matches!(p.decide(0, 1000, "10.0.0.1:80", Err("SERVFAIL")), Decision::Postpone(r) if r.contains("SERVFAIL"))
+    );
+    // Too old wins even when discovery is down: it is abandoned, with its reason, not kept forever.
+    assert!(matches!(p.decide(0, 3_600_001, "10.0.0.1:80", Err("down")), Decision::Abandon(_)));
+    let next = p.next_at(5000, 3, 0);
+    assert!((5100..=9000).contains(&next), "{next}");
+    assert!(p.next_at(5000, 3, u32::MAX) <= 5000 + 4000);
+}
+
+#[test]
+fn retryable_failures_are_queued_and_marked_pending() {
+    let plan = two_host_plan();
+    let mut b = ReportBuilder::new(&plan);
+    let ok = Ok(answer_with(200, &[]));
+    for r in 0..3 {
+        b.record(&plan, 0, r, &ok, Some(1), 1);
+    }
+    b.record(&plan, 1, 0, &Err(DeliveryError::Connect("refused".into())), Some(1), 3);
+    b.record(&plan, 1, 1, &Ok(answer_with(401, &[])), Some(1), 1);
+    let queued = b.queue_retryable();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].instance.as_str(), queued[0].attempts, queued[0].pending), ("10.0.0.2:80", 3, true));
+    let report = b.finish();
+    let pending: Vec<bool> = report.results.iter().map(|r| r.pending).collect();
+    assert_eq!(pending, [false, true, false, false, false]);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["results"][1]["pending"], true);
+    assert!(json["results"][0].get("pending").is_none());
+}
+
+#[test]
+fn redelivery_plans_exactly_the_failed_pairs() {
+    let a = Target::parse("https://a.example/1").unwrap();
+    let b = Target::parse("https://a.example/2").unwrap();
+    let pairs = vec![(a.clone(), addr("10.0.0.2:80")), (b, addr("10.0.0.2:80")), (a, addr("10.0.0.1:80"))];
+    let plan = Plan::for_pairs(pairs, &token(), 6);
+    let shape: Vec<(String, Vec<usize>)> =
+        plan.jobs.iter().map(|j| (j.instance.to_string(), j.requests.iter().map(|r| r.target).collect())).collect();
+    assert_eq!(shape, [("10.0.0.1:80".to_owned(), vec![0]), ("10.0.0.2:80".to_owned(), vec![0, 1])]);
+    assert_eq!(plan.targets.len(), 2);
 }

@@ -4,12 +4,13 @@ use crate::auth::{self, check_csrf, Identity, Via};
 use crate::handlers::{ctx, json_body, load_config, now_ms, Ctx, HandlerResult};
 use crate::problem::{internal, json};
 use crate::store::Store;
-use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, PurgeReport, PurgeStatus, SignIn};
+use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, PurgeReport, PurgeResult, PurgeStatus, SignIn};
 use edgepurge_core::auth::{
     clear_session_cookie, new_secret, secret_hash, session_cookie, token_hint, Action, TOKEN_PREFIX,
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
+use edgepurge_core::retry::RedeliveryPolicy;
 use edgepurge_core::ApiError;
 use worker::{Env, Headers, Request, Response, Url};
 
@@ -175,8 +176,37 @@ pub async fn record_attempt(store: &Store, now: i64, identity: Option<&Identity>
     }
 }
 
-/// Writes a finished purge and its per-instance results to the history.
-pub async fn record_report(store: &Store, now: i64, actor: (String, i64), plan: &Plan, report: &PurgeReport) {
+/// `GET /api/deliveries?status=pending|delivered|abandoned&limit=`.
+pub async fn deliveries(req: &Request, env: &Env) -> HandlerResult {
+    let Ctx { store, .. } = ctx(req, env, Action::Read).await?;
+    let url: Url = req.url().map_err(internal)?;
+    let mut status = None;
+    let mut limit = 100u32;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "status" if matches!(v.as_ref(), "pending" | "delivered" | "abandoned") => status = Some(v.into_owned()),
+            "status" => return Err(bad("status must be pending, delivered or abandoned")),
+            "limit" => {
+                limit =
+                    v.parse().ok().filter(|l| (1..=1000).contains(l)).ok_or_else(|| bad("limit must be 1 to 1000"))?
+            }
+            _ => {}
+        }
+    }
+    json(&store.deliveries(status.as_deref(), limit).await?, 200)
+}
+
+/// Writes a finished purge and its per-instance results to the history, and queues what
+/// failed retryably for background redelivery.
+pub async fn record_report(
+    store: &Store,
+    now: i64,
+    actor: (String, i64),
+    plan: &Plan,
+    report: &PurgeReport,
+    queued: &[PurgeResult],
+    redelivery: RedeliveryPolicy,
+) {
     let urls: Vec<String> = plan.targets.iter().map(|t| t.url().to_owned()).collect();
     let status = match report.status {
         PurgeStatus::Purged => "purged",
@@ -184,10 +214,14 @@ pub async fn record_report(store: &Store, now: i64, actor: (String, i64), plan: 
         PurgeStatus::Failed => "failed",
     };
     let http_status = report.status.http_status();
-    if let Err(e) =
-        store.record_purge(now, &actor.0, Some(actor.1), &urls, status, http_status, None, &report.results).await
-    {
-        worker::console_error!("history write failed: {e}");
+    match store.record_purge(now, &actor.0, Some(actor.1), &urls, status, http_status, None, &report.results).await {
+        Ok(purge_id) => {
+            let next_at = redelivery.next_at(now, 1, crate::fanout::random_u32());
+            if let Err(e) = store.queue_deliveries(purge_id, queued, now, next_at).await {
+                worker::console_error!("queueing {} deliveries of purge {purge_id} failed: {e}", queued.len());
+            }
+        }
+        Err(e) => worker::console_error!("history write failed, {} deliveries not queued: {e}", queued.len()),
     }
     worker::console_log!(
         "purge by {}: {status} urls={} instances={} purged={} not_cached={} rejected={} failed={}",

@@ -5,11 +5,14 @@
 //! simultaneous connections); each request has its own timeout, so one slow or dead instance
 //! holds up only its own queue, never the report of the others.
 
-use edgepurge_core::api::PurgeReport;
+use edgepurge_core::api::Outcome;
+use edgepurge_core::config::Config;
 use edgepurge_core::http1::{Answer, AnswerError, AnswerReader};
+use edgepurge_core::outcome::classify;
 use edgepurge_core::outcome::DeliveryError;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::retry::RetryPolicy;
 use futures_util::future::{select, Either};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::net::SocketAddr;
@@ -20,23 +23,36 @@ use worker::{Date, Delay, SecureTransport, Socket};
 
 type Reply = Result<Answer, DeliveryError>;
 
-/// One finished request: (job index, request index, reply, elapsed ms).
-pub type Delivery = (usize, usize, Reply, u64);
+/// One finished request: (job index, request index, reply, elapsed ms, attempts).
+pub type Delivery = (usize, usize, Reply, u64, u32);
+
+/// Per-request limits: the timeout of one attempt and the inline retry policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout_ms: u32,
+    pub retry: RetryPolicy,
+}
+
+impl Limits {
+    pub fn from_config(config: &Config) -> Limits {
+        Limits { timeout_ms: config.instance_timeout_ms, retry: config.retry }
+    }
+}
 
 /// Runs every job of `plan` and reports every (URL, instance) pair.
-pub async fn execute(plan: Rc<Plan>, timeout_ms: u32) -> PurgeReport {
+pub async fn execute(plan: Rc<Plan>, limits: Limits) -> ReportBuilder {
     let mut report = ReportBuilder::new(&plan);
-    let mut results = deliveries(plan.clone(), timeout_ms);
-    while let Some((j, r, reply, elapsed)) = results.next().await {
-        report.record(&plan, j, r, &reply, Some(elapsed));
+    let mut results = deliveries(plan.clone(), limits);
+    while let Some((j, r, reply, elapsed, attempts)) = results.next().await {
+        report.record(&plan, j, r, &reply, Some(elapsed), attempts);
     }
-    report.finish()
+    report
 }
 
 /// Every request of `plan`, yielded as each finishes: at most `plan.concurrency` instances are
 /// worked on at once, each instance's requests in order on one connection.
-pub fn deliveries(plan: Rc<Plan>, timeout_ms: u32) -> impl Stream<Item = Delivery> + 'static {
-    let jobs: Vec<_> = (0..plan.jobs.len()).map(|j| Box::pin(job(plan.clone(), j, timeout_ms))).collect();
+pub fn deliveries(plan: Rc<Plan>, limits: Limits) -> impl Stream<Item = Delivery> + 'static {
+    let jobs: Vec<_> = (0..plan.jobs.len()).map(|j| Box::pin(job(plan.clone(), j, limits))).collect();
     let limit = plan.concurrency;
     stream::iter(jobs).flatten_unordered(limit)
 }
@@ -47,8 +63,16 @@ struct JobState {
     unreachable: Option<DeliveryError>,
 }
 
-/// One instance's queue, a request at a time.
-fn job(plan: Rc<Plan>, j: usize, timeout_ms: u32) -> impl Stream<Item = Delivery> {
+/// A random u32 for backoff jitter, from the platform's CSPRNG.
+pub fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    // On failure the jitter is merely 0: backoff still grows with the cap.
+    let _ = getrandom::getrandom(&mut b);
+    u32::from_le_bytes(b)
+}
+
+/// One instance's queue, a request at a time, each retried inline per the policy.
+fn job(plan: Rc<Plan>, j: usize, limits: Limits) -> impl Stream<Item = Delivery> {
     let state = JobState { conn: None, next: 0, unreachable: None };
     stream::unfold(state, move |mut st| {
         let plan = plan.clone();
@@ -61,31 +85,45 @@ fn job(plan: Rc<Plan>, j: usize, timeout_ms: u32) -> impl Stream<Item = Delivery
             let r = st.next;
             st.next += 1;
             if let Some(e) = &st.unreachable {
-                return Some(((j, r, Err(DeliveryError::Skipped(Box::new(e.clone()))), 0), st));
+                return Some(((j, r, Err(DeliveryError::Skipped(Box::new(e.clone()))), 0, 0), st));
             }
             let started = Date::now().as_millis();
-            let reply = {
-                let exchange = Box::pin(send(&mut st.conn, job.instance, &req.bytes, req.head));
-                let timeout = Delay::from(Duration::from_millis(timeout_ms.into()));
-                match select(exchange, timeout).await {
-                    Either::Left((reply, _)) => reply,
-                    Either::Right(_) => Err(DeliveryError::Timeout(timeout_ms)),
+            let mut attempts = 0;
+            let reply = loop {
+                attempts += 1;
+                let reply = attempt(&mut st.conn, job.instance, &req.bytes, req.head, limits.timeout_ms).await;
+                let c = classify(&reply);
+                let retryable = c.outcome == Outcome::Failed && c.retryable;
+                match limits.retry.retry_after(attempts, retryable, random_u32()) {
+                    Some(wait) => Delay::from(Duration::from_millis(wait.into())).await,
+                    None => break reply,
                 }
             };
             let elapsed = Date::now().as_millis().saturating_sub(started);
-            match &reply {
-                Ok(answer) if answer.keep_alive => {}
-                Ok(_) => close(&mut st.conn).await,
-                Err(e) => {
-                    close(&mut st.conn).await;
-                    if e.instance_unreachable() {
-                        st.unreachable = Some(e.clone());
-                    }
+            if let Err(e) = &reply {
+                if e.instance_unreachable() {
+                    st.unreachable = Some(e.clone());
                 }
             }
-            Some(((j, r, reply, elapsed), st))
+            Some(((j, r, reply, elapsed, attempts), st))
         }
     })
+}
+
+/// One send under the timeout; closes the connection unless the answer allows reuse.
+async fn attempt(conn: &mut Option<Socket>, instance: SocketAddr, bytes: &[u8], head: bool, timeout_ms: u32) -> Reply {
+    let reply = {
+        let exchange = Box::pin(send(conn, instance, bytes, head));
+        let timeout = Delay::from(Duration::from_millis(timeout_ms.into()));
+        match select(exchange, timeout).await {
+            Either::Left((reply, _)) => reply,
+            Either::Right(_) => Err(DeliveryError::Timeout(timeout_ms)),
+        }
+    };
+    if !matches!(&reply, Ok(answer) if answer.keep_alive) {
+        close(conn).await;
+    }
+    reply
 }
 
 async fn close(conn: &mut Option<Socket>) {

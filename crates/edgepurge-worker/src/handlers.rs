@@ -18,6 +18,7 @@ use edgepurge_core::discovery::DiscoverySpec;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::retry::RetryPolicy;
 use edgepurge_core::target::{parse_all, Target};
 use edgepurge_core::verify::verify_result;
 use edgepurge_core::ApiError;
@@ -52,6 +53,7 @@ pub async fn route(mut req: Request, env: &Env) -> HandlerResult {
         (Method::Delete, ["session"]) => console::sign_out(&req, env).await,
         (Method::Get, ["me"]) => console::me(&req, env).await,
         (Method::Get, ["history"]) => console::history(&req, env).await,
+        (Method::Get, ["deliveries"]) => console::deliveries(&req, env).await,
         (Method::Get, ["people"]) => console::people(&req, env).await,
         (Method::Post, ["people"]) => console::create_person(&mut req, env).await,
         (Method::Get, ["people", id, "tokens"]) => console::tokens(&req, env, id).await,
@@ -59,7 +61,7 @@ pub async fn route(mut req: Request, env: &Env) -> HandlerResult {
         (Method::Delete, ["tokens", id]) => console::revoke_token(&req, env, id).await,
         (
             _,
-            ["health" | "purge" | "verify" | "instances" | "session" | "me" | "history" | "people"]
+            ["health" | "purge" | "verify" | "instances" | "session" | "me" | "history" | "deliveries" | "people"]
             | ["people", _, "tokens"]
             | ["tokens", _],
         ) => Err(ApiError::new(ErrorKind::MethodNotAllowed, format!("{method} is not allowed on {path}"))),
@@ -177,6 +179,15 @@ async fn purge_as(
 ) -> HandlerResult {
     identity.require(Action::Purge)?;
     check_csrf(req, identity)?;
+    let key = format!("person:{}", identity.person.id);
+    if let Some(wait) = store.rate_limit(&key, now, config.rate_limit_per_minute).await? {
+        let mut e = ApiError::new(
+            ErrorKind::TooManyRequests,
+            format!("more than {} purge requests this minute (RATE_LIMIT_PER_MINUTE)", config.rate_limit_per_minute),
+        );
+        e.retry_after_secs = Some(wait);
+        return Err(e);
+    }
     let wants_stream =
         req.headers().get("accept").map_err(internal)?.is_some_and(|a| a.contains("application/x-ndjson"));
     let request: PurgeRequest = json_body(req).await?;
@@ -184,9 +195,13 @@ async fn purge_as(
     let (targets, instances) = targets_and_instances(config, &request.urls).await?;
     let plan = Rc::new(Plan::build(targets, &instances, &config.purge_token, config.concurrency)?);
     let actor = (identity.person.name.clone(), identity.person.id);
+    let limits = fanout::Limits::from_config(config);
+    let redelivery = config.redelivery;
     if !wants_stream {
-        let report = fanout::execute(plan.clone(), config.instance_timeout_ms).await;
-        console::record_report(store, now, actor, &plan, &report).await;
+        let mut builder = fanout::execute(plan.clone(), limits).await;
+        let queued = builder.queue_retryable();
+        let report = builder.finish();
+        console::record_report(store, now, actor, &plan, &report, &queued, redelivery).await;
         return json(&report, report.status.http_status());
     }
 
@@ -195,16 +210,18 @@ async fn purge_as(
     let started = PurgeEvent::Started { pairs: builder.borrow().pairs() };
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
-        fanout::deliveries(plan.clone(), config.instance_timeout_ms).filter_map(move |(j, r, reply, elapsed)| {
-            let row = builder.borrow_mut().record(&plan, j, r, &reply, Some(elapsed));
+        fanout::deliveries(plan.clone(), limits).filter_map(move |(j, r, reply, elapsed, attempts)| {
+            let row = builder.borrow_mut().record(&plan, j, r, &reply, Some(elapsed), attempts);
             futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
         })
     };
     let env = env.clone();
     let done = stream::once(async move {
-        let report = builder.borrow().clone().finish();
+        let mut finished = builder.borrow().clone();
+        let queued = finished.queue_retryable();
+        let report = finished.finish();
         if let Ok(store) = Store::open(&env) {
-            console::record_report(&store, now, actor, &plan, &report).await;
+            console::record_report(&store, now, actor, &plan, &report, &queued, redelivery).await;
         }
         ndjson(&PurgeEvent::Done(report))
     });
@@ -227,8 +244,10 @@ async fn verify(req: &mut Request, env: &Env) -> HandlerResult {
     let request: VerifyRequest = json_body(req).await?;
     let (targets, instances) = targets_and_instances(&config, std::slice::from_ref(&request.url)).await?;
     let plan = Rc::new(Plan::verify(targets, &instances, config.concurrency)?);
-    let mut results: Vec<_> = fanout::deliveries(plan.clone(), config.instance_timeout_ms)
-        .map(|(j, _, reply, _)| verify_result(plan.jobs[j].instance.to_string(), &reply))
+    let limits =
+        fanout::Limits { timeout_ms: config.instance_timeout_ms, retry: RetryPolicy { attempts: 1, ..config.retry } };
+    let mut results: Vec<_> = fanout::deliveries(plan.clone(), limits)
+        .map(|(j, _, reply, _, _)| verify_result(plan.jobs[j].instance.to_string(), &reply))
         .collect()
         .await;
     results.sort_by(|a, b| a.instance.cmp(&b.instance));

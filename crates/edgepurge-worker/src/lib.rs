@@ -12,9 +12,10 @@ mod doh;
 mod fanout;
 mod handlers;
 mod problem;
+mod redeliver;
 mod store;
 
-use worker::{event, Context, Env, Headers, Request, Response, Result};
+use worker::{event, Context, Env, Headers, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// Sent on every response: only the app's own scripts and wasm run, nothing frames it, and
 /// nothing leaks through referrers or MIME sniffing.
@@ -49,4 +50,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         headers.set(name, value)?;
     }
     Ok(response.with_headers(headers))
+}
+
+/// The cron trigger: redeliver what failed inline (see [`redeliver`]).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match redeliver::run(&env).await {
+        Ok((attempted, delivered, abandoned)) => {
+            worker::console_log!("redelivery: attempted={attempted} delivered={delivered} abandoned={abandoned}")
+        }
+        Err(e) => worker::console_error!("redelivery failed: {e}"),
+    }
 }

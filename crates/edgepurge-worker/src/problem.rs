@@ -16,6 +16,9 @@ pub fn response(err: &ApiError) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", PROBLEM_CONTENT_TYPE)?;
     headers.set("cache-control", "no-store")?;
+    if let Some(secs) = err.retry_after_secs {
+        headers.set("retry-after", &secs.to_string())?;
+    }
     if err.kind == ErrorKind::Unauthorized {
         // RFC 6750 section 3.
         headers.set("www-authenticate", "Bearer realm=\"edgepurge\"")?;

@@ -4,7 +4,9 @@
 //! API types by hand, so the only serialised contract stays `edgepurge_core::api`.
 
 use crate::problem::internal;
-use edgepurge_core::api::{HistoryEntry, HistoryPage, LastPurge, Outcome, Person, PurgeResult, Role, TokenInfo};
+use edgepurge_core::api::{
+    DeliveriesReply, Delivery, HistoryEntry, HistoryPage, LastPurge, Outcome, Person, PurgeResult, Role, TokenInfo,
+};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
 use serde_json::Value;
@@ -335,5 +337,120 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    // ---- durable redelivery ---------------------------------------------------------------
+
+    /// Stores the rows that failed inline as pending deliveries of purge `purge_id`.
+    pub async fn queue_deliveries(
+        &self,
+        purge_id: i64,
+        rows: &[PurgeResult],
+        now: i64,
+        next_at: i64,
+    ) -> Result<(), ApiError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut stmts = Vec::with_capacity(rows.len());
+        for r in rows {
+            stmts.push(
+                self.db
+                    .prepare(
+                        "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
+                         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?4, ?6)",
+                    )
+                    .bind(&[n(purge_id), s(&r.url), s(&r.instance), n(now), n(next_at), opt(r.error.as_deref())])
+                    .map_err(internal)?,
+            );
+        }
+        self.db.batch(stmts).await.map_err(internal)?;
+        Ok(())
+    }
+
+    /// Pending deliveries due at `now`, oldest first.
+    pub async fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<Delivery>, ApiError> {
+        let rows = self
+            .rows(
+                "SELECT * FROM deliveries WHERE status = 'pending' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
+                &[n(now), n(limit.into())],
+            )
+            .await?;
+        Ok(rows.iter().map(delivery).collect())
+    }
+
+    /// Records a background attempt's result.
+    pub async fn update_delivery(
+        &self,
+        id: i64,
+        status: &str,
+        attempts: u32,
+        next_at: i64,
+        last_error: Option<&str>,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        self.run(
+            "UPDATE deliveries SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
+            &[n(id), s(status), n(attempts.into()), n(next_at), opt(last_error), n(now)],
+        )
+        .await
+    }
+
+    /// Counts by status, and the newest deliveries of `status` (all statuses if `None`).
+    pub async fn deliveries(&self, status: Option<&str>, limit: u32) -> Result<DeliveriesReply, ApiError> {
+        let counts = self.rows("SELECT status, count(*) AS n FROM deliveries GROUP BY status", &[]).await?;
+        let count = |st: &str| counts.iter().find(|r| text(r, "status") == st).map_or(0, |r| int(r, "n") as usize);
+        let rows = self
+            .rows(
+                "SELECT * FROM deliveries WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
+                &[opt(status), n(limit.into())],
+            )
+            .await?;
+        Ok(DeliveriesReply {
+            pending: count("pending"),
+            delivered: count("delivered"),
+            abandoned: count("abandoned"),
+            deliveries: rows.iter().map(delivery).collect(),
+        })
+    }
+
+    // ---- rate limiting --------------------------------------------------------------------
+
+    /// Counts one request by `key` in the current minute; `Some(seconds)` to wait if over `limit`.
+    pub async fn rate_limit(&self, key: &str, now: i64, limit: u32) -> Result<Option<u32>, ApiError> {
+        let window = now / 60_000;
+        let row = self
+            .row(
+                "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count",
+                &[s(key), n(window)],
+            )
+            .await?;
+        let count = row.as_ref().map_or(0, |r| int(r, "count"));
+        if count == 1 {
+            // First request of a new window for this key: forget its old windows.
+            self.run("DELETE FROM rate_limits WHERE key = ?1 AND window < ?2", &[s(key), n(window)]).await?;
+        }
+        if count > i64::from(limit) {
+            let next_window_ms = (window + 1) * 60_000;
+            Ok(Some(u32::try_from((next_window_ms - now + 999) / 1000).unwrap_or(60)))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+fn delivery(row: &Value) -> Delivery {
+    Delivery {
+        id: int(row, "id"),
+        purge_id: int(row, "purge_id"),
+        url: text(row, "url"),
+        instance: text(row, "instance"),
+        status: text(row, "status"),
+        attempts: u32::try_from(int(row, "attempts")).unwrap_or(0),
+        first_at: int(row, "first_at"),
+        next_at: int(row, "next_at"),
+        updated_at: int(row, "updated_at"),
+        last_error: row.get("last_error").and_then(Value::as_str).map(str::to_owned),
     }
 }

@@ -1,0 +1,85 @@
+//! When to send again: inline retries with backoff, and background redelivery.
+//!
+//! Backoff is exponential with "full jitter" (AWS Architecture Blog, "Exponential Backoff And
+//! Jitter"): wait a uniformly random time between 0 and min(cap, base * 2^n). The random number
+//! is passed in; the core reads no randomness and no clock.
+//!
+//! Only failures [`crate::outcome::classify`] marks retryable are retried (connection refused or
+//! reset, timeouts, 5xx). A 4xx is an answer: sending it again changes nothing (a 401 means the
+//! purge token is wrong, a configuration fault to fix, not to retry).
+
+use std::net::SocketAddr;
+
+/// Inline retries within one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Sends per (URL, instance) before giving up inline, at least 1.
+    pub attempts: u32,
+    /// Backoff base, ms.
+    pub base_ms: u32,
+    /// Backoff cap, ms.
+    pub cap_ms: u32,
+}
+
+/// Full-jitter exponential backoff after `failures` failed attempts (1 for the first retry).
+pub fn backoff_ms(base_ms: u64, cap_ms: u64, failures: u32, random: u32) -> u64 {
+    let exp = base_ms.saturating_mul(1u64 << failures.saturating_sub(1).min(32));
+    u64::from(random) % (exp.min(cap_ms) + 1)
+}
+
+impl RetryPolicy {
+    /// Whether attempt number `made` (1-based) failing with a retryable error earns another.
+    pub fn retry_after(&self, made: u32, retryable: bool, random: u32) -> Option<u32> {
+        (retryable && made < self.attempts)
+            .then(|| backoff_ms(self.base_ms.into(), self.cap_ms.into(), made, random) as u32)
+    }
+}
+
+/// Background redelivery of what failed inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedeliveryPolicy {
+    /// Backoff base, ms.
+    pub base_ms: u64,
+    /// Backoff cap, ms.
+    pub cap_ms: u64,
+    /// Age after which a delivery is abandoned, ms.
+    pub max_age_ms: u64,
+}
+
+/// What to do with a pending delivery now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Send it.
+    Attempt,
+    /// Stop trying, for this reason (kept in the record).
+    Abandon(String),
+    /// Not now: discovery is unavailable, so whether the instance still exists is unknown.
+    Postpone(String),
+}
+
+impl RedeliveryPolicy {
+    /// When to try again after `attempts` failed background attempts, from `now` (ms).
+    pub fn next_at(&self, now: i64, attempts: u32, random: u32) -> i64 {
+        // Never sooner than a tenth of the base, so a failing instance is not hammered.
+        let wait = backoff_ms(self.base_ms, self.cap_ms, attempts.max(1), random).max(self.base_ms / 10);
+        now.saturating_add(i64::try_from(wait).unwrap_or(i64::MAX))
+    }
+
+    /// Whether a delivery first queued at `first_at` to `instance` should be attempted now,
+    /// given what discovery says (or why it could not say).
+    pub fn decide(&self, first_at: i64, now: i64, instance: &str, discovered: Result<&[SocketAddr], &str>) -> Decision {
+        if now.saturating_sub(first_at) > i64::try_from(self.max_age_ms).unwrap_or(i64::MAX) {
+            return Decision::Abandon(format!(
+                "still failing after {} s (REDELIVERY_MAX_AGE_MS)",
+                self.max_age_ms / 1000
+            ));
+        }
+        match discovered {
+            Err(why) => Decision::Postpone(format!("discovery: {why}")),
+            Ok(addrs) if !addrs.iter().any(|a| a.to_string() == instance) => {
+                Decision::Abandon("instance is no longer in discovery".into())
+            }
+            Ok(_) => Decision::Attempt,
+        }
+    }
+}
