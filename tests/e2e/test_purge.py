@@ -245,6 +245,36 @@ class PurgeApi(CdnTestCase):
         self.assertIn("instances.edgepurge.test", body["detail"])
         self.assert_all_hits(path)
 
+    def test_rate_limit_answers_429_with_retry_after_per_person(self):
+        # A person of its own, so the limit it hits does not slow the other tests down.
+        status, _, person = api("POST", "/api/people", {"name": f"rate-{uuid.uuid4().hex[:8]}", "role": "editor"})
+        self.assertEqual(status, 201, person)
+        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "spam"})
+        self.assertEqual(status, 201, issued)
+        body = {"urls": ["https://evil.example/not-allowed"]}  # refused (403) after the limit check
+        seen = []
+        for _ in range(300):
+            req = urllib.request.Request(CDN.api + "/api/purge", data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {issued['token']}"})
+            try:
+                urllib.request.urlopen(req, timeout=30)
+            except urllib.error.HTTPError as e:
+                seen.append(e.code)
+                if e.code == 429:
+                    problem = json.loads(e.read())
+                    self.assertEqual(problem["type"], "urn:edgepurge:problem:rate-limited")
+                    self.assertTrue(1 <= int(e.headers["Retry-After"]) <= 60, e.headers["Retry-After"])
+                    break
+        self.assertEqual(seen[-1], 429, f"no 429 after {len(seen)} requests")
+        self.assertEqual(set(seen[:-1]), {403})
+        # RATE_LIMIT_PER_MINUTE defaults to 120: the 121st request of a minute is refused (241st if
+        # the minute turned over while sending).
+        self.assertTrue(121 <= len(seen) <= 241, len(seen))
+        # The limit is per person: others are not limited by it.
+        status, _, _ = api("POST", "/api/purge", body)
+        self.assertEqual(status, 403)
+
     def test_instances_lists_what_dns_says(self):
         status, _, body = api("GET", "/api/instances", content_type=None)
         self.assertEqual(status, 200, body)
