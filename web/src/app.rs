@@ -229,7 +229,10 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
                                 <td class=class>{label}</td>
                                 <td>{r.as_ref().and_then(|r| r.http_status).map(|s| s.to_string()).unwrap_or_default()}</td>
                                 <td>{r.as_ref().and_then(|r| r.elapsed_ms).map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
-                                <td>{r.and_then(|r| r.error).unwrap_or_default()}</td>
+                                <td>
+                                    {r.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()}
+                                    {r.as_ref().filter(|r| r.pending).map(|r| format!(" (after {} tries; queued for background redelivery)", r.attempts))}
+                                </td>
                             </tr>
                         }
                     }).collect_view()}
