@@ -164,10 +164,11 @@ class LocalCDN:
                                            "127.0.0.1", str(self.ports.origin)])
         wait_for("origin", lambda: tcp_open("127.0.0.1", self.ports.origin), 15, proc, log)
 
-    def start_instance(self, i, ip=None, name=None, purge_token=None):
+    def start_instance(self, i):
         """Starts varnishd number i (0-based) on INSTANCE_IPS[i] with a fresh, empty cache."""
-        ip = ip or INSTANCE_IPS[i]
-        name = name or f"varnish-{i + 1}"
+        self._start_varnish(INSTANCE_IPS[i], f"varnish-{i + 1}", self.purge_token)
+
+    def _start_varnish(self, ip, name, purge_token):
         vcl = self.state / "demo.vcl"
         if not vcl.exists():
             text = (ROOT / "tests/cdn/demo.vcl").read_text()
@@ -179,15 +180,15 @@ class LocalCDN:
         argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}",
                 "-T", "none", "-i", name.replace("varnish", "edge"), "-f", str(vcl), "-s", "malloc,32m",
                 "-p", "timeout_idle=5", "-t", "3600"]
-        proc, log = self._spawn(name, argv, env={"EDGEPURGE_PURGE_TOKEN": purge_token or self.purge_token})
+        proc, log = self._spawn(name, argv, env={"EDGEPURGE_PURGE_TOKEN": purge_token})
         wait_for(f"varnishd on {ip}", lambda: tcp_open(ip, self.ports.varnish), 30, proc, log)
 
     def stop_instance(self, i):
         self._kill(f"varnish-{i + 1}")
 
-    def client_requests(self, i):
-        """Requests varnishd number i has received (varnishstat MAIN.client_req)."""
-        out = subprocess.run(["varnishstat", "-n", str(self.state / f"varnish-{i + 1}"), "-1", "-f", "MAIN.client_req"],
+    def counter(self, i, name):
+        """A varnishstat counter of varnishd number i, e.g. MAIN.client_req or MAIN.sess_conn."""
+        out = subprocess.run(["varnishstat", "-n", str(self.state / f"varnish-{i + 1}"), "-1", "-f", name],
                              check=True, capture_output=True, text=True).stdout
         return int(out.split()[1])
 
@@ -196,7 +197,7 @@ class LocalCDN:
         proc, log = self._spawn("blackhole", [sys.executable, str(ROOT / "tests/cdn/blackhole.py"),
                                               BLACKHOLE_IP, str(self.ports.varnish)])
         wait_for("blackhole", lambda: tcp_open(BLACKHOLE_IP, self.ports.varnish), 10, proc, log)
-        self.start_instance(3, ip=WRONG_TOKEN_IP, name="varnish-wrong-token", purge_token="not-the-purge-token")
+        self._start_varnish(WRONG_TOKEN_IP, "varnish-wrong-token", "not-the-purge-token")
         self.stop_doh()
         self.start_doh(ips=INSTANCE_IPS + (BLACKHOLE_IP, WRONG_TOKEN_IP))
 

@@ -65,35 +65,18 @@ impl Plan {
         let mut targets: Vec<Target> = Vec::new();
         let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
         for (target, addr) in pairs {
-            let i = match targets.iter().position(|t| *t == target) {
-                Some(i) => i,
-                None => {
-                    targets.push(target);
-                    targets.len() - 1
-                }
-            };
+            let i = targets.iter().position(|t| *t == target).unwrap_or_else(|| {
+                targets.push(target);
+                targets.len() - 1
+            });
             let queue = queues.entry(addr).or_default();
             if !queue.contains(&i) {
                 queue.push(i);
             }
         }
-        let jobs = queues
-            .into_iter()
-            .map(|(instance, idx)| {
-                let last = idx.len() - 1;
-                let requests = idx
-                    .iter()
-                    .enumerate()
-                    .map(|(n, &t)| PlannedRequest {
-                        target: t,
-                        bytes: purge_request(&targets[t], purge_token, n != last),
-                        head: false,
-                    })
-                    .collect();
-                Job { instance, requests }
-            })
-            .collect();
-        Plan { targets, jobs, concurrency: concurrency.max(1) }
+        Plan::from_queues(targets, queues, concurrency, false, |t, keep_alive| {
+            purge_request(t, purge_token, keep_alive)
+        })
     }
 
     /// Plans a `HEAD` of each target on every instance of its host, for verification.
@@ -122,6 +105,18 @@ impl Plan {
                 queues.entry(*addr).or_default().push(i);
             }
         }
+        Ok(Plan::from_queues(targets, queues, concurrency, head, write))
+    }
+
+    /// One job per instance from its queue of target indices; every request keeps the connection
+    /// alive but the last.
+    fn from_queues(
+        targets: Vec<Target>,
+        queues: BTreeMap<SocketAddr, Vec<usize>>,
+        concurrency: usize,
+        head: bool,
+        write: impl Fn(&Target, bool) -> Vec<u8>,
+    ) -> Plan {
         let jobs = queues
             .into_iter()
             .map(|(instance, idx)| {
@@ -134,7 +129,7 @@ impl Plan {
                 Job { instance, requests }
             })
             .collect();
-        Ok(Plan { targets, jobs, concurrency: concurrency.max(1) })
+        Plan { targets, jobs, concurrency: concurrency.max(1) }
     }
 
     /// Instances, requests and the effective concurrency of this plan.

@@ -156,7 +156,12 @@ async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
     let identity = match auth::identify(req, &config, &store, now).await {
         Ok(identity) => identity,
         Err(e) => {
-            record_attempt(&store, now, None, &[], &e).await;
+            // Recorded, but at most RATE_LIMIT_PER_MINUTE times a minute per client address, so
+            // anonymous callers cannot flood the history.
+            let ip = req.headers().get("cf-connecting-ip").map_err(internal)?.unwrap_or_else(|| "unknown".into());
+            if store.rate_limit(&format!("anonymous:{ip}"), now, config.rate_limit_per_minute).await?.is_none() {
+                record_attempt(&store, now, None, &[], &e).await;
+            }
             return Err(e);
         }
     };
