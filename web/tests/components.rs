@@ -29,6 +29,8 @@ fn result(instance: &str, outcome: Outcome, status: Option<u16>) -> PurgeResult 
         error: (!outcome.is_success()).then(|| "connection failed: refused".to_owned()),
         retryable: !outcome.is_success(),
         elapsed_ms: Some(3),
+        attempts: if outcome.is_success() { 1 } else { 3 },
+        pending: !outcome.is_success(),
     }
 }
 
@@ -91,6 +93,7 @@ async fn live_table_fills_in_as_instances_answer() {
     let text = root.inner_text();
     assert!(text.contains("Partly purged: 2 purged, 0 not cached, 0 rejected, 1 failed"), "{text}");
     assert!(text.contains("connection failed: refused"), "{text}");
+    assert!(text.contains("after 3 tries; queued for background redelivery"), "{text}");
 }
 
 #[wasm_bindgen_test]
