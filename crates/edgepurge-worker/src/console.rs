@@ -4,12 +4,13 @@ use crate::auth::{self, check_csrf, Identity, Via};
 use crate::handlers::{ctx, json_body, load_config, now_ms, Ctx, HandlerResult};
 use crate::problem::{internal, json};
 use crate::store::Store;
-use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, PurgeReport, PurgeResult, PurgeStatus, SignIn};
+use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, PurgeReport, PurgeStatus, SignIn};
 use edgepurge_core::auth::{
     clear_session_cookie, new_secret, secret_hash, session_cookie, token_hint, Action, TOKEN_PREFIX,
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
+use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::retry::RedeliveryPolicy;
 use edgepurge_core::ApiError;
 use worker::{Env, Headers, Request, Response, Url};
@@ -169,7 +170,18 @@ pub async fn record_attempt(store: &Store, now: i64, identity: Option<&Identity>
     let detail = format!("{}: {}", err.problem().title, err.detail);
     let urls: Vec<String> = urls.iter().take(100).map(|u| edgepurge_core::target::printable(u)).collect();
     if let Err(e) = store
-        .record_purge(now, &actor, identity.map(|i| i.person.id), &urls, status, err.status(), Some(&detail), &[])
+        .record_purge(
+            now,
+            &actor,
+            identity.map(|i| i.person.id),
+            &urls,
+            status,
+            err.status(),
+            Some(&detail),
+            &[],
+            &[],
+            now,
+        )
         .await
     {
         worker::console_error!("history write failed: {e}");
@@ -196,17 +208,19 @@ pub async fn deliveries(req: &Request, env: &Env) -> HandlerResult {
     json(&store.deliveries(status.as_deref(), limit).await?, 200)
 }
 
-/// Writes a finished purge and its per-instance results to the history, and queues what
-/// failed retryably for background redelivery.
-pub async fn record_report(
+/// Finishes a purge's report: queues what failed retryably for background redelivery (marking
+/// those rows pending), writes the purge and its per-instance results to the history, and
+/// returns the report the caller gets.
+pub async fn finish_purge(
     store: &Store,
     now: i64,
     actor: (String, i64),
     plan: &Plan,
-    report: &PurgeReport,
-    queued: &[PurgeResult],
+    mut builder: ReportBuilder,
     redelivery: RedeliveryPolicy,
-) {
+) -> PurgeReport {
+    let queued = builder.queue_retryable();
+    let mut report = builder.finish();
     let urls: Vec<String> = plan.targets.iter().map(|t| t.url().to_owned()).collect();
     let status = match report.status {
         PurgeStatus::Purged => "purged",
@@ -214,14 +228,25 @@ pub async fn record_report(
         PurgeStatus::Failed => "failed",
     };
     let http_status = report.status.http_status();
-    match store.record_purge(now, &actor.0, Some(actor.1), &urls, status, http_status, None, &report.results).await {
-        Ok(purge_id) => {
-            let next_at = redelivery.next_at(now, 1, crate::fanout::random_u32());
-            if let Err(e) = store.queue_deliveries(purge_id, queued, now, next_at).await {
-                worker::console_error!("queueing {} deliveries of purge {purge_id} failed: {e}", queued.len());
-            }
+    let next_at = redelivery.next_at(now, 1, crate::fanout::random_u32());
+    let recorded = store.record_purge(
+        now,
+        &actor.0,
+        Some(actor.1),
+        &urls,
+        status,
+        http_status,
+        None,
+        &report.results,
+        &queued,
+        next_at,
+    );
+    if let Err(e) = recorded.await {
+        // Nothing was stored: the report must not claim a redelivery that will not happen.
+        worker::console_error!("history write failed, {} deliveries not queued: {e}", queued.len());
+        for row in &mut report.results {
+            row.pending = false;
         }
-        Err(e) => worker::console_error!("history write failed, {} deliveries not queued: {e}", queued.len()),
     }
     worker::console_log!(
         "purge by {}: {status} urls={} instances={} purged={} not_cached={} rejected={} failed={}",
@@ -233,4 +258,5 @@ pub async fn record_report(
         report.summary.rejected,
         report.summary.failed
     );
+    report
 }

@@ -203,10 +203,8 @@ async fn purge_as(
     let limits = fanout::Limits::from_config(config);
     let redelivery = config.redelivery;
     if !wants_stream {
-        let mut builder = fanout::execute(plan.clone(), limits).await;
-        let queued = builder.queue_retryable();
-        let report = builder.finish();
-        console::record_report(store, now, actor, &plan, &report, &queued, redelivery).await;
+        let builder = fanout::execute(plan.clone(), limits).await;
+        let report = console::finish_purge(store, now, actor, &plan, builder, redelivery).await;
         return json(&report, report.status.http_status());
     }
 
@@ -222,12 +220,11 @@ async fn purge_as(
     };
     let env = env.clone();
     let done = stream::once(async move {
-        let mut finished = builder.borrow().clone();
-        let queued = finished.queue_retryable();
-        let report = finished.finish();
-        if let Ok(store) = Store::open(&env) {
-            console::record_report(&store, now, actor, &plan, &report, &queued, redelivery).await;
-        }
+        let finished = builder.borrow().clone();
+        let report = match Store::open(&env) {
+            Ok(store) => console::finish_purge(&store, now, actor, &plan, finished, redelivery).await,
+            Err(_) => finished.finish(),
+        };
         ndjson(&PurgeEvent::Done(report))
     });
     let body = stream::once(futures_util::future::ready(ndjson(&started))).chain(rows).chain(done);

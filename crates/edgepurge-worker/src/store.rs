@@ -234,7 +234,8 @@ impl Store {
 
     // ---- history --------------------------------------------------------------------------
 
-    /// Records one purge attempt and, for purges that ran, each (URL, instance) result.
+    /// Records one purge attempt, each (URL, instance) result of a purge that ran, and the
+    /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_purge(
         &self,
@@ -246,41 +247,44 @@ impl Store {
         http_status: u16,
         detail: Option<&str>,
         results: &[PurgeResult],
-    ) -> Result<i64, ApiError> {
+        queued: &[PurgeResult],
+        next_at: i64,
+    ) -> Result<(), ApiError> {
         let urls_json = serde_json::to_string(urls).map_err(internal)?;
         let results_json = serde_json::to_string(results).map_err(internal)?;
-        let row = self
-            .row(
-                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-                &[
-                    n(at),
-                    s(actor),
-                    person_id.map_or(JsValue::NULL, n),
-                    s(&urls_json),
-                    s(status),
-                    n(http_status.into()),
-                    opt(detail),
-                    s(&results_json),
-                ],
-            )
-            .await?
-            .ok_or_else(|| internal("INSERT returned no row"))?;
-        let id = int(&row, "id");
-        if !results.is_empty() {
-            let mut stmts = Vec::with_capacity(results.len());
-            for r in results {
-                let outcome = serde_json::to_value(r.outcome).map_err(internal)?;
-                stmts.push(
-                    self.db
-                        .prepare("INSERT INTO purge_results (purge_id, at, url, instance, outcome) VALUES (?1, ?2, ?3, ?4, ?5)")
-                        .bind(&[n(id), n(at), s(&r.url), s(&r.instance), s(outcome.as_str().unwrap_or("failed"))])
-                        .map_err(internal)?,
-                );
-            }
-            self.db.batch(stmts).await.map_err(internal)?;
+        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
+        let mut batch = vec![stmt(
+            "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                n(at),
+                s(actor),
+                person_id.map_or(JsValue::NULL, n),
+                s(&urls_json),
+                s(status),
+                n(http_status.into()),
+                opt(detail),
+                s(&results_json),
+            ],
+        )?];
+        // A batch is one transaction, so max(id) is the row inserted just above.
+        for r in results {
+            let outcome = serde_json::to_value(r.outcome).map_err(internal)?;
+            batch.push(stmt(
+                "INSERT INTO purge_results (purge_id, at, url, instance, outcome) \
+                 VALUES ((SELECT max(id) FROM purges), ?1, ?2, ?3, ?4)",
+                &[n(at), s(&r.url), s(&r.instance), s(outcome.as_str().unwrap_or("failed"))],
+            )?);
         }
-        Ok(id)
+        for r in queued {
+            batch.push(stmt(
+                "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
+                 VALUES ((SELECT max(id) FROM purges), ?1, ?2, 'pending', 0, ?3, ?4, ?3, ?5)",
+                &[s(&r.url), s(&r.instance), n(at), n(next_at), opt(r.error.as_deref())],
+            )?);
+        }
+        self.db.batch(batch).await.map_err(internal)?;
+        Ok(())
     }
 
     /// A page of history, newest first, optionally filtered by URL substring and actor.
@@ -340,33 +344,6 @@ impl Store {
     }
 
     // ---- durable redelivery ---------------------------------------------------------------
-
-    /// Stores the rows that failed inline as pending deliveries of purge `purge_id`.
-    pub async fn queue_deliveries(
-        &self,
-        purge_id: i64,
-        rows: &[PurgeResult],
-        now: i64,
-        next_at: i64,
-    ) -> Result<(), ApiError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut stmts = Vec::with_capacity(rows.len());
-        for r in rows {
-            stmts.push(
-                self.db
-                    .prepare(
-                        "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
-                         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?4, ?6)",
-                    )
-                    .bind(&[n(purge_id), s(&r.url), s(&r.instance), n(now), n(next_at), opt(r.error.as_deref())])
-                    .map_err(internal)?,
-            );
-        }
-        self.db.batch(stmts).await.map_err(internal)?;
-        Ok(())
-    }
 
     /// Pending deliveries due at `now`, oldest first.
     pub async fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<Delivery>, ApiError> {
