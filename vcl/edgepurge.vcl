@@ -11,10 +11,19 @@
 #
 #     EDGEPURGE_PURGE_TOKEN=<same value as the worker's PURGE_TOKEN secret> varnishd ...
 #
-# What it does:
-# - PURGE <path?query> with `Purge-Token: <secret>` removes every variant of the object keyed on
-#   Host + URL and answers 200 with `Purge-Count: <objects removed>` (0: it was not cached).
-#   A missing or wrong token, or no EDGEPURGE_PURGE_TOKEN at all, answers 401: it fails closed.
+# What it does (every PURGE needs `Purge-Token: <secret>`; a missing or wrong token, or no
+# EDGEPURGE_PURGE_TOKEN at all, answers 401: it fails closed):
+# - PURGE <path?query> removes every variant of the object keyed on Host + URL and answers 200
+#   with `Purge-Count: <objects removed>` (0: it was not cached). With `Purge-Soft: 1` the
+#   objects are only marked stale (vmod_purge soft): the next request is served stale while a
+#   fresh copy is fetched.
+# - PURGE with `Purge-Kind: key` and `Purge-Keys: <k1> <k2> ...` removes (or, soft, marks stale)
+#   every object tagged with any of the keys (vmod_xkey, from varnish-modules). Objects are tagged
+#   by the origin's `xkey` or `Surrogate-Key` response header (space-separated). Keys are
+#   instance-wide, not per host, as in xkey itself.
+# - PURGE with `Purge-Kind: prefix` and `Purge-Prefix: <regex-escaped path prefix>` bans every
+#   object of this Host whose URL starts with the prefix; `Purge-Kind: host` bans every object of
+#   this Host. The bans test only obj.* fields, so the ban lurker clears them in the background.
 # - The Host header is lower-cased and a default port (:80, :443) dropped, so the cache key is
 #   the same whichever way a client spelled the host; edgepurge purges with that spelling.
 # - Every delivered response carries an RFC 9211 Cache-Status header, the cache named by
@@ -26,6 +35,7 @@
 
 import std;
 import purge;
+import xkey;
 
 sub vcl_recv {
     if (req.http.host) {
@@ -37,22 +47,62 @@ sub vcl_recv {
             return (synth(401, "Invalid purge token"));
         }
         unset req.http.Purge-Token;
+        if (req.http.Purge-Kind == "key") {
+            if (req.http.Purge-Soft == "1") {
+                set req.http.edgepurge-count = xkey.softpurge(req.http.Purge-Keys);
+            } else {
+                set req.http.edgepurge-count = xkey.purge(req.http.Purge-Keys);
+            }
+            return (synth(200, "Purged"));
+        }
+        if (req.http.Purge-Kind == "prefix") {
+            if (std.ban("obj.http.x-edgepurge-host == " + req.http.host
+                + " && obj.http.x-edgepurge-url ~ ^" + req.http.Purge-Prefix)) {
+                return (synth(200, "Banned"));
+            }
+            return (synth(400, "Bad ban: " + std.ban_error()));
+        }
+        if (req.http.Purge-Kind == "host") {
+            if (std.ban("obj.http.x-edgepurge-host == " + req.http.host)) {
+                return (synth(200, "Banned"));
+            }
+            return (synth(400, "Bad ban: " + std.ban_error()));
+        }
+        if (req.http.Purge-Kind && req.http.Purge-Kind != "url") {
+            return (synth(400, "Unknown Purge-Kind"));
+        }
         return (hash);
     }
 }
 
+sub vcl_backend_response {
+    # What the bans of prefix and host purges test, kept on the object (lurker-friendly).
+    set beresp.http.x-edgepurge-host = bereq.http.host;
+    set beresp.http.x-edgepurge-url = bereq.url;
+    if (!beresp.http.xkey && beresp.http.Surrogate-Key) {
+        set beresp.http.xkey = beresp.http.Surrogate-Key;
+    }
+}
+
+sub edgepurge_url {
+    if (req.http.Purge-Soft == "1") {
+        set req.http.edgepurge-count = purge.soft(0s);
+    } else {
+        set req.http.edgepurge-count = purge.hard();
+    }
+    return (synth(200, "Purged"));
+}
+
 sub vcl_hit {
     if (req.method == "PURGE") {
-        set req.http.edgepurge-count = purge.hard();
-        return (synth(200, "Purged"));
+        call edgepurge_url;
     }
 }
 
 sub vcl_miss {
     if (req.method == "PURGE") {
         # A miss on the exact object can still leave other Vary variants: purge them too.
-        set req.http.edgepurge-count = purge.hard();
-        return (synth(200, "Purged"));
+        call edgepurge_url;
     }
 }
 
@@ -70,8 +120,13 @@ sub vcl_synth {
 }
 
 sub vcl_deliver {
-    # RFC 9211 section 2: hit, fwd=uri-miss, stored, ttl.
-    if (obj.hits > 0) {
+    unset resp.http.x-edgepurge-host;
+    unset resp.http.x-edgepurge-url;
+    # RFC 9211 section 2: hit, fwd=uri-miss, fwd=stale, stored, ttl (negative: stale).
+    if (obj.hits > 0 && obj.ttl <= 0s) {
+        set resp.http.Cache-Status = server.identity + "; hit; fwd=stale; ttl="
+            + std.integer(duration=obj.ttl, fallback=0);
+    } elsif (obj.hits > 0) {
         set resp.http.Cache-Status = server.identity + "; hit; ttl="
             + std.integer(duration=obj.ttl, fallback=0);
     } elsif (obj.uncacheable) {
