@@ -179,7 +179,7 @@ class LocalCDN:
         workdir.mkdir(exist_ok=True)
         argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}",
                 "-T", "none", "-i", name.replace("varnish", "edge"), "-f", str(vcl), "-s", "malloc,32m",
-                "-p", "timeout_idle=5", "-t", "3600"]
+                "-p", "timeout_idle=5", "-p", "thread_stats_rate=1", "-t", "3600"]
         proc, log = self._spawn(name, argv, env={"EDGEPURGE_PURGE_TOKEN": purge_token})
         wait_for(f"varnishd on {ip}", lambda: tcp_open(ip, self.ports.varnish), 30, proc, log)
 
@@ -187,9 +187,10 @@ class LocalCDN:
         self._kill(f"varnish-{i + 1}")
 
     def counter(self, i, name):
-        """A varnishstat counter of varnishd number i, e.g. MAIN.client_req or MAIN.sess_conn."""
+        """A varnishstat counter of varnishd number i, e.g. MAIN.client_req or MAIN.sess_conn.
+        The instances run with thread_stats_rate=1, so counters are current after each request."""
         out = subprocess.run(["varnishstat", "-n", str(self.state / f"varnish-{i + 1}"), "-1", "-f", name],
-                             check=True, capture_output=True, text=True).stdout
+                             check=True, capture_output=True, text=True, timeout=30).stdout
         return int(out.split()[1])
 
     def start_faults(self):

@@ -2,7 +2,8 @@
 """The demo origin: every fetch answers a different body, so a purge is visible.
 
 GET /<anything> -> 200 text/html, Cache-Control: public, max-age=3600, and a body naming the
-host, path and a per-process fetch counter. GET /__origin/fetches -> JSON {path: count}.
+host, path and a per-process fetch counter; pages under /tagged/<tag>/ carry
+`Surrogate-Key: <tag>` (for key purges). GET /__origin/fetches -> JSON {path: count}.
 """
 import json
 import sys
@@ -27,10 +28,14 @@ class Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host", "")
         body = (f"<!doctype html><title>{host}{self.path}</title>"
                 f"<p>{host}{self.path} origin fetch #{n}</p>\n").encode()
-        self.reply(body, "text/html; charset=utf-8", "public, max-age=3600")
+        parts = self.path.split("/")
+        tags = parts[2] if len(parts) > 3 and parts[1] == "tagged" else None
+        self.reply(body, "text/html; charset=utf-8", "public, max-age=3600", tags)
 
-    def reply(self, body, ctype, cache_control):
+    def reply(self, body, ctype, cache_control, surrogate_keys=None):
         self.send_response(200)
+        if surrogate_keys:
+            self.send_header("Surrogate-Key", surrogate_keys)
         self.send_header("Content-Type", ctype)
         self.send_header("Cache-Control", cache_control)
         self.send_header("Content-Length", str(len(body)))

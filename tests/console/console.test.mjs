@@ -161,6 +161,8 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   const editor = await signIn(token);
   assert.match(await editor.page.getByTestId("me").textContent(), /Edna Editor \(editor\)/);
   assert.equal(await editor.page.getByTestId("nav-people").count(), 0, "no People link for editors");
+  assert.deepEqual(await editor.page.getByTestId("purge-kind").locator("option").evaluateAll((o) => o.map((x) => x.value)),
+    ["urls", "keys"], "editors are offered URLs and keys only");
 
   // Keyboard only: Tab to the URL box, type, Tab to the button, Enter.
   let tabs = 0;
@@ -168,6 +170,8 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
     await editor.page.keyboard.press("Tab");
   }
   await editor.page.keyboard.type(`https://${info.site}${path}`);
+  await editor.page.keyboard.press("Tab");
+  assert.equal(await editor.page.evaluate(() => document.activeElement.dataset.testid), "purge-soft");
   await editor.page.keyboard.press("Tab");
   assert.equal(await editor.page.evaluate(() => document.activeElement.dataset.testid), "purge-submit");
   await editor.page.keyboard.press("Enter");

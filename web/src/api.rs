@@ -127,8 +127,10 @@ impl LineBuffer {
 }
 
 /// `POST /api/purge` as a live stream: `on_event` is called for each line as it arrives.
-pub async fn purge_live(urls: Vec<String>, mut on_event: impl FnMut(PurgeEvent)) -> Result<(), Failure> {
-    let body = edgepurge_core::api::PurgeRequest { urls };
+pub async fn purge_live(
+    body: edgepurge_core::api::PurgeRequest,
+    mut on_event: impl FnMut(PurgeEvent),
+) -> Result<(), Failure> {
     let req = with_csrf(Request::post("/api/purge").header("Accept", "application/x-ndjson"))
         .json(&body)
         .map_err(|e| Failure::Network(e.to_string()))?;

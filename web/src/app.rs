@@ -1,7 +1,7 @@
 //! The console's components. Every element a test drives has a `data-testid`.
 
 use crate::api::{self, Failure};
-use crate::live::{urls_from_text, LivePurge};
+use crate::live::{purge_request, urls_from_text, Kind, LivePurge};
 use edgepurge_core::api::{
     HistoryEntry, HistoryPage, InstancesReply, IssuedToken, Me, NewPerson, NewToken, Person, Role, SignIn, TokenInfo,
     VerifyReport, VerifyRequest,
@@ -246,32 +246,59 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
 fn PurgePage() -> impl IntoView {
     let app = state();
     let text = RwSignal::new(String::new());
+    let kind = RwSignal::new(Kind::Urls);
+    let soft = RwSignal::new(false);
     let live = RwSignal::new(LivePurge::default());
     let error = RwSignal::new(None::<(String, bool)>);
     let busy = RwSignal::new(false);
+    let is_admin = move || app.me.get().is_some_and(|m| m.role == Role::Admin);
     let run = move || {
-        let urls = urls_from_text(&text.get_untracked());
-        if urls.is_empty() {
-            error.set(Some(("Paste at least one URL.".into(), false)));
+        let body = purge_request(kind.get_untracked(), &text.get_untracked(), soft.get_untracked());
+        if urls_from_text(&text.get_untracked()).is_empty() {
+            error.set(Some(("Give at least one item, one per line.".into(), false)));
             return;
         }
         busy.set(true);
         error.set(None);
         live.set(LivePurge::default());
         spawn_local(async move {
-            let result = api::purge_live(urls, move |event| live.update(|l| l.apply(event))).await;
+            let result = api::purge_live(body, move |event| live.update(|l| l.apply(event))).await;
             if let Err(f) = result {
                 error.set(Some((app.fail(&f), f.retryable())));
             }
             busy.set(false);
         });
     };
+    let placeholder = move || match kind.get() {
+        Kind::Urls => "https://www.example.com/episodes/1",
+        Kind::Keys => "episode-1",
+        Kind::Prefixes => "https://www.example.com/episodes/",
+        Kind::Hosts => "www.example.com",
+    };
     view! {
         <h1>"Purge"</h1>
         <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); run(); } data-testid="purge-form">
-            <label for="urls">"URLs to purge, one per line"</label>
-            <textarea id="urls" rows="5" data-testid="purge-urls" placeholder="https://www.example.com/episodes/1"
+            <label for="purge-kind">"What to purge"</label>
+            <select id="purge-kind" data-testid="purge-kind" on:change=move |ev| {
+                kind.set(Kind::from_value(&event_target_value(&ev)));
+                if matches!(kind.get_untracked(), Kind::Prefixes | Kind::Hosts) { soft.set(false); }
+            }>
+                <option value="urls" selected>"URLs"</option>
+                <option value="keys">"Surrogate keys"</option>
+                <Show when=is_admin>
+                    <option value="prefixes">"Path prefixes (admin)"</option>
+                    <option value="hosts">"Whole hosts (admin)"</option>
+                </Show>
+            </select>
+            <label for="urls">"One per line"</label>
+            <textarea id="urls" rows="5" data-testid="purge-urls" placeholder=placeholder
                 prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            <label class="check">
+                <input type="checkbox" data-testid="purge-soft" prop:checked=move || soft.get()
+                    disabled=move || matches!(kind.get(), Kind::Prefixes | Kind::Hosts)
+                    on:change=move |ev| soft.set(event_target_checked(&ev))/>
+                " Soft: mark stale, serve stale while refetching"
+            </label>
             <button type="submit" disabled=move || busy.get() data-testid="purge-submit">
                 {move || if busy.get() { "Purging…" } else { "Purge" }}
             </button>

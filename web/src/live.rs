@@ -76,3 +76,41 @@ impl LivePurge {
 pub fn urls_from_text(text: &str) -> Vec<String> {
     text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
+
+/// What the Purge page's box holds, one item per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// URLs.
+    Urls,
+    /// Surrogate keys.
+    Keys,
+    /// Path prefixes, as URLs (admins).
+    Prefixes,
+    /// Whole hosts (admins).
+    Hosts,
+}
+
+impl Kind {
+    /// The kind for a `<select>` value.
+    pub fn from_value(v: &str) -> Kind {
+        match v {
+            "keys" => Kind::Keys,
+            "prefixes" => Kind::Prefixes,
+            "hosts" => Kind::Hosts,
+            _ => Kind::Urls,
+        }
+    }
+}
+
+/// The purge request for the box's text.
+pub fn purge_request(kind: Kind, text: &str, soft: bool) -> edgepurge_core::api::PurgeRequest {
+    let items = urls_from_text(text);
+    let mut req = edgepurge_core::api::PurgeRequest { soft, ..Default::default() };
+    match kind {
+        Kind::Urls => req.urls = items,
+        Kind::Keys => req.keys = items,
+        Kind::Prefixes => req.prefixes = items,
+        Kind::Hosts => req.hosts = items,
+    }
+    req
+}

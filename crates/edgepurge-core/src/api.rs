@@ -6,12 +6,26 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Body of `POST /api/purge`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Body of `POST /api/purge`: any mix of the kinds, at least one item in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
     /// Absolute `http`/`https` URLs to purge on every instance serving their host.
+    #[serde(default)]
     pub urls: Vec<String>,
+    /// Surrogate keys (xkey / `Surrogate-Key` tags) to purge on every instance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// Path prefixes, as URLs (`https://host/path/`): every object of the host under the path.
+    /// Admins only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<String>,
+    /// Hosts to empty entirely. Admins only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Mark stale instead of removing (URLs and keys): instances serve stale while refetching.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub soft: bool,
 }
 
 /// Overall result of a purge.

@@ -35,8 +35,10 @@ pub fn token_hint(token: &str) -> String {
 /// Things a signed-in person may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Purge URLs of the allowed hosts.
+    /// Purge URLs and surrogate keys of the allowed hosts.
     Purge,
+    /// Purge by path prefix or a whole host: can empty much of the cache.
+    PurgeWide,
     /// Fetch a URL from every instance to see its Cache-Status.
     Verify,
     /// Read instances, history and their own identity.
@@ -49,7 +51,7 @@ pub enum Action {
 pub fn permits(role: Role, action: Action) -> bool {
     match action {
         Action::Purge | Action::Verify | Action::Read => true,
-        Action::ManagePeople => role == Role::Admin,
+        Action::PurgeWide | Action::ManagePeople => role == Role::Admin,
     }
 }
 

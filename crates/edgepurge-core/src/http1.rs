@@ -22,7 +22,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 64;
 
 /// A header field value proven to be printable ASCII without spaces.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldValue(String);
 
 impl FieldValue {
@@ -52,16 +52,34 @@ pub const PURGE_TOKEN_HEADER: &str = "Purge-Token";
 /// `keep_alive` false asks the instance to close after answering (the last request on a
 /// connection).
 pub fn purge_request(target: &Target, purge_token: &FieldValue, keep_alive: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + target.path_and_query().len());
+    write_purge(target.path_and_query(), target.authority(), purge_token, &[], keep_alive)
+}
+
+/// Writes a `PURGE` with extra header fields (the kind of purge, keys, prefix).
+///
+/// `path` and `authority` come only from a validated [`Target`], a normalised host name or a
+/// constant; the fields are [`FieldValue`]s. All are printable ASCII without spaces.
+pub(crate) fn write_purge(
+    path: &str,
+    authority: &str,
+    purge_token: &FieldValue,
+    extra: &[(&str, FieldValue)],
+    keep_alive: bool,
+) -> Vec<u8> {
+    debug_assert!(path.bytes().chain(authority.bytes()).all(|b| b.is_ascii_graphic()));
+    let mut out = Vec::with_capacity(160 + path.len());
     let mut line = |parts: &[&str]| {
         for p in parts {
             out.extend_from_slice(p.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
     };
-    line(&["PURGE ", target.path_and_query(), " HTTP/1.1"]);
-    line(&["Host: ", target.authority()]);
+    line(&["PURGE ", path, " HTTP/1.1"]);
+    line(&["Host: ", authority]);
     line(&[PURGE_TOKEN_HEADER, ": ", purge_token.as_str()]);
+    for (name, value) in extra {
+        line(&[name, ": ", value.as_str()]);
+    }
     line(&["User-Agent: edgepurge/", env!("CARGO_PKG_VERSION")]);
     line(&["Connection: ", if keep_alive { "keep-alive" } else { "close" }]);
     line(&[]);

@@ -25,6 +25,7 @@ pub mod error;
 pub mod http1;
 pub mod outcome;
 pub mod plan;
+pub mod purge;
 pub mod report;
 pub mod retry;
 pub mod target;

@@ -7,15 +7,15 @@
 
 use crate::api::PlanSummary;
 use crate::error::{ApiError, ErrorKind};
-use crate::http1::{head_request, purge_request, FieldValue};
-use crate::target::Target;
+use crate::http1::{head_request, FieldValue};
+use crate::purge::Purge;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// One request on an instance's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRequest {
-    /// Index into [`Plan::targets`].
+    /// Index into [`Plan::purges`].
     pub target: usize,
     /// The complete HTTP/1.1 request.
     pub bytes: Vec<u8>,
@@ -35,8 +35,8 @@ pub struct Job {
 /// The whole fan-out of one purge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// The URLs, deduplicated, in request order.
-    pub targets: Vec<Target>,
+    /// The purges, deduplicated, in request order.
+    pub purges: Vec<Purge>,
     /// One job per instance, ordered by address.
     pub jobs: Vec<Job>,
     /// Jobs run at once, at most.
@@ -44,78 +44,77 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans purging each target on every instance of its host.
+    /// Plans each purge on every instance of its host.
     ///
-    /// `instances` maps each target's host to the instances serving it; a host without an entry,
-    /// or with none, is an error rather than a silently skipped URL.
+    /// `instances` maps each purge's host to the instances serving it; a host without an entry,
+    /// or with none, is an error rather than a silently skipped purge.
     pub fn build(
-        targets: Vec<Target>,
+        purges: Vec<Purge>,
         instances: &BTreeMap<String, Vec<SocketAddr>>,
         purge_token: &FieldValue,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
-        Plan::build_with(targets, instances, concurrency, false, |t, keep_alive| {
-            purge_request(t, purge_token, keep_alive)
-        })
+        Plan::build_with(purges, instances, concurrency, false, |p, keep_alive| p.request(purge_token, keep_alive))
     }
 
-    /// Plans exactly the given (target, instance) pairs: background redelivery, where each
-    /// pair is what failed before, not a target's whole host.
-    pub fn for_pairs(pairs: Vec<(Target, SocketAddr)>, purge_token: &FieldValue, concurrency: usize) -> Plan {
-        let mut targets: Vec<Target> = Vec::new();
+    /// Plans exactly the given (purge, instance) pairs: background redelivery, where each
+    /// pair is what failed before, not a host's whole instance group.
+    pub fn for_pairs(pairs: Vec<(Purge, SocketAddr)>, purge_token: &FieldValue, concurrency: usize) -> Plan {
+        let mut purges: Vec<Purge> = Vec::new();
         let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
-        for (target, addr) in pairs {
-            let i = targets.iter().position(|t| *t == target).unwrap_or_else(|| {
-                targets.push(target);
-                targets.len() - 1
+        for (purge, addr) in pairs {
+            let i = purges.iter().position(|p| *p == purge).unwrap_or_else(|| {
+                purges.push(purge);
+                purges.len() - 1
             });
             let queue = queues.entry(addr).or_default();
             if !queue.contains(&i) {
                 queue.push(i);
             }
         }
-        Plan::from_queues(targets, queues, concurrency, false, |t, keep_alive| {
-            purge_request(t, purge_token, keep_alive)
+        Plan::from_queues(purges, queues, concurrency, false, |p, keep_alive| p.request(purge_token, keep_alive))
+    }
+
+    /// Plans a `HEAD` of each URL on every instance of its host, for verification.
+    pub fn verify(
+        targets: Vec<crate::target::Target>,
+        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        concurrency: usize,
+    ) -> Result<Plan, ApiError> {
+        let purges = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
+        Plan::build_with(purges, instances, concurrency, true, |p, _| {
+            p.url_target().map(head_request).unwrap_or_default()
         })
     }
 
-    /// Plans a `HEAD` of each target on every instance of its host, for verification.
-    pub fn verify(
-        targets: Vec<Target>,
-        instances: &BTreeMap<String, Vec<SocketAddr>>,
-        concurrency: usize,
-    ) -> Result<Plan, ApiError> {
-        Plan::build_with(targets, instances, concurrency, true, |t, _| head_request(t))
-    }
-
     fn build_with(
-        targets: Vec<Target>,
+        purges: Vec<Purge>,
         instances: &BTreeMap<String, Vec<SocketAddr>>,
         concurrency: usize,
         head: bool,
-        write: impl Fn(&Target, bool) -> Vec<u8>,
+        write: impl Fn(&Purge, bool) -> Vec<u8>,
     ) -> Result<Plan, ApiError> {
         let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
-        for (i, t) in targets.iter().enumerate() {
-            let addrs = instances.get(t.host()).filter(|a| !a.is_empty()).ok_or_else(|| {
-                ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", t.host()))
-                    .with_subject(t.host())
+        for (i, p) in purges.iter().enumerate() {
+            let addrs = instances.get(p.host()).filter(|a| !a.is_empty()).ok_or_else(|| {
+                ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", p.host()))
+                    .with_subject(p.host())
             })?;
             for addr in addrs {
                 queues.entry(*addr).or_default().push(i);
             }
         }
-        Ok(Plan::from_queues(targets, queues, concurrency, head, write))
+        Ok(Plan::from_queues(purges, queues, concurrency, head, write))
     }
 
-    /// One job per instance from its queue of target indices; every request keeps the connection
+    /// One job per instance from its queue of purge indices; every request keeps the connection
     /// alive but the last.
     fn from_queues(
-        targets: Vec<Target>,
+        purges: Vec<Purge>,
         queues: BTreeMap<SocketAddr, Vec<usize>>,
         concurrency: usize,
         head: bool,
-        write: impl Fn(&Target, bool) -> Vec<u8>,
+        write: impl Fn(&Purge, bool) -> Vec<u8>,
     ) -> Plan {
         let jobs = queues
             .into_iter()
@@ -124,12 +123,12 @@ impl Plan {
                 let requests = idx
                     .iter()
                     .enumerate()
-                    .map(|(n, &target)| PlannedRequest { target, bytes: write(&targets[target], n != last), head })
+                    .map(|(n, &target)| PlannedRequest { target, bytes: write(&purges[target], n != last), head })
                     .collect();
                 Job { instance, requests }
             })
             .collect();
-        Plan { targets, jobs, concurrency: concurrency.max(1) }
+        Plan { purges, jobs, concurrency: concurrency.max(1) }
     }
 
     /// Instances, requests and the effective concurrency of this plan.

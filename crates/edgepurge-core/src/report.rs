@@ -26,7 +26,7 @@ impl ReportBuilder {
                 rows.push((
                     (req.target, j),
                     PurgeResult {
-                        url: plan.targets[req.target].url().to_owned(),
+                        url: plan.purges[req.target].label(),
                         instance: job.instance.to_string(),
                         outcome: Outcome::Failed,
                         http_status: None,

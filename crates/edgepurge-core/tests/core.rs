@@ -14,6 +14,7 @@ use edgepurge_core::error::ErrorKind;
 use edgepurge_core::http1::{purge_request, Answer, AnswerError, AnswerReader, FieldValue};
 use edgepurge_core::outcome::{classify, DeliveryError};
 use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::target::{parse_all, Target, TargetError, MAX_URL_LEN};
 use simple_dns::rdata::{RData, A, AAAA, CNAME};
@@ -482,7 +483,7 @@ fn two_host_plan() -> Plan {
     let mut instances = BTreeMap::new();
     instances.insert("a.example".to_owned(), vec![addr("10.0.0.2:80"), addr("10.0.0.1:80")]);
     instances.insert("b.example".to_owned(), vec![addr("10.0.0.1:80")]);
-    Plan::build(targets, &instances, &token(), 6).unwrap()
+    Plan::build(Purge::urls(targets, false), &instances, &token(), 6).unwrap()
 }
 
 #[test]
@@ -500,7 +501,7 @@ fn plan_opens_one_connection_per_instance_and_closes_after_the_last() {
     assert_eq!((s.instances, s.requests, s.concurrency), (2, 5, 2));
 
     let targets = parse_all(&["https://c.example/".to_owned()]).unwrap();
-    let err = Plan::build(targets, &BTreeMap::new(), &token(), 6).unwrap_err();
+    let err = Plan::build(Purge::urls(targets, false), &BTreeMap::new(), &token(), 6).unwrap_err();
     assert_eq!(err.status(), 502);
 }
 
@@ -628,8 +629,10 @@ fn editors_cannot_manage_people() {
     for action in [Action::Purge, Action::Verify, Action::Read] {
         assert!(permits(Role::Editor, action) && permits(Role::Admin, action));
     }
-    assert!(permits(Role::Admin, Action::ManagePeople));
-    assert!(!permits(Role::Editor, Action::ManagePeople));
+    for action in [Action::PurgeWide, Action::ManagePeople] {
+        assert!(permits(Role::Admin, action));
+        assert!(!permits(Role::Editor, action), "{action:?}");
+    }
 }
 
 #[test]
@@ -886,10 +889,53 @@ fn retryable_failures_are_queued_and_marked_pending() {
 fn redelivery_plans_exactly_the_failed_pairs() {
     let a = Target::parse("https://a.example/1").unwrap();
     let b = Target::parse("https://a.example/2").unwrap();
+    let [a, b] = [a, b].map(|target| Purge::Url { target, soft: false });
     let pairs = vec![(a.clone(), addr("10.0.0.2:80")), (b, addr("10.0.0.2:80")), (a, addr("10.0.0.1:80"))];
     let plan = Plan::for_pairs(pairs, &token(), 6);
     let shape: Vec<(String, Vec<usize>)> =
         plan.jobs.iter().map(|j| (j.instance.to_string(), j.requests.iter().map(|r| r.target).collect())).collect();
     assert_eq!(shape, [("10.0.0.1:80".to_owned(), vec![0]), ("10.0.0.2:80".to_owned(), vec![0, 1])]);
-    assert_eq!(plan.targets.len(), 2);
+    assert_eq!(plan.purges.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Purge kinds
+
+#[test]
+fn each_kind_writes_the_vcl_contract_and_reads_back_from_its_label() {
+    use edgepurge_core::purge::{parse_key, parse_prefix};
+    let req = |p: &Purge| String::from_utf8(p.request(&token(), false)).unwrap();
+    let url = Target::parse("https://Example.com/a?b").unwrap();
+    let cases = vec![
+        (Purge::Url { target: url.clone(), soft: false }, "https://example.com/a?b", "PURGE /a?b HTTP/1.1\r\nHost: example.com\r\nPurge-Token: s3cret\r\nUser-Agent"),
+        (Purge::Url { target: url, soft: true }, "soft:https://example.com/a?b", "Purge-Token: s3cret\r\nPurge-Soft: 1\r\n"),
+        (
+            Purge::Key { key: parse_key("show-a").unwrap(), host: "example.com".into(), soft: false },
+            "key:show-a@example.com",
+            "PURGE / HTTP/1.1\r\nHost: example.com\r\nPurge-Token: s3cret\r\nPurge-Keys: show-a\r\nPurge-Kind: key\r\nUser-Agent",
+        ),
+        (
+            Purge::Key { key: parse_key("show-a").unwrap(), host: "example.com".into(), soft: true },
+            "soft-key:show-a@example.com",
+            "Purge-Kind: key\r\nPurge-Soft: 1\r\n",
+        ),
+        (
+            Purge::Prefix { target: parse_prefix("https://example.com/ep.1/(x)/").unwrap() },
+            "prefix:https://example.com/ep.1/(x)/",
+            "PURGE / HTTP/1.1\r\nHost: example.com\r\nPurge-Token: s3cret\r\nPurge-Kind: prefix\r\nPurge-Prefix: /ep\\.1/\\(x\\)/\r\n",
+        ),
+        (Purge::Host { host: "example.com".into() }, "host:example.com", "PURGE / HTTP/1.1\r\nHost: example.com\r\nPurge-Token: s3cret\r\nPurge-Kind: host\r\n"),
+    ];
+    for (purge, label, wire) in cases {
+        assert_eq!(purge.label(), label);
+        assert!(req(&purge).contains(wire), "{label}: {:?}", req(&purge));
+        assert!(req(&purge).ends_with("Connection: close\r\n\r\n"));
+        assert_eq!(Purge::from_label(label).unwrap(), purge, "{label}");
+        assert_eq!(purge.is_wide(), label.starts_with("prefix:") || label.starts_with("host:"));
+    }
+    for bad in ["", "two keys", "tab\tkey", "ümlaut", &"k".repeat(257)] {
+        assert!(parse_key(bad).is_err(), "{bad:?}");
+    }
+    assert!(parse_prefix("https://example.com/a?b").is_err());
+    assert!(Purge::from_label("key:nohost").is_err());
 }

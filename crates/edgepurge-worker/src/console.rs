@@ -221,7 +221,7 @@ pub async fn finish_purge(
 ) -> PurgeReport {
     let queued = builder.queue_retryable();
     let mut report = builder.finish();
-    let urls: Vec<String> = plan.targets.iter().map(|t| t.url().to_owned()).collect();
+    let urls: Vec<String> = plan.purges.iter().map(edgepurge_core::purge::Purge::label).collect();
     let status = match report.status {
         PurgeStatus::Purged => "purged",
         PurgeStatus::Partial => "partial",

@@ -13,13 +13,15 @@ use edgepurge_core::api::{
     Health, HostInstances, InstancesReply, PurgeEvent, PurgeRequest, VerifyReport, VerifyRequest,
 };
 use edgepurge_core::auth::Action;
+use edgepurge_core::config::normalise_host;
 use edgepurge_core::config::{Config, MAX_BODY_BYTES};
 use edgepurge_core::discovery::DiscoverySpec;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::{parse_key, parse_prefix, Purge};
 use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::retry::RetryPolicy;
-use edgepurge_core::target::{parse_all, Target};
+use edgepurge_core::target::{parse_all, printable, Target};
 use edgepurge_core::verify::verify_result;
 use edgepurge_core::ApiError;
 use futures_util::stream::{self, StreamExt};
@@ -120,33 +122,86 @@ pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
         .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("body is not the expected JSON: {e}")))
 }
 
-/// Validated targets with the instances serving each target's host.
-async fn targets_and_instances(
+/// The instances serving each of `hosts`, each discovery spec resolved once.
+async fn resolve_hosts<'h>(
     config: &Config,
-    urls: &[String],
-) -> Result<(Vec<Target>, BTreeMap<String, Vec<SocketAddr>>), ApiError> {
-    if urls.is_empty() {
-        return Err(ApiError::new(ErrorKind::BadRequest, "urls is empty: nothing to purge"));
+    hosts: impl IntoIterator<Item = &'h str>,
+) -> Result<BTreeMap<String, Vec<SocketAddr>>, ApiError> {
+    let mut resolver = doh::Resolver::new(config);
+    let mut instances: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
+    for host in hosts {
+        if !instances.contains_key(host) {
+            let addrs = resolver.resolve(discovery_spec(config, host)?).await?;
+            instances.insert(host.to_owned(), addrs);
+        }
     }
-    if urls.len() > config.max_urls {
+    Ok(instances)
+}
+
+fn bad(detail: String) -> ApiError {
+    ApiError::new(ErrorKind::BadRequest, detail)
+}
+
+/// Validates a purge request into purges, checking every host against the allowlist and the
+/// caller's role for the wide kinds (prefix, host). All or nothing: one bad item refuses all.
+fn purges_for(config: &Config, identity: &Identity, request: &PurgeRequest) -> Result<Vec<Purge>, ApiError> {
+    let PurgeRequest { urls, keys, prefixes, hosts, soft } = request;
+    let total = urls.len() + keys.len() + prefixes.len() + hosts.len();
+    if total == 0 {
+        return Err(bad("nothing to purge: give urls, keys, prefixes or hosts".into()));
+    }
+    if total > config.max_urls {
         return Err(ApiError::new(
             ErrorKind::TooManyUrls,
-            format!("{} URLs in one request; at most {} (MAX_URLS)", urls.len(), config.max_urls),
+            format!("{total} items in one request; at most {} (MAX_URLS)", config.max_urls),
         ));
+    }
+    if !prefixes.is_empty() || !hosts.is_empty() {
+        if *soft {
+            return Err(bad("soft applies to urls and keys; prefixes and hosts are always hard".into()));
+        }
+        identity.require(Action::PurgeWide)?;
     }
     let targets = parse_all(urls)?;
     for t in &targets {
         config.check_host(t)?;
     }
-    let mut resolver = doh::Resolver::new(config);
-    let mut instances: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
-    for t in &targets {
-        if !instances.contains_key(t.host()) {
-            let addrs = resolver.resolve(discovery_spec(config, t.host())?).await?;
-            instances.insert(t.host().to_owned(), addrs);
+    let mut purges = Purge::urls(targets, *soft);
+    // Keys are instance-wide (xkey): one purge per instance group, addressed as its first host.
+    let mut groups: Vec<(&DiscoverySpec, &str)> = Vec::new();
+    for host in &config.allowed_hosts {
+        let spec = discovery_spec(config, host)?;
+        if !groups.iter().any(|(s, _)| *s == spec) {
+            groups.push((spec, host));
         }
     }
-    Ok((targets, instances))
+    for (i, raw) in keys.iter().enumerate() {
+        let key = parse_key(raw).map_err(|e| bad(format!("keys[{i}]: {e}")).with_subject(printable(raw)))?;
+        for (_, host) in &groups {
+            purges.push(Purge::Key { key: key.clone(), host: (*host).to_owned(), soft: *soft });
+        }
+    }
+    for (i, raw) in prefixes.iter().enumerate() {
+        let target = parse_prefix(raw).map_err(|e| bad(format!("prefixes[{i}]: {e}")).with_subject(printable(raw)))?;
+        config.check_host(&target)?;
+        purges.push(Purge::Prefix { target });
+    }
+    for (i, raw) in hosts.iter().enumerate() {
+        let host = normalise_host(raw)
+            .ok_or_else(|| bad(format!("hosts[{i}]: not a host name")).with_subject(printable(raw)))?;
+        if !config.allowed_hosts.contains(&host) {
+            return Err(ApiError::new(ErrorKind::HostNotAllowed, format!("host {host:?} is not in ALLOWED_HOSTS"))
+                .with_subject(host));
+        }
+        purges.push(Purge::Host { host });
+    }
+    let mut unique: Vec<Purge> = Vec::with_capacity(purges.len());
+    for p in purges {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    Ok(unique)
 }
 
 async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
@@ -197,8 +252,12 @@ async fn purge_as(
         req.headers().get("accept").map_err(internal)?.is_some_and(|a| a.contains("application/x-ndjson"));
     let request: PurgeRequest = json_body(req).await?;
     *urls = request.urls.clone();
-    let (targets, instances) = targets_and_instances(config, &request.urls).await?;
-    let plan = Rc::new(Plan::build(targets, &instances, &config.purge_token, config.concurrency)?);
+    urls.extend(request.keys.iter().map(|k| format!("key:{k}")));
+    urls.extend(request.prefixes.iter().map(|p| format!("prefix:{p}")));
+    urls.extend(request.hosts.iter().map(|h| format!("host:{h}")));
+    let purges = purges_for(config, identity, &request)?;
+    let instances = resolve_hosts(config, purges.iter().map(Purge::host)).await?;
+    let plan = Rc::new(Plan::build(purges, &instances, &config.purge_token, config.concurrency)?);
     let actor = (identity.person.name.clone(), identity.person.id);
     let limits = fanout::Limits::from_config(config);
     let redelivery = config.redelivery;
@@ -244,8 +303,11 @@ fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
 async fn verify(req: &mut Request, env: &Env) -> HandlerResult {
     let Ctx { config, .. } = ctx(req, env, Action::Verify).await?;
     let request: VerifyRequest = json_body(req).await?;
-    let (targets, instances) = targets_and_instances(&config, std::slice::from_ref(&request.url)).await?;
-    let plan = Rc::new(Plan::verify(targets, &instances, config.concurrency)?);
+    let target =
+        Target::parse(&request.url).map_err(|e| bad(format!("url: {e}")).with_subject(printable(&request.url)))?;
+    config.check_host(&target)?;
+    let instances = resolve_hosts(&config, [target.host()]).await?;
+    let plan = Rc::new(Plan::verify(vec![target], &instances, config.concurrency)?);
     let limits =
         fanout::Limits { timeout_ms: config.instance_timeout_ms, retry: RetryPolicy { attempts: 1, ..config.retry } };
     let mut results: Vec<_> = fanout::deliveries(plan.clone(), limits)
@@ -253,7 +315,7 @@ async fn verify(req: &mut Request, env: &Env) -> HandlerResult {
         .collect()
         .await;
     results.sort_by(|a, b| a.instance.cmp(&b.instance));
-    let url = plan.targets.first().map(|t| t.url().to_owned()).unwrap_or_default();
+    let url = plan.purges.first().and_then(Purge::url_target).map(|t| t.url().to_owned()).unwrap_or_default();
     json(&VerifyReport { url, results }, 200)
 }
 

@@ -8,8 +8,8 @@ use crate::handlers::{load_config, now_ms};
 use crate::store::Store;
 use edgepurge_core::api::Outcome;
 use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::Purge;
 use edgepurge_core::retry::Decision;
-use edgepurge_core::target::Target;
 use edgepurge_core::ApiError;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -25,12 +25,12 @@ pub async fn run(env: &worker::Env) -> Result<(usize, usize, usize), ApiError> {
     let policy = config.redelivery;
     let due = store.due_deliveries(now, BATCH).await?;
     let mut resolver = doh::Resolver::new(&config);
-    let mut pairs: Vec<(Target, SocketAddr)> = Vec::new();
+    let mut pairs: Vec<(Purge, SocketAddr)> = Vec::new();
     let mut sending = Vec::new();
     let mut abandoned = 0;
     for d in due {
         let attempts = d.attempts + 1;
-        let target = match Target::parse(&d.url) {
+        let target = match Purge::from_label(&d.url) {
             Ok(t) => t,
             Err(e) => {
                 let reason = format!("URL no longer valid: {e}");
