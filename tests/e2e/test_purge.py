@@ -398,6 +398,76 @@ class Kinds(CdnTestCase):
         self.assertEqual(status, 200, report)
 
 
+def fastly(path, key="default", headers=None):
+    """A request exactly as Fastly's API documentation shows it, to this worker's base URL."""
+    req = urllib.request.Request(CDN.api + path, data=b"", method="POST", headers=headers or {})
+    if key is not None:
+        req.add_header("Fastly-Key", CDN.api_token if key == "default" else key)
+    req.add_header("Accept", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+class FastlyCompatible(CdnTestCase):
+    """Fastly's purge API, so Fastly clients switch by changing the base URL and the key."""
+
+    def test_single_url_purge(self):
+        path = new_page()
+        self.warm(path)
+        status, body = fastly(f"/purge/{SITE}{path}")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["status"], "ok")
+        self.assertIsInstance(body["id"], str)
+        for inst in CDN.instances:
+            self.assertIn("fwd=uri-miss", fetch(inst, path)[0])
+
+    def test_surrogate_key_purges_single_batch_and_soft(self):
+        a, b = f"fa{uuid.uuid4().hex[:8]}", f"fb{uuid.uuid4().hex[:8]}"
+        pages = {a: f"/tagged/{a}/x", b: f"/tagged/{b}/y"}
+        for p in pages.values():
+            self.warm(p)
+        status, body = fastly(f"/service/SU1Z0isxPaozGVKXdv0eY/purge/{a}")
+        self.assertEqual((status, body["status"]), (200, "ok"), body)
+        for inst in CDN.instances:
+            self.assertIn("fwd=uri-miss", fetch(inst, pages[a])[0])
+        self.assert_all_hits(pages[b])
+        # Batch: Surrogate-Key header, reply maps each key to a purge id. (The fetches above cached
+        # page a again.)
+        self.assert_all_hits(pages[a])
+        status, body = fastly("/service/SU1Z0isxPaozGVKXdv0eY/purge", headers={"Surrogate-Key": f"{a} {b}"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(set(body), {a, b})
+        for inst in CDN.instances:
+            for p in pages.values():
+                self.assertIn("fwd=uri-miss", fetch(inst, p)[0])
+        # Soft purge: stale served while refetching.
+        self.assert_all_hits(pages[b])
+        status, body = fastly(f"/service/SU1Z0isxPaozGVKXdv0eY/purge/{b}", headers={"Fastly-Soft-Purge": "1"})
+        self.assertEqual(status, 200, body)
+        for inst in CDN.instances:
+            self.assertIn("; hit; fwd=stale", fetch(inst, pages[b])[0])
+
+    def test_purge_all_and_refusals(self):
+        pages = [new_page(), new_page()]
+        for p in pages:
+            self.warm(p)
+        status, body = fastly("/service/x/purge_all", key=editor_token())
+        self.assertEqual(status, 403, body)
+        self.assert_all_hits(pages[0])
+        for key in (None, "wrong-key-wrong-key-wrong"):
+            status, body = fastly(f"/purge/{SITE}{pages[0]}", key=key)
+            self.assertEqual((status, body["type"]), (401, "urn:edgepurge:problem:unauthorized"), body)
+        self.assert_all_hits(pages[0])
+        status, body = fastly("/service/x/purge_all")
+        self.assertEqual((status, body["status"]), (200, "ok"), body)
+        for inst in CDN.instances:
+            for p in pages:
+                self.assertIn("fwd=uri-miss", fetch(inst, p)[0])
+
+
 def deliveries_for(url, status=None):
     query = "?limit=1000" + (f"&status={status}" if status else "")
     code, _, body = api("GET", "/api/deliveries" + query, content_type=None)

@@ -162,6 +162,17 @@ pub async fn revoke_token(req: &Request, env: &Env, id: &str) -> HandlerResult {
     }
 }
 
+/// Writes a purge attempt refused before the caller was known: at most RATE_LIMIT_PER_MINUTE
+/// times a minute per client address, so anonymous callers cannot flood the history.
+pub async fn record_anonymous(store: &Store, req: &Request, limit_per_minute: u32, now: i64, err: &ApiError) {
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+    match store.rate_limit(&format!("anonymous:{ip}"), now, limit_per_minute).await {
+        Ok(None) => record_attempt(store, now, None, &[], err).await,
+        Ok(Some(_)) => {}
+        Err(e) => worker::console_error!("history rate limit failed: {e}"),
+    }
+}
+
 /// Writes a refused or failed purge attempt to the history. A history write that fails is
 /// logged, never allowed to change the caller's answer.
 pub async fn record_attempt(store: &Store, now: i64, identity: Option<&Identity>, urls: &[String], err: &ApiError) {

@@ -5,7 +5,7 @@
 //! Every purge attempt after configuration loads, refused ones included, goes to the history.
 
 use crate::auth::{self, check_csrf, Identity};
-use crate::console::record_attempt;
+use crate::console::{record_anonymous, record_attempt};
 use crate::problem::{internal, json};
 use crate::store::Store;
 use crate::{console, doh, fanout};
@@ -211,12 +211,7 @@ async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
     let identity = match auth::identify(req, &config, &store, now).await {
         Ok(identity) => identity,
         Err(e) => {
-            // Recorded, but at most RATE_LIMIT_PER_MINUTE times a minute per client address, so
-            // anonymous callers cannot flood the history.
-            let ip = req.headers().get("cf-connecting-ip").map_err(internal)?.unwrap_or_else(|| "unknown".into());
-            if store.rate_limit(&format!("anonymous:{ip}"), now, config.rate_limit_per_minute).await?.is_none() {
-                record_attempt(&store, now, None, &[], &e).await;
-            }
+            record_anonymous(&store, req, config.rate_limit_per_minute, now, &e).await;
             return Err(e);
         }
     };
@@ -226,6 +221,34 @@ async fn purge(req: &mut Request, env: &Env) -> HandlerResult {
         record_attempt(&store, now, Some(&identity), &urls, e).await;
     }
     result
+}
+
+/// Everything between a parsed purge request and the fan-out: the caller's rate limit, the
+/// request's validation into purges (`urls` gets its items, for the history), discovery, the plan.
+pub async fn prepare(
+    config: &Config,
+    store: &Store,
+    identity: &Identity,
+    request: &PurgeRequest,
+    now: i64,
+    urls: &mut Vec<String>,
+) -> Result<Rc<Plan>, ApiError> {
+    let key = format!("person:{}", identity.person.id);
+    if let Some(wait) = store.rate_limit(&key, now, config.rate_limit_per_minute).await? {
+        let mut e = ApiError::new(
+            ErrorKind::TooManyRequests,
+            format!("more than {} purge requests this minute (RATE_LIMIT_PER_MINUTE)", config.rate_limit_per_minute),
+        );
+        e.retry_after_secs = Some(wait);
+        return Err(e);
+    }
+    *urls = request.urls.clone();
+    urls.extend(request.keys.iter().map(|k| format!("key:{k}")));
+    urls.extend(request.prefixes.iter().map(|p| format!("prefix:{p}")));
+    urls.extend(request.hosts.iter().map(|h| format!("host:{h}")));
+    let purges = purges_for(config, identity, request)?;
+    let instances = resolve_hosts(config, purges.iter().map(Purge::host)).await?;
+    Ok(Rc::new(Plan::build(purges, &instances, &config.purge_token, config.concurrency)?))
 }
 
 async fn purge_as(
@@ -239,25 +262,10 @@ async fn purge_as(
 ) -> HandlerResult {
     identity.require(Action::Purge)?;
     check_csrf(req, identity)?;
-    let key = format!("person:{}", identity.person.id);
-    if let Some(wait) = store.rate_limit(&key, now, config.rate_limit_per_minute).await? {
-        let mut e = ApiError::new(
-            ErrorKind::TooManyRequests,
-            format!("more than {} purge requests this minute (RATE_LIMIT_PER_MINUTE)", config.rate_limit_per_minute),
-        );
-        e.retry_after_secs = Some(wait);
-        return Err(e);
-    }
     let wants_stream =
         req.headers().get("accept").map_err(internal)?.is_some_and(|a| a.contains("application/x-ndjson"));
     let request: PurgeRequest = json_body(req).await?;
-    *urls = request.urls.clone();
-    urls.extend(request.keys.iter().map(|k| format!("key:{k}")));
-    urls.extend(request.prefixes.iter().map(|p| format!("prefix:{p}")));
-    urls.extend(request.hosts.iter().map(|h| format!("host:{h}")));
-    let purges = purges_for(config, identity, &request)?;
-    let instances = resolve_hosts(config, purges.iter().map(Purge::host)).await?;
-    let plan = Rc::new(Plan::build(purges, &instances, &config.purge_token, config.concurrency)?);
+    let plan = prepare(config, store, identity, &request, now, urls).await?;
     let actor = (identity.person.name.clone(), identity.person.id);
     let limits = fanout::Limits::from_config(config);
     let redelivery = config.redelivery;

@@ -1,12 +1,14 @@
 //! The edgepurge Cloudflare Worker: an entry point and a router.
 //!
 //! Only this crate knows Cloudflare. `/api/*` goes to [`handlers`] (purge, verify, instances)
-//! and [`console`] (sessions, people, tokens, history); everything else is the console's static
-//! files from the `ASSETS` binding. Outgoing I/O lives in [`doh`] (discovery) and [`fanout`]
+//! and [`console`] (sessions, people, tokens, history); `/purge/*` and `/service/*` to [`compat`]
+//! (Fastly-compatible purging); everything else is the console's static files from the `ASSETS`
+//! binding. Outgoing I/O lives in [`doh`] (discovery) and [`fanout`]
 //! (sockets to instances), storage in [`store`] (D1), caller identity in [`auth`], and the
 //! problem-details mapping in [`problem`]. Everything they decide is decided by `edgepurge-core`.
 
 mod auth;
+mod compat;
 mod console;
 mod doh;
 mod fanout;
@@ -33,9 +35,12 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let response = if req.path().starts_with("/api/") {
+    let path = req.path();
+    let response = if path.starts_with("/api/") || path.starts_with("/purge/") || path.starts_with("/service/") {
         // Every failure becomes a problem response; only failing to build that one is an Err.
-        match handlers::route(req, &env).await {
+        let result =
+            if path.starts_with("/api/") { handlers::route(req, &env).await } else { compat::fastly(req, &env).await };
+        match result {
             Ok(resp) => resp,
             Err(err) => problem::response(&err)?,
         }

@@ -1,0 +1,118 @@
+//! Fastly-compatible purge endpoints: a Fastly client switches by changing its base URL and key.
+//!
+//! | Fastly request | here |
+//! |---|---|
+//! | `POST /purge/{host}/{path}` | purge that URL (`https://{host}/{path}`) |
+//! | `POST /service/{id}/purge/{key}` | purge a surrogate key |
+//! | `POST /service/{id}/purge` with `Surrogate-Key: k1 k2` | purge several keys; reply `{"k1": id, "k2": id}` |
+//! | `POST /service/{id}/purge_all` | purge every allowed host (admins only) |
+//!
+//! The key goes in `Fastly-Key` (a personal or bootstrap token); `Fastly-Soft-Purge: 1` asks for a
+//! soft purge. The service id is ignored: one edgepurge deployment is one service. Replies have
+//! Fastly's shape (`{"status": "ok", "id": ...}`) when every instance purged; otherwise 502 with
+//! `{"status": "error", "msg": ..., "id": ..., "report": ...}`, so a partial purge is never
+//! reported as ok.
+
+use crate::auth::{self, Identity, Via};
+use crate::console::{finish_purge, record_anonymous, record_attempt};
+use crate::fanout::{self, random_u32};
+use crate::handlers::{load_config, now_ms, prepare, HandlerResult};
+use crate::problem::{internal, json};
+use crate::store::Store;
+use edgepurge_core::api::{PurgeRequest, PurgeStatus};
+use edgepurge_core::auth::Action;
+use edgepurge_core::error::ErrorKind;
+use edgepurge_core::ApiError;
+use serde_json::{json as j, Map, Value};
+use worker::{Env, Method, Request};
+
+/// Routes `/purge/...` and `/service/...`.
+pub async fn fastly(req: Request, env: &Env) -> HandlerResult {
+    if req.method() != Method::Post {
+        return Err(ApiError::new(ErrorKind::MethodNotAllowed, "Fastly purge endpoints take POST"));
+    }
+    let config = load_config(env)?;
+    let store = Store::open(env)?;
+    let now = now_ms();
+    let header = |name: &str| req.headers().get(name).map_err(internal);
+    let identity = match header("fastly-key")? {
+        Some(token) => auth::token_owner(token.trim(), &config, &store, now).await.map(|(person, _)| Identity {
+            person,
+            via: Via::Token,
+            csrf: None,
+            expires_at: None,
+        }),
+        None => Err(ApiError::new(ErrorKind::Unauthorized, "send Fastly-Key: <token>")),
+    };
+    let identity = match identity {
+        Ok(i) => i,
+        Err(e) => {
+            record_anonymous(&store, &req, config.rate_limit_per_minute, now, &e).await;
+            return Err(e);
+        }
+    };
+    let soft = header("fastly-soft-purge")?.is_some_and(|v| v.trim() == "1");
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut batch: Option<Vec<String>> = None;
+    let request = match segments.as_slice() {
+        ["purge", rest @ ..] if !rest.is_empty() && !rest[0].is_empty() => {
+            let mut url = format!("https://{}", rest.join("/"));
+            if let Some(q) = req.url().map_err(internal)?.query() {
+                url.push('?');
+                url.push_str(q);
+            }
+            PurgeRequest { urls: vec![url], soft, ..Default::default() }
+        }
+        ["service", _, "purge", key] => PurgeRequest { keys: vec![(*key).to_owned()], soft, ..Default::default() },
+        ["service", _, "purge"] => {
+            let keys: Vec<String> =
+                header("surrogate-key")?.unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+            batch = Some(keys.clone());
+            PurgeRequest { keys, soft, ..Default::default() }
+        }
+        ["service", _, "purge_all"] => PurgeRequest { hosts: config.allowed_hosts.clone(), ..Default::default() },
+        _ => return Err(ApiError::new(ErrorKind::NotFound, format!("no Fastly-compatible route for {path}"))),
+    };
+    let mut urls = Vec::new();
+    let result = async {
+        identity.require(Action::Purge)?;
+        let plan = prepare(&config, &store, &identity, &request, now, &mut urls).await?;
+        let builder = fanout::execute(plan.clone(), fanout::Limits::from_config(&config)).await;
+        Ok::<_, ApiError>(
+            finish_purge(
+                &store,
+                now,
+                (identity.person.name.clone(), identity.person.id),
+                &plan,
+                builder,
+                config.redelivery,
+            )
+            .await,
+        )
+    }
+    .await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            record_attempt(&store, now, Some(&identity), &urls, &e).await;
+            return Err(e);
+        }
+    };
+    let id = format!("{:x}-{:08x}", now, random_u32());
+    if report.status != PurgeStatus::Purged {
+        let msg = format!(
+            "purge reached {} of {} (item, instance) pairs; failed ones are redelivered in the background",
+            report.summary.purged + report.summary.not_cached,
+            report.summary.total
+        );
+        return json(&j!({"status": "error", "msg": msg, "id": id, "report": report}), 502);
+    }
+    match batch {
+        Some(keys) => {
+            let map: Map<String, Value> = keys.into_iter().map(|k| (k, Value::String(id.clone()))).collect();
+            json(&Value::Object(map), 200)
+        }
+        None => json(&j!({"status": "ok", "id": id}), 200),
+    }
+}
