@@ -99,6 +99,17 @@ class CdnTestCase(unittest.TestCase):
             status, _ = fetch(inst, path, host)
             self.assertTrue(is_hit(status), f"{inst} should still serve a hit for {path}: {status}")
 
+    def assert_refused_and_nothing_sent(self, cases, path):
+        """Each (name, api kwargs, status) case is refused with that problem, not one request
+        reaches any instance (varnishstat MAIN.client_req), and `path` is still a hit everywhere."""
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        for name, kwargs, want in cases:
+            with self.subTest(name):
+                status, ctype, body = api("POST", "/api/purge", **kwargs)
+                self.assert_problem(status, ctype, body, want)
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        self.assert_all_hits(path)
+
     def assert_problem(self, status, ctype, body, want_status):
         self.assertEqual(status, want_status, body)
         self.assertEqual(ctype, "application/problem+json")
@@ -205,14 +216,7 @@ class PurgeApi(CdnTestCase):
             ("one bad URL among good ones", dict(body={"urls": [url, url + "\r\n"]}), 400),
             ("wrong token", dict(body={"urls": [url]}, token="ep_wrong-wrong-wrong-wrong"), 401),
         ]
-        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
-        for name, kwargs, want in cases:
-            with self.subTest(name):
-                status, ctype, body = api("POST", "/api/purge", **kwargs)
-                self.assert_problem(status, ctype, body, want)
-        # Not one request reached any instance (varnishstat MAIN.client_req), and all still hit.
-        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
-        self.assert_all_hits(path)
+        self.assert_refused_and_nothing_sent(cases, path)
 
     def test_duplicate_urls_are_purged_once_not_refused(self):
         path = new_page()
@@ -377,7 +381,6 @@ class Kinds(CdnTestCase):
         path = new_page()
         self.warm(path)
         token = editor_token()
-        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
         cases = [
             ("editor prefix", dict(body={"prefixes": [f"https://{SITE}/"]}, token=token), 403),
             ("editor host", dict(body={"hosts": [SITE]}, token=token), 403),
@@ -387,12 +390,7 @@ class Kinds(CdnTestCase):
             ("host not allowed", dict(body={"hosts": ["evil.example"]}), 403),
             ("nothing at all", dict(body={}), 400),
         ]
-        for name, kwargs, want in cases:
-            with self.subTest(name):
-                status, ctype, body = api("POST", "/api/purge", **kwargs)
-                self.assert_problem(status, ctype, body, want)
-        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
-        self.assert_all_hits(path)
+        self.assert_refused_and_nothing_sent(cases, path)
         # Editors may purge keys.
         status, _, report = api("POST", "/api/purge", {"keys": ["nothing-tagged-with-this"]}, token=token)
         self.assertEqual(status, 200, report)
