@@ -1,7 +1,7 @@
 //! The console's endpoints: sign-in sessions, people and tokens, history.
 
 use crate::auth::{self, check_csrf, Identity, Via};
-use crate::handlers::{ctx, json_body, load_config, now_ms, Ctx, HandlerResult};
+use crate::handlers::{bad, ctx, json_body, load_config, now_ms, Ctx, HandlerResult};
 use crate::problem::{internal, json};
 use crate::store::Store;
 use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, PurgeReport, PurgeStatus, SignIn};
@@ -102,10 +102,6 @@ pub async fn history(req: &Request, env: &Env) -> HandlerResult {
         }
     }
     json(&store.history(filter_url.as_deref(), actor.as_deref(), before, limit).await?, 200)
-}
-
-fn bad(detail: &str) -> ApiError {
-    ApiError::new(ErrorKind::BadRequest, detail)
 }
 
 /// `GET /api/people` (admin).

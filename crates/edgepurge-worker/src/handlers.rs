@@ -138,7 +138,8 @@ async fn resolve_hosts<'h>(
     Ok(instances)
 }
 
-fn bad(detail: String) -> ApiError {
+/// A 400 problem.
+pub fn bad(detail: impl Into<String>) -> ApiError {
     ApiError::new(ErrorKind::BadRequest, detail)
 }
 
@@ -148,7 +149,7 @@ fn purges_for(config: &Config, identity: &Identity, request: &PurgeRequest) -> R
     let PurgeRequest { urls, keys, prefixes, hosts, soft } = request;
     let total = urls.len() + keys.len() + prefixes.len() + hosts.len();
     if total == 0 {
-        return Err(bad("nothing to purge: give urls, keys, prefixes or hosts".into()));
+        return Err(bad("nothing to purge: give urls, keys, prefixes or hosts"));
     }
     if total > config.max_urls {
         return Err(ApiError::new(
@@ -158,7 +159,7 @@ fn purges_for(config: &Config, identity: &Identity, request: &PurgeRequest) -> R
     }
     if !prefixes.is_empty() || !hosts.is_empty() {
         if *soft {
-            return Err(bad("soft applies to urls and keys; prefixes and hosts are always hard".into()));
+            return Err(bad("soft applies to urls and keys; prefixes and hosts are always hard"));
         }
         identity.require(Action::PurgeWide)?;
     }
