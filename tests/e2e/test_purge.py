@@ -466,6 +466,56 @@ class FastlyCompatible(CdnTestCase):
                 self.assertIn("fwd=uri-miss", fetch(inst, p)[0])
 
 
+class CloudflareCompatible(CdnTestCase):
+    """Cloudflare's purge_cache, as its API documentation shows the requests."""
+
+    def purge_cache(self, body, token="default"):
+        return api("POST", "/client/v4/zones/023e105f4ecef8ad9ca31a8372d0c353/purge_cache", body, token=token)
+
+    def test_files_tags_prefixes_hosts_in_the_cloudflare_envelope(self):
+        tag = f"cf{uuid.uuid4().hex[:8]}"
+        section = f"/cf{uuid.uuid4().hex[:8]}"
+        pages = {"file": new_page(), "tagged": f"/tagged/{tag}/p", "prefixed": f"{section}/p", "other": new_page()}
+        for p in pages.values():
+            self.warm(p)
+        body = {"files": [f"https://{SITE}{pages['file']}"], "tags": [tag], "prefixes": [f"{SITE}{section}/"]}
+        status, ctype, reply = self.purge_cache(body)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual((reply["success"], reply["errors"], reply["messages"]), (True, [], []))
+        self.assertIsInstance(reply["result"]["id"], str)
+        for inst in CDN.instances:
+            for name in ("file", "tagged", "prefixed"):
+                self.assertIn("fwd=uri-miss", fetch(inst, pages[name])[0], (inst, name))
+        self.assert_all_hits(pages["other"])
+        # files as objects, as the API also accepts
+        self.assert_all_hits(pages["file"])
+        status, _, reply = self.purge_cache({"files": [{"url": f"https://{SITE}{pages['file']}", "headers": {}}]})
+        self.assertEqual((status, reply["success"]), (200, True), reply)
+        # purge_everything: every allowed host
+        status, _, reply = self.purge_cache({"purge_everything": True})
+        self.assertEqual((status, reply["success"]), (200, True), reply)
+        for inst in CDN.instances:
+            self.assertIn("fwd=uri-miss", fetch(inst, pages["other"])[0])
+
+    def test_limits_and_refusals(self):
+        path = new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        cases = [
+            ("31 files", {"files": [f"{url}?n={i}" for i in range(31)]}, 422),
+            ("everything plus files", {"purge_everything": True, "files": [url]}, 400),
+            ("unknown field", {"files": [url], "bogus": 1}, 400),
+            ("host not allowed", {"files": [f"https://evil.example{path}"]}, 403),
+        ]
+        for name, body, want in cases:
+            with self.subTest(name):
+                status, ctype, reply = self.purge_cache(body)
+                self.assert_problem(status, ctype, reply, want)
+        status, ctype, reply = self.purge_cache({"files": [url]}, token="wrong-wrong-wrong-wrong")
+        self.assert_problem(status, ctype, reply, 401)
+        self.assert_all_hits(path)
+
+
 def deliveries_for(url, status=None):
     query = "?limit=1000" + (f"&status={status}" if status else "")
     code, _, body = api("GET", "/api/deliveries" + query, content_type=None)

@@ -1,4 +1,5 @@
-//! Fastly-compatible purge endpoints: a Fastly client switches by changing its base URL and key.
+//! Fastly- and Cloudflare-compatible purge endpoints: a client of either switches by changing its
+//! base URL and key. Both translate into a [`PurgeRequest`] and run the API's own path.
 //!
 //! | Fastly request | here |
 //! |---|---|
@@ -115,4 +116,119 @@ pub async fn fastly(req: Request, env: &Env) -> HandlerResult {
         }
         None => json(&j!({"status": "ok", "id": id}), 200),
     }
+}
+
+/// Cloudflare's `POST /client/v4/zones/{zone}/purge_cache`, in its envelope.
+///
+/// `files` (strings or `{"url": ...}` objects), `tags`, `prefixes` (`host/path`, no scheme, as
+/// Cloudflare takes them), `hosts` and `purge_everything` map to URLs, surrogate keys, prefixes
+/// and hosts; the zone id is ignored. Cloudflare's per-request limit of 30 items per list holds.
+/// A purge that did not reach every instance answers 502 with `success: false`, never "success".
+pub async fn cloudflare(mut req: Request, env: &Env) -> HandlerResult {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if !matches!(segments.as_slice(), ["client", "v4", "zones", _, "purge_cache"]) {
+        return Err(ApiError::new(ErrorKind::NotFound, format!("no Cloudflare-compatible route for {path}")));
+    }
+    if req.method() != Method::Post {
+        return Err(ApiError::new(ErrorKind::MethodNotAllowed, "purge_cache takes POST"));
+    }
+    let config = load_config(env)?;
+    let store = Store::open(env)?;
+    let now = now_ms();
+    let identity = match auth::identify(&req, &config, &store, now).await {
+        Ok(i) => i,
+        Err(e) => {
+            record_anonymous(&store, &req, config.rate_limit_per_minute, now, &e).await;
+            return Err(e);
+        }
+    };
+    let mut urls = Vec::new();
+    let result = async {
+        identity.require(Action::Purge)?;
+        let body: Value = crate::handlers::json_body(&mut req).await?;
+        let request = cloudflare_request(&body, &config.allowed_hosts)?;
+        let plan = prepare(&config, &store, &identity, &request, now, &mut urls).await?;
+        let builder = fanout::execute(plan.clone(), fanout::Limits::from_config(&config)).await;
+        Ok::<_, ApiError>(
+            finish_purge(
+                &store,
+                now,
+                (identity.person.name.clone(), identity.person.id),
+                &plan,
+                builder,
+                config.redelivery,
+            )
+            .await,
+        )
+    }
+    .await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            record_attempt(&store, now, Some(&identity), &urls, &e).await;
+            return Err(e);
+        }
+    };
+    let id = format!("{:x}{:08x}", now, random_u32());
+    if report.status == PurgeStatus::Purged {
+        json(&j!({"success": true, "errors": [], "messages": [], "result": {"id": id}}), 200)
+    } else {
+        let message = format!(
+            "purge reached {} of {} (item, instance) pairs; failed ones are redelivered in the background",
+            report.summary.purged + report.summary.not_cached,
+            report.summary.total
+        );
+        json(
+            &j!({"success": false, "errors": [{"code": 1000, "message": message}], "messages": [], "result": {"id": id, "report": report}}),
+            502,
+        )
+    }
+}
+
+/// Cloudflare's purge body as a [`PurgeRequest`]; 400 for what Cloudflare would refuse too.
+fn cloudflare_request(body: &Value, allowed_hosts: &[String]) -> Result<PurgeRequest, ApiError> {
+    const LIMIT: usize = 30;
+    let bad = |m: String| ApiError::new(ErrorKind::BadRequest, m);
+    let obj = body.as_object().ok_or_else(|| bad("body must be a JSON object".into()))?;
+    let strings = |name: &str| -> Result<Vec<String>, ApiError> {
+        let Some(list) = obj.get(name) else { return Ok(Vec::new()) };
+        let list = list.as_array().ok_or_else(|| bad(format!("{name} must be an array")))?;
+        if list.len() > LIMIT {
+            return Err(ApiError::new(ErrorKind::TooManyUrls, format!("{name}: at most {LIMIT} per request")));
+        }
+        list.iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Object(o) if name == "files" => o
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad("files[]: an object needs a url".into())),
+                _ => Err(bad(format!("{name}: items must be strings"))),
+            })
+            .collect()
+    };
+    let known = ["files", "tags", "prefixes", "hosts", "purge_everything"];
+    if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(bad(format!("unknown field {k:?}")));
+    }
+    let mut request = PurgeRequest {
+        urls: strings("files")?,
+        keys: strings("tags")?,
+        prefixes: strings("prefixes")?.into_iter().map(|p| format!("https://{p}")).collect(),
+        hosts: strings("hosts")?,
+        soft: false,
+    };
+    if obj.get("purge_everything").and_then(Value::as_bool) == Some(true) {
+        if !request.urls.is_empty()
+            || !request.keys.is_empty()
+            || !request.prefixes.is_empty()
+            || !request.hosts.is_empty()
+        {
+            return Err(bad("purge_everything cannot be combined with other lists".into()));
+        }
+        request.hosts = allowed_hosts.to_vec();
+    }
+    Ok(request)
 }

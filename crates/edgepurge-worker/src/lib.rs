@@ -1,10 +1,11 @@
 //! The edgepurge Cloudflare Worker: an entry point and a router.
 //!
 //! Only this crate knows Cloudflare. `/api/*` goes to [`handlers`] (purge, verify, instances)
-//! and [`console`] (sessions, people, tokens, history); `/purge/*` and `/service/*` to [`compat`]
-//! (Fastly-compatible purging); everything else is the console's static files from the `ASSETS`
-//! binding. Outgoing I/O lives in [`doh`] (discovery) and [`fanout`]
-//! (sockets to instances), storage in [`store`] (D1), caller identity in [`auth`], and the
+//! and [`console`] (sessions, people, tokens, history); `/purge/*`, `/service/*` and
+//! `/client/v4/*` to [`compat`] (Fastly- and Cloudflare-compatible purging); everything else is
+//! the console's static files from the `ASSETS` binding. Outgoing I/O lives in [`doh`]
+//! (discovery) and [`fanout`] (sockets to instances), storage in [`store`] (D1), caller identity
+//! in [`auth`], and the
 //! problem-details mapping in [`problem`]. Everything they decide is decided by `edgepurge-core`.
 
 mod auth;
@@ -36,10 +37,15 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
-    let response = if path.starts_with("/api/") || path.starts_with("/purge/") || path.starts_with("/service/") {
+    let response = if ["/api/", "/purge/", "/service/", "/client/v4/"].iter().any(|p| path.starts_with(p)) {
         // Every failure becomes a problem response; only failing to build that one is an Err.
-        let result =
-            if path.starts_with("/api/") { handlers::route(req, &env).await } else { compat::fastly(req, &env).await };
+        let result = if path.starts_with("/api/") {
+            handlers::route(req, &env).await
+        } else if path.starts_with("/client/v4/") {
+            compat::cloudflare(req, &env).await
+        } else {
+            compat::fastly(req, &env).await
+        };
         match result {
             Ok(resp) => resp,
             Err(err) => problem::response(&err)?,
