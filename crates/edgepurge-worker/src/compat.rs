@@ -20,8 +20,9 @@ use crate::fanout::{self, random_u32};
 use crate::handlers::{load_config, now_ms, prepare, HandlerResult};
 use crate::problem::{internal, json};
 use crate::store::Store;
-use edgepurge_core::api::{PurgeRequest, PurgeStatus};
+use edgepurge_core::api::{PurgeReport, PurgeRequest, PurgeStatus};
 use edgepurge_core::auth::Action;
+use edgepurge_core::config::Config;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
 use serde_json::{json as j, Map, Value};
@@ -75,31 +76,7 @@ pub async fn fastly(req: Request, env: &Env) -> HandlerResult {
         ["service", _, "purge_all"] => PurgeRequest { hosts: config.allowed_hosts.clone(), ..Default::default() },
         _ => return Err(ApiError::new(ErrorKind::NotFound, format!("no Fastly-compatible route for {path}"))),
     };
-    let mut urls = Vec::new();
-    let result = async {
-        identity.require(Action::Purge)?;
-        let plan = prepare(&config, &store, &identity, &request, now, &mut urls).await?;
-        let builder = fanout::execute(plan.clone(), fanout::Limits::from_config(&config)).await;
-        Ok::<_, ApiError>(
-            finish_purge(
-                &store,
-                now,
-                (identity.person.name.clone(), identity.person.id),
-                &plan,
-                builder,
-                config.redelivery,
-            )
-            .await,
-        )
-    }
-    .await;
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            record_attempt(&store, now, Some(&identity), &urls, &e).await;
-            return Err(e);
-        }
-    };
+    let report = run(&config, &store, &identity, now, async { Ok(request) }).await?;
     let id = format!("{:x}-{:08x}", now, random_u32());
     if report.status != PurgeStatus::Purged {
         let msg = format!(
@@ -143,33 +120,12 @@ pub async fn cloudflare(mut req: Request, env: &Env) -> HandlerResult {
             return Err(e);
         }
     };
-    let mut urls = Vec::new();
-    let result = async {
-        identity.require(Action::Purge)?;
+    let allowed = config.allowed_hosts.clone();
+    let request = async move {
         let body: Value = crate::handlers::json_body(&mut req).await?;
-        let request = cloudflare_request(&body, &config.allowed_hosts)?;
-        let plan = prepare(&config, &store, &identity, &request, now, &mut urls).await?;
-        let builder = fanout::execute(plan.clone(), fanout::Limits::from_config(&config)).await;
-        Ok::<_, ApiError>(
-            finish_purge(
-                &store,
-                now,
-                (identity.person.name.clone(), identity.person.id),
-                &plan,
-                builder,
-                config.redelivery,
-            )
-            .await,
-        )
-    }
-    .await;
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            record_attempt(&store, now, Some(&identity), &urls, &e).await;
-            return Err(e);
-        }
+        cloudflare_request(&body, &allowed)
     };
+    let report = run(&config, &store, &identity, now, request).await?;
     let id = format!("{:x}{:08x}", now, random_u32());
     if report.status == PurgeStatus::Purged {
         json(&j!({"success": true, "errors": [], "messages": [], "result": {"id": id}}), 200)
@@ -231,4 +187,30 @@ fn cloudflare_request(body: &Value, allowed_hosts: &[String]) -> Result<PurgeReq
         request.hosts = allowed_hosts.to_vec();
     }
     Ok(request)
+}
+
+/// The purge path both compatible APIs share: role, the request (read after the role check, so a
+/// caller without the role is refused before its body is read), preparation, fan-out, history.
+/// Any refusal is recorded in the history before it is returned.
+async fn run(
+    config: &Config,
+    store: &Store,
+    identity: &Identity,
+    now: i64,
+    request: impl std::future::Future<Output = Result<PurgeRequest, ApiError>>,
+) -> Result<PurgeReport, ApiError> {
+    let mut urls = Vec::new();
+    let result = async {
+        identity.require(Action::Purge)?;
+        let request = request.await?;
+        let plan = prepare(config, store, identity, &request, now, &mut urls).await?;
+        let builder = fanout::execute(plan.clone(), fanout::Limits::from_config(config)).await;
+        let actor = (identity.person.name.clone(), identity.person.id);
+        Ok(finish_purge(store, now, actor, &plan, builder, config.redelivery).await)
+    }
+    .await;
+    if let Err(e) = &result {
+        record_attempt(store, now, Some(identity), &urls, e).await;
+    }
+    result
 }
