@@ -2,7 +2,8 @@
 // local CDN (real varnishd x3, dnsdist DoH, the worker in workerd) on its own loopback ports.
 // Cloudflare Access is exercised with RSA keys made here and a JWKS served here on loopback.
 //
-// Run: node --test tests/console/   (scripts/test does it after the setup)
+// Also: the official Cloudflare SDK (npm "cloudflare") against the compatible purge_cache endpoint.
+// Run: node --test tests/console/console.test.mjs   (scripts/test does it after the setup)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -13,6 +14,7 @@ import { request as httpRequest } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import Cloudflare from "cloudflare";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SHOTS = join(ROOT, ".state", "screenshots");
@@ -271,4 +273,27 @@ test("every page carries the security headers", async () => {
     assert.equal(res.headers["x-frame-options"], "DENY", path);
     assert.equal(res.headers["access-control-allow-origin"], undefined, path);
   }
+});
+
+test("the official Cloudflare SDK purges through the compatible endpoint with only its base URL changed", async () => {
+  const client = new Cloudflare({ apiToken: info.token, baseURL: `${info.api}/client/v4`, maxRetries: 0 });
+  const path = `/sdk/${Date.now()}`;
+  const tag = `sdk${Date.now()}`;
+  for (const p of [path, `/tagged/${tag}/x`]) {
+    for (const inst of info.instances) {
+      await cacheStatus(inst, p);
+      assert.match(await cacheStatus(inst, p), /; hit/);
+    }
+  }
+  const files = await client.cache.purge({ zone_id: "023e105f4ecef8ad9ca31a8372d0c353", files: [`https://${info.site}${path}`] });
+  assert.equal(typeof files.id, "string");
+  const tags = await client.cache.purge({ zone_id: "023e105f4ecef8ad9ca31a8372d0c353", tags: [tag] });
+  assert.equal(typeof tags.id, "string");
+  for (const inst of info.instances) {
+    assert.match(await cacheStatus(inst, path), /fwd=uri-miss/);
+    assert.match(await cacheStatus(inst, `/tagged/${tag}/x`), /fwd=uri-miss/);
+  }
+  // A refused purge surfaces as the SDK's own error, with the HTTP status.
+  const bad = new Cloudflare({ apiToken: "not-a-valid-token-000000", baseURL: `${info.api}/client/v4`, maxRetries: 0 });
+  await assert.rejects(bad.cache.purge({ zone_id: "z", files: [`https://${info.site}${path}`] }), (e) => e.status === 401);
 });
