@@ -21,6 +21,7 @@
 //! | `REDELIVERY_BASE_MS`, `REDELIVERY_CAP_MS` | no | background backoff, default 30000 and 3600000 |
 //! | `REDELIVERY_MAX_AGE_MS` | no | abandon a delivery still failing after this, default 86400000 (a day) |
 //! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, default 120 |
+//! | `SUBREQUEST_BUDGET` | no | instance connections one purge may open, default 1000 (Workers paid plan; 50 on free) |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
@@ -92,6 +93,8 @@ pub struct Config {
     pub redelivery: crate::retry::RedeliveryPolicy,
     /// Purge requests per caller per minute.
     pub rate_limit_per_minute: u32,
+    /// Instance connections one purge may open.
+    pub subrequest_budget: usize,
     api_tokens: Vec<String>,
 }
 
@@ -218,6 +221,7 @@ impl Config {
                 max_age_ms: number("REDELIVERY_MAX_AGE_MS", 86_400_000, 1000, 4_000_000_000)?.into(),
             },
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000)?,
+            subrequest_budget: number("SUBREQUEST_BUDGET", 1000, 1, 1_000_000)? as usize,
             api_tokens,
         })
     }

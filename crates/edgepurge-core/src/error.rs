@@ -55,6 +55,8 @@ pub enum ErrorKind {
     Conflict,
     /// 422: more URLs than allowed in one request.
     TooManyUrls,
+    /// 422: the plan needs more instance connections than SUBREQUEST_BUDGET.
+    OverBudget,
     /// 429: over the caller's rate limit; see [`ApiError::retry_after_secs`].
     TooManyRequests,
     /// 500: the configuration is broken.
@@ -82,6 +84,7 @@ impl ErrorKind {
             PayloadTooLarge => (413, "payload-too-large", "Request body too large", Caller, false),
             UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type", Caller, false),
             TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
+            OverBudget => (422, "over-budget", "Purge over the subrequest budget", Caller, false),
             TooManyRequests => (429, "rate-limited", "Too many requests", Caller, true),
             ErrorKind::Config => (500, "config", "Broken configuration", ErrorSource::Config, false),
             Internal => (500, "internal", "Internal error", ErrorSource::Config, true),

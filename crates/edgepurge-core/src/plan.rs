@@ -131,6 +131,23 @@ impl Plan {
         Plan { purges, jobs, concurrency: concurrency.max(1) }
     }
 
+    /// Refuses (422) a plan needing more instance connections than `budget` (the platform caps
+    /// subrequests per invocation: 50 on Workers' free plan, 1,000 or more on paid plans), so a
+    /// purge is refused up front instead of failing halfway.
+    pub fn check_budget(&self, budget: usize) -> Result<(), ApiError> {
+        let s = self.summary();
+        if s.instances <= budget {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorKind::OverBudget,
+            format!(
+                "this purge needs {} connections ({} requests) to instances; SUBREQUEST_BUDGET allows {budget}",
+                s.instances, s.requests
+            ),
+        ))
+    }
+
     /// Instances, requests and the effective concurrency of this plan.
     pub fn summary(&self) -> PlanSummary {
         PlanSummary {

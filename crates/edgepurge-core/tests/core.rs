@@ -499,6 +499,11 @@ fn plan_opens_one_connection_per_instance_and_closes_after_the_last() {
     }
     let s = plan.summary();
     assert_eq!((s.instances, s.requests, s.concurrency), (2, 5, 2));
+    // Two connections fit a budget of two, not of one: refused up front with the figures.
+    assert!(plan.check_budget(2).is_ok());
+    let err = plan.check_budget(1).unwrap_err();
+    assert_eq!((err.status(), err.kind), (422, ErrorKind::OverBudget));
+    assert!(err.detail.contains("needs 2 connections (5 requests)"), "{}", err.detail);
 
     let targets = parse_all(&["https://c.example/".to_owned()]).unwrap();
     let err = Plan::build(Purge::urls(targets, false), &BTreeMap::new(), &token(), 6).unwrap_err();
@@ -594,6 +599,7 @@ fn every_error_kind_has_its_status() {
         (ErrorKind::PayloadTooLarge, 413),
         (ErrorKind::UnsupportedMediaType, 415),
         (ErrorKind::TooManyUrls, 422),
+        (ErrorKind::OverBudget, 422),
         (ErrorKind::TooManyRequests, 429),
         (ErrorKind::Config, 500),
         (ErrorKind::Internal, 500),

@@ -249,7 +249,9 @@ pub async fn prepare(
     urls.extend(request.hosts.iter().map(|h| format!("host:{h}")));
     let purges = purges_for(config, identity, request)?;
     let instances = resolve_hosts(config, purges.iter().map(Purge::host)).await?;
-    Ok(Rc::new(Plan::build(purges, &instances, &config.purge_token, config.concurrency)?))
+    let plan = Plan::build(purges, &instances, &config.purge_token, config.concurrency)?;
+    plan.check_budget(config.subrequest_budget)?;
+    Ok(Rc::new(plan))
 }
 
 async fn purge_as(
