@@ -317,6 +317,7 @@ async fn verify(req: &mut Request, env: &Env) -> HandlerResult {
     let target =
         Target::parse(&request.url).map_err(|e| bad(format!("url: {e}")).with_subject(printable(&request.url)))?;
     config.check_host(&target)?;
+    let url = target.url().to_owned();
     let instances = resolve_hosts(&config, [target.host()]).await?;
     let plan = Rc::new(Plan::verify(vec![target], &instances, config.concurrency)?);
     let limits =
@@ -326,11 +327,11 @@ async fn verify(req: &mut Request, env: &Env) -> HandlerResult {
         .collect()
         .await;
     results.sort_by(|a, b| a.instance.cmp(&b.instance));
-    let url = plan.purges.first().and_then(Purge::url_target).map(|t| t.url().to_owned()).unwrap_or_default();
     json(&VerifyReport { url, results }, 200)
 }
 
-fn discovery_spec<'c>(config: &'c Config, host: &str) -> Result<&'c DiscoverySpec, ApiError> {
+/// The discovery rule for `host`; a 500 problem naming `DISCOVERY` if none covers it.
+pub fn discovery_spec<'c>(config: &'c Config, host: &str) -> Result<&'c DiscoverySpec, ApiError> {
     config.discovery_for(host).ok_or_else(|| {
         ApiError::new(ErrorKind::Config, format!("no DISCOVERY rule covers {host}")).with_setting("DISCOVERY")
     })

@@ -4,7 +4,7 @@
 
 use crate::doh;
 use crate::fanout::{self, random_u32, Limits};
-use crate::handlers::{load_config, now_ms};
+use crate::handlers::{discovery_spec, load_config, now_ms};
 use crate::store::Store;
 use edgepurge_core::api::Outcome;
 use edgepurge_core::plan::Plan;
@@ -39,14 +39,12 @@ pub async fn run(env: &worker::Env) -> Result<(usize, usize, usize), ApiError> {
                 continue;
             }
         };
-        let discovered = match config.discovery_for(target.host()) {
-            None => Err(ApiError::new(edgepurge_core::error::ErrorKind::Config, "host no longer configured")),
-            Some(spec) => resolver.resolve(spec).await,
+        let discovered = match discovery_spec(&config, target.host()) {
+            Ok(spec) => resolver.resolve(spec).await,
+            Err(e) => Err(e),
         };
-        let decision = match &discovered {
-            Ok(addrs) => policy.decide(d.first_at, now, &d.instance, Ok(addrs)),
-            Err(e) => policy.decide(d.first_at, now, &d.instance, Err(&e.detail)),
-        };
+        let decision =
+            policy.decide(d.first_at, now, &d.instance, discovered.as_deref().map_err(|e| e.detail.as_str()));
         match decision {
             Decision::Abandon(reason) => {
                 store.update_delivery(d.id, "abandoned", d.attempts, d.next_at, Some(&reason), now).await?;
