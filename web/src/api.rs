@@ -3,7 +3,8 @@
 //! Every state-changing call carries the session's CSRF token. A 401 anywhere means the session
 //! is gone: callers send the person back to sign-in with a message.
 
-use edgepurge_core::api::{Problem, PurgeEvent};
+use edgepurge_core::api::{Problem, PurgeEvent, PurgeRequest};
+use edgepurge_core::auth::CSRF_HEADER;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use js_sys::{Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
@@ -55,7 +56,7 @@ impl Failure {
 
 fn with_csrf(builder: RequestBuilder) -> RequestBuilder {
     match CSRF.with(|c| c.borrow().clone()) {
-        Some(token) => builder.header("X-CSRF-Token", &token),
+        Some(token) => builder.header(CSRF_HEADER, &token),
         None => builder,
     }
 }
@@ -84,13 +85,9 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
     finish(Request::get(path).send().await).await
 }
 
-/// `method path` with a JSON body, decoded as `T`.
-pub async fn send<B: Serialize, T: DeserializeOwned>(method: &str, path: &str, body: &B) -> Result<T, Failure> {
-    let builder = with_csrf(match method {
-        "PUT" => Request::put(path),
-        _ => Request::post(path),
-    });
-    let req = builder.json(body).map_err(|e| Failure::Network(e.to_string()))?;
+/// `POST path` with a JSON body, decoded as `T`.
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+    let req = with_csrf(Request::post(path)).json(body).map_err(|e| Failure::Network(e.to_string()))?;
     finish(req.send().await).await
 }
 
@@ -127,10 +124,7 @@ impl LineBuffer {
 }
 
 /// `POST /api/purge` as a live stream: `on_event` is called for each line as it arrives.
-pub async fn purge_live(
-    body: edgepurge_core::api::PurgeRequest,
-    mut on_event: impl FnMut(PurgeEvent),
-) -> Result<(), Failure> {
+pub async fn purge_live(body: PurgeRequest, mut on_event: impl FnMut(PurgeEvent)) -> Result<(), Failure> {
     let req = with_csrf(Request::post("/api/purge").header("Accept", "application/x-ndjson"))
         .json(&body)
         .map_err(|e| Failure::Network(e.to_string()))?;

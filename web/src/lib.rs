@@ -2,11 +2,14 @@
 //! origin as the API it calls.
 //!
 //! [`api`] is the one place that talks HTTP, [`live`] turns the live purge stream into table
-//! rows, [`app`] holds the components. `boot.js` calls [`mount`].
+//! rows, [`app`] is the shell (state, routing, sign-in, navigation), [`pages`] holds one
+//! component per page and [`ui`] what they share. `boot.js` calls [`mount`].
 
 pub mod api;
 pub mod app;
 pub mod live;
+pub mod pages;
+pub mod ui;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -1,7 +1,7 @@
 //! The live purge table as plain data: events in, rows out. Kept free of the DOM so it can be
 //! tested anywhere.
 
-use edgepurge_core::api::{Outcome, PurgeEvent, PurgeReport, PurgeResult};
+use edgepurge_core::api::{PurgeEvent, PurgeReport, PurgeRequest, PurgeResult, PurgeStatus};
 
 /// One row of the live table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,15 +15,9 @@ pub struct LiveRow {
 }
 
 impl LiveRow {
-    /// The text of the outcome cell.
+    /// The text of the outcome cell: the outcome's label, or `waiting…` until it answers.
     pub fn outcome_label(&self) -> &'static str {
-        match self.result.as_ref().map(|r| r.outcome) {
-            None => "waiting…",
-            Some(Outcome::Purged) => "purged",
-            Some(Outcome::NotCached) => "not cached",
-            Some(Outcome::Rejected) => "rejected",
-            Some(Outcome::Failed) => "failed",
-        }
+        self.result.as_ref().map_or("waiting…", |r| r.outcome.label())
     }
 }
 
@@ -70,6 +64,25 @@ impl LivePurge {
     pub fn answered(&self) -> usize {
         self.rows.iter().filter(|r| r.result.is_some()).count()
     }
+
+    /// The table's caption: progress, then the summary once the report arrived.
+    pub fn caption(&self) -> String {
+        match &self.report {
+            Some(r) => format!(
+                "{}: {} purged, {} not cached, {} rejected, {} failed",
+                match r.status {
+                    PurgeStatus::Purged => "All purged",
+                    PurgeStatus::Partial => "Partly purged",
+                    PurgeStatus::Failed => "Purge failed",
+                },
+                r.summary.purged,
+                r.summary.not_cached,
+                r.summary.rejected,
+                r.summary.failed
+            ),
+            None => format!("{} of {} instances answered", self.answered(), self.rows.len()),
+        }
+    }
 }
 
 /// Splits the URL box into URLs: one per line, blank lines and surrounding spaces ignored.
@@ -103,9 +116,9 @@ impl Kind {
 }
 
 /// The purge request for the box's text.
-pub fn purge_request(kind: Kind, text: &str, soft: bool) -> edgepurge_core::api::PurgeRequest {
+pub fn purge_request(kind: Kind, text: &str, soft: bool) -> PurgeRequest {
     let items = urls_from_text(text);
-    let mut req = edgepurge_core::api::PurgeRequest { soft, ..Default::default() };
+    let mut req = PurgeRequest { soft, ..Default::default() };
     match kind {
         Kind::Urls => req.urls = items,
         Kind::Keys => req.keys = items,

@@ -4,8 +4,9 @@
 
 use edgepurge_core::api::{Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult, PurgeStatus, Summary};
 use edgepurge_web::api::LineBuffer;
-use edgepurge_web::app::{AppState, LiveTable, Page, SignInForm};
+use edgepurge_web::app::{AppState, Page, SignInForm};
 use edgepurge_web::live::{urls_from_text, LivePurge};
+use edgepurge_web::ui::LiveTable;
 use leptos::prelude::*;
 use leptos::task::tick;
 use wasm_bindgen::JsCast;

@@ -234,11 +234,6 @@ impl Config {
         (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
     }
 
-    /// Whether an `Authorization` header value carries one of the bootstrap API tokens.
-    pub fn authorize(&self, authorization: Option<&str>) -> bool {
-        authorization.and_then(Config::bearer).is_some_and(|t| self.is_bootstrap_token(t))
-    }
-
     /// Whether `token` is one of the bootstrap API tokens (`API_TOKENS`), compared in constant
     /// time against every configured token, with no early exit.
     pub fn is_bootstrap_token(&self, token: &str) -> bool {
@@ -256,9 +251,12 @@ impl Config {
         }
     }
 
-    /// How the instances serving `host` are found.
-    pub fn discovery_for(&self, host: &str) -> Option<&DiscoverySpec> {
-        find_rule(&self.discovery, host)
+    /// How the instances serving `host` are found; a 500 problem naming `DISCOVERY` if no rule
+    /// covers it (loading checks every allowed host has one, so this names a host that is not).
+    pub fn discovery_spec(&self, host: &str) -> Result<&DiscoverySpec, ApiError> {
+        find_rule(&self.discovery, host).ok_or_else(|| {
+            ApiError::new(ErrorKind::Config, format!("no DISCOVERY rule covers {host}")).with_setting("DISCOVERY")
+        })
     }
 }
 
@@ -330,12 +328,8 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, Confi
     Ok(rules)
 }
 
-/// Compares two byte strings in time independent of their contents (only of their lengths).
+/// Compares two byte strings in time independent of their contents (only of their lengths),
+/// with `subtle`'s constant-time equality.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    // black_box keeps the optimiser from turning the fold into an early-exit comparison.
-    std::hint::black_box(diff) == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }

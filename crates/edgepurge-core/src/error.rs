@@ -7,30 +7,7 @@
 use crate::api::Problem;
 use std::fmt;
 
-/// Where a fault lies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorSource {
-    /// The request: its token, body or URLs.
-    Caller,
-    /// The deployment's configuration.
-    Config,
-    /// Instance discovery (DNS over HTTPS).
-    Discovery,
-    /// A cache instance.
-    Instance,
-}
-
-impl ErrorSource {
-    /// The name used in problem details.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorSource::Caller => "caller",
-            ErrorSource::Config => "config",
-            ErrorSource::Discovery => "discovery",
-            ErrorSource::Instance => "instance",
-        }
-    }
-}
+pub use crate::api::ErrorSource;
 
 /// The kinds of failure a request can end in before any report exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +97,11 @@ impl ApiError {
         ApiError { kind, detail: detail.into(), setting: None, subject: None, retry_after_secs: None }
     }
 
+    /// A 400 problem: the request is malformed.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::new(ErrorKind::BadRequest, detail)
+    }
+
     /// Names the URL, host or DNS name at fault.
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
@@ -150,7 +132,7 @@ impl ApiError {
             title: title.to_owned(),
             status,
             detail: self.detail.clone(),
-            source: source.as_str().to_owned(),
+            source,
             retryable,
             setting: self.setting.clone(),
             subject: self.subject.clone(),

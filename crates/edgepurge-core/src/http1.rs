@@ -47,18 +47,13 @@ impl fmt::Debug for FieldValue {
 /// The request header carrying the instance's purge secret.
 pub const PURGE_TOKEN_HEADER: &str = "Purge-Token";
 
-/// Writes `PURGE <path?query> HTTP/1.1` for `target` with its `Host` and the purge token.
-///
-/// `keep_alive` false asks the instance to close after answering (the last request on a
-/// connection).
-pub fn purge_request(target: &Target, purge_token: &FieldValue, keep_alive: bool) -> Vec<u8> {
-    write_purge(target.path_and_query(), target.authority(), purge_token, &[], keep_alive)
-}
-
-/// Writes a `PURGE` with extra header fields (the kind of purge, keys, prefix).
+/// Writes `PURGE <path> HTTP/1.1` with `Host: <authority>`, the purge token and extra header
+/// fields (the kind of purge, keys, prefix); [`crate::purge::Purge::request`] is its one caller.
 ///
 /// `path` and `authority` come only from a validated [`Target`], a normalised host name or a
 /// constant; the fields are [`FieldValue`]s. All are printable ASCII without spaces.
+/// `keep_alive` false asks the instance to close after answering (the last request on a
+/// connection).
 pub(crate) fn write_purge(
     path: &str,
     authority: &str,

@@ -8,10 +8,14 @@
 //! 2. [`target::Target::parse`] validates each URL; [`config::Config::check_host`] applies the
 //!    allowlist.
 //! 3. [`discovery`] builds RFC 8484 DNS queries and turns the answers into instances.
-//! 4. [`plan::Plan`] groups targets by instance, one connection per instance, under a
+//! 4. [`request::purges_for`] validates a purge request into [`purge::Purge`]s (the Fastly and
+//!    Cloudflare forms first become a request through [`compat`]).
+//! 5. [`plan::Plan`] groups purges by instance, one connection per instance, under a
 //!    concurrency cap; [`http1`] writes each `PURGE` and reads the answer.
-//! 5. [`outcome::classify`] maps each answer to an outcome; [`report::ReportBuilder`] builds the
-//!    [`api::PurgeReport`] the caller sees.
+//! 6. [`delivery::InstanceDelivery`] runs one instance's queue as a state machine (timeouts,
+//!    retries, reconnects, skips), classifying each answer once ([`outcome::classify`]);
+//!    [`report::ReportBuilder`] builds the [`api::PurgeReport`] the caller sees.
+//! 7. [`retry::RedeliveryPolicy`] decides what happens to what failed, in the background.
 //!
 //! Only [`api`] is serialised: it is the one contract between the worker and the console.
 #![deny(missing_docs)]
@@ -19,7 +23,9 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod compat;
 pub mod config;
+pub mod delivery;
 pub mod discovery;
 pub mod error;
 pub mod http1;
@@ -27,6 +33,7 @@ pub mod outcome;
 pub mod plan;
 pub mod purge;
 pub mod report;
+pub mod request;
 pub mod retry;
 pub mod target;
 pub mod verify;

@@ -5,8 +5,7 @@
 //! failed and retryable.
 
 use crate::api::{Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
-use crate::http1::Answer;
-use crate::outcome::{classify, DeliveryError};
+use crate::delivery::Completed;
 use crate::plan::Plan;
 
 /// Collects results for a [`Plan`] and builds its [`PurgeReport`].
@@ -43,27 +42,19 @@ impl ReportBuilder {
         ReportBuilder { plan_summary: plan.summary(), rows }
     }
 
-    /// Records the result of request `request` of job `job`, taking `elapsed_ms`; returns the
-    /// updated row (for live reporting), or `None` if the plan has no such request.
-    pub fn record(
-        &mut self,
-        plan: &Plan,
-        job: usize,
-        request: usize,
-        reply: &Result<Answer, DeliveryError>,
-        elapsed_ms: Option<u64>,
-        attempts: u32,
-    ) -> Option<PurgeResult> {
-        let target = plan.jobs.get(job).and_then(|j| j.requests.get(request)).map(|r| r.target)?;
+    /// Records a finished request of job `job`; returns the updated row (for live reporting),
+    /// or `None` if the plan has no such request.
+    pub fn record(&mut self, plan: &Plan, job: usize, done: &Completed) -> Option<PurgeResult> {
+        let target = plan.jobs.get(job).and_then(|j| j.requests.get(done.request)).map(|r| r.target)?;
         let i = self.rows.binary_search_by_key(&(target, job), |(k, _)| *k).ok()?;
-        let c = classify(reply);
+        let c = &done.classified;
         let row = &mut self.rows[i].1;
         row.outcome = c.outcome;
         row.http_status = c.http_status;
-        row.error = c.error;
+        row.error = c.error.clone();
         row.retryable = c.retryable;
-        row.elapsed_ms = elapsed_ms;
-        row.attempts = attempts;
+        row.elapsed_ms = Some(done.elapsed_ms);
+        row.attempts = done.attempts;
         Some(row.clone())
     }
 

@@ -8,6 +8,8 @@
 //! reset, timeouts, 5xx). A 4xx is an answer: sending it again changes nothing (a 401 means the
 //! purge token is wrong, a configuration fault to fix, not to retry).
 
+use crate::api::{Delivery, DeliveryStatus, Outcome, PurgeResult};
+use crate::purge::Purge;
 use std::net::SocketAddr;
 
 /// Inline retries within one request.
@@ -80,6 +82,69 @@ impl RedeliveryPolicy {
                 Decision::Abandon("instance is no longer in discovery".into())
             }
             Ok(_) => Decision::Attempt,
+        }
+    }
+}
+
+/// What a background delivery becomes: its new status, attempt count, next time and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    /// The new status.
+    pub status: DeliveryStatus,
+    /// Background attempts made.
+    pub attempts: u32,
+    /// When to try next (unchanged unless still pending).
+    pub next_at: i64,
+    /// The last failure, or why it was abandoned; `None` once delivered.
+    pub last_error: Option<String>,
+}
+
+fn update(status: DeliveryStatus, attempts: u32, next_at: i64, why: Option<String>) -> DeliveryUpdate {
+    DeliveryUpdate { status, attempts, next_at, last_error: why }
+}
+
+impl RedeliveryPolicy {
+    /// The purge a due delivery carries, or the update abandoning it when its label no longer
+    /// reads as a purge.
+    pub fn purge_of(&self, d: &Delivery) -> Result<Purge, DeliveryUpdate> {
+        Purge::from_label(&d.url).map_err(|e| {
+            update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some(format!("URL no longer valid: {e}")))
+        })
+    }
+
+    /// Whether to send a due delivery now, given discovery's answer for its host: the instance
+    /// to send to, or the update that abandons or postpones it (see [`Self::decide`]).
+    pub fn triage(
+        &self,
+        d: &Delivery,
+        discovered: Result<&[SocketAddr], &str>,
+        now: i64,
+        random: u32,
+    ) -> Result<SocketAddr, DeliveryUpdate> {
+        match self.decide(d.first_at, now, &d.instance, discovered) {
+            Decision::Abandon(why) => Err(update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some(why))),
+            Decision::Postpone(why) => {
+                let next = self.next_at(now, d.attempts + 1, random);
+                Err(update(DeliveryStatus::Pending, d.attempts, next, Some(why)))
+            }
+            Decision::Attempt => d.instance.parse::<SocketAddr>().map_err(|_| {
+                update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some("bad instance address".into()))
+            }),
+        }
+    }
+
+    /// What a background attempt's report row means for the delivery: delivered on success;
+    /// abandoned when the instance answered and refused or answered garbage (sending again will
+    /// not help); otherwise pending again, later.
+    pub fn after_attempt(&self, d: &Delivery, row: &PurgeResult, now: i64, random: u32) -> DeliveryUpdate {
+        let attempts = d.attempts + 1;
+        if row.outcome.is_success() {
+            update(DeliveryStatus::Delivered, attempts, d.next_at, None)
+        } else if row.outcome == Outcome::Rejected || !row.retryable {
+            let why = format!("instance refused: {}", row.error.clone().unwrap_or_default());
+            update(DeliveryStatus::Abandoned, attempts, d.next_at, Some(why))
+        } else {
+            update(DeliveryStatus::Pending, attempts, self.next_at(now, attempts, random), row.error.clone())
         }
     }
 }

@@ -24,30 +24,41 @@ pub struct CacheStatus {
     pub ttl: Option<i64>,
 }
 
-/// Parses a `Cache-Status` field value into its members, skipping ones that do not parse.
+/// Parses a `Cache-Status` field value into its members.
+///
+/// The field is an RFC 8941 structured List (RFC 9211 section 2), parsed with `sfv`: each member
+/// is a token or string naming the cache, with parameters `hit` and `stored` (Booleans), `fwd`
+/// (a token) and `ttl` (an Integer). A field that is not a valid List is ignored as a whole, as
+/// RFC 8941 section 4.2 requires; members that are inner lists or name no cache are skipped.
 pub fn parse_cache_status(value: &str) -> Vec<CacheStatus> {
-    value
-        .split(',')
+    let Ok(list) = sfv::Parser::new(value).parse_list::<sfv::List>() else { return Vec::new() };
+    list.into_iter()
         .filter_map(|member| {
-            let mut parts = member.split(';').map(str::trim);
-            let cache = parts.next().filter(|c| !c.is_empty())?.trim_matches('"').to_owned();
+            let sfv::ListEntry::Item(item) = member else { return None };
+            let cache = text(&item.bare_item)?;
             let mut status = CacheStatus { cache, ..CacheStatus::default() };
-            for param in parts {
-                let (key, val) = match param.split_once('=') {
-                    Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
-                    None => (param, None),
-                };
-                match (key, val) {
-                    ("hit", None | Some("?1")) => status.hit = true,
-                    ("stored", None | Some("?1")) => status.stored = true,
-                    ("fwd", Some(v)) => status.fwd = Some(v.to_owned()),
-                    ("ttl", Some(v)) => status.ttl = v.parse().ok(),
+            for (key, value) in &item.params {
+                match key.as_str() {
+                    "hit" => status.hit = value.as_boolean() == Some(true),
+                    "stored" => status.stored = value.as_boolean() == Some(true),
+                    "fwd" => status.fwd = text(value),
+                    "ttl" => {
+                        status.ttl = value
+                            .as_integer()
+                            .map(i64::from)
+                            .or_else(|| value.as_decimal().map(|d| (i64::from(d.as_integer_scaled_1000())) / 1000))
+                    }
                     _ => {}
                 }
             }
             Some(status)
         })
         .collect()
+}
+
+/// A token's or a string's text.
+fn text(item: &sfv::BareItem) -> Option<String> {
+    item.as_token().map(|t| t.as_str().to_owned()).or_else(|| item.as_string().map(|s| s.as_str().to_owned()))
 }
 
 /// The verification row for one instance's answer.

@@ -6,21 +6,13 @@
 use crate::problem::internal;
 use crate::store::Store;
 use edgepurge_core::access::{self, Jwks};
-use edgepurge_core::api::{Me, Person};
-use edgepurge_core::auth::{cookie_value, csrf_ok, permits, secret_hash, Action, CSRF_HEADER, SESSION_COOKIE};
+use edgepurge_core::api::{Me, Person, Via};
+use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEADER, SESSION_COOKIE};
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
 use std::cell::RefCell;
 use worker::{Fetch, Method, Request, Url};
-
-/// How a request was authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Session,
-    Token,
-    Access,
-}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -38,12 +30,7 @@ impl Identity {
             name: self.person.name.clone(),
             email: self.person.email.clone(),
             role: self.person.role,
-            via: match self.via {
-                Via::Session => "session",
-                Via::Token => "token",
-                Via::Access => "access",
-            }
-            .into(),
+            via: self.via,
             csrf_token: self.csrf.clone(),
             expires_at: self.expires_at,
         }
@@ -51,11 +38,7 @@ impl Identity {
 
     /// 403 unless the person's role permits `action`.
     pub fn require(&self, action: Action) -> Result<(), ApiError> {
-        if permits(self.person.role, action) {
-            Ok(())
-        } else {
-            Err(ApiError::new(ErrorKind::Forbidden, format!("{:?} needs the admin role", action)))
-        }
+        edgepurge_core::request::require(self.person.role, action)
     }
 }
 

@@ -7,6 +7,7 @@ use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
 use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -42,6 +43,21 @@ impl<'a> Resolver<'a> {
         };
         self.done.push((spec.clone(), result.clone()));
         result
+    }
+
+    /// The instances serving each of `hosts`, by host; fails on the first host that has none.
+    pub async fn resolve_hosts<'h>(
+        &mut self,
+        hosts: impl IntoIterator<Item = &'h str>,
+    ) -> Result<BTreeMap<String, Vec<SocketAddr>>, ApiError> {
+        let mut instances: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
+        for host in hosts {
+            if !instances.contains_key(host) {
+                let addrs = self.resolve(self.config.discovery_spec(host)?).await?;
+                instances.insert(host.to_owned(), addrs);
+            }
+        }
+        Ok(instances)
     }
 }
 

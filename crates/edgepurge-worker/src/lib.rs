@@ -1,21 +1,24 @@
-//! The edgepurge Cloudflare Worker: an entry point and a router.
+//! The edgepurge Cloudflare Worker: the entry points.
 //!
-//! Only this crate knows Cloudflare. `/api/*` goes to [`handlers`] (purge, verify, instances)
-//! and [`console`] (sessions, people, tokens, history); `/purge/*`, `/service/*` and
-//! `/client/v4/*` to [`compat`] (Fastly- and Cloudflare-compatible purging); everything else is
-//! the console's static files from the `ASSETS` binding. Outgoing I/O lives in [`doh`]
-//! (discovery) and [`fanout`] (sockets to instances), storage in [`store`] (D1), caller identity
-//! in [`auth`], and the
-//! problem-details mapping in [`problem`]. Everything they decide is decided by `edgepurge-core`.
+//! Only this crate knows Cloudflare, and it decides nothing: `edgepurge-core` does. Files
+//! depend downward only: [`routes`] (the route table) -> the endpoints ([`purge`], the one purge
+//! pipeline; [`compat`], Fastly and Cloudflare forms of it; [`inspect`], verify and instances;
+//! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, randomness,
+//! caller, body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`fanout`]
+//! (sockets to instances) -> [`problem`] (errors as RFC 9457 responses). Everything else is the
+//! console's static files from the `ASSETS` binding; [`redeliver`] is the cron trigger.
 
 mod auth;
 mod compat;
 mod console;
+mod ctx;
 mod doh;
 mod fanout;
-mod handlers;
+mod inspect;
 mod problem;
+mod purge;
 mod redeliver;
+mod routes;
 mod store;
 
 use worker::{event, Context, Env, Headers, Request, Response, Result, ScheduleContext, ScheduledEvent};
@@ -39,14 +42,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let response = if ["/api/", "/purge/", "/service/", "/client/v4/"].iter().any(|p| path.starts_with(p)) {
         // Every failure becomes a problem response; only failing to build that one is an Err.
-        let result = if path.starts_with("/api/") {
-            handlers::route(req, &env).await
-        } else if path.starts_with("/client/v4/") {
-            compat::cloudflare(req, &env).await
-        } else {
-            compat::fastly(req, &env).await
-        };
-        match result {
+        match routes::route(req, &env).await {
             Ok(resp) => resp,
             Err(err) => problem::response(&err)?,
         }
@@ -67,9 +63,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     match redeliver::run(&env).await {
-        Ok((attempted, delivered, abandoned)) => {
-            worker::console_log!("redelivery: attempted={attempted} delivered={delivered} abandoned={abandoned}")
-        }
+        Ok(p) => worker::console_log!(
+            "redelivery: attempted={} delivered={} abandoned={}",
+            p.attempted,
+            p.delivered,
+            p.abandoned
+        ),
         Err(e) => worker::console_error!("redelivery failed: {e}"),
     }
 }

@@ -1,15 +1,20 @@
 //! D1 storage: people, token hashes, sessions, and the purge history.
 //!
-//! SQL lives here and nowhere else. Rows come back as JSON values and are turned into the core's
-//! API types by hand, so the only serialised contract stays `edgepurge_core::api`.
+//! SQL lives here and nowhere else. Rows are read with serde into private row structs, then
+//! turned into the core's API types; a stored value that does not read back (an unknown role or
+//! status, broken JSON) is an error naming its table and row, never a silent default.
 
 use crate::problem::internal;
 use edgepurge_core::api::{
-    DeliveriesReply, Delivery, HistoryEntry, HistoryPage, LastPurge, Outcome, Person, PurgeResult, Role, TokenInfo,
+    DeliveriesReply, Delivery, DeliveryStatus, HistoryEntry, HistoryPage, HistoryStatus, LastPurge, Outcome, Person,
+    PurgeResult, Role, TokenInfo,
 };
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::request::HistoryFilter;
+use edgepurge_core::retry::DeliveryUpdate;
 use edgepurge_core::ApiError;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
@@ -30,48 +35,169 @@ fn n(v: i64) -> JsValue {
 fn opt(v: Option<&str>) -> JsValue {
     v.map_or(JsValue::NULL, s)
 }
-fn int(row: &Value, key: &str) -> i64 {
-    row.get(key).and_then(Value::as_f64).map_or(0, |f| f as i64)
+
+/// A stored value that does not read back: names the table, the row and the column.
+fn corrupt(table: &str, id: i64, what: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorKind::Internal, format!("{table} row {id}: {what}"))
 }
-fn text(row: &Value, key: &str) -> String {
-    row.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+
+/// A `people` row (also the `p.*` part of joins).
+#[derive(Deserialize)]
+struct PersonRow {
+    id: i64,
+    name: String,
+    email: Option<String>,
+    role: String,
+    created_at: i64,
 }
-fn opt_int(row: &Value, key: &str) -> Option<i64> {
-    row.get(key).and_then(Value::as_f64).map(|f| f as i64)
-}
-fn role(row: &Value) -> Role {
-    if text(row, "role") == "admin" {
-        Role::Admin
-    } else {
-        Role::Editor
-    }
-}
-fn role_str(r: Role) -> &'static str {
-    match r {
-        Role::Admin => "admin",
-        Role::Editor => "editor",
+
+impl PersonRow {
+    fn person(self) -> Result<Person, ApiError> {
+        let role = Role::parse(&self.role)
+            .ok_or_else(|| corrupt("people", self.id, format!("unknown role {:?}", self.role)))?;
+        Ok(Person { id: self.id, name: self.name, email: self.email, role, created_at: self.created_at })
     }
 }
 
-fn person(row: &Value) -> Person {
-    Person {
-        id: int(row, "id"),
-        name: text(row, "name"),
-        email: row.get("email").and_then(Value::as_str).map(str::to_owned),
-        role: role(row),
-        created_at: int(row, "created_at"),
+/// A person joined with the token or session that authenticated them.
+#[derive(Deserialize)]
+struct PersonWith<T> {
+    #[serde(flatten)]
+    person: PersonRow,
+    #[serde(flatten)]
+    with: T,
+}
+
+#[derive(Deserialize)]
+struct TokenId {
+    t_id: i64,
+}
+
+#[derive(Deserialize)]
+struct SessionCols {
+    s_csrf: String,
+    s_expires: i64,
+}
+
+#[derive(Deserialize)]
+struct TokenRow {
+    id: i64,
+    person_id: i64,
+    label: String,
+    hint: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<TokenRow> for TokenInfo {
+    fn from(r: TokenRow) -> Self {
+        TokenInfo {
+            id: r.id,
+            person_id: r.person_id,
+            label: r.label,
+            hint: r.hint,
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+        }
     }
 }
 
-fn token_info(row: &Value) -> TokenInfo {
-    TokenInfo {
-        id: int(row, "id"),
-        person_id: int(row, "person_id"),
-        label: text(row, "label"),
-        hint: text(row, "hint"),
-        created_at: int(row, "created_at"),
-        revoked_at: opt_int(row, "revoked_at"),
+#[derive(Deserialize)]
+struct PurgeRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    urls: String,
+    status: String,
+    http_status: u16,
+    detail: Option<String>,
+    results: String,
+}
+
+impl PurgeRow {
+    fn entry(self) -> Result<HistoryEntry, ApiError> {
+        let id = self.id;
+        Ok(HistoryEntry {
+            id,
+            at: self.at,
+            actor: self.actor,
+            urls: serde_json::from_str(&self.urls).map_err(|e| corrupt("purges", id, format!("urls: {e}")))?,
+            status: HistoryStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("purges", id, format!("unknown status {:?}", self.status)))?,
+            http_status: self.http_status,
+            detail: self.detail,
+            results: serde_json::from_str(&self.results).map_err(|e| corrupt("purges", id, format!("results: {e}")))?,
+        })
     }
+}
+
+#[derive(Deserialize)]
+struct ResultRow {
+    purge_id: i64,
+    at: i64,
+    url: String,
+    outcome: String,
+}
+
+#[derive(Deserialize)]
+struct DeliveryRow {
+    id: i64,
+    purge_id: i64,
+    url: String,
+    instance: String,
+    status: String,
+    attempts: u32,
+    first_at: i64,
+    next_at: i64,
+    updated_at: i64,
+    last_error: Option<String>,
+}
+
+impl DeliveryRow {
+    fn delivery(self) -> Result<Delivery, ApiError> {
+        let status = DeliveryStatus::parse(&self.status)
+            .ok_or_else(|| corrupt("deliveries", self.id, format!("unknown status {:?}", self.status)))?;
+        Ok(Delivery {
+            id: self.id,
+            purge_id: self.purge_id,
+            url: self.url,
+            instance: self.instance,
+            status,
+            attempts: self.attempts,
+            first_at: self.first_at,
+            next_at: self.next_at,
+            updated_at: self.updated_at,
+            last_error: self.last_error,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusCount {
+    status: String,
+    n: usize,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    count: i64,
+}
+
+/// One purge attempt for the history: refused (no results), or run (its per-instance results
+/// and what was queued for redelivery).
+pub struct HistoryRecord {
+    pub at: i64,
+    pub actor: String,
+    pub person_id: Option<i64>,
+    /// The items, as the core labels them.
+    pub labels: Vec<String>,
+    pub status: HistoryStatus,
+    pub http_status: u16,
+    pub detail: Option<String>,
+    pub results: Vec<PurgeResult>,
+    pub queued: Vec<PurgeResult>,
+    /// When the queued deliveries are first due.
+    pub next_at: i64,
 }
 
 /// A session found by its hash.
@@ -89,12 +215,12 @@ impl Store {
         Ok(Store { db })
     }
 
-    async fn rows(&self, sql: &str, args: &[JsValue]) -> Result<Vec<Value>, ApiError> {
+    async fn rows<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Vec<T>, ApiError> {
         let stmt = self.db.prepare(sql).bind(args).map_err(internal)?;
-        stmt.all().await.map_err(internal)?.results::<Value>().map_err(internal)
+        stmt.all().await.map_err(internal)?.results::<T>().map_err(internal)
     }
 
-    async fn row(&self, sql: &str, args: &[JsValue]) -> Result<Option<Value>, ApiError> {
+    async fn row<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Option<T>, ApiError> {
         Ok(self.rows(sql, args).await?.into_iter().next())
     }
 
@@ -104,24 +230,29 @@ impl Store {
         Ok(())
     }
 
+    async fn person_where(&self, sql: &str, args: &[JsValue]) -> Result<Option<Person>, ApiError> {
+        self.row::<PersonRow>(sql, args).await?.map(PersonRow::person).transpose()
+    }
+
     // ---- people ---------------------------------------------------------------------------
 
     pub async fn people(&self) -> Result<Vec<Person>, ApiError> {
-        Ok(self.rows("SELECT * FROM people ORDER BY name", &[]).await?.iter().map(person).collect())
+        let rows = self.rows::<PersonRow>("SELECT * FROM people ORDER BY name", &[]).await?;
+        rows.into_iter().map(PersonRow::person).collect()
     }
 
     pub async fn person(&self, id: i64) -> Result<Option<Person>, ApiError> {
-        Ok(self.row("SELECT * FROM people WHERE id = ?1", &[n(id)]).await?.as_ref().map(person))
+        self.person_where("SELECT * FROM people WHERE id = ?1", &[n(id)]).await
     }
 
     pub async fn person_by_email(&self, email: &str) -> Result<Option<Person>, ApiError> {
-        Ok(self.row("SELECT * FROM people WHERE lower(email) = lower(?1)", &[s(email)]).await?.as_ref().map(person))
+        self.person_where("SELECT * FROM people WHERE lower(email) = lower(?1)", &[s(email)]).await
     }
 
     pub async fn create_person(&self, name: &str, email: Option<&str>, r: Role, now: i64) -> Result<Person, ApiError> {
         let taken = self
-            .row(
-                "SELECT id FROM people WHERE name = ?1 OR (email IS NOT NULL AND lower(email) = lower(?2))",
+            .person_where(
+                "SELECT * FROM people WHERE name = ?1 OR (email IS NOT NULL AND lower(email) = lower(?2))",
                 &[s(name), opt(email)],
             )
             .await?;
@@ -131,14 +262,12 @@ impl Store {
                 format!("a person named {name:?} or with that e-mail exists"),
             ));
         }
-        let row = self
-            .row(
-                "INSERT INTO people (name, email, role, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING *",
-                &[s(name), opt(email), s(role_str(r)), n(now)],
-            )
-            .await?
-            .ok_or_else(|| internal("INSERT returned no row"))?;
-        Ok(person(&row))
+        self.person_where(
+            "INSERT INTO people (name, email, role, created_at) VALUES (?1, ?2, ?3, ?4) RETURNING *",
+            &[s(name), opt(email), s(r.as_str()), n(now)],
+        )
+        .await?
+        .ok_or_else(|| internal("INSERT returned no row"))
     }
 
     /// The person the bootstrap tokens act as, created on first use.
@@ -148,15 +277,16 @@ impl Store {
             &[s(BOOTSTRAP_ADMIN), n(now)],
         )
         .await?;
-        let row = self.row("SELECT * FROM people WHERE name = ?1", &[s(BOOTSTRAP_ADMIN)]).await?;
-        row.as_ref().map(person).ok_or_else(|| internal("bootstrap admin missing"))
+        let person = self.person_where("SELECT * FROM people WHERE name = ?1", &[s(BOOTSTRAP_ADMIN)]).await?;
+        person.ok_or_else(|| internal("bootstrap admin missing"))
     }
 
     // ---- tokens ---------------------------------------------------------------------------
 
     pub async fn tokens(&self, person_id: i64) -> Result<Vec<TokenInfo>, ApiError> {
-        let rows = self.rows("SELECT * FROM tokens WHERE person_id = ?1 ORDER BY id DESC", &[n(person_id)]).await?;
-        Ok(rows.iter().map(token_info).collect())
+        let rows: Vec<TokenRow> =
+            self.rows("SELECT * FROM tokens WHERE person_id = ?1 ORDER BY id DESC", &[n(person_id)]).await?;
+        Ok(rows.into_iter().map(TokenInfo::from).collect())
     }
 
     pub async fn create_token(
@@ -167,35 +297,38 @@ impl Store {
         hash: &str,
         now: i64,
     ) -> Result<TokenInfo, ApiError> {
-        let row = self
+        let row: TokenRow = self
             .row(
                 "INSERT INTO tokens (person_id, label, hint, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING *",
                 &[n(person_id), s(label), s(hint), s(hash), n(now)],
             )
             .await?
             .ok_or_else(|| internal("INSERT returned no row"))?;
-        Ok(token_info(&row))
+        Ok(row.into())
     }
 
     /// Revokes a token and ends the sessions signed in with it; false if there is no such token.
     pub async fn revoke_token(&self, id: i64, now: i64) -> Result<bool, ApiError> {
         self.run("DELETE FROM sessions WHERE token_id = ?1", &[n(id)]).await?;
-        let row = self
-            .row("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1 RETURNING id", &[n(id), n(now)])
+        let row: Option<TokenId> = self
+            .row(
+                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1 RETURNING id AS t_id",
+                &[n(id), n(now)],
+            )
             .await?;
         Ok(row.is_some())
     }
 
     /// The person owning a live token with this hash, and the token's id.
     pub async fn person_by_token_hash(&self, hash: &str) -> Result<Option<(Person, i64)>, ApiError> {
-        let row = self
+        let row: Option<PersonWith<TokenId>> = self
             .row(
                 "SELECT p.*, t.id AS t_id FROM tokens t JOIN people p ON p.id = t.person_id \
                  WHERE t.hash = ?1 AND t.revoked_at IS NULL",
                 &[s(hash)],
             )
             .await?;
-        Ok(row.map(|r| (person(&r), int(&r, "t_id"))))
+        row.map(|r| Ok((r.person.person()?, r.with.t_id))).transpose()
     }
 
     // ---- sessions -------------------------------------------------------------------------
@@ -218,14 +351,15 @@ impl Store {
     }
 
     pub async fn session(&self, hash: &str, now: i64) -> Result<Option<SessionRow>, ApiError> {
-        let row = self
+        let row: Option<PersonWith<SessionCols>> = self
             .row(
                 "SELECT p.*, s.csrf AS s_csrf, s.expires_at AS s_expires FROM sessions s JOIN people p ON p.id = s.person_id \
                  WHERE s.hash = ?1 AND s.expires_at > ?2",
                 &[s(hash), n(now)],
             )
             .await?;
-        Ok(row.map(|r| SessionRow { person: person(&r), csrf: text(&r, "s_csrf"), expires_at: int(&r, "s_expires") }))
+        row.map(|r| Ok(SessionRow { person: r.person.person()?, csrf: r.with.s_csrf, expires_at: r.with.s_expires }))
+            .transpose()
     }
 
     pub async fn delete_session(&self, hash: &str) -> Result<(), ApiError> {
@@ -234,89 +368,69 @@ impl Store {
 
     // ---- history --------------------------------------------------------------------------
 
-    /// Records one purge attempt, each (URL, instance) result of a purge that ran, and the
+    /// Records one purge attempt, each (item, instance) result of a purge that ran, and the
     /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_purge(
-        &self,
-        at: i64,
-        actor: &str,
-        person_id: Option<i64>,
-        urls: &[String],
-        status: &str,
-        http_status: u16,
-        detail: Option<&str>,
-        results: &[PurgeResult],
-        queued: &[PurgeResult],
-        next_at: i64,
-    ) -> Result<(), ApiError> {
-        let urls_json = serde_json::to_string(urls).map_err(internal)?;
-        let results_json = serde_json::to_string(results).map_err(internal)?;
+    pub async fn record_purge(&self, r: &HistoryRecord) -> Result<(), ApiError> {
+        let labels_json = serde_json::to_string(&r.labels).map_err(internal)?;
+        let results_json = serde_json::to_string(&r.results).map_err(internal)?;
         let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
         let mut batch = vec![stmt(
             "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             &[
-                n(at),
-                s(actor),
-                person_id.map_or(JsValue::NULL, n),
-                s(&urls_json),
-                s(status),
-                n(http_status.into()),
-                opt(detail),
+                n(r.at),
+                s(&r.actor),
+                r.person_id.map_or(JsValue::NULL, n),
+                s(&labels_json),
+                s(r.status.as_str()),
+                n(r.http_status.into()),
+                opt(r.detail.as_deref()),
                 s(&results_json),
             ],
         )?];
         // A batch is one transaction, so max(id) is the row inserted just above.
-        for r in results {
-            let outcome = serde_json::to_value(r.outcome).map_err(internal)?;
+        for row in &r.results {
             batch.push(stmt(
                 "INSERT INTO purge_results (purge_id, at, url, instance, outcome) \
                  VALUES ((SELECT max(id) FROM purges), ?1, ?2, ?3, ?4)",
-                &[n(at), s(&r.url), s(&r.instance), s(outcome.as_str().unwrap_or("failed"))],
+                &[n(r.at), s(&row.url), s(&row.instance), s(row.outcome.as_str())],
             )?);
         }
-        for r in queued {
+        for row in &r.queued {
             batch.push(stmt(
                 "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
-                 VALUES ((SELECT max(id) FROM purges), ?1, ?2, 'pending', 0, ?3, ?4, ?3, ?5)",
-                &[s(&r.url), s(&r.instance), n(at), n(next_at), opt(r.error.as_deref())],
+                 VALUES ((SELECT max(id) FROM purges), ?1, ?2, ?3, 0, ?4, ?5, ?4, ?6)",
+                &[
+                    s(&row.url),
+                    s(&row.instance),
+                    s(DeliveryStatus::Pending.as_str()),
+                    n(r.at),
+                    n(r.next_at),
+                    opt(row.error.as_deref()),
+                ],
             )?);
         }
         self.db.batch(batch).await.map_err(internal)?;
         Ok(())
     }
 
-    /// A page of history, newest first, optionally filtered by URL substring and actor.
-    pub async fn history(
-        &self,
-        url: Option<&str>,
-        actor: Option<&str>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<HistoryPage, ApiError> {
-        let rows = self
+    /// A page of history, newest first, optionally filtered by item substring and actor.
+    pub async fn history(&self, f: &HistoryFilter) -> Result<HistoryPage, ApiError> {
+        let rows: Vec<PurgeRow> = self
             .rows(
                 "SELECT * FROM purges WHERE (?1 IS NULL OR instr(urls, ?1) > 0) AND (?2 IS NULL OR actor = ?2) \
                  AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
-                &[opt(url), opt(actor), before.map_or(JsValue::NULL, n), n(i64::from(limit) + 1)],
+                &[
+                    opt(f.url.as_deref()),
+                    opt(f.actor.as_deref()),
+                    f.before.map_or(JsValue::NULL, n),
+                    n(i64::from(f.limit) + 1),
+                ],
             )
             .await?;
-        let mut entries: Vec<HistoryEntry> = rows
-            .iter()
-            .map(|r| HistoryEntry {
-                id: int(r, "id"),
-                at: int(r, "at"),
-                actor: text(r, "actor"),
-                urls: serde_json::from_str(&text(r, "urls")).unwrap_or_default(),
-                status: text(r, "status"),
-                http_status: u16::try_from(int(r, "http_status")).unwrap_or(0),
-                detail: r.get("detail").and_then(Value::as_str).map(str::to_owned),
-                results: serde_json::from_str(&text(r, "results")).unwrap_or_default(),
-            })
-            .collect();
-        let next_before = if entries.len() > limit as usize {
-            entries.truncate(limit as usize);
+        let mut entries = rows.into_iter().map(PurgeRow::entry).collect::<Result<Vec<_>, _>>()?;
+        let next_before = if entries.len() > f.limit as usize {
+            entries.truncate(f.limit as usize);
             entries.last().map(|e| e.id)
         } else {
             None
@@ -328,16 +442,16 @@ impl Store {
     pub async fn last_purges(&self, instances: &[String]) -> Result<Vec<LastPurge>, ApiError> {
         let mut out = Vec::new();
         for instance in instances {
-            let row = self
+            let row: Option<ResultRow> = self
                 .row(
                     "SELECT * FROM purge_results WHERE instance = ?1 ORDER BY at DESC, purge_id DESC LIMIT 1",
                     &[s(instance)],
                 )
                 .await?;
             if let Some(r) = row {
-                let outcome: Outcome =
-                    serde_json::from_value(Value::String(text(&r, "outcome"))).unwrap_or(Outcome::Failed);
-                out.push(LastPurge { instance: instance.clone(), at: int(&r, "at"), url: text(&r, "url"), outcome });
+                let outcome = Outcome::parse(&r.outcome)
+                    .ok_or_else(|| corrupt("purge_results", r.purge_id, format!("unknown outcome {:?}", r.outcome)))?;
+                out.push(LastPurge { instance: instance.clone(), at: r.at, url: r.url, outcome });
             }
         }
         Ok(out)
@@ -347,47 +461,40 @@ impl Store {
 
     /// Pending deliveries due at `now`, oldest first.
     pub async fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<Delivery>, ApiError> {
-        let rows = self
+        let rows: Vec<DeliveryRow> = self
             .rows(
-                "SELECT * FROM deliveries WHERE status = 'pending' AND next_at <= ?1 ORDER BY next_at, id LIMIT ?2",
-                &[n(now), n(limit.into())],
+                "SELECT * FROM deliveries WHERE status = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
+                &[s(DeliveryStatus::Pending.as_str()), n(now), n(limit.into())],
             )
             .await?;
-        Ok(rows.iter().map(delivery).collect())
+        rows.into_iter().map(DeliveryRow::delivery).collect()
     }
 
-    /// Records a background attempt's result.
-    pub async fn update_delivery(
-        &self,
-        id: i64,
-        status: &str,
-        attempts: u32,
-        next_at: i64,
-        last_error: Option<&str>,
-        now: i64,
-    ) -> Result<(), ApiError> {
+    /// Records what became of a delivery.
+    pub async fn update_delivery(&self, id: i64, u: &DeliveryUpdate, now: i64) -> Result<(), ApiError> {
         self.run(
             "UPDATE deliveries SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
-            &[n(id), s(status), n(attempts.into()), n(next_at), opt(last_error), n(now)],
+            &[n(id), s(u.status.as_str()), n(u.attempts.into()), n(u.next_at), opt(u.last_error.as_deref()), n(now)],
         )
         .await
     }
 
     /// Counts by status, and the newest deliveries of `status` (all statuses if `None`).
-    pub async fn deliveries(&self, status: Option<&str>, limit: u32) -> Result<DeliveriesReply, ApiError> {
-        let counts = self.rows("SELECT status, count(*) AS n FROM deliveries GROUP BY status", &[]).await?;
-        let count = |st: &str| counts.iter().find(|r| text(r, "status") == st).map_or(0, |r| int(r, "n") as usize);
-        let rows = self
+    pub async fn deliveries(&self, status: Option<DeliveryStatus>, limit: u32) -> Result<DeliveriesReply, ApiError> {
+        let counts: Vec<StatusCount> =
+            self.rows("SELECT status, count(*) AS n FROM deliveries GROUP BY status", &[]).await?;
+        let count = |st: DeliveryStatus| counts.iter().find(|r| r.status == st.as_str()).map_or(0, |r| r.n);
+        let rows: Vec<DeliveryRow> = self
             .rows(
                 "SELECT * FROM deliveries WHERE (?1 IS NULL OR status = ?1) ORDER BY id DESC LIMIT ?2",
-                &[opt(status), n(limit.into())],
+                &[opt(status.map(DeliveryStatus::as_str)), n(limit.into())],
             )
             .await?;
         Ok(DeliveriesReply {
-            pending: count("pending"),
-            delivered: count("delivered"),
-            abandoned: count("abandoned"),
-            deliveries: rows.iter().map(delivery).collect(),
+            pending: count(DeliveryStatus::Pending),
+            delivered: count(DeliveryStatus::Delivered),
+            abandoned: count(DeliveryStatus::Abandoned),
+            deliveries: rows.into_iter().map(DeliveryRow::delivery).collect::<Result<_, _>>()?,
         })
     }
 
@@ -396,14 +503,14 @@ impl Store {
     /// Counts one request by `key` in the current minute; `Some(seconds)` to wait if over `limit`.
     pub async fn rate_limit(&self, key: &str, now: i64, limit: u32) -> Result<Option<u32>, ApiError> {
         let window = now / 60_000;
-        let row = self
+        let row: Option<Count> = self
             .row(
                 "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
                  ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count",
                 &[s(key), n(window)],
             )
             .await?;
-        let count = row.as_ref().map_or(0, |r| int(r, "count"));
+        let count = row.map_or(0, |r| r.count);
         if count == 1 {
             // First request of a new window for this key: forget its old windows.
             self.run("DELETE FROM rate_limits WHERE key = ?1 AND window < ?2", &[s(key), n(window)]).await?;
@@ -414,20 +521,5 @@ impl Store {
         } else {
             Ok(None)
         }
-    }
-}
-
-fn delivery(row: &Value) -> Delivery {
-    Delivery {
-        id: int(row, "id"),
-        purge_id: int(row, "purge_id"),
-        url: text(row, "url"),
-        instance: text(row, "instance"),
-        status: text(row, "status"),
-        attempts: u32::try_from(int(row, "attempts")).unwrap_or(0),
-        first_at: int(row, "first_at"),
-        next_at: int(row, "next_at"),
-        updated_at: int(row, "updated_at"),
-        last_error: row.get("last_error").and_then(Value::as_str).map(str::to_owned),
     }
 }

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod compat;
+
 /// Body of `POST /api/purge`: any mix of the kinds, at least one item in all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +69,31 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The serialised and stored name (`not_cached`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Purged => "purged",
+            Outcome::NotCached => "not_cached",
+            Outcome::Rejected => "rejected",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<Outcome> {
+        [Outcome::Purged, Outcome::NotCached, Outcome::Rejected, Outcome::Failed]
+            .into_iter()
+            .find(|o| o.as_str() == raw)
+    }
+
+    /// Words for people: `not cached` rather than `not_cached`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::NotCached => "not cached",
+            other => other.as_str(),
+        }
+    }
+
     /// Whether the instance no longer serves the old copy.
     pub fn is_success(self) -> bool {
         matches!(self, Outcome::Purged | Outcome::NotCached)
@@ -186,7 +213,7 @@ pub struct Problem {
     /// What went wrong this time, for a human.
     pub detail: String,
     /// Where the fault lies: `caller`, `config`, `discovery` or `instance`.
-    pub source: String,
+    pub source: ErrorSource,
     /// Whether the same request may succeed later.
     pub retryable: bool,
     /// The configuration setting at fault, for `config` problems.
@@ -195,6 +222,32 @@ pub struct Problem {
     /// The offending URL or host, when one is at fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+}
+
+/// Where a fault lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorSource {
+    /// The request: its token, body or URLs.
+    Caller,
+    /// The deployment's configuration.
+    Config,
+    /// Instance discovery (DNS over HTTPS).
+    Discovery,
+    /// A cache instance.
+    Instance,
+}
+
+impl ErrorSource {
+    /// The name used in problem details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorSource::Caller => "caller",
+            ErrorSource::Config => "config",
+            ErrorSource::Discovery => "discovery",
+            ErrorSource::Instance => "instance",
+        }
+    }
 }
 
 /// The media type of [`Problem`] bodies (RFC 9457 section 3).
@@ -211,6 +264,38 @@ pub enum Role {
     Admin,
     /// Purge, verify, read instances and history.
     Editor,
+}
+
+impl Role {
+    /// The stored and serialised name: `admin` or `editor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+        }
+    }
+
+    /// Reads a stored role strictly: anything but `admin` or `editor` is `None`, never a
+    /// silent default.
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw {
+            "admin" => Some(Role::Admin),
+            "editor" => Some(Role::Editor),
+            _ => None,
+        }
+    }
+}
+
+/// How a request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// A console session cookie.
+    Session,
+    /// A bearer token (personal or bootstrap), or a Fastly-Key.
+    Token,
+    /// A Cloudflare Access JWT.
+    Access,
 }
 
 /// Body of `POST /api/session`: sign in with a personal token.
@@ -232,7 +317,7 @@ pub struct Me {
     /// Role.
     pub role: Role,
     /// How this request was authenticated: `session`, `token` or `access`.
-    pub via: String,
+    pub via: Via,
     /// For cookie sessions: the token to send as `X-CSRF-Token` on state-changing calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
@@ -317,7 +402,7 @@ pub struct HistoryEntry {
     /// The URLs asked for.
     pub urls: Vec<String>,
     /// `purged`, `partial`, `failed`, or `denied` (refused before any purge).
-    pub status: String,
+    pub status: HistoryStatus,
     /// The HTTP status the caller got.
     pub http_status: u16,
     /// Why it was denied, for denied attempts.
@@ -326,6 +411,89 @@ pub struct HistoryEntry {
     /// Per (URL, instance) results.
     #[serde(default)]
     pub results: Vec<PurgeResult>,
+}
+
+/// How a purge attempt ended, as the history keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryStatus {
+    /// Every (item, instance) pair succeeded.
+    Purged,
+    /// Some pairs succeeded.
+    Partial,
+    /// It ran and no pair succeeded, or it failed before running for a reason not the caller's
+    /// (a 5xx: configuration, discovery).
+    Failed,
+    /// Refused before any purge: authentication, role, validation, rate limit (a 4xx).
+    Denied,
+}
+
+impl HistoryStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryStatus::Purged => "purged",
+            HistoryStatus::Partial => "partial",
+            HistoryStatus::Failed => "failed",
+            HistoryStatus::Denied => "denied",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<HistoryStatus> {
+        [HistoryStatus::Purged, HistoryStatus::Partial, HistoryStatus::Failed, HistoryStatus::Denied]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+
+    /// The status of an attempt refused with HTTP `status` before any purge.
+    pub fn refused(status: u16) -> HistoryStatus {
+        if status < 500 {
+            HistoryStatus::Denied
+        } else {
+            HistoryStatus::Failed
+        }
+    }
+}
+
+impl From<PurgeStatus> for HistoryStatus {
+    fn from(s: PurgeStatus) -> Self {
+        match s {
+            PurgeStatus::Purged => HistoryStatus::Purged,
+            PurgeStatus::Partial => HistoryStatus::Partial,
+            PurgeStatus::Failed => HistoryStatus::Failed,
+        }
+    }
+}
+
+/// The query string of `GET /api/history` (`?url=&actor=&before=&limit=`), as sent: every
+/// field is text so that `crate::request::history_filter` can refuse a bad one with a clear
+/// problem (and ignore empty ones, as a form submits them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// Only entries whose items contain this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Only entries by this actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only entries older than this id (the previous page's `next_before`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Entries per page, 1 to 100 (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+/// The query string of `GET /api/deliveries` (`?status=&limit=`), as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveriesQuery {
+    /// `pending`, `delivered` or `abandoned`; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Deliveries listed, 1 to 1000 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
 }
 
 /// Reply of `GET /api/history`, newest first.
@@ -419,7 +587,7 @@ pub struct Delivery {
     /// The instance, as `ip:port`.
     pub instance: String,
     /// `pending`, `delivered` or `abandoned`.
-    pub status: String,
+    pub status: DeliveryStatus,
     /// Background attempts made so far.
     pub attempts: u32,
     /// When it was queued, ms.
@@ -431,6 +599,38 @@ pub struct Delivery {
     /// The last failure, or why it was abandoned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// Where a background delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    /// The instance confirmed it.
+    Delivered,
+    /// Given up, with the reason in `last_error`.
+    Abandoned,
+}
+
+impl DeliveryStatus {
+    /// Every status, in the order the API lists them.
+    pub const ALL: [DeliveryStatus; 3] =
+        [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Abandoned];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Abandoned => "abandoned",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
 }
 
 /// Reply of `GET /api/deliveries`.

@@ -7,11 +7,12 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use edgepurge_core::api::{Outcome, PurgeRequest, PurgeStatus};
+use edgepurge_core::api::{ErrorSource, Outcome, PurgeRequest, PurgeStatus};
 use edgepurge_core::config::{constant_time_eq, Config, ConfigError};
+use edgepurge_core::delivery::Completed;
 use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
 use edgepurge_core::error::ErrorKind;
-use edgepurge_core::http1::{purge_request, Answer, AnswerError, AnswerReader, FieldValue};
+use edgepurge_core::http1::{Answer, AnswerError, AnswerReader, FieldValue};
 use edgepurge_core::outcome::{classify, DeliveryError};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
@@ -21,6 +22,17 @@ use simple_dns::rdata::{RData, A, AAAA, CNAME};
 use simple_dns::{Name, Packet, PacketFlag, Question, ResourceRecord, CLASS, RCODE, TYPE};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+
+mod compat;
+mod delivery;
+mod redelivery;
+mod request;
+
+/// A finished request as the delivery state machine reports it.
+pub fn completed(request: usize, reply: Result<Answer, DeliveryError>, elapsed_ms: u64, attempts: u32) -> Completed {
+    let classified = classify(&reply);
+    Completed { request, reply, classified, attempts, elapsed_ms }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Targets
@@ -98,7 +110,7 @@ fn a_request_is_valid_as_a_whole_and_duplicates_collapse() {
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-fn settings(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+pub fn settings(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let mut map: BTreeMap<String, String> = [
         ("ALLOWED_HOSTS", "www.example.com, cdn.example.com"),
         ("DISCOVERY", "cdn.example.com=static:192.0.2.10:80,[2001:db8::1]:8080; *=dns:instances.example.net:80"),
@@ -114,7 +126,7 @@ fn settings(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     move |name| map.get(name).cloned()
 }
 
-fn config(overrides: &[(&str, &str)]) -> Config {
+pub fn config(overrides: &[(&str, &str)]) -> Config {
     Config::from_lookup(settings(overrides)).unwrap()
 }
 
@@ -125,11 +137,11 @@ fn config_reads_defaults_and_discovery_rules() {
     assert_eq!(c.doh_url, "https://cloudflare-dns.com/dns-query");
     assert_eq!((c.concurrency, c.instance_timeout_ms, c.max_urls), (6, 5000, 100));
     assert_eq!(
-        c.discovery_for("www.example.com"),
+        c.discovery_spec("www.example.com").ok(),
         Some(&DiscoverySpec::Dns { name: "instances.example.net".into(), port: 80 })
     );
     let cdn: Vec<SocketAddr> = vec!["192.0.2.10:80".parse().unwrap(), "[2001:db8::1]:8080".parse().unwrap()];
-    assert_eq!(c.discovery_for("cdn.example.com"), Some(&DiscoverySpec::Static(cdn)));
+    assert_eq!(c.discovery_spec("cdn.example.com").ok(), Some(&DiscoverySpec::Static(cdn)));
     assert_eq!(c.purge_token.as_str(), "purge-secret");
     // The token never shows in debug output.
     assert!(!format!("{c:?}").contains("purge-secret"));
@@ -176,7 +188,8 @@ fn bearer_tokens_are_checked_exactly() {
         (None, false),
     ];
     for (header, ok) in cases {
-        assert_eq!(c.authorize(header), ok, "{header:?}");
+        // As the worker does it: the bearer token out of the header, then the bootstrap check.
+        assert_eq!(header.and_then(Config::bearer).is_some_and(|t| c.is_bootstrap_token(t)), ok, "{header:?}");
     }
     assert!(constant_time_eq(b"abc", b"abc"));
     assert!(!constant_time_eq(b"abc", b"abd"));
@@ -301,20 +314,21 @@ fn lookups_combine_into_instances_or_a_discovery_problem() {
     let empty = vec![(RecordType::A, Ok(vec![])), (RecordType::Aaaa, Ok(vec![]))];
     let err = instances_from_lookups("n.example", 80, empty).unwrap_err();
     assert_eq!(err.status(), 502);
-    assert_eq!(err.problem().source, "discovery");
+    assert_eq!(err.problem().source, ErrorSource::Discovery);
 }
 
 // ---------------------------------------------------------------------------------------------
 // HTTP/1.1
 
-fn token() -> FieldValue {
+pub fn token() -> FieldValue {
     FieldValue::new("s3cret").unwrap()
 }
 
 #[test]
 fn purge_request_bytes_are_exact() {
-    let t = Target::parse("https://Example.com:8443/a/%7Eb?c=d#frag").unwrap();
-    let req = String::from_utf8(purge_request(&t, &token(), true)).unwrap();
+    let target = Target::parse("https://Example.com:8443/a/%7Eb?c=d#frag").unwrap();
+    let purge = Purge::Url { target, soft: false };
+    let req = String::from_utf8(purge.request(&token(), true)).unwrap();
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(
         req,
@@ -323,29 +337,77 @@ fn purge_request_bytes_are_exact() {
              User-Agent: edgepurge/{version}\r\nConnection: keep-alive\r\n\r\n"
         )
     );
-    let last = String::from_utf8(purge_request(&t, &token(), false)).unwrap();
+    let last = String::from_utf8(purge.request(&token(), false)).unwrap();
     assert!(last.contains("\r\nConnection: close\r\n\r\n"));
+}
+
+/// Every kind of purge built from `input` the way the API builds it (URL, soft URL, key, soft
+/// key, prefix, host), for the kinds `input` is valid as.
+fn purges_from(input: &str) -> Vec<(&'static str, Purge)> {
+    use edgepurge_core::config::normalise_host;
+    use edgepurge_core::purge::{parse_key, parse_prefix};
+    let mut out = Vec::new();
+    if let Ok(t) = Target::parse(input) {
+        out.push(("url", Purge::Url { target: t.clone(), soft: false }));
+        out.push(("soft url", Purge::Url { target: t, soft: true }));
+    }
+    if let Ok(key) = parse_key(input) {
+        out.push(("key", Purge::Key { key: key.clone(), host: "example.com".into(), soft: false }));
+        out.push(("soft key", Purge::Key { key, host: "example.com".into(), soft: true }));
+    }
+    if let Ok(target) = parse_prefix(input) {
+        out.push(("prefix", Purge::Prefix { target }));
+    }
+    if let Some(host) = normalise_host(input) {
+        out.push(("host", Purge::Host { host }));
+    }
+    out
+}
+
+/// Lines of the request a benign input of each kind writes.
+fn expected_lines(kind: &str) -> usize {
+    match kind {
+        "url" => 6,
+        "soft url" | "host" => 7,
+        "key" | "prefix" => 8,
+        "soft key" => 9,
+        _ => unreachable!(),
+    }
 }
 
 #[test]
 fn no_byte_of_caller_input_can_add_a_line_to_the_request() {
-    // Every byte value, at three places in the URL: refused, or the request keeps its 6 lines.
+    // Every byte value, at several places of every kind of item, through the production request
+    // writer (`Purge::request`): refused, or the request keeps its lines, each `Name: value` of
+    // printable ASCII.
+    let mut checked = std::collections::BTreeSet::new();
     for b in 0u8..=255 {
         let c = char::from(b);
         for input in [
             format!("https://example.com/a{c}b"),
             format!("https://example.com/?q={c}"),
             format!("https://exa{c}mple.com/"),
+            format!("https://example.com/p{c}/"),
+            format!("key{c}x"),
+            format!("{c}"),
+            format!("exa{c}mple.com"),
         ] {
-            if let Ok(t) = Target::parse(&input) {
-                let req = purge_request(&t, &token(), true);
-                let lines = req.windows(2).filter(|w| w == b"\r\n").count();
-                assert_eq!(lines, 6, "{input:?}");
-                assert_eq!(req.iter().filter(|&&x| x == b'\n' || x == b'\r').count(), 12, "{input:?}");
-                assert!(req.iter().all(|&x| x != 0), "{input:?}");
+            for (kind, purge) in purges_from(&input) {
+                checked.insert(kind);
+                let req = purge.request(&token(), true);
+                let lines = expected_lines(kind);
+                assert_eq!(req.windows(2).filter(|w| w == b"\r\n").count(), lines, "{kind} {input:?}");
+                assert_eq!(req.iter().filter(|&&x| x == b'\n' || x == b'\r').count(), 2 * lines, "{kind} {input:?}");
+                let text = std::str::from_utf8(&req).unwrap();
+                for line in text.split("\r\n").skip(1).filter(|l| !l.is_empty()) {
+                    let (name, value) = line.split_once(": ").unwrap();
+                    assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "{kind} {input:?}");
+                    assert!(value.bytes().all(|b| b.is_ascii_graphic() || b == b' '), "{kind} {input:?}");
+                }
             }
         }
     }
+    assert_eq!(checked.len(), 6, "every kind was exercised: {checked:?}");
     for bad in ["", "a b", "a\r\nb", "a\nb", "\0", "é"] {
         assert!(FieldValue::new(bad).is_none(), "{bad:?}");
     }
@@ -434,7 +496,7 @@ fn broken_answers_are_errors_not_panics() {
 // ---------------------------------------------------------------------------------------------
 // Classification, planning, reports
 
-fn answer_with(status: u16, headers: &[(&str, &str)]) -> Answer {
+pub fn answer_with(status: u16, headers: &[(&str, &str)]) -> Answer {
     Answer {
         status,
         headers: headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned())).collect(),
@@ -473,11 +535,11 @@ fn every_reply_maps_to_one_outcome() {
     assert!(c.error.unwrap().contains("PURGE_TOKEN"));
 }
 
-fn addr(s: &str) -> SocketAddr {
+pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn two_host_plan() -> Plan {
+pub fn two_host_plan() -> Plan {
     let targets =
         parse_all(&["https://a.example/1", "https://b.example/2", "https://a.example/3"].map(String::from)).unwrap();
     let mut instances = BTreeMap::new();
@@ -523,7 +585,7 @@ fn reports_account_for_every_pair() {
     let mut all = ReportBuilder::new(&plan);
     for (j, job) in plan.jobs.iter().enumerate() {
         for r in 0..job.requests.len() {
-            all.record(&plan, j, r, &ok, Some(3), 1);
+            all.record(&plan, j, &completed(r, ok.clone(), 3, 1));
         }
     }
     let report = all.finish();
@@ -542,10 +604,10 @@ fn reports_account_for_every_pair() {
 
     let mut partial = ReportBuilder::new(&plan);
     for r in 0..3 {
-        partial.record(&plan, 0, r, &ok, None, 1);
+        partial.record(&plan, 0, &completed(r, ok.clone(), 0, 1));
     }
     for r in 0..2 {
-        partial.record(&plan, 1, r, &Err(DeliveryError::Connect("connection refused".into())), None, 3);
+        partial.record(&plan, 1, &completed(r, Err(DeliveryError::Connect("connection refused".into())), 0, 3));
     }
     let report = partial.finish();
     assert_eq!((report.status, report.status.http_status()), (PurgeStatus::Partial, 207));
@@ -567,7 +629,7 @@ fn api_json_shapes_are_stable() {
 
     let plan = two_host_plan();
     let mut b = ReportBuilder::new(&plan);
-    b.record(&plan, 0, 0, &Ok(answer_with(200, &[("Purge-Count", "0")])), Some(4), 1);
+    b.record(&plan, 0, &completed(0, Ok(answer_with(200, &[("Purge-Count", "0")])), 4, 1));
     let json = serde_json::to_value(b.finish()).unwrap();
     assert_eq!(json["status"], "partial");
     let row = &json["results"][0];
@@ -675,8 +737,8 @@ mod jwt {
 
     pub fn key(which: char) -> RsaPrivateKey {
         let pem = match which {
-            'a' => include_str!("fixtures/access-key-a.pem"),
-            _ => include_str!("fixtures/access-key-b.pem"),
+            'a' => include_str!("../fixtures/access-key-a.pem"),
+            _ => include_str!("../fixtures/access-key-b.pem"),
         };
         RsaPrivateKey::from_pkcs8_pem(pem).unwrap()
     }
@@ -774,6 +836,16 @@ fn cache_status_follows_rfc9211() {
         ("CDN Company Here", false, Some("uri-miss"), true)
     );
     assert!(parse_cache_status("").is_empty());
+    // A quoted cache name may hold commas and semicolons (RFC 8941 strings): one member.
+    let v = parse_cache_status(r#""edge, one; really"; hit; ttl=5; fwd=stale"#);
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        (v[0].cache.as_str(), v[0].hit, v[0].ttl, v[0].fwd.as_deref()),
+        ("edge, one; really", true, Some(5), Some("stale"))
+    );
+    // Not a structured List: ignored as a whole (RFC 8941 section 4.2), never half-read.
+    assert!(parse_cache_status("edge-1; hit; ttl=\"").is_empty());
+    assert!(parse_cache_status("edge-1;; hit").is_empty());
 }
 
 #[test]
@@ -876,10 +948,10 @@ fn retryable_failures_are_queued_and_marked_pending() {
     let mut b = ReportBuilder::new(&plan);
     let ok = Ok(answer_with(200, &[]));
     for r in 0..3 {
-        b.record(&plan, 0, r, &ok, Some(1), 1);
+        b.record(&plan, 0, &completed(r, ok.clone(), 1, 1));
     }
-    b.record(&plan, 1, 0, &Err(DeliveryError::Connect("refused".into())), Some(1), 3);
-    b.record(&plan, 1, 1, &Ok(answer_with(401, &[])), Some(1), 1);
+    b.record(&plan, 1, &completed(0, Err(DeliveryError::Connect("refused".into())), 1, 3));
+    b.record(&plan, 1, &completed(1, Ok(answer_with(401, &[])), 1, 1));
     let queued = b.queue_retryable();
     assert_eq!(queued.len(), 1);
     assert_eq!((queued[0].instance.as_str(), queued[0].attempts, queued[0].pending), ("10.0.0.2:80", 3, true));

@@ -1,0 +1,214 @@
+//! What a caller may ask for: a purge request validated into purges, the labels the history
+//! keeps for it, and the query strings of the read endpoints.
+//!
+//! All or nothing: one bad item refuses the whole request, before any I/O, so nothing is
+//! purged for a request that fails here.
+
+use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role};
+use crate::auth::{permits, Action};
+use crate::config::{normalise_host, Config};
+use crate::discovery::DiscoverySpec;
+use crate::error::{ApiError, ErrorKind};
+use crate::purge::{parse_key, parse_prefix, Purge};
+use crate::target::{parse_all, printable, Target};
+
+/// 403 unless `role` permits `action`.
+pub fn require(role: Role, action: Action) -> Result<(), ApiError> {
+    if permits(role, action) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorKind::Forbidden, format!("{action:?} needs the admin role")))
+    }
+}
+
+/// Validates a purge request by a caller with `role` into purges: every host checked against
+/// the allowlist, the wide kinds (prefix, host) only for admins, duplicates collapsed.
+pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result<Vec<Purge>, ApiError> {
+    let PurgeRequest { urls, keys, prefixes, hosts, soft } = request;
+    let total = urls.len() + keys.len() + prefixes.len() + hosts.len();
+    if total == 0 {
+        return Err(ApiError::bad_request("nothing to purge: give urls, keys, prefixes or hosts"));
+    }
+    if total > config.max_urls {
+        return Err(ApiError::new(
+            ErrorKind::TooManyUrls,
+            format!("{total} items in one request; at most {} (MAX_URLS)", config.max_urls),
+        ));
+    }
+    if !prefixes.is_empty() || !hosts.is_empty() {
+        if *soft {
+            return Err(ApiError::bad_request("soft applies to urls and keys; prefixes and hosts are always hard"));
+        }
+        require(role, Action::PurgeWide)?;
+    }
+    let targets = parse_all(urls)?;
+    for t in &targets {
+        config.check_host(t)?;
+    }
+    let mut purges = Purge::urls(targets, *soft);
+    let groups = key_hosts(config)?;
+    for (i, raw) in keys.iter().enumerate() {
+        purges.extend(key_purges(raw, &groups, *soft).map_err(|e| e.in_field("keys", i, raw))?);
+    }
+    for (i, raw) in prefixes.iter().enumerate() {
+        let target = parse_prefix(raw).map_err(|e| ItemError::from(e).in_field("prefixes", i, raw))?;
+        config.check_host(&target)?;
+        purges.push(Purge::Prefix { target });
+    }
+    for (i, raw) in hosts.iter().enumerate() {
+        purges.push(Purge::Host { host: allowed_host(config, raw).map_err(|e| e.in_field("hosts", i, raw))? });
+    }
+    let mut unique: Vec<Purge> = Vec::with_capacity(purges.len());
+    for p in purges {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    Ok(unique)
+}
+
+/// The labels the history keeps for a request, accepted or refused: each item's
+/// [`Purge::label`] where it parses (the same text a completed purge's rows carry), otherwise
+/// its kind and a printable, shortened copy of what was sent.
+pub fn labels(config: &Config, request: &PurgeRequest) -> Vec<String> {
+    let PurgeRequest { urls, keys, prefixes, hosts, soft } = request;
+    let groups = key_hosts(config).unwrap_or_default();
+    let mut out = Vec::new();
+    for raw in urls {
+        out.push(match Target::parse(raw) {
+            Ok(target) => Purge::Url { target, soft: *soft }.label(),
+            Err(_) => printable(raw),
+        });
+    }
+    for raw in keys {
+        match key_purges(raw, &groups, *soft) {
+            Ok(purges) if !purges.is_empty() => out.extend(purges.iter().map(Purge::label)),
+            _ => out.push(format!("key:{}", printable(raw))),
+        }
+    }
+    for raw in prefixes {
+        out.push(match parse_prefix(raw) {
+            Ok(target) => Purge::Prefix { target }.label(),
+            Err(_) => format!("prefix:{}", printable(raw)),
+        });
+    }
+    for raw in hosts {
+        out.push(match normalise_host(raw) {
+            Some(host) => Purge::Host { host }.label(),
+            None => format!("host:{}", printable(raw)),
+        });
+    }
+    out.dedup();
+    out
+}
+
+/// Keys are instance-wide (xkey): one purge per instance group, addressed as the group's first
+/// allowed host.
+fn key_hosts(config: &Config) -> Result<Vec<&str>, ApiError> {
+    let mut groups: Vec<(&DiscoverySpec, &str)> = Vec::new();
+    for host in &config.allowed_hosts {
+        let spec = config.discovery_spec(host)?;
+        if !groups.iter().any(|(s, _)| *s == spec) {
+            groups.push((spec, host));
+        }
+    }
+    Ok(groups.into_iter().map(|(_, host)| host).collect())
+}
+
+fn key_purges(raw: &str, hosts: &[&str], soft: bool) -> Result<Vec<Purge>, ItemError> {
+    let key = parse_key(raw).map_err(|e| ItemError::Bad(e.to_string()))?;
+    Ok(hosts.iter().map(|host| Purge::Key { key: key.clone(), host: (*host).to_owned(), soft }).collect())
+}
+
+fn allowed_host(config: &Config, raw: &str) -> Result<String, ItemError> {
+    let host = normalise_host(raw).ok_or_else(|| ItemError::Bad("not a host name".into()))?;
+    if !config.allowed_hosts.contains(&host) {
+        return Err(ItemError::Refused(
+            ApiError::new(ErrorKind::HostNotAllowed, format!("host {host:?} is not in ALLOWED_HOSTS"))
+                .with_subject(host),
+        ));
+    }
+    Ok(host)
+}
+
+/// Why one item of a request was refused: malformed (400, named by its field and index) or
+/// refused as it stands.
+enum ItemError {
+    Bad(String),
+    Refused(ApiError),
+}
+
+impl ItemError {
+    fn in_field(self, field: &str, i: usize, raw: &str) -> ApiError {
+        match self {
+            ItemError::Bad(why) => ApiError::bad_request(format!("{field}[{i}]: {why}")).with_subject(printable(raw)),
+            ItemError::Refused(e) => e,
+        }
+    }
+}
+
+impl From<crate::purge::PurgeError> for ItemError {
+    fn from(e: crate::purge::PurgeError) -> Self {
+        ItemError::Bad(e.to_string())
+    }
+}
+
+/// `GET /api/history` filters, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryFilter {
+    /// Entries whose items contain this text.
+    pub url: Option<String>,
+    /// Entries by this actor.
+    pub actor: Option<String>,
+    /// Entries older than this id.
+    pub before: Option<i64>,
+    /// Entries per page.
+    pub limit: u32,
+}
+
+/// Validates the history query: empty fields are ignored, `limit` is 1 to 100 (default 20).
+pub fn history_filter(query: &HistoryQuery) -> Result<HistoryFilter, ApiError> {
+    let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let before = match given(&query.before) {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an id"))?),
+    };
+    let limit = match given(&query.limit) {
+        None => 20,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::bad_request("limit must be 1 to 100"))?,
+    };
+    Ok(HistoryFilter { url: given(&query.url), actor: given(&query.actor), before, limit })
+}
+
+/// `GET /api/deliveries` filters, validated: (status, limit 1 to 1000, default 100).
+pub fn deliveries_filter(query: &DeliveriesQuery) -> Result<(Option<DeliveryStatus>, u32), ApiError> {
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            DeliveryStatus::parse(raw)
+                .ok_or_else(|| ApiError::bad_request("status must be pending, delivered or abandoned"))?,
+        ),
+    };
+    let limit = match query.limit.as_deref() {
+        None => 100,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| ApiError::bad_request("limit must be 1 to 1000"))?,
+    };
+    Ok((status, limit))
+}
+
+/// Reads a query string into `T` (no query: every field absent); 400 when it does not fit.
+/// Unknown parameters are ignored.
+pub fn query<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> Result<T, ApiError> {
+    match raw {
+        None | Some("") => Ok(T::default()),
+        Some(q) => serde_urlencoded::from_str(q).map_err(|e| ApiError::bad_request(format!("query string: {e}"))),
+    }
+}

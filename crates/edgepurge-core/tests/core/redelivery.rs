@@ -1,0 +1,139 @@
+//! What background redelivery does with each due delivery, before and after its attempt.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use super::addr;
+use edgepurge_core::api::{Delivery, DeliveryStatus, HistoryStatus, Outcome, PurgeResult, PurgeStatus};
+use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
+
+const POLICY: RedeliveryPolicy = RedeliveryPolicy { base_ms: 30_000, cap_ms: 3_600_000, max_age_ms: 86_400_000 };
+const NOW: i64 = 1_000_000_000;
+
+fn due(url: &str, instance: &str, attempts: u32) -> Delivery {
+    Delivery {
+        id: 7,
+        purge_id: 3,
+        url: url.into(),
+        instance: instance.into(),
+        status: DeliveryStatus::Pending,
+        attempts,
+        first_at: NOW - 60_000,
+        next_at: NOW - 1,
+        updated_at: NOW - 60_000,
+        last_error: Some("connection failed: refused".into()),
+    }
+}
+
+fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResult {
+    PurgeResult {
+        url: "https://www.example.com/a".into(),
+        instance: "10.0.0.1:80".into(),
+        outcome,
+        http_status: None,
+        error: error.map(str::to_owned),
+        retryable,
+        elapsed_ms: Some(3),
+        attempts: 1,
+        pending: false,
+    }
+}
+
+#[test]
+fn a_label_that_no_longer_reads_is_abandoned_untouched() {
+    let d = due("key:two words@www.example.com", "10.0.0.1:80", 2);
+    let u = POLICY.purge_of(&d).unwrap_err();
+    assert_eq!((u.status, u.attempts, u.next_at), (DeliveryStatus::Abandoned, 2, d.next_at));
+    assert!(u.last_error.unwrap().starts_with("URL no longer valid: "));
+    assert_eq!(
+        POLICY.purge_of(&due("soft:https://www.example.com/a", "x", 0)).unwrap().label(),
+        "soft:https://www.example.com/a"
+    );
+}
+
+#[test]
+fn triage_sends_abandons_or_postpones_by_age_and_discovery() {
+    let here = [addr("10.0.0.1:80"), addr("10.0.0.2:80")];
+    let d = due("https://www.example.com/a", "10.0.0.1:80", 1);
+    assert_eq!(POLICY.triage(&d, Ok(&here), NOW, 0), Ok(addr("10.0.0.1:80")));
+
+    let gone = POLICY.triage(&due("https://www.example.com/a", "10.0.0.9:80", 1), Ok(&here), NOW, 0).unwrap_err();
+    assert_eq!((gone.status, gone.attempts), (DeliveryStatus::Abandoned, 1));
+    assert_eq!(gone.last_error.as_deref(), Some("instance is no longer in discovery"));
+
+    let mut old = d.clone();
+    old.first_at = NOW - 86_400_001;
+    let u = POLICY.triage(&old, Ok(&here), NOW, 0).unwrap_err();
+    assert_eq!(u.status, DeliveryStatus::Abandoned);
+    assert!(u.last_error.unwrap().contains("REDELIVERY_MAX_AGE_MS"));
+
+    let later = POLICY.triage(&d, Err("no answer from the DoH server"), NOW, u32::MAX).unwrap_err();
+    assert_eq!((later.status, later.attempts), (DeliveryStatus::Pending, 1), "postponing is not an attempt");
+    assert!(later.next_at > NOW && later.next_at <= NOW + 60_000, "{}", later.next_at - NOW);
+    assert_eq!(later.last_error.as_deref(), Some("discovery: no answer from the DoH server"));
+
+    let bad = POLICY.triage(&due("https://www.example.com/a", "nowhere", 0), Ok(&[]), NOW, 0).unwrap_err();
+    assert_eq!(bad.status, DeliveryStatus::Abandoned);
+    let bad = due("https://www.example.com/a", "not-an-address", 0);
+    let u = POLICY.triage(&bad, Err("x"), NOW, 0).unwrap_err();
+    assert_eq!(u.status, DeliveryStatus::Pending, "discovery down: unknown whether it still exists");
+}
+
+#[test]
+fn an_attempts_result_decides_the_delivery() {
+    let d = due("https://www.example.com/a", "10.0.0.1:80", 2);
+    let cases: Vec<(PurgeResult, DeliveryStatus, Option<&str>)> = vec![
+        (row(Outcome::Purged, false, None), DeliveryStatus::Delivered, None),
+        (row(Outcome::NotCached, false, None), DeliveryStatus::Delivered, None),
+        (
+            row(Outcome::Rejected, false, Some("instance refused the purge token (401)")),
+            DeliveryStatus::Abandoned,
+            Some("instance refused: instance refused the purge token (401)"),
+        ),
+        (
+            row(Outcome::Failed, false, Some("malformed HTTP answer: x")),
+            DeliveryStatus::Abandoned,
+            Some("instance refused: malformed HTTP answer: x"),
+        ),
+        (
+            row(Outcome::Failed, true, Some("no answer within 5000 ms")),
+            DeliveryStatus::Pending,
+            Some("no answer within 5000 ms"),
+        ),
+    ];
+    for (r, status, error) in cases {
+        let u: DeliveryUpdate = POLICY.after_attempt(&d, &r, NOW, 12345);
+        assert_eq!((u.status, u.attempts, u.last_error.as_deref()), (status, 3, error), "{:?}", r.outcome);
+        if status == DeliveryStatus::Pending {
+            assert_eq!(u.next_at, POLICY.next_at(NOW, 3, 12345));
+            assert!(u.next_at >= NOW + 3_000);
+        } else {
+            assert_eq!(u.next_at, d.next_at);
+        }
+    }
+}
+
+#[test]
+fn statuses_serialise_as_the_stored_names() {
+    for (s, name) in [
+        (HistoryStatus::Purged, "purged"),
+        (HistoryStatus::Partial, "partial"),
+        (HistoryStatus::Failed, "failed"),
+        (HistoryStatus::Denied, "denied"),
+    ] {
+        assert_eq!((s.as_str(), HistoryStatus::parse(name)), (name, Some(s)));
+        assert_eq!(serde_json::to_value(s).unwrap(), name);
+    }
+    assert_eq!(HistoryStatus::parse("done"), None);
+    assert_eq!(HistoryStatus::from(PurgeStatus::Partial), HistoryStatus::Partial);
+    assert_eq!(
+        (HistoryStatus::refused(429), HistoryStatus::refused(503)),
+        (HistoryStatus::Denied, HistoryStatus::Failed)
+    );
+    for o in [Outcome::Purged, Outcome::NotCached, Outcome::Rejected, Outcome::Failed] {
+        assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+    }
+    assert_eq!(Outcome::NotCached.label(), "not cached");
+    assert_eq!(Outcome::parse("notcached"), None);
+}

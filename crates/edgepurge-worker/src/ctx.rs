@@ -1,0 +1,105 @@
+//! The request context: settings, storage, the clock, randomness, the caller, and the body.
+//!
+//! Everything a handler needs from the platform before the core can decide, read once per
+//! request and passed down.
+
+use crate::auth::{self, check_csrf, Identity};
+use crate::problem::internal;
+use crate::store::Store;
+use edgepurge_core::auth::Action;
+use edgepurge_core::config::{Config, MAX_BODY_BYTES};
+use edgepurge_core::error::ErrorKind;
+use edgepurge_core::ApiError;
+use serde::de::DeserializeOwned;
+use worker::{Date, Env, Request};
+
+/// Milliseconds since the epoch: the one clock reading per request, passed down.
+pub fn now_ms() -> i64 {
+    Date::now().as_millis() as i64
+}
+
+/// 32 bytes from the platform's CSPRNG (`crypto.getRandomValues`).
+pub fn random32() -> Result<[u8; 32], ApiError> {
+    let mut buf = [0u8; 32];
+    getrandom::getrandom(&mut buf).map_err(internal)?;
+    Ok(buf)
+}
+
+/// A random u32 (backoff jitter, reply ids). On failure it is merely 0: jitter then adds
+/// nothing, and backoff still grows with its cap.
+pub fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::getrandom(&mut b);
+    u32::from_le_bytes(b)
+}
+
+/// The settings, validated by the core.
+pub fn load_config(env: &Env) -> Result<Config, ApiError> {
+    Config::from_lookup(|name| {
+        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
+    })
+    .map_err(ApiError::from)
+}
+
+/// The configuration, the store and the clock reading, before the caller is known.
+pub struct Base {
+    pub config: Config,
+    pub store: Store,
+    pub now: i64,
+}
+
+impl Base {
+    pub fn open(env: &Env) -> Result<Base, ApiError> {
+        Ok(Base { config: load_config(env)?, store: Store::open(env)?, now: now_ms() })
+    }
+}
+
+/// The configuration, the store and the authenticated caller, for handlers that need all three.
+pub struct Ctx {
+    pub config: Config,
+    pub store: Store,
+    pub identity: Identity,
+    pub now: i64,
+}
+
+/// Authenticates, checks the role for `action` and, for cookie sessions, CSRF.
+pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
+    let Base { config, store, now } = Base::open(env)?;
+    let identity = auth::identify(req, &config, &store, now).await?;
+    identity.require(action)?;
+    check_csrf(req, &identity)?;
+    Ok(Ctx { config, store, identity, now })
+}
+
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`] bytes.
+pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let content_type = header(req, "content-type")?.unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            format!("send Content-Type: application/json, not {content_type:?}"),
+        ));
+    }
+    let too_large =
+        || ApiError::new(ErrorKind::PayloadTooLarge, format!("the body is larger than {MAX_BODY_BYTES} bytes"));
+    let declared: Option<usize> = header(req, "content-length")?.and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let body = req.bytes().await.map_err(|e| ApiError::bad_request(format!("could not read the body: {e}")))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not the expected JSON: {e}")))
+}
+
+/// A request header's value.
+pub fn header(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    req.headers().get(name).map_err(internal)
+}
+
+/// The query string of the request URL, if any.
+pub fn query(req: &Request) -> Result<Option<String>, ApiError> {
+    Ok(req.url().map_err(internal)?.query().map(str::to_owned))
+}

@@ -1,0 +1,54 @@
+//! Looking without purging: verification through `Cache-Status`, and the instances discovery
+//! finds now.
+
+use crate::ctx::{ctx, json_body, Ctx};
+use crate::doh::Resolver;
+use crate::fanout::{self, Finished};
+use crate::problem::json;
+use edgepurge_core::api::{HostInstances, InstancesReply, VerifyReport, VerifyRequest};
+use edgepurge_core::auth::Action;
+use edgepurge_core::delivery::Limits;
+use edgepurge_core::plan::Plan;
+use edgepurge_core::target::{printable, Target};
+use edgepurge_core::verify::verify_result;
+use edgepurge_core::ApiError;
+use futures_util::StreamExt;
+use std::net::SocketAddr;
+use worker::{Env, Request, Response};
+
+/// `POST /api/verify`: a `HEAD` of the URL on every instance serving it.
+pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
+    let Ctx { config, .. } = ctx(req, env, Action::Verify).await?;
+    let request: VerifyRequest = json_body(req).await?;
+    let target = Target::parse(&request.url)
+        .map_err(|e| ApiError::bad_request(format!("url: {e}")).with_subject(printable(&request.url)))?;
+    config.check_host(&target)?;
+    let url = target.url().to_owned();
+    let instances = Resolver::new(&config).resolve_hosts([target.host()]).await?;
+    let plan = Plan::verify(vec![target], &instances, config.concurrency)?;
+    let limits = Limits::from_config(&config).single_attempt();
+    let mut results: Vec<_> = fanout::deliveries(&plan, limits)
+        .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.to_string(), &done.reply))
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.instance.cmp(&b.instance));
+    json(&VerifyReport { url, results }, 200)
+}
+
+/// `GET /api/instances`: each allowed host's instances, or why discovery failed, and each
+/// instance's last purge.
+pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
+    let Ctx { config, store, .. } = ctx(req, env, Action::Read).await?;
+    let mut resolver = Resolver::new(&config);
+    let mut hosts = Vec::new();
+    for host in &config.allowed_hosts {
+        let spec = config.discovery_spec(host)?;
+        let (instances, error) = match resolver.resolve(spec).await {
+            Ok(addrs) => (addrs.iter().map(SocketAddr::to_string).collect::<Vec<_>>(), None),
+            Err(e) => (Vec::new(), Some(e.problem())),
+        };
+        let last = store.last_purges(&instances).await?;
+        hosts.push(HostInstances { host: host.clone(), discovery: spec.to_string(), instances, error, last });
+    }
+    json(&InstancesReply { hosts }, 200)
+}

@@ -1,0 +1,239 @@
+//! The purge pipeline, one for the JSON, NDJSON, Fastly and Cloudflare endpoints alike:
+//! caller -> prepare (rate limit, validation, discovery, plan) -> fan-out -> finish (redelivery
+//! queue, history).
+//!
+//! The order is the security contract: nothing leaves for any instance until the caller, the
+//! body, every item and every host have been checked, and discovery has succeeded for all.
+//! Every purge attempt after configuration loads, refused ones included, goes to the history,
+//! named by the labels the core gives its items.
+
+use crate::auth::{self, check_csrf, Identity};
+use crate::ctx::{header, json_body, random_u32, Base};
+use crate::doh::Resolver;
+use crate::fanout::{self, Finished};
+use crate::problem::{internal, json};
+use crate::store::{HistoryRecord, Store};
+use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest};
+use edgepurge_core::auth::Action;
+use edgepurge_core::config::Config;
+use edgepurge_core::delivery::Limits;
+use edgepurge_core::error::ErrorKind;
+use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::Purge;
+use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::request::{labels, purges_for};
+use edgepurge_core::ApiError;
+use futures_util::stream::{self, Stream, StreamExt};
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use worker::{Env, Headers, Request, Response};
+
+/// `POST /api/purge`: the report as JSON, or live as NDJSON for `Accept: application/x-ndjson`.
+pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+    let base = Base::open(env)?;
+    let identity = identify(&base, &req).await?;
+    let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
+    let request = async {
+        check_csrf(&req, &identity)?;
+        json_body(&mut req).await
+    };
+    let prepared = prepare(&base, &identity, request).await?;
+    if !wants_stream {
+        let report = run(&base, prepared).await;
+        return json(&report, report.status.http_status());
+    }
+    let headers = Headers::new();
+    headers.set("content-type", "application/x-ndjson").map_err(internal)?;
+    headers.set("cache-control", "no-store").map_err(internal)?;
+    let body = live(base, prepared).map(Ok::<Vec<u8>, worker::Error>);
+    Ok(Response::from_stream(body).map_err(internal)?.with_headers(headers))
+}
+
+/// A purge that passed every check: its plan, and who asked.
+pub struct Prepared {
+    pub plan: Rc<Plan>,
+    actor: (String, i64),
+}
+
+/// The caller of a purge endpoint; a refusal is recorded (bounded per client address) before
+/// it is returned.
+pub async fn caller(base: &Base, req: &Request, who: Result<Identity, ApiError>) -> Result<Identity, ApiError> {
+    match who {
+        Ok(identity) => Ok(identity),
+        Err(e) => {
+            record_anonymous(base, req, &e).await;
+            Err(e)
+        }
+    }
+}
+
+/// Authenticates the caller the API's way (bearer token, Access JWT or session).
+pub async fn identify(base: &Base, req: &Request) -> Result<Identity, ApiError> {
+    let who = auth::identify(req, &base.config, &base.store, base.now).await;
+    caller(base, req, who).await
+}
+
+/// Everything between an authenticated caller and the fan-out: the role, the request (read
+/// after the role check, so a caller without the role is refused before its body is read),
+/// the rate limit, validation into purges, discovery and the plan. A refusal is recorded in
+/// the history, naming the request's items, before it is returned.
+pub async fn prepare(
+    base: &Base,
+    identity: &Identity,
+    request: impl Future<Output = Result<PurgeRequest, ApiError>>,
+) -> Result<Prepared, ApiError> {
+    let mut items = Vec::new();
+    let result = async {
+        identity.require(Action::Purge)?;
+        let request = request.await?;
+        items = labels(&base.config, &request);
+        rate_limit(base, identity).await?;
+        let purges = purges_for(&base.config, identity.person.role, &request)?;
+        let instances = Resolver::new(&base.config).resolve_hosts(purges.iter().map(Purge::host)).await?;
+        let plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
+        plan.check_budget(base.config.subrequest_budget)?;
+        Ok(Prepared { plan: Rc::new(plan), actor: (identity.person.name.clone(), identity.person.id) })
+    }
+    .await;
+    if let Err(e) = &result {
+        record_refusal(&base.store, base.now, Some(identity), items, e).await;
+    }
+    result
+}
+
+async fn rate_limit(base: &Base, identity: &Identity) -> Result<(), ApiError> {
+    let limit = base.config.rate_limit_per_minute;
+    let key = format!("person:{}", identity.person.id);
+    match base.store.rate_limit(&key, base.now, limit).await? {
+        None => Ok(()),
+        Some(wait) => {
+            let mut e = ApiError::new(
+                ErrorKind::TooManyRequests,
+                format!("more than {limit} purge requests this minute (RATE_LIMIT_PER_MINUTE)"),
+            );
+            e.retry_after_secs = Some(wait);
+            Err(e)
+        }
+    }
+}
+
+/// Runs every request of `plan` and collects each into the report.
+pub async fn collect(plan: &Plan, limits: Limits) -> ReportBuilder {
+    let mut report = ReportBuilder::new(plan);
+    let mut results = fanout::deliveries(plan, limits);
+    while let Some(Finished { job, done }) = results.next().await {
+        report.record(plan, job, &done);
+    }
+    report
+}
+
+/// Fans the purge out and finishes it: the report the caller gets.
+pub async fn run(base: &Base, prepared: Prepared) -> PurgeReport {
+    let builder = collect(&prepared.plan, Limits::from_config(&base.config)).await;
+    finish(&base.store, &base.config, base.now, &prepared, builder).await
+}
+
+/// The live form of [`run`]: one NDJSON line when the plan is made, one per finished (item,
+/// instance), and the report at the end.
+pub fn live(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
+    let plan = prepared.plan.clone();
+    let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
+    let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
+    let rows = {
+        let (builder, plan) = (builder.clone(), plan.clone());
+        fanout::deliveries(&plan, Limits::from_config(&base.config)).filter_map(move |Finished { job, done }| {
+            let row = builder.borrow_mut().record(&plan, job, &done);
+            futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
+        })
+    };
+    let done = stream::once(async move {
+        let finished = builder.borrow().clone();
+        ndjson(&PurgeEvent::Done(finish(&base.store, &base.config, base.now, &prepared, finished).await))
+    });
+    stream::once(futures_util::future::ready(started)).chain(rows).chain(done)
+}
+
+fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
+    let mut line = serde_json::to_vec(event)
+        .unwrap_or_else(|e| format!("{{\"event\":\"error\",\"detail\":\"{e}\"}}").into_bytes());
+    line.push(b'\n');
+    line
+}
+
+/// Finishes a purge's report: queues what failed retryably for background redelivery (marking
+/// those rows pending), writes the purge and its per-instance results to the history, and
+/// returns the report the caller gets.
+async fn finish(
+    store: &Store,
+    config: &Config,
+    now: i64,
+    prepared: &Prepared,
+    mut builder: ReportBuilder,
+) -> PurgeReport {
+    let queued = builder.queue_retryable();
+    let mut report = builder.finish();
+    let (actor, person_id) = &prepared.actor;
+    let record = HistoryRecord {
+        at: now,
+        actor: actor.clone(),
+        person_id: Some(*person_id),
+        labels: prepared.plan.purges.iter().map(Purge::label).collect(),
+        status: report.status.into(),
+        http_status: report.status.http_status(),
+        detail: None,
+        results: report.results.clone(),
+        queued,
+        next_at: config.redelivery.next_at(now, 1, random_u32()),
+    };
+    if let Err(e) = store.record_purge(&record).await {
+        // Nothing was stored: the report must not claim a redelivery that will not happen.
+        worker::console_error!("history write failed, {} deliveries not queued: {e}", record.queued.len());
+        for row in &mut report.results {
+            row.pending = false;
+        }
+    }
+    let s = &report.summary;
+    worker::console_log!(
+        "purge by {actor}: {} items={} instances={} purged={} not_cached={} rejected={} failed={}",
+        record.status.as_str(),
+        record.labels.len(),
+        report.plan.instances,
+        s.purged,
+        s.not_cached,
+        s.rejected,
+        s.failed
+    );
+    report
+}
+
+/// Writes a purge attempt refused before the caller was known: at most RATE_LIMIT_PER_MINUTE
+/// times a minute per client address, so anonymous callers cannot flood the history.
+async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
+    let ip = header(req, "cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+    match base.store.rate_limit(&format!("anonymous:{ip}"), base.now, base.config.rate_limit_per_minute).await {
+        Ok(None) => record_refusal(&base.store, base.now, None, Vec::new(), err).await,
+        Ok(Some(_)) => {}
+        Err(e) => worker::console_error!("history rate limit failed: {e}"),
+    }
+}
+
+/// Writes a refused or failed purge attempt to the history. A history write that fails is
+/// logged, never allowed to change the caller's answer.
+async fn record_refusal(store: &Store, now: i64, identity: Option<&Identity>, labels: Vec<String>, err: &ApiError) {
+    let record = HistoryRecord {
+        at: now,
+        actor: identity.map_or_else(|| "(not signed in)".to_owned(), |i| i.person.name.clone()),
+        person_id: identity.map(|i| i.person.id),
+        labels: labels.into_iter().take(100).collect(),
+        status: HistoryStatus::refused(err.status()),
+        http_status: err.status(),
+        detail: Some(format!("{}: {}", err.problem().title, err.detail)),
+        results: Vec::new(),
+        queued: Vec::new(),
+        next_at: now,
+    };
+    if let Err(e) = store.record_purge(&record).await {
+        worker::console_error!("history write failed: {e}");
+    }
+}

@@ -1,0 +1,56 @@
+//! `#/instances`: the instances each allowed host resolves to, with each one's last purge.
+
+use crate::api;
+use crate::app::state;
+use crate::ui::{when, Call};
+use edgepurge_core::api::{HostInstances, InstancesReply};
+use leptos::prelude::*;
+
+/// The Instances page.
+#[component]
+pub fn InstancesPage() -> impl IntoView {
+    let data = RwSignal::new(None::<InstancesReply>);
+    let call = Call::new(state());
+    let load = move || {
+        call.run(async move {
+            data.set(Some(api::get("/api/instances").await?));
+            Ok(())
+        });
+    };
+    load();
+    view! {
+        <h1>"Instances"</h1>
+        {call.error_box(load)}
+        {move || data.get().map(|d| d.hosts.into_iter().map(host).collect_view())}
+    }
+}
+
+/// One allowed host: how its instances are found and their table.
+fn host(h: HostInstances) -> impl IntoView {
+    let last = h.last;
+    view! {
+        <section class="host">
+            <h2>{h.host}</h2>
+            <p>"Discovery: " <code>{h.discovery}</code></p>
+            {h.error.map(|p| view! { <p class="error">{format!("{}: {}", p.title, p.detail)}</p> })}
+            <div class="table-wrap">
+                <table data-testid="instances-table">
+                    <thead><tr><th scope="col">"Instance"</th><th scope="col">"Last purge"</th><th scope="col">"URL"</th><th scope="col">"When"</th></tr></thead>
+                    <tbody>
+                        {h.instances.into_iter().map(|i| {
+                            let l = last.iter().find(|l| l.instance == i).cloned();
+                            view! {
+                                <tr data-testid="instance-row">
+                                    <td>{i}</td>
+                                    <td>{l.as_ref().map_or("none yet", |l| l.outcome.label())}</td>
+                                    <td class="url">{l.as_ref().map(|l| l.url.clone()).unwrap_or_default()}</td>
+                                    <td>{l.map(|l| when(l.at)).unwrap_or_default()}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
