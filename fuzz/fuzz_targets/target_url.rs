@@ -3,7 +3,7 @@
 //! exactly its kind's number of CRLF-terminated lines, each `Name: value` of printable ASCII,
 //! with no stray CR, LF or NUL.
 #![no_main]
-use edgepurge_core::config::normalise_host;
+use edgepurge_core::target::normalise_host;
 use edgepurge_core::http1::FieldValue;
 use edgepurge_core::purge::{parse_key, parse_prefix, Purge};
 use edgepurge_core::target::Target;

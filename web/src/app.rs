@@ -1,73 +1,13 @@
-//! The console's shell: state, hash routing, sign-in and navigation. The pages are in
+//! The console's shell: hash routing, sign-in and navigation (the state is [`crate::state`]). The pages are in
 //! [`crate::pages`]. Every element a test drives has a `data-testid`.
 
 use crate::api::{self, Failure};
 use crate::pages::{HistoryView, InstancesPage, PeoplePage, PurgePage, VerifyPage};
+pub use crate::state::{state, AppState, Page};
 use crate::ui::{Call, Shown};
-use edgepurge_core::api::{Me, Role, SignIn};
+use edgepurge_core::api::{Me, SignIn};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-
-/// The pages, from `location.hash`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    /// `#/purge` (the default).
-    Purge,
-    /// `#/verify`.
-    Verify,
-    /// `#/instances`.
-    Instances,
-    /// `#/history`.
-    History,
-    /// `#/people` (admins).
-    People,
-}
-
-impl Page {
-    /// The page for a location hash.
-    pub fn from_hash(hash: &str) -> Page {
-        match hash.trim_start_matches('#').trim_start_matches('/') {
-            "verify" => Page::Verify,
-            "instances" => Page::Instances,
-            "history" => Page::History,
-            "people" => Page::People,
-            _ => Page::Purge,
-        }
-    }
-}
-
-/// State shared by every component.
-#[derive(Clone, Copy)]
-pub struct AppState {
-    /// Who is signed in; `None` shows the sign-in form.
-    pub me: RwSignal<Option<Me>>,
-    /// Why the person was sent to sign-in, if they were.
-    pub notice: RwSignal<Option<String>>,
-    /// The page shown.
-    pub page: RwSignal<Page>,
-}
-
-impl AppState {
-    /// Handles a failed call: a lost session goes back to sign-in with its message.
-    pub fn fail(&self, f: &Failure) -> String {
-        if let Failure::SignedOut(message) = f {
-            api::set_csrf(None);
-            self.notice.set(Some(message.clone()));
-            self.me.set(None);
-        }
-        f.message()
-    }
-
-    /// Whether an admin is signed in (tracked).
-    pub fn is_admin(&self) -> bool {
-        self.me.with(|m| m.as_ref().is_some_and(|m| m.role == Role::Admin))
-    }
-}
-
-/// The [`AppState`] provided by [`App`].
-pub fn state() -> AppState {
-    expect_context::<AppState>()
-}
 
 fn current_hash() -> String {
     window().location().hash().unwrap_or_default()

@@ -2,13 +2,15 @@
 //! origin as the API it calls.
 //!
 //! [`api`] is the one place that talks HTTP, [`live`] turns the live purge stream into table
-//! rows, [`app`] is the shell (state, routing, sign-in, navigation), [`pages`] holds one
-//! component per page and [`ui`] what they share. `boot.js` calls [`mount`].
+//! rows, [`app`] is the shell (routing, sign-in, navigation), [`state`] what every component
+//! reads, [`pages`] holds one component per page and [`ui`] what the pages share. `boot.js`
+//! calls [`mount`].
 
 pub mod api;
 pub mod app;
 pub mod live;
 pub mod pages;
+pub mod state;
 pub mod ui;
 
 use wasm_bindgen::prelude::wasm_bindgen;

@@ -2,8 +2,8 @@
 //! the live purge table and dates.
 
 use crate::api::Failure;
-use crate::app::AppState;
 use crate::live::LivePurge;
+use crate::state::AppState;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::future::Future;

@@ -29,9 +29,9 @@
 use crate::discovery::DiscoverySpec;
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::FieldValue;
-use crate::target::Target;
+use crate::target::{normalise_host, Target};
 use std::net::SocketAddr;
-use url::{Host, Url};
+use url::Url;
 
 /// Cloudflare's public DNS-over-HTTPS endpoint, the default `DOH_URL`.
 pub const DEFAULT_DOH_URL: &str = "https://cloudflare-dns.com/dns-query";
@@ -266,17 +266,6 @@ fn find_rule<'a>(rules: &'a [(HostPattern, DiscoverySpec)], host: &str) -> Optio
         .find(|(p, _)| matches!(p, HostPattern::Exact(h) if h == host))
         .or_else(|| rules.iter().find(|(p, _)| *p == HostPattern::Any))
         .map(|(_, spec)| spec)
-}
-
-/// Normalises a configured host name the way [`Target::parse`] normalises URL hosts.
-pub fn normalise_host(raw: &str) -> Option<String> {
-    if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii()) || raw.contains(['/', '@', ':', '?', '#']) {
-        return None;
-    }
-    match Url::parse(&format!("http://{raw}/")).ok()?.host()? {
-        Host::Domain(d) => Some(d.to_owned()),
-        _ => None,
-    }
 }
 
 fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, ConfigError> {

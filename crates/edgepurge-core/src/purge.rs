@@ -152,7 +152,7 @@ impl Purge {
     pub fn from_label(label: &str) -> Result<Purge, PurgeError> {
         let key = |rest: &str, soft: bool| -> Result<Purge, PurgeError> {
             let (key, host) = rest.rsplit_once('@').ok_or(PurgeError::Label)?;
-            let host = crate::config::normalise_host(host).ok_or(PurgeError::Label)?;
+            let host = crate::target::normalise_host(host).ok_or(PurgeError::Label)?;
             Ok(Purge::Key { key: parse_key(key)?, host, soft })
         };
         if let Some(rest) = label.strip_prefix("soft-key:") {
@@ -162,7 +162,7 @@ impl Purge {
         } else if let Some(rest) = label.strip_prefix("prefix:") {
             Ok(Purge::Prefix { target: parse_prefix(rest)? })
         } else if let Some(rest) = label.strip_prefix("host:") {
-            Ok(Purge::Host { host: crate::config::normalise_host(rest).ok_or(PurgeError::Label)? })
+            Ok(Purge::Host { host: crate::target::normalise_host(rest).ok_or(PurgeError::Label)? })
         } else if let Some(rest) = label.strip_prefix("soft:") {
             Ok(Purge::Url { target: Target::parse(rest)?, soft: true })
         } else {

@@ -6,11 +6,11 @@
 
 use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role};
 use crate::auth::{permits, Action};
-use crate::config::{normalise_host, Config};
+use crate::config::Config;
 use crate::discovery::DiscoverySpec;
 use crate::error::{ApiError, ErrorKind};
 use crate::purge::{parse_key, parse_prefix, Purge};
-use crate::target::{parse_all, printable, Target};
+use crate::target::{normalise_host, parse_all, printable, Target};
 
 /// 403 unless `role` permits `action`.
 pub fn require(role: Role, action: Action) -> Result<(), ApiError> {

@@ -174,3 +174,15 @@ pub fn printable(raw: &str) -> String {
     }
     s
 }
+
+/// Normalises a configured host name the way [`Target::parse`] normalises URL hosts:
+/// lower-cased, IDNA to ASCII; `None` for anything but a domain name.
+pub fn normalise_host(raw: &str) -> Option<String> {
+    if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii()) || raw.contains(['/', '@', ':', '?', '#']) {
+        return None;
+    }
+    match Url::parse(&format!("http://{raw}/")).ok()?.host()? {
+        Host::Domain(d) => Some(d.to_owned()),
+        _ => None,
+    }
+}

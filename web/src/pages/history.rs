@@ -1,7 +1,7 @@
 //! `#/history`: every purge attempt, newest first, filtered by URL and person.
 
 use crate::api;
-use crate::app::state;
+use crate::state::state;
 use crate::ui::{when, Call};
 use edgepurge_core::api::{HistoryEntry, HistoryPage, HistoryQuery};
 use leptos::prelude::*;

@@ -1,7 +1,7 @@
 //! `#/instances`: the instances each allowed host resolves to, with each one's last purge.
 
 use crate::api;
-use crate::app::state;
+use crate::state::state;
 use crate::ui::{when, Call};
 use edgepurge_core::api::{HostInstances, InstancesReply};
 use leptos::prelude::*;

@@ -1,7 +1,7 @@
 //! `#/people` (admins): people, their roles and their personal tokens.
 
 use crate::api;
-use crate::app::state;
+use crate::state::state;
 use crate::ui::Call;
 use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, Person, Role, TokenInfo};
 use leptos::prelude::*;

@@ -1,8 +1,8 @@
 //! `#/purge`: purge URLs, keys, prefixes or hosts, and watch every instance answer live.
 
 use crate::api;
-use crate::app::state;
 use crate::live::{purge_request, urls_from_text, Kind, LivePurge};
+use crate::state::state;
 use crate::ui::{Call, LiveTable};
 use leptos::prelude::*;
 

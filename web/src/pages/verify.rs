@@ -1,7 +1,7 @@
 //! `#/verify`: fetch a URL from every instance and show what each one's cache says.
 
 use crate::api;
-use crate::app::state;
+use crate::state::state;
 use crate::ui::Call;
 use edgepurge_core::api::{VerifyReport, VerifyRequest, VerifyResult};
 use leptos::prelude::*;

@@ -344,8 +344,8 @@ fn purge_request_bytes_are_exact() {
 /// Every kind of purge built from `input` the way the API builds it (URL, soft URL, key, soft
 /// key, prefix, host), for the kinds `input` is valid as.
 fn purges_from(input: &str) -> Vec<(&'static str, Purge)> {
-    use edgepurge_core::config::normalise_host;
     use edgepurge_core::purge::{parse_key, parse_prefix};
+    use edgepurge_core::target::normalise_host;
     let mut out = Vec::new();
     if let Ok(t) = Target::parse(input) {
         out.push(("url", Purge::Url { target: t.clone(), soft: false }));
