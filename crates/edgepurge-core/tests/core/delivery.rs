@@ -203,11 +203,9 @@ fn server_errors_are_retried_and_can_succeed() {
     // A 503 with keep-alive keeps the connection: the retry reuses it.
     assert_eq!(trace, ["connect", "send 0", "recv", "wait", "send 0", "recv", "done 0", "close"]);
     assert_eq!(outcomes(&done), [(0, Outcome::Purged, 2)]);
-    assert_eq!(done[0].elapsed_ms, 30 + 20 + trace_wait(&done[0]), "backoff counts");
-}
-
-fn trace_wait(c: &Completed) -> u64 {
-    c.elapsed_ms - 50
+    // Five steps of 10 ms, plus a backoff of at most the base (100 ms) for the first retry.
+    let elapsed = done[0].elapsed_ms;
+    assert!((50..=150).contains(&elapsed), "backoff counts in the elapsed time: {elapsed}");
 }
 
 #[test]
