@@ -173,14 +173,7 @@ pub fn history_filter(query: &HistoryQuery) -> Result<HistoryFilter, ApiError> {
         None => None,
         Some(v) => Some(v.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an id"))?),
     };
-    let limit = match given(&query.limit) {
-        None => 20,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=100).contains(l))
-            .ok_or_else(|| ApiError::bad_request("limit must be 1 to 100"))?,
-    };
+    let limit = limit(given(&query.limit).as_deref(), 20, 100)?;
     Ok(HistoryFilter { url: given(&query.url), actor: given(&query.actor), before, limit })
 }
 
@@ -193,15 +186,19 @@ pub fn deliveries_filter(query: &DeliveriesQuery) -> Result<(Option<DeliveryStat
                 .ok_or_else(|| ApiError::bad_request("status must be pending, delivered or abandoned"))?,
         ),
     };
-    let limit = match query.limit.as_deref() {
-        None => 100,
+    Ok((status, limit(query.limit.as_deref(), 100, 1000)?))
+}
+
+/// A `limit` parameter: `default` when absent, else 1 to `max`.
+fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(default),
         Some(raw) => raw
             .parse::<u32>()
             .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| ApiError::bad_request("limit must be 1 to 1000"))?,
-    };
-    Ok((status, limit))
+            .filter(|l| (1..=max).contains(l))
+            .ok_or_else(|| ApiError::bad_request(format!("limit must be 1 to {max}"))),
+    }
 }
 
 /// Reads a query string into `T` (no query: every field absent); 400 when it does not fit.
