@@ -98,9 +98,24 @@ pub fn cloudflare_request(body: &CloudflarePurge, allowed_hosts: &[String]) -> R
     })
 }
 
-/// An id for a compatible purge's reply, from the time and a random number (both passed in).
-pub fn purge_id(now_ms: i64, random: u32) -> String {
-    format!("{now_ms:x}-{random:08x}")
+/// The id of a purge in a compatible reply, from the time and a random number (both passed
+/// in): `<ms hex>-<random hex>` in Fastly's form, `<ms hex><random hex>` in Cloudflare's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PurgeId {
+    /// Milliseconds since the epoch.
+    pub now_ms: i64,
+    /// A random number.
+    pub random: u32,
+}
+
+impl PurgeId {
+    fn fastly(self) -> String {
+        format!("{:x}-{:08x}", self.now_ms, self.random)
+    }
+
+    fn cloudflare(self) -> String {
+        format!("{:x}{:08x}", self.now_ms, self.random)
+    }
 }
 
 fn shortfall(report: &PurgeReport) -> String {
@@ -112,7 +127,8 @@ fn shortfall(report: &PurgeReport) -> String {
 }
 
 /// Fastly's reply for `report`: (HTTP status, body).
-pub fn fastly_reply(report: PurgeReport, id: String, batch: Option<Vec<String>>) -> (u16, FastlyReply) {
+pub fn fastly_reply(report: PurgeReport, id: PurgeId, batch: Option<Vec<String>>) -> (u16, FastlyReply) {
+    let id = id.fastly();
     if report.status != PurgeStatus::Purged {
         let msg = Some(shortfall(&report));
         return (502, FastlyReply::Single { status: "error".into(), msg, id, report: Some(report) });
@@ -124,7 +140,8 @@ pub fn fastly_reply(report: PurgeReport, id: String, batch: Option<Vec<String>>)
 }
 
 /// Cloudflare's reply envelope for `report`: (HTTP status, body).
-pub fn cloudflare_reply(report: PurgeReport, id: String) -> (u16, CloudflareReply) {
+pub fn cloudflare_reply(report: PurgeReport, id: PurgeId) -> (u16, CloudflareReply) {
+    let id = id.cloudflare();
     if report.status == PurgeStatus::Purged {
         let result = CloudflareResult { id, report: None };
         return (200, CloudflareReply { success: true, errors: vec![], messages: vec![], result });

@@ -28,15 +28,18 @@ pub struct CacheStatus {
 ///
 /// The field is an RFC 8941 structured List (RFC 9211 section 2), parsed with `sfv`: each member
 /// is a token or string naming the cache, with parameters `hit` and `stored` (Booleans), `fwd`
-/// (a token) and `ttl` (an Integer). A field that is not a valid List is ignored as a whole, as
-/// RFC 8941 section 4.2 requires; members that are inner lists or name no cache are skipped.
+/// (a token) and `ttl` (an Integer); inner lists and members naming no cache are skipped.
+///
+/// A field that is not a valid List is read member by member the simple way instead of being
+/// dropped (RFC 8941 section 4.2 would drop it): caches name themselves by host name (Varnish's
+/// default `server.identity`), and one starting with a digit, such as a container id, is not an
+/// sf-token, yet its `hit` and `ttl` are what verification is for.
 pub fn parse_cache_status(value: &str) -> Vec<CacheStatus> {
-    let Ok(list) = sfv::Parser::new(value).parse_list::<sfv::List>() else { return Vec::new() };
+    let Ok(list) = sfv::Parser::new(value).parse_list::<sfv::List>() else { return parse_loosely(value) };
     list.into_iter()
         .filter_map(|member| {
             let sfv::ListEntry::Item(item) = member else { return None };
-            let cache = text(&item.bare_item)?;
-            let mut status = CacheStatus { cache, ..CacheStatus::default() };
+            let mut status = CacheStatus { cache: text(&item.bare_item)?, ..CacheStatus::default() };
             for (key, value) in &item.params {
                 match key.as_str() {
                     "hit" => status.hit = value.as_boolean() == Some(true),
@@ -46,8 +49,30 @@ pub fn parse_cache_status(value: &str) -> Vec<CacheStatus> {
                         status.ttl = value
                             .as_integer()
                             .map(i64::from)
-                            .or_else(|| value.as_decimal().map(|d| (i64::from(d.as_integer_scaled_1000())) / 1000))
+                            .or_else(|| value.as_decimal().map(|d| i64::from(d.as_integer_scaled_1000()) / 1000))
                     }
+                    _ => {}
+                }
+            }
+            Some(status)
+        })
+        .collect()
+}
+
+/// `member; key; key=value, ...` split on `,` and `;`, for fields `sfv` refuses.
+fn parse_loosely(value: &str) -> Vec<CacheStatus> {
+    value
+        .split(',')
+        .filter_map(|member| {
+            let mut parts = member.split(';').map(str::trim);
+            let cache = parts.next().filter(|c| !c.is_empty())?.trim_matches('"').to_owned();
+            let mut status = CacheStatus { cache, ..CacheStatus::default() };
+            for param in parts {
+                match param.split_once('=').map_or((param, None), |(k, v)| (k.trim(), Some(v.trim()))) {
+                    ("hit", None | Some("?1")) => status.hit = true,
+                    ("stored", None | Some("?1")) => status.stored = true,
+                    ("fwd", Some(v)) => status.fwd = Some(v.trim_matches('"').to_owned()),
+                    ("ttl", Some(v)) => status.ttl = v.parse().ok(),
                     _ => {}
                 }
             }

@@ -12,7 +12,7 @@ use crate::purge;
 use edgepurge_core::api::compat::CloudflarePurge;
 use edgepurge_core::api::Via;
 use edgepurge_core::compat::{
-    cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, purge_id, FastlyRequest,
+    cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, FastlyRequest, PurgeId,
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
@@ -35,7 +35,7 @@ pub async fn fastly(req: Request, env: &Env) -> Result<Response, ApiError> {
         fastly_request(&path, query.as_deref(), soft.as_deref(), keys.as_deref(), allowed)?;
     let prepared = purge::prepare(&base, &identity, async { Ok(request) }).await?;
     let report = purge::run(&base, prepared).await;
-    let (status, reply) = fastly_reply(report, purge_id(base.now, random_u32()), batch);
+    let (status, reply) = fastly_reply(report, PurgeId { now_ms: base.now, random: random_u32() }, batch);
     json(&reply, status)
 }
 
@@ -50,6 +50,6 @@ pub async fn cloudflare(mut req: Request, env: &Env) -> Result<Response, ApiErro
     };
     let prepared = purge::prepare(&base, &identity, request).await?;
     let report = purge::run(&base, prepared).await;
-    let (status, reply) = cloudflare_reply(report, purge_id(base.now, random_u32()));
+    let (status, reply) = cloudflare_reply(report, PurgeId { now_ms: base.now, random: random_u32() });
     json(&reply, status)
 }

@@ -1,9 +1,6 @@
-//! Fan-out I/O: a byte pump between `worker::Socket`s and the core's delivery state machines.
-//!
-//! Each instance's [`InstanceDelivery`] decides what happens (connect, send, receive, close,
-//! wait) and judges every answer; this module only performs each step under its timeout and
-//! reports what happened. At most `plan.concurrency` instances are worked on at once (the
-//! Workers limit is 6 simultaneous connections).
+//! Fan-out I/O: a byte pump between `worker::Socket`s and the core's [`InstanceDelivery`]
+//! machines, which decide every step and judge every answer; this only performs each step under
+//! its timeout and says what happened. At most `plan.concurrency` instances at once (Workers: 6).
 
 use crate::ctx::random_u32;
 use edgepurge_core::delivery::{Completed, Event, InstanceDelivery, Limits, Step};
@@ -14,6 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use worker::wasm_bindgen_futures::spawn_local;
 use worker::{Date, Delay, SecureTransport, Socket};
 
 /// A finished request of job `job` of the plan.
@@ -40,59 +38,61 @@ fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finishe
             let event = match m.poll(Date::now().as_millis()) {
                 Step::Done => return m.poll_completed().map(|done| (Finished { job, done }, (m, socket))),
                 Step::Close => {
-                    let _ = async { socket.take()?.close().await.ok() }.await;
+                    // In the background: closing never holds up the queue or eats into a timeout.
+                    if let Some(mut s) = socket.take() {
+                        spawn_local(async move { s.close().await.unwrap_or_default() });
+                    }
                     continue;
                 }
                 Step::Wait { ms } => {
                     Delay::from(Duration::from_millis(ms.into())).await;
                     Event::Waited
                 }
-                Step::Connect { timeout_ms } => match timed(timeout_ms, connect(m.instance())).await {
-                    Some(Ok(s)) => {
-                        socket = Some(s);
-                        Event::Connected
-                    }
-                    Some(Err(e)) => failed(&mut failure, e),
-                    None => Event::TimedOut,
-                },
+                Step::Connect { timeout_ms } => {
+                    io(timed(timeout_ms, connect(&mut socket, m.instance())).await, &mut failure)
+                }
+                // The machine never asks to send or receive without a connection.
                 Step::Send { bytes, timeout_ms } => {
-                    let s = socket.as_mut()?; // never asked without a connection
-                    match timed(timeout_ms, async { s.write_all(bytes).await.and(s.flush().await) }).await {
-                        Some(Ok(())) => Event::Sent,
-                        Some(Err(e)) => failed(&mut failure, e),
-                        None => Event::TimedOut,
-                    }
+                    io(timed(timeout_ms, send(socket.as_mut()?, bytes)).await, &mut failure)
                 }
-                Step::Receive { timeout_ms } => {
-                    let s = socket.as_mut()?; // never asked without a connection
-                    match timed(timeout_ms, s.read(&mut buf)).await {
-                        Some(Ok(0)) => Event::Closed,
-                        Some(Ok(n)) => Event::Received(&buf[..n]),
-                        Some(Err(e)) => failed(&mut failure, e),
-                        None => Event::TimedOut,
-                    }
-                }
+                Step::Receive { timeout_ms } => match timed(timeout_ms, socket.as_mut()?.read(&mut buf)).await {
+                    Some(Ok(0)) => Event::Closed,
+                    read => io(read.map(|r| r.map(|n| Event::Received(&buf[..n]))), &mut failure),
+                },
             };
             m.handle(event, Date::now().as_millis());
         }
     })
 }
 
-async fn connect(instance: SocketAddr) -> Result<Socket, worker::Error> {
+async fn connect(slot: &mut Option<Socket>, instance: SocketAddr) -> Result<Event<'static>, worker::Error> {
     let socket =
         Socket::builder().secure_transport(SecureTransport::Off).connect(instance.ip().to_string(), instance.port())?;
     socket.opened().await?;
-    Ok(socket)
+    *slot = Some(socket);
+    Ok(Event::Connected)
 }
 
-fn failed(slot: &mut String, e: impl std::fmt::Display) -> Event<'_> {
-    *slot = e.to_string();
-    Event::Failed(slot)
+async fn send(socket: &mut Socket, bytes: &[u8]) -> std::io::Result<Event<'static>> {
+    socket.write_all(bytes).await?;
+    socket.flush().await.map(|()| Event::Sent)
 }
 
-/// `io` under a timeout: `None` if it ran out.
-async fn timed<T>(timeout_ms: u32, io: impl Future<Output = T>) -> Option<T> {
-    match select(Box::pin(io), Delay::from(Duration::from_millis(timeout_ms.into()))).await {
+/// An I/O step's result as the machine's event: its own, a failure, or a timeout.
+fn io<'a, E: std::fmt::Display>(result: Option<Result<Event<'a>, E>>, slot: &'a mut String) -> Event<'a> {
+    match result {
+        Some(Ok(event)) => event,
+        Some(Err(e)) => {
+            *slot = e.to_string();
+            Event::Failed(slot)
+        }
+        None => Event::TimedOut,
+    }
+}
+
+/// `step` under a timeout: `None` if it ran out.
+async fn timed<T>(timeout_ms: u32, step: impl Future<Output = T>) -> Option<T> {
+    match select(Box::pin(step), Delay::from(Duration::from_millis(timeout_ms.into()))).await {
         Either::Left((out, _)) => Some(out),
         Either::Right(_) => None,
     }

@@ -6,7 +6,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use super::{completed, config, two_host_plan};
 use edgepurge_core::api::compat::CloudflarePurge;
 use edgepurge_core::api::PurgeRequest;
-use edgepurge_core::compat::{cloudflare_reply, cloudflare_request, fastly_reply, fastly_request};
+use edgepurge_core::compat::{cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, PurgeId};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::outcome::DeliveryError;
 use edgepurge_core::report::ReportBuilder;
@@ -118,25 +118,29 @@ fn compatible_replies_never_call_a_partial_purge_ok() {
     some.record(&plan, 1, &completed(0, Err(DeliveryError::Timeout(5)), 1, 3));
     let partial = some.finish();
 
-    let (status, reply) = fastly_reply(ok.clone(), "id-1".into(), None);
+    let (status, reply) = fastly_reply(ok.clone(), PurgeId { now_ms: 0x1f, random: 1 }, None);
     assert_eq!(
         (status, serde_json::to_value(reply).unwrap()),
-        (200, serde_json::json!({"status": "ok", "id": "id-1"}))
+        (200, serde_json::json!({"status": "ok", "id": "1f-00000001"}))
     );
-    let (status, reply) = fastly_reply(ok.clone(), "id-2".into(), Some(vec!["k1".into(), "k2".into()]));
-    assert_eq!((status, serde_json::to_value(reply).unwrap()), (200, serde_json::json!({"k1": "id-2", "k2": "id-2"})));
-    let (status, reply) = fastly_reply(partial.clone(), "id-3".into(), Some(vec!["k1".into()]));
+    let (status, reply) =
+        fastly_reply(ok.clone(), PurgeId { now_ms: 0x1f, random: 2 }, Some(vec!["k1".into(), "k2".into()]));
+    assert_eq!(
+        (status, serde_json::to_value(reply).unwrap()),
+        (200, serde_json::json!({"k1": "1f-00000002", "k2": "1f-00000002"}))
+    );
+    let (status, reply) = fastly_reply(partial.clone(), PurgeId { now_ms: 0x1f, random: 3 }, Some(vec!["k1".into()]));
     let v = serde_json::to_value(reply).unwrap();
-    assert_eq!((status, &v["status"], &v["id"]), (502, &serde_json::json!("error"), &serde_json::json!("id-3")));
+    assert_eq!((status, &v["status"], &v["id"]), (502, &serde_json::json!("error"), &serde_json::json!("1f-00000003")));
     assert!(v["msg"].as_str().unwrap().starts_with("purge reached 1 of 5 (item, instance) pairs"));
     assert_eq!(v["report"]["summary"]["total"], 5);
 
-    let (status, reply) = cloudflare_reply(ok, "id-4".into());
+    let (status, reply) = cloudflare_reply(ok, PurgeId { now_ms: 0x1f, random: 4 });
     assert_eq!(
         (status, serde_json::to_value(reply).unwrap()),
-        (200, serde_json::json!({"success": true, "errors": [], "messages": [], "result": {"id": "id-4"}}))
+        (200, serde_json::json!({"success": true, "errors": [], "messages": [], "result": {"id": "1f00000004"}}))
     );
-    let (status, reply) = cloudflare_reply(partial, "id-5".into());
+    let (status, reply) = cloudflare_reply(partial, PurgeId { now_ms: 0x1f, random: 5 });
     let v = serde_json::to_value(reply).unwrap();
     assert_eq!(
         (status, &v["success"], &v["errors"][0]["code"]),
@@ -144,6 +148,6 @@ fn compatible_replies_never_call_a_partial_purge_ok() {
     );
     assert_eq!(
         (&v["result"]["id"], &v["result"]["report"]["status"]),
-        (&serde_json::json!("id-5"), &serde_json::json!("partial"))
+        (&serde_json::json!("1f00000005"), &serde_json::json!("partial"))
     );
 }
