@@ -24,7 +24,7 @@
 # - PURGE with `Purge-Kind: prefix` and `Purge-Prefix: <regex-escaped path prefix>` bans every
 #   object of this Host whose URL starts with the prefix; `Purge-Kind: host` bans every object of
 #   this Host. The bans test only obj.* fields, so the ban lurker clears them in the background.
-# - The Host header is lower-cased and a default port (:80, :443) dropped, so the cache key is
+# - The Host header is lower-cased, a default port (:80, :443) and one trailing dot dropped, so the cache key is
 #   the same whichever way a client spelled the host; edgepurge purges with that spelling.
 # - Every delivered response carries an RFC 9211 Cache-Status header, the cache named by
 #   server.identity (varnishd -i NAME):
@@ -39,7 +39,9 @@ import xkey;
 
 sub vcl_recv {
     if (req.http.host) {
-        set req.http.host = std.tolower(regsub(req.http.host, ":(80|443)$", ""));
+        # One spelling per site: lower case, no default port, no trailing dot (`example.com.`
+        # is `example.com`, as edgepurge's API takes it).
+        set req.http.host = std.tolower(regsub(regsub(req.http.host, "\.(:[0-9]+)?$", "\1"), ":(80|443)$", ""));
     }
     if (req.method == "PURGE") {
         if (std.getenv("EDGEPURGE_PURGE_TOKEN") == ""

@@ -64,8 +64,8 @@ pub enum HostPattern {
     Exact(String),
 }
 
-/// Validated configuration.
-#[derive(Debug, Clone)]
+/// Validated configuration. Its `Debug` form leaves the secrets out.
+#[derive(Clone)]
 pub struct Config {
     /// Hosts that may be purged, normalised like [`Target::host`].
     pub allowed_hosts: Vec<String>,
@@ -96,6 +96,28 @@ pub struct Config {
     /// Instance connections one purge may open.
     pub subrequest_budget: usize,
     api_tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("discovery", &self.discovery)
+            .field("doh_url", &self.doh_url)
+            .field("instance_timeout_ms", &self.instance_timeout_ms)
+            .field("discovery_timeout_ms", &self.discovery_timeout_ms)
+            .field("concurrency", &self.concurrency)
+            .field("max_urls", &self.max_urls)
+            .field("purge_token", &"(secret)")
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("access", &self.access)
+            .field("retry", &self.retry)
+            .field("redelivery", &self.redelivery)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("subrequest_budget", &self.subrequest_budget)
+            .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
+            .finish()
+    }
 }
 
 /// Cloudflare Access settings.

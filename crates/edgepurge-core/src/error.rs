@@ -125,13 +125,20 @@ impl ApiError {
     }
 
     /// The RFC 9457 problem details for this error.
+    ///
+    /// An internal error's detail (a platform or database message) is for the logs, never for
+    /// the caller: its problem says only that something failed inside.
     pub fn problem(&self) -> Problem {
         let (status, slug, title, source, retryable) = self.kind.parts();
+        let detail = match self.kind {
+            ErrorKind::Internal => "the worker failed inside; the details are in its logs".to_owned(),
+            _ => self.detail.clone(),
+        };
         Problem {
             type_: format!("urn:edgepurge:problem:{slug}"),
             title: title.to_owned(),
             status,
-            detail: self.detail.clone(),
+            detail,
             source,
             retryable,
             setting: self.setting.clone(),

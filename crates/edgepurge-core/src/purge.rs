@@ -54,7 +54,7 @@ pub enum Purge {
 pub enum PurgeError {
     /// A URL or prefix that does not parse.
     Target(TargetError),
-    /// A key with spaces, control characters, non-ASCII, or over [`MAX_KEY_LEN`].
+    /// A key with blanks, commas, control characters, non-ASCII, or over [`MAX_KEY_LEN`].
     Key,
     /// A prefix with a query string.
     PrefixQuery,
@@ -66,7 +66,9 @@ impl fmt::Display for PurgeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PurgeError::Target(e) => e.fmt(f),
-            PurgeError::Key => write!(f, "a key is 1 to {MAX_KEY_LEN} printable ASCII characters without spaces"),
+            PurgeError::Key => {
+                write!(f, "a key is 1 to {MAX_KEY_LEN} printable ASCII characters without spaces or commas")
+            }
             PurgeError::PrefixQuery => f.write_str("a prefix is a path: no query string"),
             PurgeError::Label => f.write_str("not a purge label"),
         }
@@ -80,8 +82,11 @@ impl From<TargetError> for PurgeError {
 }
 
 /// Validates a surrogate key.
+///
+/// xkey splits `Purge-Keys` on commas and blanks, so a comma would make one item purge several
+/// keys: the grammar is 1 to [`MAX_KEY_LEN`] printable ASCII characters, no blank, no comma.
 pub fn parse_key(raw: &str) -> Result<FieldValue, PurgeError> {
-    if raw.len() > MAX_KEY_LEN {
+    if raw.len() > MAX_KEY_LEN || raw.contains(',') {
         return Err(PurgeError::Key);
     }
     FieldValue::new(raw).ok_or(PurgeError::Key)

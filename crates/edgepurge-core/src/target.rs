@@ -84,7 +84,11 @@ impl Target {
             return Err(TargetError::Userinfo);
         }
         let host = match url.host() {
-            Some(Host::Domain(d)) => d.to_owned(),
+            // `example.com.` and `example.com` are one site (and one cache object, see the VCL).
+            Some(Host::Domain(d)) => match d.strip_suffix('.').unwrap_or(d) {
+                d if d.is_empty() || d.ends_with('.') => return Err(TargetError::NoHost),
+                d => d.to_owned(),
+            },
             Some(Host::Ipv4(_) | Host::Ipv6(_)) => return Err(TargetError::IpHost),
             None => return Err(TargetError::NoHost),
         };
@@ -102,6 +106,7 @@ impl Target {
         }
         let mut normalised = url;
         normalised.set_fragment(None);
+        normalised.set_host(Some(&host)).map_err(|e| TargetError::Unparsable(e.to_string()))?;
         let url = normalised.to_string();
         // The parser output is ASCII by construction; check it anyway, since http1 relies on it.
         let clean = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
@@ -176,13 +181,15 @@ pub fn printable(raw: &str) -> String {
 }
 
 /// Normalises a configured host name the way [`Target::parse`] normalises URL hosts:
-/// lower-cased, IDNA to ASCII; `None` for anything but a domain name.
+/// lower-cased, IDNA to ASCII, one trailing dot dropped; `None` for anything but a domain name.
 pub fn normalise_host(raw: &str) -> Option<String> {
     if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii()) || raw.contains(['/', '@', ':', '?', '#']) {
         return None;
     }
     match Url::parse(&format!("http://{raw}/")).ok()?.host()? {
-        Host::Domain(d) => Some(d.to_owned()),
+        Host::Domain(d) => {
+            Some(d.strip_suffix('.').unwrap_or(d)).filter(|d| !d.is_empty() && !d.ends_with('.')).map(str::to_owned)
+        }
         _ => None,
     }
 }

@@ -12,6 +12,10 @@ pub fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// The problem response for `err`.
 pub fn response(err: &ApiError) -> Result<Response> {
+    if err.kind == ErrorKind::Internal {
+        // The caller's problem says only that something failed inside; the detail is logged.
+        worker::console_error!("internal error: {}", err.detail);
+    }
     let body = serde_json::to_vec(&err.problem()).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let headers = Headers::new();
     headers.set("content-type", PROBLEM_CONTENT_TYPE)?;

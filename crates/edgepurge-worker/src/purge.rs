@@ -228,7 +228,10 @@ async fn record_refusal(store: &Store, now: i64, identity: Option<&Identity>, la
         labels: labels.into_iter().take(100).collect(),
         status: HistoryStatus::refused(err.status()),
         http_status: err.status(),
-        detail: Some(format!("{}: {}", err.problem().title, err.detail)),
+        detail: Some({
+            let p = err.problem();
+            format!("{}: {}", p.title, p.detail)
+        }),
         results: Vec::new(),
         queued: Vec::new(),
         next_at: now,

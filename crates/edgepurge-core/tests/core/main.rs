@@ -25,6 +25,7 @@ use std::net::{IpAddr, SocketAddr};
 
 mod compat;
 mod delivery;
+mod hardening;
 mod redelivery;
 mod request;
 

@@ -1,0 +1,75 @@
+//! Regression tests for the security review's findings whose decision is the core's (issue 9);
+//! each names its finding.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use super::config;
+use edgepurge_core::api::{PurgeRequest, Role};
+use edgepurge_core::error::ErrorKind;
+use edgepurge_core::purge::parse_key;
+use edgepurge_core::request::purges_for;
+use edgepurge_core::target::{normalise_host, Target};
+use edgepurge_core::ApiError;
+
+#[test]
+fn finding_5_a_trailing_dot_is_the_same_host() {
+    // (input, url, host, Host header)
+    for (input, url, host, authority) in [
+        ("https://WWW.Example.com./a?b", "https://www.example.com/a?b", "www.example.com", "www.example.com"),
+        ("https://example.com.:8443/", "https://example.com:8443/", "example.com", "example.com:8443"),
+        ("http://example.com.:80/", "http://example.com/", "example.com", "example.com"),
+    ] {
+        let t = Target::parse(input).unwrap();
+        assert_eq!((t.url(), t.host(), t.authority()), (url, host, authority), "{input}");
+    }
+    assert_eq!(normalise_host("WWW.Example.COM.").as_deref(), Some("www.example.com"));
+    assert_eq!(normalise_host("."), None);
+    assert_eq!(normalise_host("example.com.."), None, "only one trailing dot is dropped");
+    for bad in ["https://./", "https://example.com../", "https://example.com:80./"] {
+        assert!(Target::parse(bad).is_err(), "{bad}");
+    }
+    // The API takes the dotted spelling as the allowed host, as one purge.
+    let request = PurgeRequest {
+        urls: vec!["https://www.example.com./a".into(), "https://www.example.com/a".into()],
+        hosts: vec!["www.example.com.".into()],
+        ..Default::default()
+    };
+    let labels: Vec<String> =
+        purges_for(&config(&[]), Role::Admin, &request).unwrap().iter().map(|p| p.label()).collect();
+    assert_eq!(labels, ["https://www.example.com/a", "host:www.example.com"]);
+}
+
+#[test]
+fn finding_6_one_key_item_is_one_key() {
+    for bad in ["a,b,c", "a,", ",", "a, b", "a\tb", "a b"] {
+        assert!(parse_key(bad).is_err(), "{bad:?}");
+        let request = PurgeRequest { keys: vec![bad.into()], ..Default::default() };
+        let e = purges_for(&config(&[]), Role::Editor, &request).unwrap_err();
+        assert_eq!((e.kind, e.detail.contains("without spaces or commas")), (ErrorKind::BadRequest, true), "{bad:?}");
+    }
+    for good in ["a", "show-1", "ep_2024/01", "k=v;x", &"k".repeat(256)] {
+        assert!(parse_key(good).is_ok(), "{good:?}");
+    }
+}
+
+#[test]
+fn finding_7_config_debug_keeps_secrets_out() {
+    let c = config(&[("PURGE_TOKEN", "purge-secret-xyz")]);
+    let shown = format!("{c:?}");
+    for secret in ["0123456789abcdef-token-one", "fedcba9876543210-token-two", "purge-secret-xyz"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("www.example.com") && shown.contains("(2 secrets)"), "{shown}");
+}
+
+#[test]
+fn finding_7_internal_error_text_never_reaches_the_caller() {
+    let e = ApiError::new(ErrorKind::Internal, "D1_ERROR: no such table: people: SQLITE_ERROR");
+    let p = e.problem();
+    assert_eq!(p.status, 500);
+    assert!(!p.detail.contains("D1") && !p.detail.contains("SQLITE"), "{}", p.detail);
+    // Configuration problems still name what to fix.
+    let c = ApiError::new(ErrorKind::Config, "setting DOH_URL: not a URL").with_setting("DOH_URL").problem();
+    assert_eq!((c.detail.as_str(), c.setting.as_deref()), ("setting DOH_URL: not a URL", Some("DOH_URL")));
+}
