@@ -3,6 +3,7 @@
 //! The decisions (hashing, constant-time comparison, JWT checks, roles, CSRF) are the core's;
 //! this module gathers the inputs from the request, D1 and the Access JWKS.
 
+use crate::body::{read_capped, Unread};
 use crate::problem::internal;
 use crate::store::Store;
 use edgepurge_core::access::{self, Jwks};
@@ -66,8 +67,31 @@ pub async fn token_owner(
     }
 }
 
+/// A caller refused by [`authenticate`]: who they are, when that is known, and why.
+pub struct Refused {
+    pub who: Option<Identity>,
+    pub error: ApiError,
+}
+
+impl From<Refused> for ApiError {
+    fn from(r: Refused) -> Self {
+        r.error
+    }
+}
+
+/// Who is calling, checked the one way every route checks it: the credentials (401, or 403 for
+/// an Access identity with no person), then, for a console session on a state-changing method,
+/// the CSRF rule (403). Routes differ only in the role they then require.
+pub async fn authenticate(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, Refused> {
+    let identity = identify(req, config, store, now).await.map_err(|error| Refused { who: None, error })?;
+    match check_csrf(req, &identity) {
+        Ok(()) => Ok(identity),
+        Err(error) => Err(Refused { who: Some(identity), error }),
+    }
+}
+
 /// Authenticates the request, or fails with 401 (or 403 for an Access identity with no person).
-pub async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, ApiError> {
+async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, ApiError> {
     if let Some(value) = header(req, "authorization")? {
         let token = Config::bearer(&value).ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
         let (person, _) = token_owner(token, config, store, now).await?;
@@ -97,7 +121,7 @@ pub async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -
 }
 
 /// Cookie sessions must prove same-origin intent on anything that changes state.
-pub fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
+fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
     let Some(expected) = &identity.csrf else { return Ok(()) };
     if matches!(req.method(), Method::Get | Method::Head | Method::Options) {
         return Ok(());
@@ -113,6 +137,9 @@ pub fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
     }
 }
 
+/// The largest Access JWKS read (a team's key set is a few KB).
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+
 thread_local! {
     /// The Access JWKS, cached per isolate: (certs URL, keys).
     static JWKS: RefCell<Option<(String, Jwks)>> = const { RefCell::new(None) };
@@ -124,7 +151,11 @@ async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
     if resp.status_code() != 200 {
         return Err(format!("fetching {url}: HTTP {}", resp.status_code()));
     }
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let body = match read_capped(resp.stream().ok(), MAX_JWKS_BYTES).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => return Err(format!("fetching {url}: more than {MAX_JWKS_BYTES} bytes")),
+        Err(Unread::Broken(e)) => return Err(format!("fetching {url}: {e}")),
+    };
     Jwks::parse(&body).map_err(|e| e.to_string())
 }
 

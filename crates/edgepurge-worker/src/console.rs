@@ -1,7 +1,7 @@
 //! The console's endpoints: sign-in sessions, people and tokens, and reading the history and
 //! the redelivery queue. Purging itself is [`crate::purge`]'s.
 
-use crate::auth::{self, check_csrf, Identity};
+use crate::auth::{self, Identity, Refused};
 use crate::ctx::{ctx, json_body, query, random32, Base, Ctx};
 use crate::problem::{internal, json};
 use edgepurge_core::api::{DeliveriesQuery, HistoryQuery, IssuedToken, NewPerson, NewToken, SignIn, Via};
@@ -50,8 +50,13 @@ pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
 /// `DELETE /api/session`: sign out.
 pub async fn sign_out(req: &Request, env: &Env) -> HandlerResult {
     let Base { config, store, now } = Base::open(env)?;
-    if let Ok(identity) = auth::identify(req, &config, &store, now).await {
-        check_csrf(req, &identity)?;
+    // Signing out without a valid session just clears the cookie; with one, CSRF applies.
+    let signed_in = match auth::authenticate(req, &config, &store, now).await {
+        Ok(_) => true,
+        Err(Refused { who: Some(_), error }) => return Err(error),
+        Err(Refused { who: None, .. }) => false,
+    };
+    if signed_in {
         if let Some(cookies) = req.headers().get("cookie").map_err(internal)? {
             if let Some(session) = cookie_value(&cookies, SESSION_COOKIE) {
                 store.delete_session(&secret_hash(session)).await?;

@@ -3,7 +3,8 @@
 //! Everything a handler needs from the platform before the core can decide, read once per
 //! request and passed down.
 
-use crate::auth::{self, check_csrf, Identity};
+use crate::auth::{self, Identity};
+use crate::body::{read_capped, Unread};
 use crate::problem::internal;
 use crate::store::Store;
 use edgepurge_core::auth::Action;
@@ -62,16 +63,16 @@ pub struct Ctx {
     pub now: i64,
 }
 
-/// Authenticates, checks the role for `action` and, for cookie sessions, CSRF.
+/// Authenticates (CSRF included, see [`auth::authenticate`]) and checks the role for `action`.
 pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
     let Base { config, store, now } = Base::open(env)?;
-    let identity = auth::identify(req, &config, &store, now).await?;
+    let identity = auth::authenticate(req, &config, &store, now).await?;
     identity.require(action)?;
-    check_csrf(req, &identity)?;
     Ok(Ctx { config, store, identity, now })
 }
 
-/// Reads a JSON body of at most [`MAX_BODY_BYTES`] bytes.
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`] bytes: a declared larger length is refused
+/// before reading, and any body is refused (413) as soon as more than that has arrived.
 pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
     let content_type = header(req, "content-type")?.unwrap_or_default();
     let media = content_type.split(';').next().unwrap_or("").trim();
@@ -87,10 +88,11 @@ pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiE
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(too_large());
     }
-    let body = req.bytes().await.map_err(|e| ApiError::bad_request(format!("could not read the body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(too_large());
-    }
+    let body = match read_capped(req.stream().ok(), MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(Unread::TooLarge) => return Err(too_large()),
+        Err(Unread::Broken(e)) => return Err(ApiError::bad_request(format!("could not read the body: {e}"))),
+    };
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not the expected JSON: {e}")))
 }
 

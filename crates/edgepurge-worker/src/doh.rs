@@ -3,6 +3,7 @@
 //! The core builds each query and judges each answer; this module only carries the bytes,
 //! under a timeout, and remembers what it resolved for the rest of the request.
 
+use crate::body::{read_capped, Unread};
 use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
 use edgepurge_core::ApiError;
@@ -13,6 +14,8 @@ use std::time::Duration;
 use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 const DNS_MESSAGE: &str = "application/dns-message";
+/// A DNS message is at most 65,535 bytes (RFC 1035 section 4.2.2's length field).
+const MAX_DNS_ANSWER: usize = 65_535;
 /// RFC 8484 section 4.1: "the DNS ID SHOULD be 0 in every DNS request".
 const DNS_ID: u16 = 0;
 
@@ -97,5 +100,9 @@ async fn exchange(url: &str, query: &[u8], signal: &AbortSignal) -> Result<Vec<u
     if !content_type.to_ascii_lowercase().starts_with(DNS_MESSAGE) {
         return Err(DnsError::BadHttp(format!("{url} answered {content_type:?}, not {DNS_MESSAGE}")));
     }
-    response.bytes().await.map_err(|e| DnsError::Unreachable(format!("{url}: reading the answer: {e}")))
+    match read_capped(response.stream().ok(), MAX_DNS_ANSWER).await {
+        Ok(body) => Ok(body),
+        Err(Unread::TooLarge) => Err(DnsError::BadHttp(format!("{url} answered more than {MAX_DNS_ANSWER} bytes"))),
+        Err(Unread::Broken(e)) => Err(DnsError::Unreachable(format!("{url}: reading the answer: {e}"))),
+    }
 }

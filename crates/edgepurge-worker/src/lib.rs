@@ -5,10 +5,12 @@
 //! pipeline; [`compat`], Fastly and Cloudflare forms of it; [`inspect`], verify and instances;
 //! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, randomness,
 //! caller, body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`fanout`]
-//! (sockets to instances) -> [`problem`] (errors as RFC 9457 responses). Everything else is the
-//! console's static files from the `ASSETS` binding; [`redeliver`] is the cron trigger.
+//! (sockets to instances) -> [`body`] (capped reads) and [`problem`] (errors as RFC 9457
+//! responses). Everything else is the console's static files from the `ASSETS` binding;
+//! [`redeliver`] is the cron trigger.
 
 mod auth;
+mod body;
 mod compat;
 mod console;
 mod ctx;

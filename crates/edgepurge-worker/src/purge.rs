@@ -7,7 +7,7 @@
 //! Every purge attempt after configuration loads, refused ones included, goes to the history,
 //! named by the labels the core gives its items.
 
-use crate::auth::{self, check_csrf, Identity};
+use crate::auth::{self, Identity, Refused};
 use crate::ctx::{header, json_body, random_u32, Base};
 use crate::doh::Resolver;
 use crate::fanout::{self, Finished};
@@ -34,11 +34,7 @@ pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError>
     let base = Base::open(env)?;
     let identity = identify(&base, &req).await?;
     let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
-    let request = async {
-        check_csrf(&req, &identity)?;
-        json_body(&mut req).await
-    };
-    let prepared = prepare(&base, &identity, request).await?;
+    let prepared = prepare(&base, &identity, json_body(&mut req)).await?;
     if !wants_stream {
         let report = run(&base, prepared).await;
         return json(&report, report.status.http_status());
@@ -68,10 +64,17 @@ pub async fn caller(base: &Base, req: &Request, who: Result<Identity, ApiError>)
     }
 }
 
-/// Authenticates the caller the API's way (bearer token, Access JWT or session).
+/// Authenticates the caller the API's way (bearer token, Access JWT or session, with the CSRF
+/// rule for sessions); a refused caller who is known is recorded under their name.
 pub async fn identify(base: &Base, req: &Request) -> Result<Identity, ApiError> {
-    let who = auth::identify(req, &base.config, &base.store, base.now).await;
-    caller(base, req, who).await
+    match auth::authenticate(req, &base.config, &base.store, base.now).await {
+        Ok(identity) => Ok(identity),
+        Err(Refused { who: Some(identity), error }) => {
+            record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error).await;
+            Err(error)
+        }
+        Err(Refused { who: None, error }) => caller(base, req, Err(error)).await,
+    }
 }
 
 /// Everything between an authenticated caller and the fan-out: the role, the request (read
