@@ -258,6 +258,8 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             "REDELIVERY_CAP_MS": "30000",
             "API_TOKENS": self.api_token,
             "PURGE_TOKEN": self.purge_token,
+            # The local CDN's instances are on loopback addresses.
+            "ALLOW_PRIVATE_INSTANCES": "true",
             **self.extra_vars,
         }
         # Through bash only to source env.sh; every argument is passed as-is, never re-parsed.

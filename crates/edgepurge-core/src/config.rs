@@ -21,12 +21,13 @@
 //! | `REDELIVERY_BASE_MS`, `REDELIVERY_CAP_MS` | no | background backoff, default 30000 and 3600000 |
 //! | `REDELIVERY_MAX_AGE_MS` | no | abandon a delivery still failing after this, default 86400000 (a day) |
 //! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, default 120 |
+//! | `ALLOW_PRIVATE_INSTANCES` | no | `true` lets discovery and static lists name loopback, private, link-local, ... addresses (a local CDN); default `false` |
 //! | `SUBREQUEST_BUDGET` | no | instance connections one purge may open, default 1000 (Workers paid plan; 50 on free) |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
 
-use crate::discovery::DiscoverySpec;
+use crate::discovery::{non_public, DiscoverySpec};
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::FieldValue;
 use crate::target::{normalise_host, Target};
@@ -95,6 +96,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Instance connections one purge may open.
     pub subrequest_budget: usize,
+    /// Whether instances may have non-public addresses (see [`crate::discovery::non_public`]).
+    pub allow_private_instances: bool,
     api_tokens: Vec<String>,
 }
 
@@ -115,6 +118,7 @@ impl std::fmt::Debug for Config {
             .field("redelivery", &self.redelivery)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("subrequest_budget", &self.subrequest_budget)
+            .field("allow_private_instances", &self.allow_private_instances)
             .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
             .finish()
     }
@@ -161,7 +165,31 @@ impl Config {
             }
         }
 
+        let allow_private_instances = match get("ALLOW_PRIVATE_INSTANCES").as_deref().map(str::trim) {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    setting: "ALLOW_PRIVATE_INSTANCES",
+                    reason: format!("{other:?} is not true or false"),
+                })
+            }
+        };
         let discovery = parse_discovery(&required("DISCOVERY")?)?;
+        if !allow_private_instances {
+            for (_, spec) in &discovery {
+                if let DiscoverySpec::Static(addrs) = spec {
+                    if let Some((addr, why)) = addrs.iter().find_map(|a| non_public(a.ip()).map(|why| (a, why))) {
+                        return Err(ConfigError {
+                            setting: "DISCOVERY",
+                            reason: format!(
+                                "{addr} is {why}; set ALLOW_PRIVATE_INSTANCES=true to purge such instances"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         for host in &allowed_hosts {
             if find_rule(&discovery, host).is_none() {
                 return Err(ConfigError {
@@ -244,6 +272,7 @@ impl Config {
             },
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000)?,
             subrequest_budget: number("SUBREQUEST_BUDGET", 1000, 1, 1_000_000)? as usize,
+            allow_private_instances,
             api_tokens,
         })
     }

@@ -209,3 +209,64 @@ pub fn instances_from_lookups(
     addrs.dedup();
     Ok(addrs)
 }
+
+/// Why `ip` is not a public unicast address, if it is not: loopback, unspecified, private (RFC
+/// 1918, RFC 4193 unique local, RFC 6598 shared), link-local, multicast, broadcast or reserved.
+/// An IPv4-mapped IPv6 address is judged as its IPv4 address.
+pub fn non_public(ip: IpAddr) -> Option<&'static str> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(a) => {
+            let [o0, o1, ..] = a.octets();
+            if a.is_loopback() {
+                Some("a loopback address")
+            } else if a.is_unspecified() || o0 == 0 {
+                Some("an unspecified address")
+            } else if a.is_private() || (o0 == 100 && (64..128).contains(&o1)) {
+                Some("a private address")
+            } else if a.is_link_local() {
+                Some("a link-local address")
+            } else if a.is_multicast() || a.is_broadcast() || o0 >= 240 {
+                Some("a multicast, broadcast or reserved address")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(a) => {
+            let first = a.segments()[0];
+            if a.is_loopback() {
+                Some("a loopback address")
+            } else if a.is_unspecified() {
+                Some("an unspecified address")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("a private address")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("a link-local address")
+            } else if a.is_multicast() {
+                Some("a multicast, broadcast or reserved address")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Refuses (502) an answer for `name` that names a non-public address, unless `allow_private`:
+/// a tampered or misconfigured DNS answer must not point purges, and the purge token, at
+/// internal services.
+pub fn refuse_non_public(name: &str, addrs: Vec<SocketAddr>, allow_private: bool) -> Result<Vec<SocketAddr>, ApiError> {
+    if allow_private {
+        return Ok(addrs);
+    }
+    match addrs.iter().find_map(|a| non_public(a.ip()).map(|why| (a, why))) {
+        None => Ok(addrs),
+        Some((addr, why)) => Err(ApiError::new(
+            ErrorKind::DiscoveryFailed,
+            format!("{name} names {addr}, {why}: refused (set ALLOW_PRIVATE_INSTANCES=true for private instances)"),
+        )
+        .with_subject(name)),
+    }
+}

@@ -5,7 +5,9 @@
 
 use crate::body::{read_capped, Unread};
 use edgepurge_core::config::Config;
-use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
+use edgepurge_core::discovery::{
+    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, RecordType,
+};
 use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
 use std::collections::BTreeMap;
@@ -42,6 +44,7 @@ impl<'a> Resolver<'a> {
                 let lookups =
                     join_all(RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) })).await;
                 instances_from_lookups(name, *port, lookups)
+                    .and_then(|addrs| refuse_non_public(name, addrs, config.allow_private_instances))
             }
         };
         self.done.push((spec.clone(), result.clone()));

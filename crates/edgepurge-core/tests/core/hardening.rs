@@ -73,3 +73,55 @@ fn finding_7_internal_error_text_never_reaches_the_caller() {
     let c = ApiError::new(ErrorKind::Config, "setting DOH_URL: not a URL").with_setting("DOH_URL").problem();
     assert_eq!((c.detail.as_str(), c.setting.as_deref()), ("setting DOH_URL: not a URL", Some("DOH_URL")));
 }
+
+#[test]
+fn finding_7_discovery_never_points_purges_at_internal_addresses() {
+    use edgepurge_core::config::Config;
+    use edgepurge_core::discovery::{non_public, refuse_non_public};
+    use std::net::{IpAddr, SocketAddr};
+    for (ip, refused) in [
+        ("127.0.1.1", true),
+        ("10.1.2.3", true),
+        ("172.16.0.1", true),
+        ("192.168.1.1", true),
+        ("100.64.0.1", true),
+        ("169.254.169.254", true),
+        ("0.0.0.0", true),
+        ("224.0.0.1", true),
+        ("255.255.255.255", true),
+        ("::1", true),
+        ("::", true),
+        ("fd00::1", true),
+        ("fe80::1", true),
+        ("ff02::1", true),
+        ("::ffff:10.0.0.1", true),
+        ("fdaa:0:1::2", true),
+        ("192.0.2.10", false),
+        ("203.0.113.5", false),
+        ("1.1.1.1", false),
+        ("2606:4700::1111", false),
+        ("::ffff:1.1.1.1", false),
+    ] {
+        let ip: IpAddr = ip.parse().unwrap();
+        assert_eq!(non_public(ip).is_some(), refused, "{ip}");
+    }
+    let addrs: Vec<SocketAddr> = vec!["1.1.1.1:80".parse().unwrap(), "169.254.169.254:80".parse().unwrap()];
+    let e = refuse_non_public("instances.example.net", addrs.clone(), false).unwrap_err();
+    assert_eq!((e.status(), e.kind), (502, ErrorKind::DiscoveryFailed));
+    assert!(e.detail.contains("169.254.169.254:80, a link-local address"), "{}", e.detail);
+    assert!(e.detail.contains("ALLOW_PRIVATE_INSTANCES"), "{}", e.detail);
+    assert_eq!(refuse_non_public("i", addrs.clone(), true).unwrap(), addrs);
+
+    // Static lists are checked when the settings load, and the setting is read strictly.
+    let err = Config::from_lookup(super::settings(&[("DISCOVERY", "static:127.0.0.1:80")])).unwrap_err();
+    assert_eq!(err.setting, "DISCOVERY");
+    assert!(err.reason.contains("loopback"), "{}", err.reason);
+    let ok = Config::from_lookup(super::settings(&[
+        ("DISCOVERY", "static:127.0.0.1:80"),
+        ("ALLOW_PRIVATE_INSTANCES", "true"),
+    ]));
+    assert!(ok.unwrap().allow_private_instances);
+    assert!(!config(&[]).allow_private_instances, "off by default");
+    let err = Config::from_lookup(super::settings(&[("ALLOW_PRIVATE_INSTANCES", "yes")])).unwrap_err();
+    assert_eq!(err.setting, "ALLOW_PRIVATE_INSTANCES");
+}
