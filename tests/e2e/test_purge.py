@@ -577,6 +577,28 @@ class Hardening(CdnTestCase):
                 for _, sent in tries:
                     self.assertLess(sent, 40 << 20)
 
+    def test_finding_2_an_accepted_purge_always_has_its_history_row(self):
+        # The real page plus 99 URLs of about 8 KB of non-ASCII characters each (about 24 KB
+        # each once percent-encoded): the page is purged and the history has the purge's row.
+        path = new_page()
+        self.warm(path)
+        junk = [f"https://{SITE}/{i}/" + "é" * 4000 for i in range(99)]
+        body = json.dumps({"urls": [f"https://{SITE}{path}"] + junk}, ensure_ascii=False).encode()
+        self.assertLess(len(body), 1 << 20)
+        status, _, report = api("POST", "/api/purge", raw=body)
+        self.assertEqual(status, 200, report.get("audit_error") or report.get("detail"))
+        self.assertNotIn("audit_error", report)
+        for inst in CDN.instances:
+            self.assertIn("fwd=uri-miss", fetch(inst, path)[0])
+        status, _, page = api("GET", "/api/history?url=" + urllib.parse.quote(path), content_type=None)
+        self.assertEqual(status, 200, page)
+        self.assertEqual(len(page["entries"]), 1, page)
+        entry = page["entries"][0]
+        self.assertEqual((entry["status"], entry["http_status"], entry["item_count"]), ("purged", 200, 100))
+        self.assertEqual(len(entry["urls"]), 100)
+        self.assertTrue(all(len(u) <= 1025 for u in entry["urls"]))
+        self.assertEqual(len(entry["results"]), 300)
+
     def test_finding_4_a_session_cookie_needs_csrf_on_the_cloudflare_endpoint_too(self):
         path = new_page()
         self.warm(path)

@@ -86,6 +86,7 @@ async fn live_table_fills_in_as_instances_answer() {
         summary: Summary { total: 3, purged: 2, not_cached: 0, rejected: 0, failed: 1 },
         plan: PlanSummary { instances: 3, requests: 3, concurrency: 3 },
         results,
+        audit_error: None,
     };
     live.update(|l| l.apply(PurgeEvent::Done(report)));
     tick().await;

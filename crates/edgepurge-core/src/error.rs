@@ -44,6 +44,8 @@ pub enum ErrorKind {
     DiscoveryFailed,
     /// 503: the discovery service could not be reached in time.
     DiscoveryUnavailable,
+    /// 503: the history could not record the purge before it starts, so nothing was sent.
+    AuditUnavailable,
 }
 
 impl ErrorKind {
@@ -67,6 +69,9 @@ impl ErrorKind {
             Internal => (500, "internal", "Internal error", ErrorSource::Config, true),
             DiscoveryFailed => (502, "discovery-failed", "Instance discovery failed", Discovery, true),
             DiscoveryUnavailable => (503, "discovery-unavailable", "Instance discovery unavailable", Discovery, true),
+            AuditUnavailable => {
+                (503, "audit-unavailable", "History unavailable: nothing was purged", ErrorSource::Config, true)
+            }
         }
     }
 

@@ -96,6 +96,6 @@ impl ReportBuilder {
         } else {
             PurgeStatus::Partial
         };
-        PurgeReport { status, summary, plan: self.plan_summary, results }
+        PurgeReport { status, summary, plan: self.plan_summary, results, audit_error: None }
     }
 }

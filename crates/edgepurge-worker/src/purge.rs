@@ -12,7 +12,7 @@ use crate::ctx::{header, json_body, random_u32, Base};
 use crate::doh::Resolver;
 use crate::fanout::{self, Finished};
 use crate::problem::{internal, json};
-use crate::store::{HistoryRecord, Store};
+use crate::store::{Completion, HistoryRecord, Store};
 use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest};
 use edgepurge_core::auth::Action;
 use edgepurge_core::config::Config;
@@ -46,10 +46,12 @@ pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError>
     Ok(Response::from_stream(body).map_err(internal)?.with_headers(headers))
 }
 
-/// A purge that passed every check: its plan, and who asked.
+/// A purge that passed every check and is in the history: its plan, who asked, and its
+/// history entry.
 pub struct Prepared {
     pub plan: Rc<Plan>,
     actor: (String, i64),
+    entry: i64,
 }
 
 /// The caller of a purge endpoint; a refusal is recorded (bounded per client address) before
@@ -79,8 +81,9 @@ pub async fn identify(base: &Base, req: &Request) -> Result<Identity, ApiError> 
 
 /// Everything between an authenticated caller and the fan-out: the role, the request (read
 /// after the role check, so a caller without the role is refused before its body is read),
-/// the rate limit, validation into purges, discovery and the plan. A refusal is recorded in
-/// the history, naming the request's items, before it is returned.
+/// the rate limit, validation into purges, discovery and the plan; then the history entry,
+/// written ahead: if it cannot be written, nothing is sent (503). A refusal is recorded in the
+/// history, naming the request's items, before it is returned.
 pub async fn prepare(
     base: &Base,
     identity: &Identity,
@@ -96,7 +99,20 @@ pub async fn prepare(
         let instances = Resolver::new(&base.config).resolve_hosts(purges.iter().map(Purge::host)).await?;
         let plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
         plan.check_budget(base.config.subrequest_budget)?;
-        Ok(Prepared { plan: Rc::new(plan), actor: (identity.person.name.clone(), identity.person.id) })
+        let entry = HistoryRecord {
+            at: base.now,
+            actor: identity.person.name.clone(),
+            person_id: Some(identity.person.id),
+            labels: plan.purges.iter().map(Purge::label).collect(),
+            status: HistoryStatus::Running,
+            http_status: 0,
+            detail: None,
+        };
+        let entry = base.store.record(&entry).await.map_err(|e| {
+            worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
+            ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
+        })?;
+        Ok(Prepared { plan: Rc::new(plan), actor: (identity.person.name.clone(), identity.person.id), entry })
     }
     .await;
     if let Err(e) = &result {
@@ -165,8 +181,8 @@ fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
 }
 
 /// Finishes a purge's report: queues what failed retryably for background redelivery (marking
-/// those rows pending), writes the purge and its per-instance results to the history, and
-/// returns the report the caller gets.
+/// those rows pending) and completes its history entry with the per-instance results; a
+/// failure there is in the report (`audit_error`), not only in the log.
 async fn finish(
     store: &Store,
     config: &Config,
@@ -176,31 +192,37 @@ async fn finish(
 ) -> PurgeReport {
     let queued = builder.queue_retryable();
     let mut report = builder.finish();
-    let (actor, person_id) = &prepared.actor;
-    let record = HistoryRecord {
-        at: now,
-        actor: actor.clone(),
-        person_id: Some(*person_id),
-        labels: prepared.plan.purges.iter().map(Purge::label).collect(),
+    let completion = Completion {
         status: report.status.into(),
         http_status: report.status.http_status(),
-        detail: None,
         results: report.results.clone(),
         queued,
         next_at: config.redelivery.next_at(now, 1, random_u32()),
     };
-    if let Err(e) = store.record_purge(&record).await {
-        // Nothing was stored: the report must not claim a redelivery that will not happen.
-        worker::console_error!("history write failed, {} deliveries not queued: {e}", record.queued.len());
+    if let Err(e) = store.complete(prepared.entry, now, &completion).await {
+        // The entry stays `running`, and nothing was queued: the report must say so.
+        worker::console_error!(
+            "history entry {} not completed, {} deliveries not queued: {}",
+            prepared.entry,
+            completion.queued.len(),
+            e.detail
+        );
         for row in &mut report.results {
             row.pending = false;
         }
+        report.audit_error = Some(format!(
+            "history entry {} could not be completed with these results, and the {} failed pairs were not queued for redelivery",
+            prepared.entry,
+            completion.queued.len()
+        ));
     }
     let s = &report.summary;
     worker::console_log!(
-        "purge by {actor}: {} items={} instances={} purged={} not_cached={} rejected={} failed={}",
-        record.status.as_str(),
-        record.labels.len(),
+        "purge {} by {}: {} items={} instances={} purged={} not_cached={} rejected={} failed={}",
+        prepared.entry,
+        prepared.actor.0,
+        completion.status.as_str(),
+        prepared.plan.purges.len(),
         report.plan.instances,
         s.purged,
         s.not_cached,
@@ -228,18 +250,15 @@ async fn record_refusal(store: &Store, now: i64, identity: Option<&Identity>, la
         at: now,
         actor: identity.map_or_else(|| "(not signed in)".to_owned(), |i| i.person.name.clone()),
         person_id: identity.map(|i| i.person.id),
-        labels: labels.into_iter().take(100).collect(),
+        labels,
         status: HistoryStatus::refused(err.status()),
         http_status: err.status(),
         detail: Some({
             let p = err.problem();
             format!("{}: {}", p.title, p.detail)
         }),
-        results: Vec::new(),
-        queued: Vec::new(),
-        next_at: now,
     };
-    if let Err(e) = store.record_purge(&record).await {
+    if let Err(e) = store.record(&record).await {
         worker::console_error!("history write failed: {e}");
     }
 }

@@ -10,6 +10,7 @@ use edgepurge_core::api::{
     PurgeResult, Role, TokenInfo,
 };
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::history;
 use edgepurge_core::request::HistoryFilter;
 use edgepurge_core::retry::DeliveryUpdate;
 use edgepurge_core::ApiError;
@@ -112,6 +113,7 @@ struct PurgeRow {
     http_status: u16,
     detail: Option<String>,
     results: String,
+    item_count: Option<usize>,
 }
 
 impl PurgeRow {
@@ -127,6 +129,7 @@ impl PurgeRow {
             http_status: self.http_status,
             detail: self.detail,
             results: serde_json::from_str(&self.results).map_err(|e| corrupt("purges", id, format!("results: {e}")))?,
+            item_count: self.item_count,
         })
     }
 }
@@ -179,21 +182,33 @@ struct StatusCount {
 }
 
 #[derive(Deserialize)]
+struct Id {
+    id: i64,
+}
+
+#[derive(Deserialize)]
 struct Count {
     count: i64,
 }
 
-/// One purge attempt for the history: refused (no results), or run (its per-instance results
-/// and what was queued for redelivery).
+/// A purge attempt as the history opens it: a refused one whole, an accepted one before its
+/// fan-out (status `running`), to be completed by a [`Completion`].
 pub struct HistoryRecord {
     pub at: i64,
     pub actor: String,
     pub person_id: Option<i64>,
-    /// The items, as the core labels them.
+    /// The items, as the core labels them (stored bounded, see `edgepurge_core::history`).
     pub labels: Vec<String>,
     pub status: HistoryStatus,
     pub http_status: u16,
     pub detail: Option<String>,
+}
+
+/// What a purge that ran adds to its entry: the outcome, each (item, instance) result, and what
+/// was queued for background redelivery.
+pub struct Completion {
+    pub status: HistoryStatus,
+    pub http_status: u16,
     pub results: Vec<PurgeResult>,
     pub queued: Vec<PurgeResult>,
     /// When the queued deliveries are first due.
@@ -368,44 +383,54 @@ impl Store {
 
     // ---- history --------------------------------------------------------------------------
 
-    /// Records one purge attempt, each (item, instance) result of a purge that ran, and the
+    /// Opens a history entry; returns its id.
+    pub async fn record(&self, r: &HistoryRecord) -> Result<i64, ApiError> {
+        let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
+        let row: Option<Id> = self
+            .row(
+                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8) RETURNING id",
+                &[
+                    n(r.at),
+                    s(&r.actor),
+                    r.person_id.map_or(JsValue::NULL, n),
+                    s(&items),
+                    s(r.status.as_str()),
+                    n(r.http_status.into()),
+                    opt(r.detail.as_deref()),
+                    n(r.labels.len() as i64),
+                ],
+            )
+            .await?;
+        row.map(|r| r.id).ok_or_else(|| internal("INSERT returned no row"))
+    }
+
+    /// Completes entry `id` with a purge's outcome, each (item, instance) result, and the
     /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
-    pub async fn record_purge(&self, r: &HistoryRecord) -> Result<(), ApiError> {
-        let labels_json = serde_json::to_string(&r.labels).map_err(internal)?;
-        let results_json = serde_json::to_string(&r.results).map_err(internal)?;
+    pub async fn complete(&self, id: i64, at: i64, c: &Completion) -> Result<(), ApiError> {
+        let results_json = serde_json::to_string(&history::bounded_results(&c.results)).map_err(internal)?;
         let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
         let mut batch = vec![stmt(
-            "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                n(r.at),
-                s(&r.actor),
-                r.person_id.map_or(JsValue::NULL, n),
-                s(&labels_json),
-                s(r.status.as_str()),
-                n(r.http_status.into()),
-                opt(r.detail.as_deref()),
-                s(&results_json),
-            ],
+            "UPDATE purges SET status = ?2, http_status = ?3, results = ?4 WHERE id = ?1",
+            &[n(id), s(c.status.as_str()), n(c.http_status.into()), s(&results_json)],
         )?];
-        // A batch is one transaction, so max(id) is the row inserted just above.
-        for row in &r.results {
+        for row in &c.results {
             batch.push(stmt(
-                "INSERT INTO purge_results (purge_id, at, url, instance, outcome) \
-                 VALUES ((SELECT max(id) FROM purges), ?1, ?2, ?3, ?4)",
-                &[n(r.at), s(&row.url), s(&row.instance), s(row.outcome.as_str())],
+                "INSERT INTO purge_results (purge_id, at, url, instance, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
+                &[n(id), n(at), s(&history::bounded_label(&row.url)), s(&row.instance), s(row.outcome.as_str())],
             )?);
         }
-        for row in &r.queued {
+        for row in &c.queued {
             batch.push(stmt(
                 "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
-                 VALUES ((SELECT max(id) FROM purges), ?1, ?2, ?3, 0, ?4, ?5, ?4, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?5, ?7)",
                 &[
+                    n(id),
                     s(&row.url),
                     s(&row.instance),
                     s(DeliveryStatus::Pending.as_str()),
-                    n(r.at),
-                    n(r.next_at),
+                    n(at),
+                    n(c.next_at),
                     opt(row.error.as_deref()),
                 ],
             )?);

@@ -154,6 +154,10 @@ pub struct PurgeReport {
     pub plan: PlanSummary,
     /// Every (URL, instance) pair, ordered by URL then instance.
     pub results: Vec<PurgeResult>,
+    /// Why the history entry (written before the first `PURGE`) could not be completed with
+    /// these results; no row is then `pending` (nothing was queued for redelivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_error: Option<String>,
 }
 
 /// What the fan-out used, so a caller can see it stayed within the platform's limits.
@@ -399,9 +403,14 @@ pub struct HistoryEntry {
     pub at: i64,
     /// Who: a person's name, or a description of a refused caller.
     pub actor: String,
-    /// The URLs asked for.
+    /// The items asked for, by their labels: at most 100, each cut at 1,024 characters
+    /// (`crate::history`); `item_count` says how many there were.
     pub urls: Vec<String>,
-    /// `purged`, `partial`, `failed`, or `denied` (refused before any purge).
+    /// How many items the request had (absent in entries older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_count: Option<usize>,
+    /// `purged`, `partial`, `failed`, `denied` (refused before any purge), or `running`
+    /// (written before the fan-out and not completed).
     pub status: HistoryStatus,
     /// The HTTP status the caller got.
     pub http_status: u16,
@@ -426,6 +435,9 @@ pub enum HistoryStatus {
     Failed,
     /// Refused before any purge: authentication, role, validation, rate limit (a 4xx).
     Denied,
+    /// Written before the first `PURGE` left and not completed since: the worker stopped
+    /// during the fan-out, or could not write the results.
+    Running,
 }
 
 impl HistoryStatus {
@@ -436,14 +448,21 @@ impl HistoryStatus {
             HistoryStatus::Partial => "partial",
             HistoryStatus::Failed => "failed",
             HistoryStatus::Denied => "denied",
+            HistoryStatus::Running => "running",
         }
     }
 
     /// Reads a stored name.
     pub fn parse(raw: &str) -> Option<HistoryStatus> {
-        [HistoryStatus::Purged, HistoryStatus::Partial, HistoryStatus::Failed, HistoryStatus::Denied]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
+        [
+            HistoryStatus::Purged,
+            HistoryStatus::Partial,
+            HistoryStatus::Failed,
+            HistoryStatus::Denied,
+            HistoryStatus::Running,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
     }
 
     /// The status of an attempt refused with HTTP `status` before any purge.

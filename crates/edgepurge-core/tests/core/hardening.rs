@@ -125,3 +125,42 @@ fn finding_7_discovery_never_points_purges_at_internal_addresses() {
     let err = Config::from_lookup(super::settings(&[("ALLOW_PRIVATE_INSTANCES", "yes")])).unwrap_err();
     assert_eq!(err.setting, "ALLOW_PRIVATE_INSTANCES");
 }
+
+#[test]
+fn finding_2_every_history_entry_fits_whatever_its_items() {
+    use edgepurge_core::api::{Outcome, PurgeResult};
+    use edgepurge_core::history::{
+        bounded_items, bounded_label, bounded_results, MAX_ITEMS, MAX_LABEL_CHARS, MAX_RESULTS,
+    };
+    let long = format!("https://www.example.com/{}", "%C3%A9".repeat(4000));
+    let cut = bounded_label(&long);
+    assert_eq!(cut.chars().count(), MAX_LABEL_CHARS + 1);
+    assert!(cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')));
+    assert_eq!(bounded_label("https://www.example.com/a"), "https://www.example.com/a");
+    let wide = "é".repeat(2000);
+    assert_eq!(bounded_label(&wide).chars().count(), MAX_LABEL_CHARS + 1, "cut on characters, not bytes");
+
+    let labels: Vec<String> = (0..150).map(|i| format!("{long}{i}")).collect();
+    let items = bounded_items(&labels);
+    assert_eq!(items.len(), MAX_ITEMS);
+    // The stored size is bounded whatever came in: 100 items of at most 1,025 characters.
+    assert!(serde_json::to_string(&items).unwrap().len() < 110 * 1024);
+
+    let row = |i: usize, outcome| PurgeResult {
+        url: format!("{long}{i}"),
+        instance: "10.0.0.1:80".into(),
+        outcome,
+        http_status: None,
+        error: None,
+        retryable: false,
+        elapsed_ms: None,
+        attempts: 1,
+        pending: false,
+    };
+    let mut results: Vec<PurgeResult> = (0..MAX_RESULTS + 10).map(|i| row(i, Outcome::Purged)).collect();
+    results.push(row(9999, Outcome::Failed));
+    let kept = bounded_results(&results);
+    assert_eq!(kept.len(), MAX_RESULTS);
+    assert_eq!(kept[0].outcome, Outcome::Failed, "what did not succeed is kept first");
+    assert!(kept.iter().all(|r| r.url.chars().count() <= MAX_LABEL_CHARS + 1));
+}
