@@ -24,6 +24,10 @@
 # - PURGE with `Purge-Kind: prefix` and `Purge-Prefix: <regex-escaped path prefix>` bans every
 #   object of this Host whose URL starts with the prefix; `Purge-Kind: host` bans every object of
 #   this Host. The bans test only obj.* fields, so the ban lurker clears them in the background.
+#   A ban answers 200 with `Purge-Ban: added` (how many objects it will clear is not known yet).
+# - Every answer to a PURGE comes from this file: 200 with `Purge-Count` or `Purge-Ban`, or a
+#   4xx/5xx. A PURGE is never passed or piped on to the origin, even if another vcl_recv sends
+#   it there before this one runs (501), so edgepurge never takes an origin's answer for a purge.
 # - The Host header is lower-cased, a default port (:80, :443) and one trailing dot dropped, so the cache key is
 #   the same whichever way a client spelled the host; edgepurge purges with that spelling.
 # - Every delivered response carries an RFC 9211 Cache-Status header, the cache named by
@@ -60,12 +64,14 @@ sub vcl_recv {
         if (req.http.Purge-Kind == "prefix") {
             if (std.ban("obj.http.x-edgepurge-host == " + req.http.host
                 + " && obj.http.x-edgepurge-url ~ ^" + req.http.Purge-Prefix)) {
+                set req.http.edgepurge-ban = "added";
                 return (synth(200, "Banned"));
             }
             return (synth(400, "Bad ban: " + std.ban_error()));
         }
         if (req.http.Purge-Kind == "host") {
             if (std.ban("obj.http.x-edgepurge-host == " + req.http.host)) {
+                set req.http.edgepurge-ban = "added";
                 return (synth(200, "Banned"));
             }
             return (synth(400, "Bad ban: " + std.ban_error()));
@@ -108,10 +114,31 @@ sub vcl_miss {
     }
 }
 
+sub vcl_pass {
+    if (req.method == "PURGE") {
+        return (synth(501, "PURGE is never passed to the origin"));
+    }
+}
+
+sub vcl_pipe {
+    if (req.method == "PURGE") {
+        return (synth(501, "PURGE is never piped to the origin"));
+    }
+}
+
+sub vcl_backend_fetch {
+    if (bereq.method == "PURGE") {
+        return (abandon);
+    }
+}
+
 sub vcl_synth {
     if (req.method == "PURGE") {
         if (req.http.edgepurge-count) {
             set resp.http.Purge-Count = req.http.edgepurge-count;
+        }
+        if (req.http.edgepurge-ban) {
+            set resp.http.Purge-Ban = req.http.edgepurge-ban;
         }
         set resp.http.Content-Type = "text/plain; charset=utf-8";
         set resp.http.Cache-Control = "no-store";

@@ -83,7 +83,7 @@ async fn live_table_fills_in_as_instances_answer() {
     ];
     let report = PurgeReport {
         status: PurgeStatus::Partial,
-        summary: Summary { total: 3, purged: 2, not_cached: 0, rejected: 0, failed: 1 },
+        summary: Summary { total: 3, purged: 2, not_cached: 0, unconfirmed: 0, rejected: 0, failed: 1 },
         plan: PlanSummary { instances: 3, requests: 3, concurrency: 3 },
         results,
         audit_error: None,

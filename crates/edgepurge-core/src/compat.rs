@@ -121,7 +121,7 @@ impl PurgeId {
 fn shortfall(report: &PurgeReport) -> String {
     format!(
         "purge reached {} of {} (item, instance) pairs; failed ones are redelivered in the background",
-        report.summary.purged + report.summary.not_cached,
+        report.summary.purged + report.summary.not_cached + report.summary.unconfirmed,
         report.summary.total
     )
 }

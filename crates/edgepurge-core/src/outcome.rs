@@ -2,8 +2,9 @@
 //!
 //! Like pingora's purge handling, every possible reply maps to exactly one [`Outcome`], and the
 //! mapping lives here and nowhere else. The instance-side contract (see `vcl/edgepurge.vcl`):
-//! `200` with `Purge-Count: N` objects removed (`0` means it was not cached), `401` for a bad
-//! purge token.
+//! `200` with `Purge-Count: N` objects removed (`0` means it was not cached) or, for a ban,
+//! `Purge-Ban: added`; `401` for a bad purge token. A success without either, or a 404, did not
+//! come from the contract: it is `unconfirmed`, never `purged`.
 
 use crate::api::Outcome;
 use crate::http1::{Answer, AnswerError};
@@ -11,6 +12,8 @@ use std::fmt;
 
 /// The answer header carrying how many objects a purge removed.
 pub const PURGE_COUNT_HEADER: &str = "Purge-Count";
+/// The answer header confirming a ban (prefix and host purges) was added.
+pub const PURGE_BAN_HEADER: &str = "Purge-Ban";
 
 /// Why a request produced no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,15 +74,23 @@ pub fn classify(reply: &Result<Answer, DeliveryError>) -> Classified {
     };
     let status = answer.status;
     let (outcome, error, retryable) = match status {
-        200..=299 => {
-            let count = answer.header(PURGE_COUNT_HEADER).and_then(|v| v.parse::<u64>().ok());
-            if count == Some(0) {
-                (Outcome::NotCached, None, false)
-            } else {
-                (Outcome::Purged, None, false)
-            }
-        }
-        404 | 410 => (Outcome::NotCached, None, false),
+        200..=299 => match answer.header(PURGE_COUNT_HEADER).map(|v| v.parse::<u64>()) {
+            Some(Ok(0)) => (Outcome::NotCached, None, false),
+            Some(Ok(_)) => (Outcome::Purged, None, false),
+            _ if answer.header(PURGE_BAN_HEADER).is_some() => (Outcome::Purged, None, false),
+            _ => (
+                Outcome::Unconfirmed,
+                Some(format!(
+                    "instance answered {status} without {PURGE_COUNT_HEADER}: is the edgepurge VCL included?"
+                )),
+                false,
+            ),
+        },
+        404 | 410 => (
+            Outcome::Unconfirmed,
+            Some(format!("instance answered {status}, not the VCL contract's answer: is the edgepurge VCL included?")),
+            false,
+        ),
         401 | 403 => (
             Outcome::Rejected,
             Some(format!("instance refused the purge token ({status}): check PURGE_TOKEN against the instance's VCL")),

@@ -84,11 +84,12 @@ impl ReportBuilder {
             match r.outcome {
                 Outcome::Purged => summary.purged += 1,
                 Outcome::NotCached => summary.not_cached += 1,
+                Outcome::Unconfirmed => summary.unconfirmed += 1,
                 Outcome::Rejected => summary.rejected += 1,
                 Outcome::Failed => summary.failed += 1,
             }
         }
-        let ok = summary.purged + summary.not_cached;
+        let ok = summary.purged + summary.not_cached + summary.unconfirmed;
         let status = if ok == summary.total && summary.total > 0 {
             PurgeStatus::Purged
         } else if ok == 0 {

@@ -218,7 +218,7 @@ async fn finish(
     }
     let s = &report.summary;
     worker::console_log!(
-        "purge {} by {}: {} items={} instances={} purged={} not_cached={} rejected={} failed={}",
+        "purge {} by {}: {} items={} instances={} purged={} not_cached={} unconfirmed={} rejected={} failed={}",
         prepared.entry,
         prepared.actor.0,
         completion.status.as_str(),
@@ -226,6 +226,7 @@ async fn finish(
         report.plan.instances,
         s.purged,
         s.not_cached,
+        s.unconfirmed,
         s.rejected,
         s.failed
     );

@@ -62,6 +62,10 @@ pub enum Outcome {
     Purged,
     /// The instance answered that it held no copy: the desired state, so a success.
     NotCached,
+    /// The instance answered success, but not as the VCL contract says (no `Purge-Count` or
+    /// `Purge-Ban`, or a 404): it may not have dropped its copy. Counted as a success (sending
+    /// it again would change nothing), shown apart so it can be looked into.
+    Unconfirmed,
     /// The instance answered and refused (4xx); retrying the same request will not help.
     Rejected,
     /// No usable answer: connection failure, timeout, 5xx or a malformed answer.
@@ -74,6 +78,7 @@ impl Outcome {
         match self {
             Outcome::Purged => "purged",
             Outcome::NotCached => "not_cached",
+            Outcome::Unconfirmed => "unconfirmed",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
         }
@@ -94,9 +99,10 @@ impl Outcome {
         }
     }
 
-    /// Whether the instance no longer serves the old copy.
+    /// Whether the purge is done with, as far as the instance said: it no longer serves the old
+    /// copy, or it answered success without the contract's confirmation (`Unconfirmed`).
     pub fn is_success(self) -> bool {
-        matches!(self, Outcome::Purged | Outcome::NotCached)
+        matches!(self, Outcome::Purged | Outcome::NotCached | Outcome::Unconfirmed)
     }
 }
 
@@ -137,6 +143,9 @@ pub struct Summary {
     pub purged: usize,
     /// Rows with outcome `not_cached`.
     pub not_cached: usize,
+    /// Rows with outcome `unconfirmed`.
+    #[serde(default)]
+    pub unconfirmed: usize,
     /// Rows with outcome `rejected`.
     pub rejected: usize,
     /// Rows with outcome `failed`.

@@ -164,3 +164,24 @@ fn finding_2_every_history_entry_fits_whatever_its_items() {
     assert_eq!(kept[0].outcome, Outcome::Failed, "what did not succeed is kept first");
     assert!(kept.iter().all(|r| r.url.chars().count() <= MAX_LABEL_CHARS + 1));
 }
+
+#[test]
+fn finding_7_an_unconfirmed_answer_is_counted_apart_and_never_queued() {
+    use edgepurge_core::report::ReportBuilder;
+    let plan = super::two_host_plan();
+    let mut b = ReportBuilder::new(&plan);
+    for (j, job) in plan.jobs.iter().enumerate() {
+        for r in 0..job.requests.len() {
+            let headers: &[(&str, &str)] = if j == 0 { &[("Purge-Count", "1")] } else { &[] };
+            b.record(&plan, j, &super::completed(r, Ok(super::answer_with(200, headers)), 1, 1));
+        }
+    }
+    assert!(b.queue_retryable().is_empty(), "sending it again would change nothing");
+    let report = b.finish();
+    let s = report.summary;
+    assert_eq!((s.purged, s.unconfirmed, s.total), (3, 2, 5));
+    assert_eq!(report.status.http_status(), 200);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["summary"]["unconfirmed"], 2);
+    assert_eq!(json["results"][1]["outcome"], "unconfirmed");
+}
