@@ -24,6 +24,7 @@ const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
   "--disable-component-update", "--disable-sync"];
 
 let cdn, info, jwks, browser;
+let jwksFetches = 0;
 const goodKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
 
@@ -31,6 +32,7 @@ const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
 function startJwks() {
   const jwk = { ...goodKey.publicKey.export({ format: "jwk" }), kid: "test-key-1", alg: "RS256", use: "sig" };
   const server = createServer((req, res) => {
+    jwksFetches += 1;
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ keys: [jwk] }));
   });
@@ -262,6 +264,20 @@ test("Cloudflare Access: a JWT signed by the team's key is accepted, one signed 
   // A valid JWT for someone with no role is forbidden, not signed in.
   const stranger = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(goodKey.privateKey, "test-key-1", "stranger@example.com") });
   assert.equal(stranger.status, 403, stranger.body);
+});
+
+test("Cloudflare Access: JWTs naming unknown keys make the worker fetch the team's keys at most once a minute", async () => {
+  // Issue 9, finding 7: before, every JWT with an unknown `kid` refetched the JWKS before any check.
+  await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(goodKey.privateKey, "test-key-1", "edna@example.com") });
+  const before = jwksFetches;
+  for (let i = 0; i < 5; i++) {
+    const bad = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(otherKey.privateKey, `unknown-${i}`, "edna@example.com") });
+    assert.equal(bad.status, 401, bad.body);
+  }
+  assert.ok(jwksFetches - before <= 1, `${jwksFetches - before} fetches for 5 unknown key ids`);
+  // The team's own key still works meanwhile.
+  const ok = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(goodKey.privateKey, "test-key-1", "edna@example.com") });
+  assert.equal(ok.status, 200, ok.body);
 });
 
 test("every page carries the security headers", async () => {

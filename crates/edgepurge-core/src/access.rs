@@ -195,3 +195,13 @@ pub fn verify(jwt: &str, jwks: &Jwks, audience: &str, issuer: &str, now: i64) ->
     let email = claims.email.filter(|e| e.contains('@')).ok_or(JwtError::NoEmail)?;
     Ok(AccessIdentity { email: email.to_ascii_lowercase(), exp: claims.exp })
 }
+
+/// The shortest time between two fetches of the JWKS, in milliseconds: a JWT naming a key the
+/// cached set lacks triggers at most one fetch a minute, so anonymous callers cannot make the
+/// worker fetch on every request.
+pub const JWKS_REFETCH_MS: i64 = 60_000;
+
+/// Whether the JWKS may be fetched now, given when it was last fetched (`None`: never).
+pub fn jwks_fetch_due(last_fetched_ms: Option<i64>, now_ms: i64) -> bool {
+    last_fetched_ms.is_none_or(|last| now_ms.saturating_sub(last) >= JWKS_REFETCH_MS)
+}

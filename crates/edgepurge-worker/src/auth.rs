@@ -98,7 +98,7 @@ async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Re
         return Ok(Identity { person, via: Via::Token, csrf: None, expires_at: None });
     }
     if let (Some(settings), Some(jwt)) = (&config.access, header(req, "cf-access-jwt-assertion")?) {
-        let id = verify_access(settings, &jwt, now / 1000).await.map_err(|e| unauthorized(&e))?;
+        let id = verify_access(settings, &jwt, now).await.map_err(|e| unauthorized(&e))?;
         let person = store.person_by_email(&id.email).await?.ok_or_else(|| {
             ApiError::new(ErrorKind::Forbidden, format!("{} has no edgepurge role: ask an admin to add them", id.email))
         })?;
@@ -141,8 +141,8 @@ fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
 thread_local! {
-    /// The Access JWKS, cached per isolate: (certs URL, keys).
-    static JWKS: RefCell<Option<(String, Jwks)>> = const { RefCell::new(None) };
+    /// The Access JWKS, cached per isolate: (certs URL, keys, when fetched in ms).
+    static JWKS: RefCell<Option<(String, Jwks, i64)>> = const { RefCell::new(None) };
 }
 
 async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
@@ -159,18 +159,22 @@ async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
     Jwks::parse(&body).map_err(|e| e.to_string())
 }
 
-/// Verifies an Access JWT, fetching the JWKS when it is not cached or lacks the JWT's key.
-async fn verify_access(settings: &AccessSettings, jwt: &str, now_secs: i64) -> Result<access::AccessIdentity, String> {
+/// Verifies an Access JWT, fetching the JWKS when it is not cached, or lacks the JWT's key and
+/// was fetched more than a minute ago (`access::jwks_fetch_due`).
+async fn verify_access(settings: &AccessSettings, jwt: &str, now_ms: i64) -> Result<access::AccessIdentity, String> {
     let kid = access::key_id(jwt).map_err(|e| e.to_string())?;
     let cached = JWKS
-        .with(|c| c.borrow().as_ref().filter(|(u, k)| *u == settings.certs_url && k.has(&kid)).map(|(_, k)| k.clone()));
+        .with(|c| c.borrow().as_ref().filter(|(u, _, _)| *u == settings.certs_url).map(|(_, k, at)| (k.clone(), *at)));
     let jwks = match cached {
-        Some(k) => k,
-        None => {
+        Some((keys, _)) if keys.has(&kid) => keys,
+        Some((_, at)) if !access::jwks_fetch_due(Some(at), now_ms) => {
+            return Err(format!("unknown key id {kid:?} (the team's keys were fetched less than a minute ago)"))
+        }
+        _ => {
             let fresh = fetch_jwks(&settings.certs_url).await?;
-            JWKS.with(|c| *c.borrow_mut() = Some((settings.certs_url.clone(), fresh.clone())));
+            JWKS.with(|c| *c.borrow_mut() = Some((settings.certs_url.clone(), fresh.clone(), now_ms)));
             fresh
         }
     };
-    access::verify(jwt, &jwks, &settings.audience, &settings.issuer, now_secs).map_err(|e| e.to_string())
+    access::verify(jwt, &jwks, &settings.audience, &settings.issuer, now_ms / 1000).map_err(|e| e.to_string())
 }

@@ -185,3 +185,12 @@ fn finding_7_an_unconfirmed_answer_is_counted_apart_and_never_queued() {
     assert_eq!(json["summary"]["unconfirmed"], 2);
     assert_eq!(json["results"][1]["outcome"], "unconfirmed");
 }
+
+#[test]
+fn finding_7_the_jwks_is_fetched_at_most_once_a_minute() {
+    use edgepurge_core::access::{jwks_fetch_due, JWKS_REFETCH_MS};
+    assert!(jwks_fetch_due(None, 0));
+    assert!(!jwks_fetch_due(Some(1_000), 1_000 + JWKS_REFETCH_MS - 1));
+    assert!(jwks_fetch_due(Some(1_000), 1_000 + JWKS_REFETCH_MS));
+    assert_eq!(JWKS_REFETCH_MS, 60_000);
+}
