@@ -599,6 +599,68 @@ class Hardening(CdnTestCase):
         self.assertTrue(all(len(u) <= 1025 for u in entry["urls"]))
         self.assertEqual(len(entry["results"]), 300)
 
+    def history_since(self, newest_id, **query):
+        """History entries newer than `newest_id` matching `query`, paging through all of them."""
+        entries, before = [], None
+        while True:
+            q = urllib.parse.urlencode({**query, "limit": 100, **({"before": before} if before else {})})
+            status, _, page = api("GET", f"/api/history?{q}", content_type=None)
+            self.assertEqual(status, 200, page)
+            fresh = [e for e in page["entries"] if e["id"] > newest_id]
+            entries += fresh
+            if len(fresh) < len(page["entries"]) or not page.get("next_before"):
+                return entries
+            before = page["next_before"]
+
+    def newest_history_id(self):
+        status, _, page = api("GET", "/api/history?limit=1", content_type=None)
+        self.assertEqual(status, 200, page)
+        return page["entries"][0]["id"] if page["entries"] else 0
+
+    def test_finding_3_refusals_of_unknown_callers_are_written_within_a_budget(self):
+        # 150 refused requests from 150 addresses: at most REFUSAL_BUDGET_PER_MINUTE (60) rows,
+        # whichever minutes they fall in (at most two).
+        newest = self.newest_history_id()
+        for i in range(150):
+            req = urllib.request.Request(CDN.api + "/api/purge", data=b'{"urls": []}', method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "CF-Connecting-IP": f"198.51.100.{i}"})
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=30)
+            self.assertEqual(refused.exception.code, 401)
+        rows = self.history_since(newest, actor="(not signed in)")
+        print(f"\n  150 anonymous refusals from 150 addresses: {len(rows)} history rows", file=sys.stderr)
+        self.assertGreater(len(rows), 0)
+        self.assertLessEqual(len(rows), 2 * 60)
+        self.assertLess(len(rows), 150)
+
+    def test_finding_3_an_identified_callers_refusals_count_towards_its_limit(self):
+        # 415s (and 400s, CSRF) used to be written before the rate limit and never got a 429.
+        status, _, person = api("POST", "/api/people", {"name": f"refused-{uuid.uuid4().hex[:8]}", "role": "editor"})
+        self.assertEqual(status, 201, person)
+        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "refused"})
+        self.assertEqual(status, 201, issued)
+        newest = self.newest_history_id()
+        seen = []
+        for _ in range(300):
+            status, _, _ = api("POST", "/api/purge", {"urls": ["https://x/"]}, token=issued["token"],
+                               content_type="text/plain")
+            seen.append(status)
+            if status == 429:
+                break
+        self.assertEqual(seen[-1], 429, f"no 429 after {len(seen)} refused requests")
+        self.assertEqual(set(seen[:-1]), {415})
+        self.assertTrue(121 <= len(seen) <= 241, len(seen))
+        rows = self.history_since(newest, actor=person["name"])
+        self.assertLessEqual(len(rows), len(seen))
+        self.assertEqual(rows[0]["http_status"], 429)
+        # Over the limit, further refusals are answered but not written.
+        for _ in range(20):
+            status, _, _ = api("POST", "/api/purge", {"urls": ["https://x/"]}, token=issued["token"],
+                               content_type="text/plain")
+            self.assertEqual(status, 429)
+        self.assertEqual(len(self.history_since(newest, actor=person["name"])), len(rows))
+
     def test_finding_4_a_session_cookie_needs_csrf_on_the_cloudflare_endpoint_too(self):
         path = new_page()
         self.warm(path)

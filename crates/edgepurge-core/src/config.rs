@@ -20,7 +20,10 @@
 //! | `RETRY_BASE_MS`, `RETRY_CAP_MS` | no | inline backoff, default 100 and 2000 |
 //! | `REDELIVERY_BASE_MS`, `REDELIVERY_CAP_MS` | no | background backoff, default 30000 and 3600000 |
 //! | `REDELIVERY_MAX_AGE_MS` | no | abandon a delivery still failing after this, default 86400000 (a day) |
-//! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, default 120 |
+//! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, accepted or refused, default 120 |
+//! | `READ_RATE_LIMIT_PER_MINUTE` | no | requests to every other authenticated route per caller per minute, default 600 |
+//! | `SIGN_IN_RATE_LIMIT_PER_MINUTE` | no | console sign-ins per client address (IPv6: /64) per minute, default 30 |
+//! | `REFUSAL_BUDGET_PER_MINUTE` | no | refusals of unknown callers written to the history per minute, whole deployment and per client, default 60 |
 //! | `ALLOW_PRIVATE_INSTANCES` | no | `true` lets discovery and static lists name loopback, private, link-local, ... addresses (a local CDN); default `false` |
 //! | `SUBREQUEST_BUDGET` | no | instance connections one purge may open, default 1000 (Workers paid plan; 50 on free) |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
@@ -94,6 +97,12 @@ pub struct Config {
     pub redelivery: crate::retry::RedeliveryPolicy,
     /// Purge requests per caller per minute.
     pub rate_limit_per_minute: u32,
+    /// Requests to the other authenticated routes per caller per minute.
+    pub read_rate_limit_per_minute: u32,
+    /// Sign-ins per client per minute.
+    pub sign_in_rate_limit_per_minute: u32,
+    /// Refusals of unknown callers recorded per minute.
+    pub refusal_budget_per_minute: u32,
     /// Instance connections one purge may open.
     pub subrequest_budget: usize,
     /// Whether instances may have non-public addresses (see [`crate::discovery::non_public`]).
@@ -117,6 +126,9 @@ impl std::fmt::Debug for Config {
             .field("retry", &self.retry)
             .field("redelivery", &self.redelivery)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("read_rate_limit_per_minute", &self.read_rate_limit_per_minute)
+            .field("sign_in_rate_limit_per_minute", &self.sign_in_rate_limit_per_minute)
+            .field("refusal_budget_per_minute", &self.refusal_budget_per_minute)
             .field("subrequest_budget", &self.subrequest_budget)
             .field("allow_private_instances", &self.allow_private_instances)
             .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
@@ -271,6 +283,9 @@ impl Config {
                 max_age_ms: number("REDELIVERY_MAX_AGE_MS", 86_400_000, 1000, 4_000_000_000)?.into(),
             },
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000)?,
+            read_rate_limit_per_minute: number("READ_RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000)?,
+            sign_in_rate_limit_per_minute: number("SIGN_IN_RATE_LIMIT_PER_MINUTE", 30, 1, 1_000_000)?,
+            refusal_budget_per_minute: number("REFUSAL_BUDGET_PER_MINUTE", 60, 1, 1_000_000)?,
             subrequest_budget: number("SUBREQUEST_BUDGET", 1000, 1, 1_000_000)? as usize,
             allow_private_instances,
             api_tokens,

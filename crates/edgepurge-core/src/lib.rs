@@ -30,6 +30,7 @@ pub mod discovery;
 pub mod error;
 pub mod history;
 pub mod http1;
+pub mod limits;
 pub mod outcome;
 pub mod plan;
 pub mod purge;

@@ -5,7 +5,7 @@
 //! The Fastly key goes in `Fastly-Key` (a personal or bootstrap token); Cloudflare clients
 //! authenticate like API callers.
 
-use crate::auth::{self, Identity};
+use crate::auth::{self, Identity, Refused};
 use crate::ctx::{header, json_body, query, random_u32, Base};
 use crate::problem::json;
 use crate::purge;
@@ -27,13 +27,13 @@ pub async fn fastly(req: Request, env: &Env) -> Result<Response, ApiError> {
             .map(|(person, _)| Identity { person, via: Via::Token, csrf: None, expires_at: None }),
         None => Err(ApiError::new(ErrorKind::Unauthorized, "send Fastly-Key: <token>")),
     };
-    let identity = purge::caller(&base, &req, who).await?;
+    let caller = purge::caller(&base, &req, who.map_err(|error| Refused { who: None, error })).await?;
     let path = req.path();
     let (query, soft, keys) = (query(&req)?, header(&req, "fastly-soft-purge")?, header(&req, "surrogate-key")?);
     let allowed = &base.config.allowed_hosts;
     let FastlyRequest { request, batch } =
         fastly_request(&path, query.as_deref(), soft.as_deref(), keys.as_deref(), allowed)?;
-    let prepared = purge::prepare(&base, &identity, async { Ok(request) }).await?;
+    let prepared = purge::prepare(&base, &caller, async { Ok(request) }).await?;
     let report = purge::run(&base, prepared).await;
     let (status, reply) = fastly_reply(report, PurgeId { now_ms: base.now, random: random_u32() }, batch);
     json(&reply, status)
@@ -42,13 +42,13 @@ pub async fn fastly(req: Request, env: &Env) -> Result<Response, ApiError> {
 /// Cloudflare's `POST /client/v4/zones/{zone}/purge_cache`, in its envelope.
 pub async fn cloudflare(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
-    let identity = purge::identify(&base, &req).await?;
+    let caller = purge::identify(&base, &req).await?;
     let allowed = &base.config.allowed_hosts;
     let request = async {
         let body: CloudflarePurge = json_body(&mut req).await?;
         cloudflare_request(&body, allowed)
     };
-    let prepared = purge::prepare(&base, &identity, request).await?;
+    let prepared = purge::prepare(&base, &caller, request).await?;
     let report = purge::run(&base, prepared).await;
     let (status, reply) = cloudflare_reply(report, PurgeId { now_ms: base.now, random: random_u32() });
     json(&reply, status)

@@ -10,6 +10,7 @@ use crate::store::Store;
 use edgepurge_core::auth::Action;
 use edgepurge_core::config::{Config, MAX_BODY_BYTES};
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::limits;
 use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
 use worker::{Date, Env, Request};
@@ -63,10 +64,17 @@ pub struct Ctx {
     pub now: i64,
 }
 
-/// Authenticates (CSRF included, see [`auth::authenticate`]) and checks the role for `action`.
+/// Authenticates (CSRF included, see [`auth::authenticate`]), counts the request against the
+/// caller's `READ_RATE_LIMIT_PER_MINUTE`, and checks the role for `action`.
 pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
     let Base { config, store, now } = Base::open(env)?;
     let identity = auth::authenticate(req, &config, &store, now).await?;
+    let calls = store.hit(&format!("read:{}", identity.person.id), now).await?;
+    if let Some(e) =
+        limits::over(calls, config.read_rate_limit_per_minute, now, "requests (READ_RATE_LIMIT_PER_MINUTE)")
+    {
+        return Err(e);
+    }
     identity.require(action)?;
     Ok(Ctx { config, store, identity, now })
 }
@@ -104,4 +112,9 @@ pub fn header(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
 /// The query string of the request URL, if any.
 pub fn query(req: &Request) -> Result<Option<String>, ApiError> {
     Ok(req.url().map_err(internal)?.query().map(str::to_owned))
+}
+
+/// The client's address bucket for per-client limits (`cf-connecting-ip`; IPv6 by /64).
+pub fn client(req: &Request) -> String {
+    limits::client_bucket(req.headers().get("cf-connecting-ip").ok().flatten().as_deref())
 }

@@ -8,7 +8,7 @@
 //! named by the labels the core gives its items.
 
 use crate::auth::{self, Identity, Refused};
-use crate::ctx::{header, json_body, random_u32, Base};
+use crate::ctx::{client, header, json_body, random_u32, Base};
 use crate::doh::Resolver;
 use crate::fanout::{self, Finished};
 use crate::problem::{internal, json};
@@ -18,6 +18,7 @@ use edgepurge_core::auth::Action;
 use edgepurge_core::config::Config;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::limits;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
@@ -32,9 +33,9 @@ use worker::{Env, Headers, Request, Response};
 /// `POST /api/purge`: the report as JSON, or live as NDJSON for `Accept: application/x-ndjson`.
 pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
-    let identity = identify(&base, &req).await?;
+    let caller = identify(&base, &req).await?;
     let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
-    let prepared = prepare(&base, &identity, json_body(&mut req)).await?;
+    let prepared = prepare(&base, &caller, json_body(&mut req)).await?;
     if !wants_stream {
         let report = run(&base, prepared).await;
         return json(&report, report.status.http_status());
@@ -54,47 +55,68 @@ pub struct Prepared {
     entry: i64,
 }
 
-/// The caller of a purge endpoint; a refusal is recorded (bounded per client address) before
-/// it is returned.
-pub async fn caller(base: &Base, req: &Request, who: Result<Identity, ApiError>) -> Result<Identity, ApiError> {
-    match who {
-        Ok(identity) => Ok(identity),
-        Err(e) => {
-            record_anonymous(base, req, &e).await;
-            Err(e)
-        }
-    }
+/// An identified caller of a purge route, and its requests this minute (this one included).
+pub struct Caller {
+    pub identity: Identity,
+    calls: i64,
 }
 
-/// Authenticates the caller the API's way (bearer token, Access JWT or session, with the CSRF
-/// rule for sessions); a refused caller who is known is recorded under their name.
-pub async fn identify(base: &Base, req: &Request) -> Result<Identity, ApiError> {
-    match auth::authenticate(req, &base.config, &base.store, base.now).await {
-        Ok(identity) => Ok(identity),
+/// The caller of a purge route, as authentication found them. Every request of an identified
+/// caller counts towards `RATE_LIMIT_PER_MINUTE`, refused or not; a refusal is recorded within
+/// the bounds of `core::limits` (the caller's limit, or the refusal budget for unknown callers).
+pub async fn caller(base: &Base, req: &Request, who: Result<Identity, Refused>) -> Result<Caller, ApiError> {
+    let limit = base.config.rate_limit_per_minute;
+    match who {
+        Ok(identity) => {
+            let calls = base.store.hit(&format!("person:{}", identity.person.id), base.now).await?;
+            Ok(Caller { identity, calls })
+        }
         Err(Refused { who: Some(identity), error }) => {
-            record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error).await;
+            let calls = base.store.hit(&format!("person:{}", identity.person.id), base.now).await?;
+            let error = limits::over(calls, limit, base.now, PURGES).unwrap_or(error);
+            if limits::record_refusal(calls, limit) {
+                record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error).await;
+            }
             Err(error)
         }
-        Err(Refused { who: None, error }) => caller(base, req, Err(error)).await,
+        Err(Refused { who: None, error }) => {
+            record_anonymous(base, req, &error).await;
+            Err(error)
+        }
     }
 }
 
-/// Everything between an authenticated caller and the fan-out: the role, the request (read
-/// after the role check, so a caller without the role is refused before its body is read),
-/// the rate limit, validation into purges, discovery and the plan; then the history entry,
+const PURGES: &str = "purge requests (RATE_LIMIT_PER_MINUTE)";
+
+/// Authenticates the caller the API's way (bearer token, Access JWT or session, with the CSRF
+/// rule for sessions).
+pub async fn identify(base: &Base, req: &Request) -> Result<Caller, ApiError> {
+    caller(base, req, auth::authenticate(req, &base.config, &base.store, base.now).await).await
+}
+
+/// Everything between an authenticated caller and the fan-out: the rate limit, the role, the
+/// request (read after the role check, so a caller without the role is refused before its body
+/// is read), validation into purges, discovery and the plan; then the history entry,
 /// written ahead: if it cannot be written, nothing is sent (503). A refusal is recorded in the
 /// history, naming the request's items, before it is returned.
 pub async fn prepare(
     base: &Base,
-    identity: &Identity,
+    caller: &Caller,
     request: impl Future<Output = Result<PurgeRequest, ApiError>>,
 ) -> Result<Prepared, ApiError> {
+    let (identity, limit) = (&caller.identity, base.config.rate_limit_per_minute);
     let mut items = Vec::new();
     let result = async {
+        if let Some(e) = limits::over(caller.calls, limit, base.now, PURGES) {
+            // Read (capped) only to name the items of the one 429 a minute that is recorded.
+            if limits::record_refusal(caller.calls, limit) {
+                items = request.await.map(|r| labels(&base.config, &r)).unwrap_or_default();
+            }
+            return Err(e);
+        }
         identity.require(Action::Purge)?;
         let request = request.await?;
         items = labels(&base.config, &request);
-        rate_limit(base, identity).await?;
         let purges = purges_for(&base.config, identity.person.role, &request)?;
         let instances = Resolver::new(&base.config).resolve_hosts(purges.iter().map(Purge::host)).await?;
         let plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
@@ -116,25 +138,11 @@ pub async fn prepare(
     }
     .await;
     if let Err(e) = &result {
-        record_refusal(&base.store, base.now, Some(identity), items, e).await;
-    }
-    result
-}
-
-async fn rate_limit(base: &Base, identity: &Identity) -> Result<(), ApiError> {
-    let limit = base.config.rate_limit_per_minute;
-    let key = format!("person:{}", identity.person.id);
-    match base.store.rate_limit(&key, base.now, limit).await? {
-        None => Ok(()),
-        Some(wait) => {
-            let mut e = ApiError::new(
-                ErrorKind::TooManyRequests,
-                format!("more than {limit} purge requests this minute (RATE_LIMIT_PER_MINUTE)"),
-            );
-            e.retry_after_secs = Some(wait);
-            Err(e)
+        if limits::record_refusal(caller.calls, limit) {
+            record_refusal(&base.store, base.now, Some(identity), items, e).await;
         }
     }
+    result
 }
 
 /// Runs every request of `plan` and collects each into the report.
@@ -233,14 +241,25 @@ async fn finish(
     report
 }
 
-/// Writes a purge attempt refused before the caller was known: at most RATE_LIMIT_PER_MINUTE
-/// times a minute per client address, so anonymous callers cannot flood the history.
+/// Writes a purge attempt refused before the caller was known, within the refusal budget: at
+/// most `REFUSAL_BUDGET_PER_MINUTE` a minute for the whole deployment and for each client
+/// (IPv6: per /64). Over the budget a refusal costs one read and no write.
 async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
-    let ip = header(req, "cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
-    match base.store.rate_limit(&format!("anonymous:{ip}"), base.now, base.config.rate_limit_per_minute).await {
-        Ok(None) => record_refusal(&base.store, base.now, None, Vec::new(), err).await,
-        Ok(Some(_)) => {}
-        Err(e) => worker::console_error!("history rate limit failed: {e}"),
+    let (store, now, budget) = (&base.store, base.now, base.config.refusal_budget_per_minute);
+    let recorded = async {
+        if store.peek("refusals", now).await? >= i64::from(budget) {
+            return Ok(false);
+        }
+        if store.hit(&format!("anonymous:{}", client(req)), now).await? > i64::from(budget) {
+            return Ok(false);
+        }
+        store.hit("refusals", now).await?;
+        Ok::<_, ApiError>(true)
+    };
+    match recorded.await {
+        Ok(true) => record_refusal(store, now, None, Vec::new(), err).await,
+        Ok(false) => {}
+        Err(e) => worker::console_error!("refusal budget check failed: {}", e.detail),
     }
 }
 

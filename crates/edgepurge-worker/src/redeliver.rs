@@ -31,9 +31,10 @@ impl Pass {
     }
 }
 
-/// One pass over the due deliveries.
+/// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows).
 pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
     let Base { config, store, now } = Base::open(env)?;
+    store.prune_rate_limits(now).await?;
     let policy: RedeliveryPolicy = config.redelivery;
     let mut resolver = Resolver::new(&config);
     let mut pairs = Vec::new();

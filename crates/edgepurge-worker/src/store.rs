@@ -11,6 +11,7 @@ use edgepurge_core::api::{
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::history;
+use edgepurge_core::limits;
 use edgepurge_core::request::HistoryFilter;
 use edgepurge_core::retry::DeliveryUpdate;
 use edgepurge_core::ApiError;
@@ -525,9 +526,9 @@ impl Store {
 
     // ---- rate limiting --------------------------------------------------------------------
 
-    /// Counts one request by `key` in the current minute; `Some(seconds)` to wait if over `limit`.
-    pub async fn rate_limit(&self, key: &str, now: i64, limit: u32) -> Result<Option<u32>, ApiError> {
-        let window = now / 60_000;
+    /// Counts one request by `key` in the current minute; returns the count, this one included.
+    pub async fn hit(&self, key: &str, now: i64) -> Result<i64, ApiError> {
+        let window = limits::window(now);
         let row: Option<Count> = self
             .row(
                 "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
@@ -540,11 +541,19 @@ impl Store {
             // First request of a new window for this key: forget its old windows.
             self.run("DELETE FROM rate_limits WHERE key = ?1 AND window < ?2", &[s(key), n(window)]).await?;
         }
-        if count > i64::from(limit) {
-            let next_window_ms = (window + 1) * 60_000;
-            Ok(Some(u32::try_from((next_window_ms - now + 999) / 1000).unwrap_or(60)))
-        } else {
-            Ok(None)
-        }
+        Ok(count)
+    }
+
+    /// The count of `key` in the current minute, without counting (a read, no write).
+    pub async fn peek(&self, key: &str, now: i64) -> Result<i64, ApiError> {
+        let row: Option<Count> = self
+            .row("SELECT count FROM rate_limits WHERE key = ?1 AND window = ?2", &[s(key), n(limits::window(now))])
+            .await?;
+        Ok(row.map_or(0, |r| r.count))
+    }
+
+    /// Forgets every window before the previous minute (the cron trigger calls it).
+    pub async fn prune_rate_limits(&self, now: i64) -> Result<(), ApiError> {
+        self.run("DELETE FROM rate_limits WHERE window < ?1", &[n(limits::window(now) - 1)]).await
     }
 }

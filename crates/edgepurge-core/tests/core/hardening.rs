@@ -194,3 +194,23 @@ fn finding_7_the_jwks_is_fetched_at_most_once_a_minute() {
     assert!(jwks_fetch_due(Some(1_000), 1_000 + JWKS_REFETCH_MS));
     assert_eq!(JWKS_REFETCH_MS, 60_000);
 }
+
+#[test]
+fn finding_3_limits_count_every_request_and_bound_the_refusals_recorded() {
+    use edgepurge_core::limits::{client_bucket, over, record_refusal, retry_after_secs, window};
+    assert_eq!((window(0), window(59_999), window(60_000)), (0, 0, 1));
+    assert_eq!((retry_after_secs(60_000), retry_after_secs(119_001), retry_after_secs(119_999)), (60, 1, 1));
+    assert!(over(120, 120, 0, "x").is_none());
+    let e = over(121, 120, 30_000, "purge requests").unwrap();
+    assert_eq!((e.status(), e.retry_after_secs), (429, Some(30)));
+    // A caller's refusals are written while under the limit, plus the first 429; no more.
+    let written = (1..=300).filter(|&count| record_refusal(count, 120)).count();
+    assert_eq!(written, 121);
+    // Clients: IPv4 by address, IPv6 by /64, so rotating addresses within one allocation is one client.
+    assert_eq!(client_bucket(Some("203.0.113.7")), "203.0.113.7");
+    assert_eq!(client_bucket(Some("2001:db8:1:2:aaaa::1")), client_bucket(Some("2001:db8:1:2:ffff::9")));
+    assert_eq!(client_bucket(Some("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+    assert_ne!(client_bucket(Some("2001:db8:1:2::1")), client_bucket(Some("2001:db8:1:3::1")));
+    assert_eq!(client_bucket(Some("::ffff:203.0.113.7")), "203.0.113.7");
+    assert_eq!((client_bucket(None), client_bucket(Some("not an address"))), ("unknown".into(), "unknown".into()));
+}
