@@ -20,6 +20,9 @@
 //! - **Skip after unreachable.** Once a request's final error says the instance is unreachable
 //!   (connect failure, timeout), the rest of its queue is reported as skipped at once instead of
 //!   each waiting for its own timeout.
+//! - **Connection budget.** A job opens at most `Limits::connections` connections, retries and
+//!   reconnects included; past that a request fails (retryable: redelivery has a budget of its
+//!   own) without connecting.
 //! - **Keep-alive.** The connection is kept while answers allow it and closed when one says
 //!   `Connection: close`, after a failure, and at the end.
 //!
@@ -31,24 +34,34 @@ use crate::api::Outcome;
 use crate::config::Config;
 use crate::http1::{Answer, AnswerReader};
 use crate::outcome::{classify, Classified, DeliveryError};
-use crate::plan::Job;
+use crate::plan::{Job, Plan};
 use crate::retry::RetryPolicy;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 
-/// Per-request limits: the timeout of one attempt and the inline retry policy.
+/// Per-request limits: the timeout of one attempt, the inline retry policy, and how many
+/// connections the job may open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Milliseconds one attempt may take, from connecting to the end of the answer.
     pub timeout_ms: u32,
     /// Inline retries.
     pub retry: RetryPolicy,
+    /// Connections the job may open, first one and reconnects included.
+    pub connections: u32,
 }
 
 impl Limits {
-    /// The configured limits.
-    pub fn from_config(config: &Config) -> Limits {
-        Limits { timeout_ms: config.instance_timeout_ms, retry: config.retry }
+    /// The configured limits for the jobs of `plan`: `SUBREQUEST_BUDGET` shared evenly among its
+    /// instances, so retries and reconnects can never open more connections than the budget
+    /// (`Plan::check_budget` has made sure each gets at least one).
+    pub fn for_plan(config: &Config, plan: &Plan) -> Limits {
+        let per_job = config.subrequest_budget / plan.jobs.len().max(1);
+        Limits {
+            timeout_ms: config.instance_timeout_ms,
+            retry: config.retry,
+            connections: u32::try_from(per_job.max(1)).unwrap_or(u32::MAX),
+        }
     }
 
     /// The same limits with a single attempt (verification: a `HEAD` is a look, not a purge).
@@ -164,6 +177,7 @@ pub struct InstanceDelivery {
     next: usize,
     in_flight: VecDeque<Flight>,
     connected: bool,
+    connects: u32,
     close_pending: bool,
     unreachable: Option<DeliveryError>,
     completed: VecDeque<Completed>,
@@ -180,6 +194,7 @@ impl InstanceDelivery {
             next: 0,
             in_flight: VecDeque::with_capacity(WINDOW),
             connected: false,
+            connects: 0,
             close_pending: false,
             unreachable: None,
             completed: VecDeque::new(),
@@ -231,6 +246,13 @@ impl InstanceDelivery {
                         continue;
                     }
                     let timeout_ms = u32::try_from(left).unwrap_or(u32::MAX);
+                    if self.state == State::Connecting {
+                        if self.connects >= self.limits.connections {
+                            self.fail(DeliveryError::Budget(self.limits.connections), now);
+                            continue;
+                        }
+                        self.connects += 1;
+                    }
                     return match self.state {
                         State::Connecting => Step::Connect { timeout_ms },
                         State::Sending => Step::Send { bytes: &self.job.requests[request].bytes, timeout_ms },
@@ -357,7 +379,9 @@ impl InstanceDelivery {
     /// The attempt is over: retry after a backoff, or complete the request.
     fn conclude(&mut self, reply: Result<Answer, DeliveryError>, now: u64) {
         let classified = classify(&reply);
-        let retryable = classified.outcome == Outcome::Failed && classified.retryable;
+        // Out of connections, sending again inline cannot help; redelivery can (its own budget).
+        let out_of_budget = matches!(reply, Err(DeliveryError::Budget(_)));
+        let retryable = classified.outcome == Outcome::Failed && classified.retryable && !out_of_budget;
         let random = self.random();
         let Some(attempts) = self.in_flight.front().map(|f| f.attempts) else { return };
         if let Some(wait) = self.limits.retry.retry_after(attempts, retryable, random) {

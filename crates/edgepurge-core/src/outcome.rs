@@ -29,6 +29,9 @@ pub enum DeliveryError {
     /// Not sent, because an earlier request to the same instance could not connect or timed
     /// out; carries that earlier error.
     Skipped(Box<DeliveryError>),
+    /// Not sent, because the job had opened all the connections its share of
+    /// `SUBREQUEST_BUDGET` allows (the number).
+    Budget(u32),
 }
 
 impl DeliveryError {
@@ -46,6 +49,9 @@ impl fmt::Display for DeliveryError {
             DeliveryError::Io(e) => write!(f, "connection broke: {e}"),
             DeliveryError::Answer(e) => e.fmt(f),
             DeliveryError::Skipped(e) => write!(f, "not sent: instance unreachable ({e})"),
+            DeliveryError::Budget(n) => {
+                write!(f, "not sent: this instance's {n} connections of SUBREQUEST_BUDGET are spent")
+            }
         }
     }
 }

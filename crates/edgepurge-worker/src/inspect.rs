@@ -26,7 +26,8 @@ pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> 
     let url = target.url().to_owned();
     let instances = Resolver::new(&config).resolve_hosts([target.host()]).await?;
     let plan = Plan::verify(vec![target], &instances, config.concurrency)?;
-    let limits = Limits::from_config(&config).single_attempt();
+    plan.check_budget(config.subrequest_budget)?;
+    let limits = Limits::for_plan(&config, &plan).single_attempt();
     let mut results: Vec<_> = fanout::deliveries(&plan, limits)
         .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.to_string(), &done.reply))
         .collect()

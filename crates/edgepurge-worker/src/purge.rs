@@ -157,7 +157,7 @@ pub async fn collect(plan: &Plan, limits: Limits) -> ReportBuilder {
 
 /// Fans the purge out and finishes it: the report the caller gets.
 pub async fn run(base: &Base, prepared: Prepared) -> PurgeReport {
-    let builder = collect(&prepared.plan, Limits::from_config(&base.config)).await;
+    let builder = collect(&prepared.plan, Limits::for_plan(&base.config, &prepared.plan)).await;
     finish(&base.store, &base.config, base.now, &prepared, builder).await
 }
 
@@ -169,7 +169,7 @@ pub fn live(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
-        fanout::deliveries(&plan, Limits::from_config(&base.config)).filter_map(move |Finished { job, done }| {
+        fanout::deliveries(&plan, Limits::for_plan(&base.config, &plan)).filter_map(move |Finished { job, done }| {
             let row = builder.borrow_mut().record(&plan, job, &done);
             futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
         })

@@ -53,6 +53,8 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
             }
         };
         match triaged {
+            // Within SUBREQUEST_BUDGET instances a pass: the others wait for the next tick.
+            Ok((_, addr)) if pairs.len() >= config.subrequest_budget && !pairs.iter().any(|(_, a)| *a == addr) => {}
             Ok(pair) => {
                 pairs.push(pair);
                 sending.push(d);
@@ -67,7 +69,7 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
         return Ok(pass);
     }
     let plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
-    let report = collect(&plan, Limits::from_config(&config)).await.finish();
+    let report = collect(&plan, Limits::for_plan(&config, &plan)).await.finish();
     for d in &sending {
         let Some(row) = report.results.iter().find(|r| r.url == d.url && r.instance == d.instance) else { continue };
         let update = policy.after_attempt(d, row, now, random_u32());

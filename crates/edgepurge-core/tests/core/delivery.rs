@@ -34,7 +34,7 @@ const UNAUTHORIZED: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n
 const TIMEOUT: u32 = 1000;
 
 fn limits(attempts: u32) -> Limits {
-    Limits { timeout_ms: TIMEOUT, retry: RetryPolicy { attempts, base_ms: 100, cap_ms: 2000 } }
+    Limits { timeout_ms: TIMEOUT, retry: RetryPolicy { attempts, base_ms: 100, cap_ms: 2000 }, connections: 100 }
 }
 
 /// A job of `n` URL purges (the last asks to close), or `HEAD`s when `head`.
@@ -338,4 +338,31 @@ fn verification_sends_once() {
 fn an_empty_job_is_done_at_once() {
     let mut m = InstanceDelivery::new(Job { instance: addr("10.0.0.1:80"), requests: vec![] }, limits(1), 1);
     assert_eq!(m.poll(0), Step::Done);
+}
+
+#[test]
+fn a_job_never_opens_more_connections_than_its_share_of_the_budget() {
+    // Issue 9, finding 7: retries and reconnects could open more connections than
+    // SUBREQUEST_BUDGET. Two connections for this job: the third attempt fails without one.
+    let l = Limits { connections: 2, ..limits(5) };
+    let (trace, done) = drive(job(2, false), l, &[Fail, Fail]);
+    assert_eq!(trace, ["connect", "wait", "connect", "wait", "done 0", "done 1"]);
+    assert_eq!(done[0].reply, Err(DeliveryError::Budget(2)));
+    assert!(done[0].classified.retryable, "redelivery has a budget of its own");
+    assert_eq!(done[1].reply, Err(DeliveryError::Budget(2)));
+
+    // A reconnect after an idle close counts too.
+    let (trace, done) = drive(job(2, false), Limits { connections: 1, ..limits(1) }, &[Ok, Ok, Data(OK), Ok, Eof]);
+    assert_eq!(trace, ["connect", "send 0", "recv", "done 0", "send 1", "recv", "close", "done 1"]);
+    assert_eq!(done[1].reply, Err(DeliveryError::Budget(1)));
+}
+
+#[test]
+fn the_budget_is_shared_evenly_among_a_plans_instances() {
+    use edgepurge_core::plan::Plan;
+    let c = super::config(&[("SUBREQUEST_BUDGET", "10")]);
+    let plan = super::two_host_plan();
+    assert_eq!(Limits::for_plan(&c, &plan).connections, 5);
+    let one = super::config(&[("SUBREQUEST_BUDGET", "1")]);
+    assert_eq!(Limits::for_plan(&one, &Plan { purges: vec![], jobs: vec![], concurrency: 1 }).connections, 1);
 }
