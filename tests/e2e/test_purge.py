@@ -661,6 +661,55 @@ class Hardening(CdnTestCase):
             self.assertEqual(status, 429)
         self.assertEqual(len(self.history_since(newest, actor=person["name"])), len(rows))
 
+    def test_finding_7_a_removed_or_regraded_person_loses_sessions_and_tokens(self):
+        status, _, person = api("POST", "/api/people", {"name": f"leaver-{uuid.uuid4().hex[:8]}", "role": "editor"})
+        self.assertEqual(status, 201, person)
+        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "leaver"})
+        self.assertEqual(status, 201, issued)
+
+        def session():
+            req = urllib.request.Request(CDN.api + "/api/session", method="POST",
+                                         data=json.dumps({"token": issued["token"]}).encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                cookie = resp.headers["Set-Cookie"].split(";", 1)[0]
+            self.assertTrue(cookie.startswith("__Host-ep_session="), cookie)
+            return cookie
+
+        def me(cookie=None, token=None):
+            headers = {"Cookie": cookie} if cookie else {"Authorization": f"Bearer {token}"}
+            req = urllib.request.Request(CDN.api + "/api/me", headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        cookie = session()
+        self.assertEqual(me(cookie)[0], 200)
+        # Two session cookies: neither is believed.
+        self.assertEqual(me(f"{cookie}; {cookie.split('=', 1)[0]}=planted")[0], 401)
+        # A new role ends the sessions; the token works on, with the new role.
+        status, _, changed = api("PATCH", f"/api/people/{person['id']}", {"role": "admin"})
+        self.assertEqual((status, changed["role"]), (200, "admin"), changed)
+        self.assertEqual(me(cookie)[0], 401)
+        status, who = me(token=issued["token"])
+        self.assertEqual((status, who["role"]), (200, "admin"))
+        # Removed: sessions and tokens stop working; the person is gone from the list.
+        cookie = session()
+        req = urllib.request.Request(CDN.api + f"/api/people/{person['id']}", method="DELETE",
+                                     headers={"Authorization": f"Bearer {CDN.api_token}"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            self.assertEqual(resp.status, 204)
+        self.assertEqual(me(cookie)[0], 401)
+        self.assertEqual(me(token=issued["token"])[0], 401)
+        status, _, people = api("GET", "/api/people", content_type=None)
+        self.assertNotIn(person["id"], [p["id"] for p in people])
+        # Nobody removes themselves or the bootstrap admin.
+        admin = next(p for p in people if p["name"] == "admin")
+        status, _, problem = api("PATCH", f"/api/people/{admin['id']}", {"role": "editor"})
+        self.assert_problem(status, "application/problem+json", problem, 409)
+
     def test_finding_4_a_session_cookie_needs_csrf_on_the_cloudflare_endpoint_too(self):
         path = new_page()
         self.warm(path)

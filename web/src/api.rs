@@ -91,6 +91,12 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Re
     finish(req.send().await).await
 }
 
+/// `PATCH path` with a JSON body, decoded as `T`.
+pub async fn patch<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, Failure> {
+    let req = with_csrf(Request::patch(path)).json(body).map_err(|e| Failure::Network(e.to_string()))?;
+    finish(req.send().await).await
+}
+
 /// `DELETE path`, expecting no body.
 pub async fn delete(path: &str) -> Result<(), Failure> {
     let resp = with_csrf(Request::delete(path)).send().await.map_err(|e| Failure::Network(e.to_string()))?;

@@ -11,8 +11,10 @@ use sha2::{Digest, Sha256};
 
 /// Prefix of personal API tokens, so a leaked one is recognisable (secret scanners).
 pub const TOKEN_PREFIX: &str = "ep_";
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "ep_session";
+/// Name of the session cookie. The `__Host-` prefix makes browsers accept it only when set
+/// `Secure`, with `Path=/` and no `Domain`, from the site itself: a sibling subdomain cannot
+/// plant one (RFC 6265bis section 4.1.3.2).
+pub const SESSION_COOKIE: &str = "__Host-ep_session";
 /// Header carrying the per-session CSRF token on state-changing calls.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
@@ -55,12 +57,15 @@ pub fn permits(role: Role, action: Action) -> bool {
     }
 }
 
-/// The value of cookie `name` in a `Cookie` header.
+/// The value of cookie `name` in a `Cookie` header; `None` when it is absent, or present more
+/// than once (which one the browser meant is unknowable, so neither is believed).
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').map(str::trim).find_map(|pair| {
+    let mut found = header.split(';').map(str::trim).filter_map(|pair| {
         let (k, v) = pair.split_once('=')?;
         (k.trim() == name).then(|| v.trim())
-    })
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 /// `Set-Cookie` for a session: not readable from scripts, HTTPS only, never sent cross-site.

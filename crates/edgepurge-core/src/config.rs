@@ -307,6 +307,15 @@ impl Config {
         self.api_tokens.iter().fold(false, |found, known| found | constant_time_eq(known.as_bytes(), token))
     }
 
+    /// Whether `hash` (`auth::secret_hash` of a token) is that of a current bootstrap token: a
+    /// session signed in with one ends when the token leaves `API_TOKENS`.
+    pub fn is_bootstrap_hash(&self, hash: &str) -> bool {
+        let hash = hash.as_bytes();
+        self.api_tokens
+            .iter()
+            .fold(false, |found, known| found | constant_time_eq(crate::auth::secret_hash(known).as_bytes(), hash))
+    }
+
     /// Refuses a target whose host is not allowed (403).
     pub fn check_host(&self, target: &Target) -> Result<(), ApiError> {
         if self.allowed_hosts.iter().any(|h| h == target.host()) {

@@ -107,6 +107,12 @@ async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Re
     if let Some(cookies) = header(req, "cookie")? {
         if let Some(session) = cookie_value(&cookies, SESSION_COOKIE) {
             return match store.session(&secret_hash(session), now).await? {
+                // A bootstrap session lives only as long as its token is in API_TOKENS.
+                Some(row)
+                    if !row.personal && !row.bootstrap_hash.as_deref().is_some_and(|h| config.is_bootstrap_hash(h)) =>
+                {
+                    Err(unauthorized("the token this session was signed in with is no longer valid: sign in again"))
+                }
                 Some(row) => Ok(Identity {
                     person: row.person,
                     via: Via::Session,

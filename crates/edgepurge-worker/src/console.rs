@@ -4,7 +4,8 @@
 use crate::auth::{self, Identity, Refused};
 use crate::ctx::{client, ctx, json_body, query, random32, Base, Ctx};
 use crate::problem::{internal, json};
-use edgepurge_core::api::{DeliveriesQuery, HistoryQuery, IssuedToken, NewPerson, NewToken, SignIn, Via};
+use crate::store::BOOTSTRAP_ADMIN;
+use edgepurge_core::api::{DeliveriesQuery, HistoryQuery, IssuedToken, NewPerson, NewToken, PersonUpdate, SignIn, Via};
 use edgepurge_core::auth::{
     clear_session_cookie, cookie_value, new_secret, secret_hash, session_cookie, token_hint, Action, SESSION_COOKIE,
     TOKEN_PREFIX,
@@ -44,12 +45,17 @@ pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
         }
     }
     let body: SignIn = json_body(req).await?;
-    let (person, token_id) = auth::token_owner(body.token.trim(), &config, &store, now).await?;
+    let token = body.token.trim();
+    let (person, token_id) = auth::token_owner(token, &config, &store, now).await?;
+    // Bound to its token: a personal token's id, or a bootstrap token's hash.
+    let bootstrap_hash = token_id.is_none().then(|| secret_hash(token));
     let session = new_secret("", &random32()?);
     let csrf = new_secret("", &random32()?);
     let ttl = u64::from(config.session_ttl_secs);
     let expires_at = now + (ttl as i64) * 1000;
-    store.create_session(&secret_hash(&session), person.id, token_id, &csrf, now, expires_at).await?;
+    store
+        .create_session(&secret_hash(&session), person.id, token_id, bootstrap_hash.as_deref(), &csrf, now, expires_at)
+        .await?;
     let identity = Identity { person, via: Via::Session, csrf: Some(csrf), expires_at: Some(expires_at) };
     with_cookie(json(&identity.me(), 200)?, &session_cookie(&session, ttl))
 }
@@ -105,6 +111,40 @@ pub async fn create_person(req: &mut Request, env: &Env) -> HandlerResult {
         return Err(ApiError::bad_request("email is not an e-mail address"));
     }
     json(&store.create_person(name, email, body.role, now).await?, 201)
+}
+
+/// `PATCH /api/people/{id}` (admin): a new role; the person's sessions end (their tokens keep
+/// working, with the new role).
+pub async fn update_person(req: &mut Request, env: &Env, id: &str) -> HandlerResult {
+    let Ctx { store, identity, .. } = ctx(req, env, Action::ManagePeople).await?;
+    let id = id_param(id)?;
+    if id == identity.person.id {
+        return Err(ApiError::new(ErrorKind::Conflict, "you cannot change your own role"));
+    }
+    let body: PersonUpdate = json_body(req).await?;
+    match store.set_role(id, body.role).await? {
+        Some(person) => json(&person, 200),
+        None => Err(ApiError::new(ErrorKind::NotFound, format!("no person {id}"))),
+    }
+}
+
+/// `DELETE /api/people/{id}` (admin): removes a person; their tokens are revoked and their
+/// sessions end. Nobody removes themselves, and the bootstrap admin stays (rotate
+/// `API_TOKENS` instead).
+pub async fn remove_person(req: &Request, env: &Env, id: &str) -> HandlerResult {
+    let Ctx { store, identity, now, .. } = ctx(req, env, Action::ManagePeople).await?;
+    let id = id_param(id)?;
+    if id == identity.person.id {
+        return Err(ApiError::new(ErrorKind::Conflict, "you cannot remove yourself"));
+    }
+    if store.person(id).await?.is_some_and(|p| p.name == BOOTSTRAP_ADMIN) {
+        return Err(ApiError::new(ErrorKind::Conflict, "the bootstrap admin stays: rotate API_TOKENS instead"));
+    }
+    if store.remove_person(id, now).await? {
+        Ok(Response::empty().map_err(internal)?.with_status(204))
+    } else {
+        Err(ApiError::new(ErrorKind::NotFound, format!("no person {id}")))
+    }
 }
 
 /// `GET /api/people/{id}/tokens` (admin).

@@ -40,12 +40,15 @@ pub async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         (Method::Get, ["deliveries"]) => console::deliveries(&req, env).await,
         (Method::Get, ["people"]) => console::people(&req, env).await,
         (Method::Post, ["people"]) => console::create_person(&mut req, env).await,
+        (Method::Patch, ["people", id]) => console::update_person(&mut req, env, id).await,
+        (Method::Delete, ["people", id]) => console::remove_person(&req, env, id).await,
         (Method::Get, ["people", id, "tokens"]) => console::tokens(&req, env, id).await,
         (Method::Post, ["people", id, "tokens"]) => console::issue_token(&mut req, env, id).await,
         (Method::Delete, ["tokens", id]) => console::revoke_token(&req, env, id).await,
         (
             _,
             ["health" | "purge" | "verify" | "instances" | "session" | "me" | "history" | "deliveries" | "people"]
+            | ["people", _]
             | ["people", _, "tokens"]
             | ["tokens", _],
         ) => Err(not_allowed(&format!("{method} is not allowed on {path}"))),

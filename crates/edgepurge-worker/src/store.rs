@@ -79,6 +79,8 @@ struct TokenId {
 struct SessionCols {
     s_csrf: String,
     s_expires: i64,
+    s_token_id: Option<i64>,
+    s_token_hash: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -221,6 +223,11 @@ pub struct SessionRow {
     pub person: Person,
     pub csrf: String,
     pub expires_at: i64,
+    /// For a session signed in with a bootstrap token, that token's hash (`None` for a personal
+    /// token's session, whose token the lookup checked is unrevoked).
+    pub bootstrap_hash: Option<String>,
+    /// Whether it was signed in with a personal token.
+    pub personal: bool,
 }
 
 impl Store {
@@ -253,16 +260,17 @@ impl Store {
     // ---- people ---------------------------------------------------------------------------
 
     pub async fn people(&self) -> Result<Vec<Person>, ApiError> {
-        let rows = self.rows::<PersonRow>("SELECT * FROM people ORDER BY name", &[]).await?;
+        let rows = self.rows::<PersonRow>("SELECT * FROM people WHERE removed_at IS NULL ORDER BY name", &[]).await?;
         rows.into_iter().map(PersonRow::person).collect()
     }
 
     pub async fn person(&self, id: i64) -> Result<Option<Person>, ApiError> {
-        self.person_where("SELECT * FROM people WHERE id = ?1", &[n(id)]).await
+        self.person_where("SELECT * FROM people WHERE id = ?1 AND removed_at IS NULL", &[n(id)]).await
     }
 
     pub async fn person_by_email(&self, email: &str) -> Result<Option<Person>, ApiError> {
-        self.person_where("SELECT * FROM people WHERE lower(email) = lower(?1)", &[s(email)]).await
+        self.person_where("SELECT * FROM people WHERE lower(email) = lower(?1) AND removed_at IS NULL", &[s(email)])
+            .await
     }
 
     pub async fn create_person(&self, name: &str, email: Option<&str>, r: Role, now: i64) -> Result<Person, ApiError> {
@@ -340,7 +348,7 @@ impl Store {
         let row: Option<PersonWith<TokenId>> = self
             .row(
                 "SELECT p.*, t.id AS t_id FROM tokens t JOIN people p ON p.id = t.person_id \
-                 WHERE t.hash = ?1 AND t.revoked_at IS NULL",
+                 WHERE t.hash = ?1 AND t.revoked_at IS NULL AND p.removed_at IS NULL",
                 &[s(hash)],
             )
             .await?;
@@ -349,19 +357,32 @@ impl Store {
 
     // ---- sessions -------------------------------------------------------------------------
 
+    /// Stores a session bound to what it was signed in with: a personal token's id, or a
+    /// bootstrap token's hash.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_session(
         &self,
         hash: &str,
         person_id: i64,
         token_id: Option<i64>,
+        bootstrap_hash: Option<&str>,
         csrf: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<(), ApiError> {
         self.run("DELETE FROM sessions WHERE expires_at < ?1", &[n(now)]).await?;
         self.run(
-            "INSERT INTO sessions (hash, person_id, token_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            &[s(hash), n(person_id), token_id.map_or(JsValue::NULL, n), s(csrf), n(now), n(expires_at)],
+            "INSERT INTO sessions (hash, person_id, token_id, token_hash, csrf, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[
+                s(hash),
+                n(person_id),
+                token_id.map_or(JsValue::NULL, n),
+                opt(bootstrap_hash),
+                s(csrf),
+                n(now),
+                n(expires_at),
+            ],
         )
         .await
     }
@@ -369,13 +390,54 @@ impl Store {
     pub async fn session(&self, hash: &str, now: i64) -> Result<Option<SessionRow>, ApiError> {
         let row: Option<PersonWith<SessionCols>> = self
             .row(
-                "SELECT p.*, s.csrf AS s_csrf, s.expires_at AS s_expires FROM sessions s JOIN people p ON p.id = s.person_id \
-                 WHERE s.hash = ?1 AND s.expires_at > ?2",
+                "SELECT p.*, s.csrf AS s_csrf, s.expires_at AS s_expires, s.token_id AS s_token_id, \
+                 s.token_hash AS s_token_hash FROM sessions s JOIN people p ON p.id = s.person_id \
+                 WHERE s.hash = ?1 AND s.expires_at > ?2 AND p.removed_at IS NULL \
+                 AND (s.token_id IS NULL OR EXISTS \
+                      (SELECT 1 FROM tokens t WHERE t.id = s.token_id AND t.revoked_at IS NULL))",
                 &[s(hash), n(now)],
             )
             .await?;
-        row.map(|r| Ok(SessionRow { person: r.person.person()?, csrf: r.with.s_csrf, expires_at: r.with.s_expires }))
-            .transpose()
+        row.map(|r| {
+            Ok(SessionRow {
+                person: r.person.person()?,
+                csrf: r.with.s_csrf,
+                expires_at: r.with.s_expires,
+                personal: r.with.s_token_id.is_some(),
+                bootstrap_hash: r.with.s_token_hash,
+            })
+        })
+        .transpose()
+    }
+
+    /// Changes a person's role and ends their sessions; `None` if there is no such person.
+    pub async fn set_role(&self, id: i64, role: Role) -> Result<Option<Person>, ApiError> {
+        let person = self
+            .person_where(
+                "UPDATE people SET role = ?2 WHERE id = ?1 AND removed_at IS NULL RETURNING *",
+                &[n(id), s(role.as_str())],
+            )
+            .await?;
+        if person.is_some() {
+            self.run("DELETE FROM sessions WHERE person_id = ?1", &[n(id)]).await?;
+        }
+        Ok(person)
+    }
+
+    /// Removes a person: marked removed (their history stays), every token revoked, every
+    /// session ended, in one batch; false if there is no such person.
+    pub async fn remove_person(&self, id: i64, now: i64) -> Result<bool, ApiError> {
+        if self.person(id).await?.is_none() {
+            return Ok(false);
+        }
+        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
+        let batch = vec![
+            stmt("UPDATE people SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL", &[n(id), n(now)])?,
+            stmt("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE person_id = ?1", &[n(id), n(now)])?,
+            stmt("DELETE FROM sessions WHERE person_id = ?1", &[n(id)])?,
+        ];
+        self.db.batch(batch).await.map_err(internal)?;
+        Ok(true)
     }
 
     pub async fn delete_session(&self, hash: &str) -> Result<(), ApiError> {

@@ -1,9 +1,10 @@
-//! `#/people` (admins): people, their roles and their personal tokens.
+//! `#/people` (admins): people, their roles (changed here), their removal, and their personal
+//! tokens.
 
 use crate::api;
 use crate::state::state;
 use crate::ui::Call;
-use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, Person, Role, TokenInfo};
+use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, Person, PersonUpdate, Role, TokenInfo};
 use leptos::prelude::*;
 
 /// The People and tokens page.
@@ -53,14 +54,14 @@ pub fn PeoplePage() -> impl IntoView {
             <button type="submit" data-testid="person-create">"Add person"</button>
         </form>
         <ul class="people" data-testid="people-list">
-            {move || people.get().into_iter().map(|p| view! { <PersonTokens person=p/> }).collect_view()}
+            {move || people.get().into_iter().map(|p| view! { <PersonTokens person=p reload=load/> }).collect_view()}
         </ul>
     }
 }
 
-/// One person and their tokens: issue a new one, revoke one.
+/// One person and their tokens: change the role, remove the person, issue a token, revoke one.
 #[component]
-fn PersonTokens(person: Person) -> impl IntoView {
+fn PersonTokens(person: Person, reload: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
     let tokens = RwSignal::new(Vec::<TokenInfo>::new());
     let issued = RwSignal::new(None::<String>);
     let label = RwSignal::new(String::new());
@@ -84,6 +85,20 @@ fn PersonTokens(person: Person) -> impl IntoView {
             Ok(())
         });
     };
+    let set_role = move |role: Role| {
+        call.run(async move {
+            api::patch::<_, Person>(&format!("/api/people/{id}"), &PersonUpdate { role }).await?;
+            reload();
+            Ok(())
+        });
+    };
+    let remove = move |_| {
+        call.run(async move {
+            api::delete(&format!("/api/people/{id}")).await?;
+            reload();
+            Ok(())
+        });
+    };
     let revoke = move |token_id: i64| {
         call.run(async move {
             api::delete(&format!("/api/tokens/{token_id}")).await?;
@@ -95,6 +110,17 @@ fn PersonTokens(person: Person) -> impl IntoView {
         <li data-testid="person" data-name=person.name.clone()>
             <h2>{person.name.clone()} " " <span class="badge">{person.role.as_str()}</span></h2>
             {person.email.map(|e| view! { <p>{e}</p> })}
+            <p class="person-actions">
+                <label>"Role "
+                    <select data-testid="person-set-role" on:change=move |ev| {
+                        set_role(if event_target_value(&ev) == "admin" { Role::Admin } else { Role::Editor })
+                    }>
+                        <option value="editor" selected=person.role == Role::Editor>"editor"</option>
+                        <option value="admin" selected=person.role == Role::Admin>"admin"</option>
+                    </select>
+                </label>
+                " " <button type="button" on:click=remove data-testid="person-remove">"Remove"</button>
+            </p>
             {move || call.error().map(|e| view! { <p class="error" role="alert">{e.message}</p> })}
             {move || issued.get().map(|t| view! {
                 <p class="issued" role="status">"New token, shown only now: " <code data-testid="issued-token">{t}</code></p>

@@ -368,6 +368,14 @@ pub struct NewPerson {
     pub role: Role,
 }
 
+/// Body of `PATCH /api/people/{id}`: a new role (the person's sessions end).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonUpdate {
+    /// The new role.
+    pub role: Role,
+}
+
 /// A personal token as listed: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {

@@ -214,3 +214,20 @@ fn finding_3_limits_count_every_request_and_bound_the_refusals_recorded() {
     assert_eq!(client_bucket(Some("::ffff:203.0.113.7")), "203.0.113.7");
     assert_eq!((client_bucket(None), client_bucket(Some("not an address"))), ("unknown".into(), "unknown".into()));
 }
+
+#[test]
+fn finding_7_sessions_are_host_only_unambiguous_and_bound_to_their_token() {
+    use edgepurge_core::auth::{cookie_value, secret_hash, session_cookie, SESSION_COOKIE};
+    assert!(session_cookie("abc", 60).starts_with("__Host-ep_session=abc; Path=/;"));
+    assert!(!session_cookie("abc", 60).contains("Domain"));
+    assert_eq!(cookie_value("__Host-ep_session=a; x=1", SESSION_COOKIE), Some("a"));
+    // Two session cookies (one planted): neither is believed, instead of the first winning.
+    assert_eq!(cookie_value("__Host-ep_session=planted; __Host-ep_session=mine", SESSION_COOKIE), None);
+    assert_eq!(cookie_value("ep_session=old", SESSION_COOKIE), None);
+    // A bootstrap session names its token by hash; it lives while that token is configured.
+    let c = config(&[]);
+    assert!(c.is_bootstrap_hash(&secret_hash("0123456789abcdef-token-one")));
+    let rotated = config(&[("API_TOKENS", "fedcba9876543210-token-two")]);
+    assert!(!rotated.is_bootstrap_hash(&secret_hash("0123456789abcdef-token-one")));
+    assert!(!c.is_bootstrap_hash(""));
+}
