@@ -135,7 +135,7 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   // --- admin: sign in with the demo token, add an editor, issue a token
   const admin = await signIn(info.token);
   assert.match(await admin.page.getByTestId("me").textContent(), /admin/);
-  const session = (await admin.context.cookies()).find((c) => c.name === "ep_session");
+  const session = (await admin.context.cookies()).find((c) => c.name === "__Host-ep_session");
   assert.ok(session, "session cookie set");
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, "Strict");
