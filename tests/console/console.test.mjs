@@ -291,7 +291,7 @@ test("every page carries the security headers", async () => {
   }
 });
 
-test("the official Cloudflare SDK purges through the compatible endpoint with only its base URL changed", async () => {
+test("the official Cloudflare SDK purges and invalidates through the compatible endpoints with only its base URL changed", async () => {
   const client = new Cloudflare({ apiToken: info.token, baseURL: `${info.api}/client/v4`, maxRetries: 0 });
   const path = `/sdk/${Date.now()}`;
   const tag = `sdk${Date.now()}`;
@@ -308,6 +308,17 @@ test("the official Cloudflare SDK purges through the compatible endpoint with on
   for (const inst of info.instances) {
     assert.match(await cacheStatus(inst, path), /fwd=uri-miss/);
     assert.match(await cacheStatus(inst, `/tagged/${tag}/x`), /fwd=uri-miss/);
+  }
+  // invalidate_cache (revalidating purge): edgepurge's soft purge, served stale while refetched.
+  const stale = `/sdk-stale/${Date.now()}`;
+  for (const inst of info.instances) {
+    await cacheStatus(inst, stale);
+    assert.match(await cacheStatus(inst, stale), /; hit/);
+  }
+  const inv = await client.cache.invalidate({ zone_id: "023e105f4ecef8ad9ca31a8372d0c353", files: [`https://${info.site}${stale}`] });
+  assert.equal(typeof inv.id, "string");
+  for (const inst of info.instances) {
+    assert.match(await cacheStatus(inst, stale), /fwd=stale/);
   }
   // A refused purge surfaces as the SDK's own error, with the HTTP status.
   const bad = new Cloudflare({ apiToken: "not-a-valid-token-000000", baseURL: `${info.api}/client/v4`, maxRetries: 0 });

@@ -13,6 +13,10 @@
 //! `files`, `tags`, `prefixes` (`host/path`, no scheme), `hosts` and `purge_everything` to URLs,
 //! surrogate keys, prefixes and hosts, with Cloudflare's limit of 30 items per list.
 //!
+//! `invalidate_cache` takes the same body: `files` and `tags` are marked stale (soft purge: the
+//! next request is served stale while a fresh copy is fetched), prefixes, hosts and everything
+//! are purged (a Varnish ban cannot mark stale).
+//!
 //! A purge that did not reach every instance is never reported as ok: Fastly gets a 502 with
 //! `"status": "error"`, Cloudflare a 502 with `"success": false`, both with the full report.
 
@@ -68,8 +72,23 @@ pub fn fastly_request(
     }
 }
 
+/// Which Cloudflare endpoint a body came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloudflareAction {
+    /// `purge_cache`: delete.
+    Purge,
+    /// `invalidate_cache`: mark stale, revalidate with the origin. edgepurge's soft purge for
+    /// `files` and `tags`; a prefix, a host or everything cannot be marked stale in Varnish (a
+    /// ban removes), so those are purged.
+    Invalidate,
+}
+
 /// Cloudflare's purge body as a [`PurgeRequest`]; 400 or 422 for what Cloudflare refuses too.
-pub fn cloudflare_request(body: &CloudflarePurge, allowed_hosts: &[String]) -> Result<PurgeRequest, ApiError> {
+pub fn cloudflare_request(
+    body: &CloudflarePurge,
+    allowed_hosts: &[String],
+    action: CloudflareAction,
+) -> Result<PurgeRequest, ApiError> {
     let lists = [
         ("files", body.files.len()),
         ("tags", body.tags.len()),
@@ -83,6 +102,14 @@ pub fn cloudflare_request(body: &CloudflarePurge, allowed_hosts: &[String]) -> R
         ));
     }
     let any_list = lists.iter().any(|(_, n)| *n > 0);
+    let soft = action == CloudflareAction::Invalidate;
+    let stale_able = !body.files.is_empty() || !body.tags.is_empty();
+    if soft && stale_able && (body.purge_everything || !body.prefixes.is_empty() || !body.hosts.is_empty()) {
+        return Err(ApiError::bad_request(
+            "invalidate_cache takes one kind of item: files or tags (marked stale), or prefixes, hosts or \
+             purge_everything (purged)",
+        ));
+    }
     if body.purge_everything {
         if any_list {
             return Err(ApiError::bad_request("purge_everything cannot be combined with other lists"));
@@ -94,7 +121,7 @@ pub fn cloudflare_request(body: &CloudflarePurge, allowed_hosts: &[String]) -> R
         keys: body.tags.clone(),
         prefixes: body.prefixes.iter().map(|p| format!("https://{p}")).collect(),
         hosts: body.hosts.clone(),
-        soft: false,
+        soft: soft && stale_able,
     })
 }
 

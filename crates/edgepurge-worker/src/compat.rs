@@ -12,7 +12,7 @@ use crate::purge;
 use edgepurge_core::api::compat::CloudflarePurge;
 use edgepurge_core::api::Via;
 use edgepurge_core::compat::{
-    cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, FastlyRequest, PurgeId,
+    cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, CloudflareAction, FastlyRequest, PurgeId,
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
@@ -39,14 +39,15 @@ pub async fn fastly(req: Request, env: &Env) -> Result<Response, ApiError> {
     json(&reply, status)
 }
 
-/// Cloudflare's `POST /client/v4/zones/{zone}/purge_cache`, in its envelope.
-pub async fn cloudflare(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+/// Cloudflare's `POST /client/v4/zones/{zone}/purge_cache` and `.../invalidate_cache`, in its
+/// envelope.
+pub async fn cloudflare(mut req: Request, env: &Env, action: CloudflareAction) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
     let caller = purge::identify(&base, &req).await?;
     let allowed = &base.config.allowed_hosts;
     let request = async {
         let body: CloudflarePurge = json_body(&mut req).await?;
-        cloudflare_request(&body, allowed)
+        cloudflare_request(&body, allowed, action)
     };
     let prepared = purge::prepare(&base, &caller, request).await?;
     let report = purge::run(&base, prepared).await;

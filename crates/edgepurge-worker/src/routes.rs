@@ -3,6 +3,7 @@
 use crate::problem::json;
 use crate::{compat, console, inspect, purge};
 use edgepurge_core::api::Health;
+use edgepurge_core::compat::CloudflareAction;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
 use worker::{Env, Method, Request, Response};
@@ -14,8 +15,15 @@ pub async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     if path.starts_with("/client/v4/") {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         return match (method, segments.as_slice()) {
-            (Method::Post, ["client", "v4", "zones", _, "purge_cache"]) => compat::cloudflare(req, env).await,
-            (_, ["client", "v4", "zones", _, "purge_cache"]) => Err(not_allowed("purge_cache takes POST")),
+            (Method::Post, ["client", "v4", "zones", _, "purge_cache"]) => {
+                compat::cloudflare(req, env, CloudflareAction::Purge).await
+            }
+            (Method::Post, ["client", "v4", "zones", _, "invalidate_cache"]) => {
+                compat::cloudflare(req, env, CloudflareAction::Invalidate).await
+            }
+            (_, ["client", "v4", "zones", _, "purge_cache" | "invalidate_cache"]) => {
+                Err(not_allowed("purge_cache and invalidate_cache take POST"))
+            }
             _ => Err(not_found(&format!("no Cloudflare-compatible route for {path}"))),
         };
     }

@@ -6,7 +6,9 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use super::{completed, config, two_host_plan};
 use edgepurge_core::api::compat::CloudflarePurge;
 use edgepurge_core::api::PurgeRequest;
-use edgepurge_core::compat::{cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, PurgeId};
+use edgepurge_core::compat::{
+    cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, CloudflareAction, PurgeId,
+};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::outcome::DeliveryError;
 use edgepurge_core::report::ReportBuilder;
@@ -60,7 +62,7 @@ fn fastly_requests_translate_as_documented() {
 
 fn cf(json: &str) -> Result<PurgeRequest, ErrorKind> {
     let body: CloudflarePurge = serde_json::from_str(json).map_err(|_| ErrorKind::BadRequest)?;
-    cloudflare_request(&body, &hosts()).map_err(|e| e.kind)
+    cloudflare_request(&body, &hosts(), CloudflareAction::Purge).map_err(|e| e.kind)
 }
 
 #[test]
@@ -150,4 +152,25 @@ fn compatible_replies_never_call_a_partial_purge_ok() {
         (&v["result"]["id"], &v["result"]["report"]["status"]),
         (&serde_json::json!("1f00000005"), &serde_json::json!("partial"))
     );
+}
+
+#[test]
+fn cloudflare_invalidate_marks_files_and_tags_stale_and_purges_the_rest() {
+    let inv = |json: &str| {
+        let body: CloudflarePurge = serde_json::from_str(json).unwrap();
+        cloudflare_request(&body, &hosts(), CloudflareAction::Invalidate)
+    };
+    let files = inv(r#"{"files": ["https://www.example.com/a"]}"#).unwrap();
+    assert_eq!((files.urls.len(), files.soft), (1, true));
+    let tags = inv(r#"{"tags": ["t"]}"#).unwrap();
+    assert_eq!((tags.keys.len(), tags.soft), (1, true));
+    // Bans cannot mark stale: prefixes, hosts and everything are purged.
+    let everything = inv(r#"{"purge_everything": true}"#).unwrap();
+    assert_eq!((everything.hosts, everything.soft), (hosts(), false));
+    assert!(!inv(r#"{"prefixes": ["www.example.com/p/"]}"#).unwrap().soft);
+    let mixed = inv(r#"{"files": ["https://www.example.com/a"], "hosts": ["www.example.com"]}"#).unwrap_err();
+    assert_eq!(mixed.kind, ErrorKind::BadRequest);
+    // purge_cache with the same body deletes.
+    let body: CloudflarePurge = serde_json::from_str(r#"{"files": ["https://www.example.com/a"]}"#).unwrap();
+    assert!(!cloudflare_request(&body, &hosts(), CloudflareAction::Purge).unwrap().soft);
 }
