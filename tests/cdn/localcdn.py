@@ -152,6 +152,7 @@ class LocalCDN:
             return
         try:
             os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGCONT)  # a frozen instance must wake to take the TERM
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -185,6 +186,13 @@ class LocalCDN:
 
     def stop_instance(self, i):
         self._kill(f"varnish-{i + 1}")
+
+    def freeze_instance(self, i):
+        """Freezes varnishd number i (SIGSTOP to its process group): unreachable, cache kept."""
+        os.killpg(self.procs[f"varnish-{i + 1}"].pid, signal.SIGSTOP)
+
+    def thaw_instance(self, i):
+        os.killpg(self.procs[f"varnish-{i + 1}"].pid, signal.SIGCONT)
 
     def counter(self, i, name):
         """A varnishstat counter of varnishd number i, e.g. MAIN.client_req or MAIN.sess_conn.

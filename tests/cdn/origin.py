@@ -2,12 +2,14 @@
 """The demo origin: every fetch answers a different body, so a purge is visible.
 
 GET /<anything> -> 200 text/html, Cache-Control: public, max-age=3600, and a body naming the
-host, path and a per-process fetch counter; pages under /tagged/<tag>/ carry
+host, path, a per-process fetch counter and the fetch time (`at <unix ms>`, which the soak test
+compares with purge times); pages under /tagged/<tag>/ carry
 `Surrogate-Key: <tag>` (for key purges). GET /__origin/fetches -> JSON {path: count}.
 """
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -27,7 +29,7 @@ class Handler(BaseHTTPRequestHandler):
             fetches[self.path] = n
         host = self.headers.get("Host", "")
         body = (f"<!doctype html><title>{host}{self.path}</title>"
-                f"<p>{host}{self.path} origin fetch #{n}</p>\n").encode()
+                f"<p>{host}{self.path} origin fetch #{n} at {time.time_ns() // 1_000_000}</p>\n").encode()
         parts = self.path.split("/")
         tags = parts[2] if len(parts) > 3 and parts[1] == "tagged" else None
         self.reply(body, "text/html; charset=utf-8", "public, max-age=3600", tags)

@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""Soak test: many purges while instances are stopped and started at random; nothing may be lost.
+"""Soak test: many purges while instances are stopped, started, frozen and thawed at random;
+nothing may be lost, checked on the caches themselves.
 
 Runs its own local CDN (real varnishd x3, dnsdist, the worker in workerd) on the soak ports. A
-chaos thread stops and starts instances at random while purges go out one after another. Then
-every instance is brought back and the cron trigger is fired until no delivery is pending.
+chaos thread restarts instances (which empties their cache) and freezes them with SIGSTOP (which
+keeps it) and cuts them off (the worker reaches each instance through a relay that chaos can cut:
+unreachable, cache kept and still warmed, bytes in flight lost: the case that matters), and
+brings them back, at random, while purges go out one after another and a warming thread keeps
+the pages cached. Then every instance is brought back and the cron trigger is fired until no
+delivery is pending.
 
-Every (URL, instance) pair of every report must end up accounted for: purged inline, refused by
-the instance (reported), or a delivery record (delivered, pending or abandoned). Anything else is
-lost. Prints the figures; exits 1 if anything was lost.
+Two checks. The books: every (URL, instance) pair of every report is purged inline, refused by
+the instance (reported), or a delivery record. The truth: every instance is asked for every URL,
+and a cached copy fetched from the origin before that URL's last purge began (the origin's body
+says when it was fetched) is stale: a purge that was lost. Prints the figures; exits 1 if
+anything was lost or stale.
 
 Usage: scripts/soak [PURGES]   (default 1000)
 """
 import json
+import os
 import random
+import re
+import socket
+import struct
 import sys
 import threading
 import time
@@ -21,7 +32,79 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
-from localcdn import INSTANCE_IPS, ROOT, SITE, SOAK_PORTS, LocalCDN  # noqa: E402
+from localcdn import INSTANCE_IPS, ROOT, SITE, SOAK_PORTS, LocalCDN, http_get  # noqa: E402
+
+URLS = [f"/soak/{n}" for n in range(50)]
+# Extra worker settings, e.g. SOAK_VARS='{"REDELIVERY_MAX_AGE_MS": "1000"}' to check that the
+# soak fails when redelivery gives up.
+SOAK_VARS = json.loads(os.environ.get("SOAK_VARS", "{}"))
+# The worker reaches the instances through these links (DNS names them), so chaos can cut one.
+LINK_IPS = ("127.0.2.1", "127.0.2.2", "127.0.2.3")
+
+
+class Link:
+    """A TCP relay in front of one instance that chaos can cut: new connections are refused and
+    open ones reset, bytes in flight lost. An instance behind a cut link is unreachable for the
+    worker but keeps its cache (and is still warmed directly): every purge it misses must be
+    redelivered, or a stale copy stays."""
+
+    def __init__(self, listen, target):
+        self.listen, self.target = listen, target
+        self.lock, self.conns, self.server = threading.Lock(), set(), None
+        self.restore()
+
+    def restore(self):
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(self.listen)
+        server.listen(128)
+        with self.lock:
+            self.server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def cut(self):
+        with self.lock:
+            server, self.server = self.server, None
+            conns, self.conns = self.conns, set()
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        for c in conns:
+            try:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.close()
+            except OSError:
+                pass
+
+    def _accept(self, server):
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                live = self.server is server
+                if live:
+                    self.conns |= {client, upstream}
+            if not live:
+                client.close()
+                upstream.close()
+                continue
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
 
 
 def call(cdn, method, path, body=None):
@@ -35,38 +118,91 @@ def call(cdn, method, path, body=None):
         return e.code, json.loads(e.read())
 
 
-def chaos(cdn, stop, rng, log):
-    down = set()
+def chaos(cdn, links, stop, rng, log, frozen):
+    """Restarts (cache emptied), freezes (SIGSTOP: cache kept) and cuts off (cache kept, still
+    warmed) instances at random, and brings them back."""
+    state = {i: "up" for i in range(len(INSTANCE_IPS))}
+
+    def back(i):
+        if state[i] == "down":
+            cdn.start_instance(i)
+        elif state[i] == "frozen":
+            cdn.thaw_instance(i)
+            frozen.discard(i)
+        elif state[i] == "cut":
+            links[i].restore()
+        log.append(("back", i))
+        state[i] = "up"
+
     while not stop.is_set():
         time.sleep(rng.uniform(0.2, 1.5))
         i = rng.randrange(len(INSTANCE_IPS))
-        if i in down:
-            cdn.start_instance(i)
-            down.discard(i)
-            log.append(("start", i))
-        else:
+        if state[i] != "up":
+            back(i)
+            continue
+        state[i] = rng.choice(["down", "frozen", "cut"])
+        log.append((state[i], i))
+        if state[i] == "down":
             cdn.stop_instance(i)
-            down.add(i)
-            log.append(("stop", i))
-    for i in down:
-        cdn.start_instance(i)
+        elif state[i] == "frozen":
+            frozen.add(i)
+            cdn.freeze_instance(i)
+        else:
+            links[i].cut()
+    for i in state:
+        if state[i] != "up":
+            back(i)
+
+
+def fetch(instance, path, timeout=0.5):
+    """GETs `path` from one instance: (Cache-Status, fetch time from the origin's body)."""
+    ip, port = instance.rsplit(":", 1)
+    status, headers, body = http_get(ip, int(port), path, headers={"Host": SITE}, timeout=timeout)
+    at = re.search(r" at (\d+)<", body if isinstance(body, str) else body.decode())
+    return status, headers.get("cache-status", ""), int(at.group(1)) if at else None
+
+
+def warm(cdn, stop, rng, locks, frozen):
+    """Keeps pages cached on the instances that are up, never while that page's purge is on."""
+    while not stop.is_set():
+        path = rng.choice(URLS)
+        i = rng.randrange(len(cdn.instances))
+        if i in frozen or not locks[path].acquire(blocking=False):
+            continue
+        try:
+            fetch(cdn.instances[i], path)
+        except Exception:  # an instance restarting or freezing: the next round tries again
+            pass
+        finally:
+            locks[path].release()
 
 
 def main():
     purges = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     rng = random.Random(int(time.time()))
     cdn = LocalCDN(ports=SOAK_PORTS, state=ROOT / ".state" / "soak", instance_timeout_ms=1000,
-                   extra_vars={"RATE_LIMIT_PER_MINUTE": "1000000", "REDELIVERY_BASE_MS": "500", "REDELIVERY_CAP_MS": "3000"})
-    print(f"soak: starting a local CDN, then {purges} purges with instances stopped and started at random", flush=True)
+                   extra_vars={"RATE_LIMIT_PER_MINUTE": "1000000", "REDELIVERY_BASE_MS": "500", "REDELIVERY_CAP_MS": "3000", **SOAK_VARS})
+    print(f"soak: starting a local CDN, then {purges} purges with instances restarted and frozen at random", flush=True)
     with cdn:
-        stop, log = threading.Event(), []
-        chaos_thread = threading.Thread(target=chaos, args=(cdn, stop, rng, log), daemon=True)
+        stop, log, frozen = threading.Event(), [], set()
+        locks = {path: threading.Lock() for path in URLS}
+        last_purge = {}
+        links = [Link((ip, cdn.ports.varnish), (target, cdn.ports.varnish)) for ip, target in zip(LINK_IPS, INSTANCE_IPS)]
+        cdn.stop_doh()
+        cdn.start_doh(ips=LINK_IPS)
+        chaos_thread = threading.Thread(target=chaos, args=(cdn, links, stop, rng, log, frozen), daemon=True)
+        warm_thread = threading.Thread(target=warm, args=(cdn, stop, random.Random(rng.random()), locks, frozen),
+                                       daemon=True)
         chaos_thread.start()
+        warm_thread.start()
         pairs = inline_ok = rejected = queued = unqueued_failures = errors = 0
         statuses = {}
         started = time.monotonic()
         for n in range(purges):
-            status, body = call(cdn, "POST", "/api/purge", {"urls": [f"https://{SITE}/soak/{rng.randrange(50)}"]})
+            path = rng.choice(URLS)
+            with locks[path]:
+                last_purge[path] = time.time_ns() // 1_000_000
+                status, body = call(cdn, "POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
             statuses[status] = statuses.get(status, 0) + 1
             if status not in (200, 207, 502):
                 errors += 1
@@ -74,7 +210,7 @@ def main():
                 continue
             for row in body["results"]:
                 pairs += 1
-                if row["outcome"] in ("purged", "not_cached"):
+                if row["outcome"] in ("purged", "not_cached", "unconfirmed"):
                     inline_ok += 1
                 elif row["outcome"] == "rejected":
                     rejected += 1
@@ -83,9 +219,10 @@ def main():
                 else:
                     unqueued_failures += 1
             if (n + 1) % 100 == 0:
-                print(f"  {n + 1} purges, {time.monotonic() - started:.0f} s, {len(log)} instance stops/starts", flush=True)
+                print(f"  {n + 1} purges, {time.monotonic() - started:.0f} s, {len(log)} chaos events", flush=True)
         stop.set()
         chaos_thread.join()
+        warm_thread.join()
 
         # Everyone is back: let the background redelivery finish.
         deadline = time.monotonic() + 300
@@ -96,6 +233,16 @@ def main():
                 break
             time.sleep(1)
         delivered, pending, abandoned = d["delivered"], d["pending"], d["abandoned"]
+
+        # The truth, on the instances: no cached copy older than its URL's last purge.
+        stale, cached_copies = [], 0
+        for path, purged_at in sorted(last_purge.items()):
+            for inst in cdn.instances:
+                status, cache_status, fetched_at = fetch(inst, path, timeout=10)
+                if "; hit" in cache_status:
+                    cached_copies += 1
+                    if fetched_at is not None and fetched_at < purged_at:
+                        stale.append((path, inst, purged_at - fetched_at))
         recorded = delivered + pending + abandoned
         lost = (queued - recorded if queued > recorded else 0) + unqueued_failures + errors
         figures = {
@@ -108,13 +255,20 @@ def main():
             "pending": pending,
             "abandoned": abandoned,
             "rejected": rejected,
-            "instance_stops_and_starts": len(log),
+            "instance_restarts": sum(1 for op, _ in log if op == "down"),
+            "instance_freezes": sum(1 for op, _ in log if op == "frozen"),
+            "instance_cut_offs": sum(1 for op, _ in log if op == "cut"),
+            "urls_checked_on_instances": len(last_purge) * len(cdn.instances),
+            "cached_copies_found": cached_copies,
+            "stale_copies": len(stale),
             "lost": lost,
         }
         print(json.dumps(figures, indent=2), flush=True)
         if queued != recorded:
             print(f"soak: {queued} pairs were reported pending but {recorded} deliveries are recorded", flush=True)
-        return 1 if lost or queued != recorded else 0
+        for path, inst, ms in stale[:20]:
+            print(f"soak: STALE {inst} serves {path} fetched {ms} ms before its last purge", flush=True)
+        return 1 if lost or stale or queued != recorded else 0
 
 
 if __name__ == "__main__":
