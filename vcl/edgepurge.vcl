@@ -52,7 +52,6 @@ sub vcl_recv {
             || req.http.Purge-Token != std.getenv("EDGEPURGE_PURGE_TOKEN")) {
             return (synth(401, "Invalid purge token"));
         }
-        unset req.http.Purge-Token;
         if (req.http.Purge-Kind == "key") {
             if (req.http.Purge-Soft == "1") {
                 set req.http.edgepurge-count = xkey.softpurge(req.http.Purge-Keys);
@@ -93,6 +92,13 @@ sub vcl_backend_response {
 }
 
 sub edgepurge_url {
+    # Checked again here: another vcl_recv running before this file's may have sent the PURGE
+    # to the lookup without the check above.
+    if (std.getenv("EDGEPURGE_PURGE_TOKEN") == ""
+        || req.http.Purge-Token != std.getenv("EDGEPURGE_PURGE_TOKEN")) {
+        return (synth(401, "Invalid purge token"));
+    }
+    unset req.http.Purge-Token;
     if (req.http.Purge-Soft == "1") {
         set req.http.edgepurge-count = purge.soft(0s);
     } else {

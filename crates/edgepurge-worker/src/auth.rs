@@ -12,8 +12,10 @@ use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEAD
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
+use futures_util::future::{select, Either};
 use std::cell::RefCell;
-use worker::{Fetch, Method, Request, Url};
+use std::time::Duration;
+use worker::{Delay, Fetch, Method, Request, Url};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -146,14 +148,24 @@ fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
 /// The largest Access JWKS read (a team's key set is a few KB).
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 
+/// How long one JWKS fetch may take.
+const JWKS_TIMEOUT_MS: u64 = 5000;
+
 thread_local! {
-    /// The Access JWKS, cached per isolate: (certs URL, keys, when fetched in ms).
-    static JWKS: RefCell<Option<(String, Jwks, i64)>> = const { RefCell::new(None) };
+    /// The Access JWKS, cached per isolate: (certs URL, keys if a fetch succeeded, when the last
+    /// fetch was tried in ms, whether it worked or not).
+    static JWKS: RefCell<Option<(String, Option<Jwks>, i64)>> = const { RefCell::new(None) };
 }
 
 async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
     let parsed = Url::parse(url).map_err(|e| e.to_string())?;
-    let mut resp = Fetch::Url(parsed).send().await.map_err(|e| format!("fetching {url}: {e}"))?;
+    let request = Fetch::Url(parsed);
+    let fetch = Box::pin(request.send());
+    let timeout = Delay::from(Duration::from_millis(JWKS_TIMEOUT_MS));
+    let mut resp = match select(fetch, timeout).await {
+        Either::Left((resp, _)) => resp.map_err(|e| format!("fetching {url}: {e}"))?,
+        Either::Right(_) => return Err(format!("fetching {url}: no answer within {JWKS_TIMEOUT_MS} ms")),
+    };
     if resp.status_code() != 200 {
         return Err(format!("fetching {url}: HTTP {}", resp.status_code()));
     }
@@ -165,21 +177,25 @@ async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
     Jwks::parse(&body).map_err(|e| e.to_string())
 }
 
-/// Verifies an Access JWT, fetching the JWKS when it is not cached, or lacks the JWT's key and
-/// was fetched more than a minute ago (`access::jwks_fetch_due`).
+/// Verifies an Access JWT, fetching the JWKS when the cached keys lack the JWT's key and the
+/// last fetch (successful or not) was tried more than a minute ago (`access::jwks_fetch_due`).
 async fn verify_access(settings: &AccessSettings, jwt: &str, now_ms: i64) -> Result<access::AccessIdentity, String> {
     let kid = access::key_id(jwt).map_err(|e| e.to_string())?;
     let cached = JWKS
         .with(|c| c.borrow().as_ref().filter(|(u, _, _)| *u == settings.certs_url).map(|(_, k, at)| (k.clone(), *at)));
-    let jwks = match cached {
-        Some((keys, _)) if keys.has(&kid) => keys,
-        Some((_, at)) if !access::jwks_fetch_due(Some(at), now_ms) => {
+    let (keys, tried_at) = cached.map_or((None, None), |(k, at)| (k, Some(at)));
+    let jwks = match keys {
+        Some(keys) if keys.has(&kid) => keys,
+        _ if !access::jwks_fetch_due(tried_at, now_ms) => {
             return Err(format!("unknown key id {kid:?} (the team's keys were fetched less than a minute ago)"))
         }
-        _ => {
-            let fresh = fetch_jwks(&settings.certs_url).await?;
-            JWKS.with(|c| *c.borrow_mut() = Some((settings.certs_url.clone(), fresh.clone(), now_ms)));
-            fresh
+        stale => {
+            // The time is kept whether the fetch works or not: a failing JWKS host is not asked
+            // again on every request either.
+            let fetched = fetch_jwks(&settings.certs_url).await;
+            let keep = fetched.as_ref().ok().cloned().or(stale);
+            JWKS.with(|c| *c.borrow_mut() = Some((settings.certs_url.clone(), keep, now_ms)));
+            fetched?
         }
     };
     access::verify(jwt, &jwks, &settings.audience, &settings.issuer, now_ms / 1000).map_err(|e| e.to_string())

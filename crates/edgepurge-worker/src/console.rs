@@ -121,6 +121,12 @@ pub async fn update_person(req: &mut Request, env: &Env, id: &str) -> HandlerRes
     if id == identity.person.id {
         return Err(ApiError::new(ErrorKind::Conflict, "you cannot change your own role"));
     }
+    if store.person(id).await?.is_some_and(|p| p.name == BOOTSTRAP_ADMIN) {
+        return Err(ApiError::new(
+            ErrorKind::Conflict,
+            "the bootstrap admin stays an admin: rotate API_TOKENS instead",
+        ));
+    }
     let body: PersonUpdate = json_body(req).await?;
     match store.set_role(id, body.role).await? {
         Some(person) => json(&person, 200),

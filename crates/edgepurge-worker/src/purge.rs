@@ -242,15 +242,16 @@ async fn finish(
 }
 
 /// Writes a purge attempt refused before the caller was known, within the refusal budget: at
-/// most `REFUSAL_BUDGET_PER_MINUTE` a minute for the whole deployment and for each client
-/// (IPv6: per /64). Over the budget a refusal costs one read and no write.
+/// most `REFUSAL_BUDGET_PER_MINUTE` a minute for the whole deployment and a quarter of that for
+/// each client (IPv6: per /64). Over the budget a refusal costs one read and no write.
 async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
     let (store, now, budget) = (&base.store, base.now, base.config.refusal_budget_per_minute);
     let recorded = async {
         if store.peek("refusals", now).await? >= i64::from(budget) {
             return Ok(false);
         }
-        if store.hit(&format!("anonymous:{}", client(req)), now).await? > i64::from(budget) {
+        // One client gets a quarter of the budget, so it cannot silence everyone else's refusals.
+        if store.hit(&format!("anonymous:{}", client(req)), now).await? > i64::from((budget / 4).max(1)) {
             return Ok(false);
         }
         store.hit("refusals", now).await?;

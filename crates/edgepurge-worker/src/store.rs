@@ -432,7 +432,12 @@ impl Store {
         }
         let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
         let batch = vec![
-            stmt("UPDATE people SET removed_at = ?2 WHERE id = ?1 AND removed_at IS NULL", &[n(id), n(now)])?,
+            // The name and e-mail are freed (both are unique), so the person can be added again.
+            stmt(
+                "UPDATE people SET removed_at = ?2, name = name || ' (removed ' || id || ')', email = NULL \
+                 WHERE id = ?1 AND removed_at IS NULL",
+                &[n(id), n(now)],
+            )?,
             stmt("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE person_id = ?1", &[n(id), n(now)])?,
             stmt("DELETE FROM sessions WHERE person_id = ?1", &[n(id)])?,
         ];

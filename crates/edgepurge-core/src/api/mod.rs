@@ -84,11 +84,13 @@ impl Outcome {
         }
     }
 
+    /// Every outcome.
+    pub const ALL: [Outcome; 5] =
+        [Outcome::Purged, Outcome::NotCached, Outcome::Unconfirmed, Outcome::Rejected, Outcome::Failed];
+
     /// Reads a stored name.
     pub fn parse(raw: &str) -> Option<Outcome> {
-        [Outcome::Purged, Outcome::NotCached, Outcome::Rejected, Outcome::Failed]
-            .into_iter()
-            .find(|o| o.as_str() == raw)
+        Outcome::ALL.into_iter().find(|o| o.as_str() == raw)
     }
 
     /// Words for people: `not cached` rather than `not_cached`.
