@@ -1,11 +1,11 @@
 //! The purge pipeline, one for the JSON, NDJSON, Fastly and Cloudflare endpoints alike:
-//! caller -> prepare (rate limit, validation, discovery, plan) -> fan-out -> finish (redelivery
-//! queue, history).
+//! caller (counted) -> prepare (rate limit, role, validation, discovery, plan, the history entry
+//! written ahead) -> fan-out -> finish (redelivery queue, the entry completed).
 //!
 //! The order is the security contract: nothing leaves for any instance until the caller, the
-//! body, every item and every host have been checked, and discovery has succeeded for all.
-//! Every purge attempt after configuration loads, refused ones included, goes to the history,
-//! named by the labels the core gives its items.
+//! body, every item and every host have been checked, discovery has succeeded for all, and the
+//! history holds the purge. Refused attempts go to the history too, named by the labels the
+//! core gives their items, within the bounds of `core::limits`.
 
 use crate::auth::{self, Identity, Refused};
 use crate::ctx::{client, header, json_body, random_u32, Base};
