@@ -234,6 +234,39 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   await editor.context.close();
 });
 
+test("an admin changes a role and removes a person in the console; their session ends at once", async () => {
+  const admin = await signIn(info.token);
+  await admin.page.getByTestId("nav-people").click();
+  const name = `Temp ${Date.now()}`;
+  await admin.page.getByTestId("person-name").fill(name);
+  await admin.page.getByTestId("person-create").click();
+  const row = admin.page.locator(`[data-testid=person][data-name="${name}"]`);
+  await row.waitFor();
+  await row.getByTestId("token-label").fill("temp");
+  await row.getByTestId("token-issue").click();
+  const token = (await row.getByTestId("issued-token").textContent()).trim();
+  const temp = await signIn(token);
+  assert.match(await temp.page.getByTestId("me").textContent(), /\(editor\)/);
+
+  // Promote: the list shows the new role, and the person's open session has ended.
+  await row.getByTestId("person-set-role").selectOption("admin");
+  await admin.page.locator(`[data-testid=person][data-name="${name}"] .badge`, { hasText: "admin" }).waitFor();
+  await temp.page.getByTestId("nav-history").click();
+  await temp.page.getByTestId("signin-notice").waitFor();
+  await temp.context.close();
+
+  // Remove: gone from the list, and the token no longer signs in.
+  const again = await signIn(token);
+  assert.match(await again.page.getByTestId("me").textContent(), /\(admin\)/);
+  await admin.page.locator(`[data-testid=person][data-name="${name}"]`).getByTestId("person-remove").click();
+  await admin.page.locator(`[data-testid=person][data-name="${name}"]`).waitFor({ state: "detached" });
+  const gone = await get(`${info.api}/api/me`, { authorization: `Bearer ${token}` });
+  assert.equal(gone.status, 401, gone.body);
+  assert.deepEqual(admin.errors, []);
+  await again.context.close();
+  await admin.context.close();
+});
+
 test("an expired or ended session sends the person back to sign-in with a message", async () => {
   const { context, page } = await signIn(info.token);
   await context.clearCookies();

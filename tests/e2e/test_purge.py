@@ -726,6 +726,23 @@ class Hardening(CdnTestCase):
         status, _, again = api("POST", "/api/people", {"name": person["name"], "role": "editor"})
         self.assertEqual(status, 201, again)
 
+    def test_finding_7_sign_in_is_rate_limited_per_client(self):
+        # SIGN_IN_RATE_LIMIT_PER_MINUTE (30) per client address: guessing tokens is slowed down.
+        seen = []
+        for _ in range(70):
+            req = urllib.request.Request(CDN.api + "/api/session", method="POST", data=b'{"token": "ep_wrong"}',
+                                         headers={"Content-Type": "application/json", "CF-Connecting-IP": "203.0.113.99"})
+            try:
+                urllib.request.urlopen(req, timeout=30)
+                seen.append(200)
+            except urllib.error.HTTPError as e:
+                seen.append(e.code)
+                if e.code == 429:
+                    break
+        self.assertEqual(seen[-1], 429, seen)
+        self.assertEqual(set(seen[:-1]), {401})
+        self.assertTrue(31 <= len(seen) <= 61, len(seen))
+
     def test_finding_4_a_session_cookie_needs_csrf_on_the_cloudflare_endpoint_too(self):
         path = new_page()
         self.warm(path)
