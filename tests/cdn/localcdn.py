@@ -233,6 +233,16 @@ class LocalCDN:
         if status != 200:
             raise RuntimeError(f"/__scheduled answered {status}: {body!r}")
 
+    def d1(self, sql):
+        """Runs SQL on the worker's local D1 database (what the tests cannot see through the API);
+        returns the result rows."""
+        env_sh = ROOT / "scripts/env.sh"
+        argv = ["bash", "-c", f'source "{env_sh}" && exec "$@"', "wrangler", "wrangler", "d1", "execute", "edgepurge",
+                "--local", "--persist-to", str(self.state / "wrangler"), "--json", "--command", sql]
+        out = subprocess.run(argv, cwd=ROOT, check=True, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=120).stdout
+        return json.loads(out)[0]["results"]
+
     def start_doh(self, ips=INSTANCE_IPS):
         conf = self.state / "dnsdist.conf"
         spoof = ", ".join(f'"{ip}"' for ip in ips)

@@ -743,6 +743,30 @@ class Hardening(CdnTestCase):
         self.assertEqual(set(seen[:-1]), {401})
         self.assertTrue(31 <= len(seen) <= 61, len(seen))
 
+    def test_finding_3_old_rate_limit_windows_are_pruned_by_the_cron_trigger(self):
+        CDN.d1("INSERT OR REPLACE INTO rate_limits (key, window, count) VALUES ('prune-test', 1, 5)")
+        self.assertEqual(len(CDN.d1("SELECT * FROM rate_limits WHERE key = 'prune-test'")), 1)
+        CDN.run_scheduled()
+        self.assertEqual(CDN.d1("SELECT count(*) AS n FROM rate_limits WHERE window < 1000"), [{"n": 0}])
+
+    def test_finding_7_every_authenticated_route_has_a_per_person_limit(self):
+        # READ_RATE_LIMIT_PER_MINUTE (600): a person reading in a loop gets a 429 by the 1201st
+        # request (if the minute turned over while reading), and others are not limited by it.
+        status, _, person = api("POST", "/api/people", {"name": f"reader-{uuid.uuid4().hex[:8]}", "role": "editor"})
+        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "reader"})
+        self.assertEqual(status, 201, issued)
+        seen = []
+        for _ in range(1201):
+            status, _, body = api("GET", "/api/me", token=issued["token"], content_type=None)
+            seen.append(status)
+            if status == 429:
+                self.assertEqual(body["type"], "urn:edgepurge:problem:rate-limited")
+                break
+        self.assertEqual(seen[-1], 429, f"no 429 after {len(seen)} reads")
+        self.assertEqual(set(seen[:-1]), {200})
+        self.assertTrue(601 <= len(seen) <= 1201, len(seen))
+        self.assertEqual(api("GET", "/api/me", content_type=None)[0], 200)
+
     def test_finding_4_a_session_cookie_needs_csrf_on_the_cloudflare_endpoint_too(self):
         path = new_page()
         self.warm(path)
