@@ -83,6 +83,12 @@ pub fn clear_session_cookie() -> String {
 /// session's (compared in constant time).
 pub fn csrf_ok(origin: Option<&str>, own_origin: &str, sent_token: Option<&str>, session_token: &str) -> bool {
     let origin_ok = origin.is_none_or(|o| o.eq_ignore_ascii_case(own_origin));
-    let token_ok = sent_token.is_some_and(|t| crate::config::constant_time_eq(t.as_bytes(), session_token.as_bytes()));
+    let token_ok = sent_token.is_some_and(|t| constant_time_eq(t.as_bytes(), session_token.as_bytes()));
     origin_ok & token_ok
+}
+
+/// Compares two byte strings in time independent of their contents (only of their lengths),
+/// with `subtle`'s constant-time equality.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }

@@ -30,6 +30,7 @@
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
 
+use crate::auth::{constant_time_eq, secret_hash};
 use crate::discovery::{non_public, DiscoverySpec};
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::FieldValue;
@@ -311,9 +312,7 @@ impl Config {
     /// session signed in with one ends when the token leaves `API_TOKENS`.
     pub fn is_bootstrap_hash(&self, hash: &str) -> bool {
         let hash = hash.as_bytes();
-        self.api_tokens
-            .iter()
-            .fold(false, |found, known| found | constant_time_eq(crate::auth::secret_hash(known).as_bytes(), hash))
+        self.api_tokens.iter().fold(false, |found, known| found | constant_time_eq(secret_hash(known).as_bytes(), hash))
     }
 
     /// Refuses a target whose host is not allowed (403).
@@ -390,10 +389,4 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, Confi
         return Err(err("no rules".into()));
     }
     Ok(rules)
-}
-
-/// Compares two byte strings in time independent of their contents (only of their lengths),
-/// with `subtle`'s constant-time equality.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    bool::from(subtle::ConstantTimeEq::ct_eq(a, b))
 }

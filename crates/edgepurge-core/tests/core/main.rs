@@ -8,7 +8,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use edgepurge_core::api::{ErrorSource, Outcome, PurgeRequest, PurgeStatus};
-use edgepurge_core::config::{constant_time_eq, Config, ConfigError};
+use edgepurge_core::auth::constant_time_eq;
+use edgepurge_core::config::{Config, ConfigError};
 use edgepurge_core::delivery::Completed;
 use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
 use edgepurge_core::error::ErrorKind;
