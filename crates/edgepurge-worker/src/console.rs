@@ -11,7 +11,6 @@ use edgepurge_core::auth::{
     TOKEN_PREFIX,
 };
 use edgepurge_core::error::ErrorKind;
-use edgepurge_core::limits;
 use edgepurge_core::request::{self, deliveries_filter, history_filter};
 use edgepurge_core::ApiError;
 use worker::{Env, Headers, Request, Response, Url};
@@ -31,12 +30,8 @@ fn with_cookie(resp: Response, cookie: &str) -> HandlerResult {
 /// `POST /api/session`: exchange a personal token for a session cookie.
 pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
     let Base { config, store, now } = Base::open(env)?;
-    let calls = store.hit(&format!("signin:{}", client(req)), now).await?;
-    if let Some(e) =
-        limits::over(calls, config.sign_in_rate_limit_per_minute, now, "sign-ins (SIGN_IN_RATE_LIMIT_PER_MINUTE)")
-    {
-        return Err(e);
-    }
+    let what = "sign-ins (SIGN_IN_RATE_LIMIT_PER_MINUTE)";
+    store.within(&format!("signin:{}", client(req)), now, config.sign_in_rate_limit_per_minute, what).await?;
     // No session yet, so no CSRF token: refuse cross-origin sign-ins (login CSRF) by Origin.
     let url: Url = req.url().map_err(internal)?;
     if let Some(origin) = req.headers().get("origin").map_err(internal)? {

@@ -69,12 +69,8 @@ pub struct Ctx {
 pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
     let Base { config, store, now } = Base::open(env)?;
     let identity = auth::authenticate(req, &config, &store, now).await?;
-    let calls = store.hit(&format!("read:{}", identity.person.id), now).await?;
-    if let Some(e) =
-        limits::over(calls, config.read_rate_limit_per_minute, now, "requests (READ_RATE_LIMIT_PER_MINUTE)")
-    {
-        return Err(e);
-    }
+    let what = "requests (READ_RATE_LIMIT_PER_MINUTE)";
+    store.within(&format!("read:{}", identity.person.id), now, config.read_rate_limit_per_minute, what).await?;
     identity.require(action)?;
     Ok(Ctx { config, store, identity, now })
 }

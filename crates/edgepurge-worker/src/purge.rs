@@ -66,21 +66,22 @@ pub struct Caller {
 /// the bounds of `core::limits` (the caller's limit, or the refusal budget for unknown callers).
 pub async fn caller(base: &Base, req: &Request, who: Result<Identity, Refused>) -> Result<Caller, ApiError> {
     let limit = base.config.rate_limit_per_minute;
-    match who {
-        Ok(identity) => {
-            let calls = base.store.hit(&format!("person:{}", identity.person.id), base.now).await?;
-            Ok(Caller { identity, calls })
+    let (identity, refusal) = match who {
+        Ok(identity) => (identity, None),
+        Err(Refused { who: Some(identity), error }) => (identity, Some(error)),
+        Err(Refused { who: None, error }) => {
+            record_anonymous(base, req, &error).await;
+            return Err(error);
         }
-        Err(Refused { who: Some(identity), error }) => {
-            let calls = base.store.hit(&format!("person:{}", identity.person.id), base.now).await?;
+    };
+    let calls = base.store.hit(&format!("person:{}", identity.person.id), base.now).await?;
+    match refusal {
+        None => Ok(Caller { identity, calls }),
+        Some(error) => {
             let error = limits::over(calls, limit, base.now, PURGES).unwrap_or(error);
             if limits::record_refusal(calls, limit) {
                 record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error).await;
             }
-            Err(error)
-        }
-        Err(Refused { who: None, error }) => {
-            record_anonymous(base, req, &error).await;
             Err(error)
         }
     }

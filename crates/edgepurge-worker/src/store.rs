@@ -611,6 +611,15 @@ impl Store {
         Ok(count)
     }
 
+    /// Counts one request by `key` and refuses it (429) past `limit` a minute; `what` names the
+    /// requests and their setting in the problem.
+    pub async fn within(&self, key: &str, now: i64, limit: u32, what: &str) -> Result<(), ApiError> {
+        match limits::over(self.hit(key, now).await?, limit, now, what) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// The count of `key` in the current minute, without counting (a read, no write).
     pub async fn peek(&self, key: &str, now: i64) -> Result<i64, ApiError> {
         let row: Option<Count> = self
