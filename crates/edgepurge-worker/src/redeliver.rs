@@ -38,6 +38,7 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
     let policy: RedeliveryPolicy = config.redelivery;
     let mut resolver = Resolver::new(&config);
     let mut pairs = Vec::new();
+    let mut instances = std::collections::BTreeSet::new();
     let mut sending = Vec::new();
     let mut pass = Pass { attempted: 0, delivered: 0, abandoned: 0 };
     for d in store.due_deliveries(now, BATCH).await? {
@@ -54,8 +55,9 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
         };
         match triaged {
             // Within SUBREQUEST_BUDGET instances a pass: the others wait for the next tick.
-            Ok((_, addr)) if pairs.len() >= config.subrequest_budget && !pairs.iter().any(|(_, a)| *a == addr) => {}
+            Ok((_, addr)) if instances.len() >= config.subrequest_budget && !instances.contains(&addr) => {}
             Ok(pair) => {
+                instances.insert(pair.1);
                 pairs.push(pair);
                 sending.push(d);
             }
