@@ -51,7 +51,7 @@ pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError>
 /// history entry.
 pub struct Prepared {
     pub plan: Rc<Plan>,
-    actor: (String, i64),
+    actor: String,
     entry: i64,
 }
 
@@ -135,7 +135,7 @@ pub async fn prepare(
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
             ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
         })?;
-        Ok(Prepared { plan: Rc::new(plan), actor: (identity.person.name.clone(), identity.person.id), entry })
+        Ok(Prepared { plan: Rc::new(plan), actor: identity.person.name.clone(), entry })
     }
     .await;
     if let Err(e) = &result {
@@ -229,7 +229,7 @@ async fn finish(
     worker::console_log!(
         "purge {} by {}: {} items={} instances={} purged={} not_cached={} unconfirmed={} rejected={} failed={}",
         prepared.entry,
-        prepared.actor.0,
+        prepared.actor,
         completion.status.as_str(),
         prepared.plan.purges.len(),
         report.plan.instances,
