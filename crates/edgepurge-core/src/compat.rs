@@ -8,7 +8,7 @@
 //! | `POST /service/{id}/purge` with `Surrogate-Key: k1 k2` | purge several keys; reply `{"k1": id, "k2": id}` |
 //! | `POST /service/{id}/purge_all` | purge every allowed host (admins only) |
 //!
-//! `Fastly-Soft-Purge: 1` asks for a soft purge. The service id is ignored: one edgepurge
+//! `Fastly-Soft-Purge: 1` asks for a soft purge (`0` or none: a hard one; any other value is refused). The service id is ignored: one edgepurge
 //! deployment is one service. Cloudflare's `purge_cache` body ([`CloudflarePurge`]) maps
 //! `files`, `tags`, `prefixes` (`host/path`, no scheme), `hosts` and `purge_everything` to URLs,
 //! surrogate keys, prefixes and hosts, with Cloudflare's limit of 30 items per list.
@@ -45,7 +45,12 @@ pub fn fastly_request(
     surrogate_keys: Option<&str>,
     allowed_hosts: &[String],
 ) -> Result<FastlyRequest, ApiError> {
-    let soft = soft_purge.is_some_and(|v| v.trim() == "1");
+    let soft = match soft_purge.map(str::trim) {
+        None | Some("0") => false,
+        Some("1") => true,
+        // A soft purge asked for in another spelling must not silently become a hard one.
+        Some(other) => return Err(ApiError::bad_request(format!("Fastly-Soft-Purge must be 1 or 0, not {other:?}"))),
+    };
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let single = |request| Ok(FastlyRequest { request, batch: None });
     match segments.as_slice() {

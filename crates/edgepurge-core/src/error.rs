@@ -75,9 +75,40 @@ impl ErrorKind {
         }
     }
 
+    /// Every kind, in the order of their status codes' first appearance above.
+    pub const ALL: [ErrorKind; 17] = [
+        ErrorKind::BadRequest,
+        ErrorKind::Unauthorized,
+        ErrorKind::HostNotAllowed,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::UnsupportedMediaType,
+        ErrorKind::Conflict,
+        ErrorKind::TooManyUrls,
+        ErrorKind::OverBudget,
+        ErrorKind::TooManyRequests,
+        ErrorKind::Config,
+        ErrorKind::Internal,
+        ErrorKind::DiscoveryFailed,
+        ErrorKind::DiscoveryUnavailable,
+        ErrorKind::AuditUnavailable,
+    ];
+
     /// The HTTP status code of this kind.
     pub fn status(self) -> u16 {
         self.parts().0
+    }
+
+    /// The problem `type` URI of this kind, e.g. `urn:edgepurge:problem:unauthorized`.
+    pub fn problem_type(self) -> String {
+        format!("urn:edgepurge:problem:{}", self.parts().1)
+    }
+
+    /// The problem `title` of this kind.
+    pub fn title(self) -> &'static str {
+        self.parts().2
     }
 }
 
@@ -94,12 +125,14 @@ pub struct ApiError {
     pub subject: Option<String>,
     /// For 429: seconds until the caller may try again (the `Retry-After` header).
     pub retry_after_secs: Option<u32>,
+    /// For 405: the methods the resource takes (the `Allow` header, RFC 9110 section 15.5.6).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
     /// An error of `kind` with a human-readable `detail`.
     pub fn new(kind: ErrorKind, detail: impl Into<String>) -> Self {
-        ApiError { kind, detail: detail.into(), setting: None, subject: None, retry_after_secs: None }
+        ApiError { kind, detail: detail.into(), setting: None, subject: None, retry_after_secs: None, allow: None }
     }
 
     /// A 400 problem: the request is malformed.
@@ -110,6 +143,12 @@ impl ApiError {
     /// Names the URL, host or DNS name at fault.
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+
+    /// Names the methods the resource takes, for a 405.
+    pub fn with_allow(mut self, methods: &'static str) -> Self {
+        self.allow = Some(methods);
         self
     }
 
@@ -134,13 +173,13 @@ impl ApiError {
     /// An internal error's detail (a platform or database message) is for the logs, never for
     /// the caller: its problem says only that something failed inside.
     pub fn problem(&self) -> Problem {
-        let (status, slug, title, source, retryable) = self.kind.parts();
+        let (status, _, title, source, retryable) = self.kind.parts();
         let detail = match self.kind {
             ErrorKind::Internal => "the worker failed inside; the details are in its logs".to_owned(),
             _ => self.detail.clone(),
         };
         Problem {
-            type_: format!("urn:edgepurge:problem:{slug}"),
+            type_: self.kind.problem_type(),
             title: title.to_owned(),
             status,
             detail,

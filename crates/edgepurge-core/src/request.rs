@@ -171,7 +171,12 @@ pub fn history_filter(query: &HistoryQuery) -> Result<HistoryFilter, ApiError> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let before = match given(&query.before) {
         None => None,
-        Some(v) => Some(v.parse::<i64>().map_err(|_| ApiError::bad_request("before must be an id"))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|id| *id >= 1)
+                .ok_or_else(|| ApiError::bad_request("before must be an id (a whole number from 1)"))?,
+        ),
     };
     let limit = limit(given(&query.limit).as_deref(), 20, 100)?;
     Ok(HistoryFilter { url: given(&query.url), actor: given(&query.actor), before, limit })

@@ -151,7 +151,11 @@ pub async fn remove_person(req: &Request, env: &Env, id: &str) -> HandlerResult 
 /// `GET /api/people/{id}/tokens` (admin).
 pub async fn tokens(req: &Request, env: &Env, id: &str) -> HandlerResult {
     let Ctx { store, .. } = ctx(req, env, Action::ManagePeople).await?;
-    json(&store.tokens(id_param(id)?).await?, 200)
+    let person_id = id_param(id)?;
+    if store.person(person_id).await?.is_none() {
+        return Err(ApiError::new(ErrorKind::NotFound, format!("no person {person_id}")));
+    }
+    json(&store.tokens(person_id).await?, 200)
 }
 
 /// `POST /api/people/{id}/tokens` (admin): the token is in this reply and nowhere else, ever.

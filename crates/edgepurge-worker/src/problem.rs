@@ -23,6 +23,9 @@ pub fn response(err: &ApiError) -> Result<Response> {
     if let Some(secs) = err.retry_after_secs {
         headers.set("retry-after", &secs.to_string())?;
     }
+    if let Some(methods) = err.allow {
+        headers.set("allow", methods)?;
+    }
     if err.kind == ErrorKind::Unauthorized {
         // RFC 6750 section 3.
         headers.set("www-authenticate", "Bearer realm=\"edgepurge\"")?;

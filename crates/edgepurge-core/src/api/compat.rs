@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 /// Body of Cloudflare's `POST /client/v4/zones/{zone}/purge_cache`.
 ///
 /// Unknown fields are refused, as Cloudflare refuses them.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CloudflarePurge {
@@ -30,6 +31,7 @@ pub struct CloudflarePurge {
 }
 
 /// One entry of [`CloudflarePurge::files`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CloudflareFile {
@@ -53,6 +55,7 @@ impl CloudflareFile {
 }
 
 /// Cloudflare's response envelope for `purge_cache`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudflareReply {
     /// Whether every instance took the purge.
@@ -66,6 +69,7 @@ pub struct CloudflareReply {
 }
 
 /// One entry of [`CloudflareReply::errors`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudflareMessage {
     /// Cloudflare's error code (1000 here).
@@ -75,6 +79,7 @@ pub struct CloudflareMessage {
 }
 
 /// [`CloudflareReply::result`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudflareResult {
     /// The purge's id.
@@ -85,6 +90,7 @@ pub struct CloudflareResult {
 }
 
 /// Fastly's purge replies.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FastlyReply {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub mod compat;
 
 /// Body of `POST /api/purge`: any mix of the kinds, at least one item in all.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeRequest {
@@ -31,6 +32,7 @@ pub struct PurgeRequest {
 }
 
 /// Overall result of a purge.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PurgeStatus {
@@ -55,6 +57,7 @@ impl PurgeStatus {
 }
 
 /// What happened to one URL on one instance.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -109,6 +112,7 @@ impl Outcome {
 }
 
 /// One (URL, instance) row of a report.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeResult {
     /// The normalised URL that was purged.
@@ -137,6 +141,7 @@ pub struct PurgeResult {
 }
 
 /// Counts of each outcome in a report.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Rows in the report: URLs times the instances serving each URL's host.
@@ -155,6 +160,7 @@ pub struct Summary {
 }
 
 /// Reply of `POST /api/purge`: one row per (URL, instance), never fewer.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeReport {
     /// Overall status; see [`PurgeStatus::http_status`].
@@ -172,6 +178,7 @@ pub struct PurgeReport {
 }
 
 /// What the fan-out used, so a caller can see it stayed within the platform's limits.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanSummary {
     /// Distinct instances contacted.
@@ -183,6 +190,7 @@ pub struct PlanSummary {
 }
 
 /// Reply of `GET /api/instances`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstancesReply {
     /// One entry per allowed host.
@@ -190,6 +198,7 @@ pub struct InstancesReply {
 }
 
 /// The instances one allowed host resolves to now.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostInstances {
     /// The allowed host.
@@ -207,6 +216,7 @@ pub struct HostInstances {
 }
 
 /// Reply of `GET /api/health`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// Always `"ok"` when the worker answers.
@@ -216,6 +226,7 @@ pub struct Health {
 }
 
 /// An RFC 9457 problem details object (`application/problem+json`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     /// A URI naming the problem type, e.g. `urn:edgepurge:problem:unauthorized`.
@@ -240,6 +251,7 @@ pub struct Problem {
 }
 
 /// Where a fault lies.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorSource {
@@ -272,6 +284,7 @@ pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 // The console: identity, people and tokens, history, live purges, verification.
 
 /// What a person may do: editors purge, verify and read; admins also manage people and tokens.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -302,6 +315,7 @@ impl Role {
 }
 
 /// How a request was authenticated.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
@@ -314,6 +328,7 @@ pub enum Via {
 }
 
 /// Body of `POST /api/session`: sign in with a personal token.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
@@ -322,6 +337,7 @@ pub struct SignIn {
 }
 
 /// Reply of `GET /api/me` and `POST /api/session`: who is signed in.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
     /// Display name.
@@ -342,6 +358,7 @@ pub struct Me {
 }
 
 /// A person who may use edgepurge.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     /// Id.
@@ -358,6 +375,7 @@ pub struct Person {
 }
 
 /// Body of `POST /api/people`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
@@ -371,6 +389,7 @@ pub struct NewPerson {
 }
 
 /// Body of `PATCH /api/people/{id}`: a new role (the person's sessions end).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonUpdate {
@@ -379,6 +398,7 @@ pub struct PersonUpdate {
 }
 
 /// A personal token as listed: never the token itself.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     /// Id.
@@ -397,6 +417,7 @@ pub struct TokenInfo {
 }
 
 /// Body of `POST /api/people/{id}/tokens`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
@@ -405,6 +426,7 @@ pub struct NewToken {
 }
 
 /// Reply of `POST /api/people/{id}/tokens`: the token, shown this once.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedToken {
     /// The stored description.
@@ -414,6 +436,7 @@ pub struct IssuedToken {
 }
 
 /// One purge attempt in the history, denied ones included.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// Id; higher is newer.
@@ -442,6 +465,7 @@ pub struct HistoryEntry {
 }
 
 /// How a purge attempt ended, as the history keeps it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryStatus {
@@ -507,6 +531,7 @@ impl From<PurgeStatus> for HistoryStatus {
 /// The query string of `GET /api/history` (`?url=&actor=&before=&limit=`), as sent: every
 /// field is text so that `crate::request::history_filter` can refuse a bad one with a clear
 /// problem (and ignore empty ones, as a form submits them).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryQuery {
     /// Only entries whose items contain this text.
@@ -524,6 +549,7 @@ pub struct HistoryQuery {
 }
 
 /// The query string of `GET /api/deliveries` (`?status=&limit=`), as sent.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveriesQuery {
     /// `pending`, `delivered` or `abandoned`; all when absent.
@@ -535,6 +561,7 @@ pub struct DeliveriesQuery {
 }
 
 /// Reply of `GET /api/history`, newest first.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     /// This page.
@@ -545,6 +572,7 @@ pub struct HistoryPage {
 }
 
 /// One line of a live purge (`Accept: application/x-ndjson`): newline-delimited JSON.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PurgeEvent {
@@ -560,6 +588,7 @@ pub enum PurgeEvent {
 }
 
 /// A (URL, instance) pair of a purge.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pair {
     /// The normalised URL.
@@ -569,6 +598,7 @@ pub struct Pair {
 }
 
 /// Body of `POST /api/verify`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
@@ -577,6 +607,7 @@ pub struct VerifyRequest {
 }
 
 /// What one instance said about a URL.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyResult {
     /// The instance, as `ip:port`.
@@ -605,6 +636,7 @@ pub struct VerifyResult {
 }
 
 /// Reply of `POST /api/verify`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// The normalised URL.
@@ -614,6 +646,7 @@ pub struct VerifyReport {
 }
 
 /// A (URL, instance) purge that failed inline, redelivered in the background.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Id.
@@ -640,6 +673,7 @@ pub struct Delivery {
 }
 
 /// Where a background delivery stands.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
@@ -672,6 +706,7 @@ impl DeliveryStatus {
 }
 
 /// Reply of `GET /api/deliveries`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveriesReply {
     /// Counts by status.
@@ -685,6 +720,7 @@ pub struct DeliveriesReply {
 }
 
 /// The last purge an instance took part in.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastPurge {
     /// The instance, as `ip:port`.

@@ -38,7 +38,7 @@ fn fastly_requests_translate_as_documented() {
             None,
         ),
         (("/purge/www.example.com/", None, Some(" 1 "), None), urls(&["https://www.example.com/"], true), None),
-        (("/purge/www.example.com/", None, Some("true"), None), urls(&["https://www.example.com/"], false), None),
+        (("/purge/www.example.com/", None, Some("0"), None), urls(&["https://www.example.com/"], false), None),
         (("/service/SVC/purge/show-1", None, None, None), keys(&["show-1"], false), None),
         (("/service/SVC/purge/show-1", None, Some("1"), None), keys(&["show-1"], true), None),
         (
@@ -57,6 +57,11 @@ fn fastly_requests_translate_as_documented() {
     for path in ["/purge/", "/purge", "/service/SVC", "/service/SVC/purge/a/b", "/service/SVC/other", "/elsewhere"] {
         let e = fastly_request(path, None, None, None, &hosts()).unwrap_err();
         assert_eq!(e.kind, ErrorKind::NotFound, "{path}");
+    }
+    // A soft purge asked for in another spelling is refused, never carried out as a hard one.
+    for soft in ["true", "yes", "", "01", "1 1"] {
+        let e = fastly_request("/purge/www.example.com/", None, Some(soft), None, &hosts()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadRequest, "{soft:?}");
     }
 }
 

@@ -183,7 +183,9 @@ fn history_queries_are_read_and_checked() {
         ("limit=0", "limit must be 1 to 100"),
         ("limit=101", "limit must be 1 to 100"),
         ("limit=x", "limit must be 1 to 100"),
-        ("before=yesterday", "before must be an id"),
+        ("before=yesterday", "before must be an id (a whole number from 1)"),
+        ("before=0", "before must be an id (a whole number from 1)"),
+        ("before=-3", "before must be an id (a whole number from 1)"),
     ] {
         let e = f(q).unwrap_err();
         assert_eq!((e.status(), e.detail.as_str()), (400, why), "{q}");
