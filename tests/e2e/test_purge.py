@@ -7,6 +7,7 @@ a test that stops a part starts it again.
 
 Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after the setup)
 """
+import http.client
 import json
 import select
 import socket
@@ -291,6 +292,17 @@ class PurgeApi(CdnTestCase):
         status, ctype, body = api("GET", "/api/instances", token=None, content_type=None)
         self.assert_problem(status, ctype, body, 401)
 
+    def test_a_method_the_platform_does_not_know_is_405_not_a_get(self):
+        # worker::Method reads QUERY (or PURGE) as GET: it once served /api/me and the history.
+        for path, allow in (("/api/me", "GET"), ("/api/history", "GET"), ("/api/purge", "POST")):
+            req = urllib.request.Request(CDN.api + path, method="QUERY",
+                                         headers={"Authorization": f"Bearer {CDN.api_token}"})
+            with self.subTest(path), self.assertRaises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(req, timeout=30)
+            self.assertEqual(caught.exception.code, 405, path)
+            self.assertEqual(caught.exception.headers.get("Allow"), allow, path)
+            self.assertEqual(json.loads(caught.exception.read())["type"], "urn:edgepurge:problem:method-not-allowed")
+
     def test_health_and_unknown_routes(self):
         status, _, body = api("GET", "/api/health", token=None, content_type=None)
         self.assertEqual((status, body["status"]), (200, "ok"))
@@ -466,6 +478,21 @@ class FastlyCompatible(CdnTestCase):
         for inst in CDN.instances:
             for p in pages:
                 self.assertIn("fwd=uri-miss", fetch(inst, p)[0])
+
+    def test_a_soft_purge_in_another_spelling_is_refused_recorded_and_sends_nothing(self):
+        # `Fastly-Soft-Purge: true` once became a hard purge; now it is a 400, in the history.
+        path = new_page()
+        self.warm(path)
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, body = fastly(f"/purge/{SITE}{path}", headers={"Fastly-Soft-Purge": "true"})
+        self.assertEqual((status, body["type"]), (400, "urn:edgepurge:problem:bad-request"), body)
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        self.assert_all_hits(path)
+        status, _, page = api("GET", "/api/history?limit=20", content_type=None)
+        self.assertEqual(status, 200, page)
+        refused = [e for e in page["entries"] if "Fastly-Soft-Purge" in (e.get("detail") or "")]
+        self.assertTrue(refused, page["entries"][:3])
+        self.assertEqual((refused[0]["status"], refused[0]["http_status"]), ("denied", 400))
 
 
 class CloudflareCompatible(CdnTestCase):
@@ -816,6 +843,39 @@ def wait_for_delivery(test, url, instance, status, timeout=40):
 
 class Faults(CdnTestCase):
     """Faults against the real instances: kills, silence, refusal, and broken discovery."""
+
+    def test_a_caller_who_hangs_up_mid_purge_still_gets_it_finished_and_queued(self):
+        # A live purge whose caller goes away after the first line: the history entry is still
+        # completed and the silent instance's delivery still queued, with nobody left to read.
+        path = new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        CDN.freeze_instance(2)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", CDN.ports.worker, timeout=30)
+            conn.request("POST", "/api/purge", body=json.dumps({"urls": [url]}),
+                         headers={"Authorization": f"Bearer {CDN.api_token}", "Content-Type": "application/json",
+                                  "Accept": "application/x-ndjson"})
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(json.loads(resp.readline())["event"], "started")
+            conn.sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
+            deadline, entry = time.monotonic() + 40, None
+            while time.monotonic() < deadline:
+                status, _, page = api("GET", "/api/history?" + urllib.parse.urlencode({"url": path, "limit": 5}),
+                                      content_type=None)
+                self.assertEqual(status, 200, page)
+                entry = page["entries"][0] if page["entries"] else None
+                if entry and entry["status"] != "running":
+                    break
+                time.sleep(0.5)
+            self.assertIsNotNone(entry)
+            self.assertEqual(entry["status"], "partial", entry)
+            queued = [d for d in deliveries_for(url) if d["instance"] == CDN.instances[2]]
+            self.assertEqual([d["status"] for d in queued], ["pending"], deliveries_for(url))
+        finally:
+            CDN.thaw_instance(2)
 
     def test_instance_killed_during_a_purge_is_redelivered_when_it_comes_back(self):
         # /slow/ PURGEs take 1.5 s on the demo VCL: time to kill the instance mid-purge.

@@ -308,6 +308,13 @@ impl Config {
         self.api_tokens.iter().fold(false, |found, known| found | constant_time_eq(known.as_bytes(), token))
     }
 
+    /// Connections to instances one invocation may still open once `spent` subrequests went to
+    /// discovery: `SUBREQUEST_BUDGET` less those, and less one kept for the Access JWKS fetch
+    /// when Access is on (any request may need it).
+    pub fn instance_budget(&self, spent: usize) -> usize {
+        self.subrequest_budget.saturating_sub(spent + usize::from(self.access.is_some()))
+    }
+
     /// Whether `hash` (`auth::secret_hash` of a token) is that of a current bootstrap token: a
     /// session signed in with one ends when the token leaves `API_TOKENS`.
     pub fn is_bootstrap_hash(&self, hash: &str) -> bool {

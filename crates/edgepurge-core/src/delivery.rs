@@ -52,11 +52,12 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The configured limits for the jobs of `plan`: `SUBREQUEST_BUDGET` shared evenly among its
-    /// instances, so retries and reconnects can never open more connections than the budget
-    /// (`Plan::check_budget` has made sure each gets at least one).
-    pub fn for_plan(config: &Config, plan: &Plan) -> Limits {
-        let per_job = config.subrequest_budget / plan.jobs.len().max(1);
+    /// The configured limits for the jobs of `plan`: `budget` connections (what
+    /// `Config::instance_budget` leaves) shared evenly among its instances, so retries and
+    /// reconnects can never open more connections than the budget (`Plan::check_budget` has
+    /// made sure each gets at least one).
+    pub fn for_plan(config: &Config, plan: &Plan, budget: usize) -> Limits {
+        let per_job = budget / plan.jobs.len().max(1);
         Limits {
             timeout_ms: config.instance_timeout_ms,
             retry: config.retry,

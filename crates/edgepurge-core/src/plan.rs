@@ -142,7 +142,8 @@ impl Plan {
         Err(ApiError::new(
             ErrorKind::OverBudget,
             format!(
-                "this purge needs {} connections ({} requests) to instances; SUBREQUEST_BUDGET allows {budget}",
+                "this purge needs {} connections ({} requests) to instances; SUBREQUEST_BUDGET leaves {budget} \
+                 for instances after discovery",
                 s.instances, s.requests
             ),
         ))

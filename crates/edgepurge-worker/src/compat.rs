@@ -16,10 +16,10 @@ use edgepurge_core::compat::{
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 /// `POST /purge/...` and `POST /service/...`.
-pub async fn fastly(req: Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn fastly(req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
     let who = match header(&req, "fastly-key")? {
         Some(token) => auth::token_owner(token.trim(), &base.config, &base.store, base.now)
@@ -31,17 +31,24 @@ pub async fn fastly(req: Request, env: &Env) -> Result<Response, ApiError> {
     let path = req.path();
     let (query, soft, keys) = (query(&req)?, header(&req, "fastly-soft-purge")?, header(&req, "surrogate-key")?);
     let allowed = &base.config.allowed_hosts;
-    let FastlyRequest { request, batch } =
-        fastly_request(&path, query.as_deref(), soft.as_deref(), keys.as_deref(), allowed)?;
-    let prepared = purge::prepare(&base, &caller, async { Ok(request) }).await?;
-    let report = purge::run(&base, prepared).await;
-    let (status, reply) = fastly_reply(report, PurgeId { now_ms: base.now, random: random_u32() }, batch);
+    // A path or header Fastly would refuse is refused inside `prepare`, so it is in the history.
+    let translated = fastly_request(&path, query.as_deref(), soft.as_deref(), keys.as_deref(), allowed);
+    let batch = translated.as_ref().ok().and_then(|t: &FastlyRequest| t.batch.clone());
+    let prepared = purge::prepare(&base, &caller, async { translated.map(|t| t.request) }).await?;
+    let now_ms = base.now;
+    let report = purge::run(ctx, base, prepared).await?;
+    let (status, reply) = fastly_reply(report, PurgeId { now_ms, random: random_u32() }, batch);
     json(&reply, status)
 }
 
 /// Cloudflare's `POST /client/v4/zones/{zone}/purge_cache` and `.../invalidate_cache`, in its
 /// envelope.
-pub async fn cloudflare(mut req: Request, env: &Env, action: CloudflareAction) -> Result<Response, ApiError> {
+pub async fn cloudflare(
+    mut req: Request,
+    env: &Env,
+    ctx: &Context,
+    action: CloudflareAction,
+) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
     let caller = purge::identify(&base, &req).await?;
     let allowed = &base.config.allowed_hosts;
@@ -50,7 +57,8 @@ pub async fn cloudflare(mut req: Request, env: &Env, action: CloudflareAction) -
         cloudflare_request(&body, allowed, action)
     };
     let prepared = purge::prepare(&base, &caller, request).await?;
-    let report = purge::run(&base, prepared).await;
-    let (status, reply) = cloudflare_reply(report, PurgeId { now_ms: base.now, random: random_u32() });
+    let now_ms = base.now;
+    let report = purge::run(ctx, base, prepared).await?;
+    let (status, reply) = cloudflare_reply(report, PurgeId { now_ms, random: random_u32() });
     json(&reply, status)
 }

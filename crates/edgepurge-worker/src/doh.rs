@@ -25,11 +25,18 @@ const DNS_ID: u16 = 0;
 pub struct Resolver<'a> {
     config: &'a Config,
     done: Vec<(DiscoverySpec, Result<Vec<SocketAddr>, ApiError>)>,
+    subrequests: usize,
 }
 
 impl<'a> Resolver<'a> {
     pub fn new(config: &'a Config) -> Self {
-        Resolver { config, done: Vec::new() }
+        Resolver { config, done: Vec::new(), subrequests: 0 }
+    }
+
+    /// The DoH requests made so far: they count against `SUBREQUEST_BUDGET`
+    /// (`Config::instance_budget`).
+    pub fn subrequests(&self) -> usize {
+        self.subrequests
     }
 
     /// The instances `spec` names now.
@@ -41,6 +48,7 @@ impl<'a> Resolver<'a> {
             DiscoverySpec::Static(addrs) => Ok(addrs.clone()),
             DiscoverySpec::Dns { name, port } => {
                 let config = self.config;
+                self.subrequests += RecordType::BOTH.len();
                 let lookups =
                     join_all(RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) })).await;
                 instances_from_lookups(name, *port, lookups)

@@ -24,10 +24,12 @@ pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> 
         .map_err(|e| ApiError::bad_request(format!("url: {e}")).with_subject(printable(&request.url)))?;
     config.check_host(&target)?;
     let url = target.url().to_owned();
-    let instances = Resolver::new(&config).resolve_hosts([target.host()]).await?;
+    let mut resolver = Resolver::new(&config);
+    let instances = resolver.resolve_hosts([target.host()]).await?;
     let plan = Plan::verify(vec![target], &instances, config.concurrency)?;
-    plan.check_budget(config.subrequest_budget)?;
-    let limits = Limits::for_plan(&config, &plan).single_attempt();
+    let budget = config.instance_budget(resolver.subrequests());
+    plan.check_budget(budget)?;
+    let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
     let mut results: Vec<_> = fanout::deliveries(&plan, limits)
         .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.to_string(), &done.reply))
         .collect()

@@ -40,11 +40,11 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 ];
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let response = if ["/api/", "/purge/", "/service/", "/client/v4/"].iter().any(|p| path.starts_with(p)) {
         // Every failure becomes a problem response; only failing to build that one is an Err.
-        match routes::route(req, &env).await {
+        match routes::route(req, &env, &ctx).await {
             Ok(resp) => resp,
             Err(err) => problem::response(&err)?,
         }

@@ -24,26 +24,27 @@ use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::request::{labels, purges_for};
 use edgepurge_core::ApiError;
+use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
-use worker::{Env, Headers, Request, Response};
+use worker::{Context, Env, Headers, Request, Response};
 
 /// `POST /api/purge`: the report as JSON, or live as NDJSON for `Accept: application/x-ndjson`.
-pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
     let caller = identify(&base, &req).await?;
     let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
     let prepared = prepare(&base, &caller, json_body(&mut req)).await?;
     if !wants_stream {
-        let report = run(&base, prepared).await;
+        let report = run(ctx, base, prepared).await?;
         return json(&report, report.status.http_status());
     }
     let headers = Headers::new();
     headers.set("content-type", "application/x-ndjson").map_err(internal)?;
     headers.set("cache-control", "no-store").map_err(internal)?;
-    let body = live(base, prepared).map(Ok::<Vec<u8>, worker::Error>);
+    let body = live(ctx, base, prepared).map(Ok::<Vec<u8>, worker::Error>);
     Ok(Response::from_stream(body).map_err(internal)?.with_headers(headers))
 }
 
@@ -51,6 +52,8 @@ pub async fn endpoint(mut req: Request, env: &Env) -> Result<Response, ApiError>
 /// history entry.
 pub struct Prepared {
     pub plan: Rc<Plan>,
+    /// Connections to instances left within `SUBREQUEST_BUDGET` after discovery.
+    budget: usize,
     actor: String,
     entry: i64,
 }
@@ -107,6 +110,7 @@ pub async fn prepare(
 ) -> Result<Prepared, ApiError> {
     let (identity, limit) = (&caller.identity, base.config.rate_limit_per_minute);
     let mut items = Vec::new();
+    let mut budget = 0;
     let result = async {
         if let Some(e) = limits::over(caller.calls, limit, base.now, PURGES) {
             // Read (capped) only to name the items of the one 429 a minute that is recorded.
@@ -119,9 +123,11 @@ pub async fn prepare(
         let request = request.await?;
         items = labels(&base.config, &request);
         let purges = purges_for(&base.config, identity.person.role, &request)?;
-        let instances = Resolver::new(&base.config).resolve_hosts(purges.iter().map(Purge::host)).await?;
+        let mut resolver = Resolver::new(&base.config);
+        let instances = resolver.resolve_hosts(purges.iter().map(Purge::host)).await?;
         let plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
-        plan.check_budget(base.config.subrequest_budget)?;
+        budget = base.config.instance_budget(resolver.subrequests());
+        plan.check_budget(budget)?;
         let entry = HistoryRecord {
             at: base.now,
             actor: identity.person.name.clone(),
@@ -135,7 +141,7 @@ pub async fn prepare(
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
             ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
         })?;
-        Ok(Prepared { plan: Rc::new(plan), actor: identity.person.name.clone(), entry })
+        Ok(Prepared { plan: Rc::new(plan), budget, actor: identity.person.name.clone(), entry })
     }
     .await;
     if let Err(e) = &result {
@@ -156,24 +162,45 @@ pub async fn collect(plan: &Plan, limits: Limits) -> ReportBuilder {
     report
 }
 
-/// Fans the purge out and finishes it: the report the caller gets.
-pub async fn run(base: &Base, prepared: Prepared) -> PurgeReport {
-    let builder = collect(&prepared.plan, Limits::for_plan(&base.config, &prepared.plan)).await;
-    finish(&base.store, &base.config, base.now, &prepared, builder).await
+/// Fans the purge out and finishes it: the report the caller gets. The work runs under
+/// `wait_until`, so a caller who hangs up does not cancel it: a purge that has started always
+/// completes its history entry and queues its redeliveries.
+pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeReport, ApiError> {
+    let (reply, report) = oneshot::channel();
+    ctx.wait_until(async move {
+        let builder = collect(&prepared.plan, Limits::for_plan(&base.config, &prepared.plan, prepared.budget)).await;
+        // The caller may be gone: the report is then only in the history.
+        let _ = reply.send(finish(&base.store, &base.config, base.now, &prepared, builder).await);
+    });
+    report.await.map_err(internal)
 }
 
-/// The live form of [`run`]: one NDJSON line when the plan is made, one per finished (item,
-/// instance), and the report at the end.
-pub fn live(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
+/// The live form of [`run`], also kept running after the caller hangs up: one NDJSON line when
+/// the plan is made, one per finished (item, instance), and the report at the end.
+pub fn live(ctx: &Context, base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
+    let (lines, received) = mpsc::unbounded();
+    ctx.wait_until(async move {
+        let mut events = Box::pin(events(base, prepared));
+        while let Some(line) = events.next().await {
+            // The caller may be gone: the purge goes on to its end regardless.
+            let _ = lines.unbounded_send(line);
+        }
+    });
+    received
+}
+
+fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
     let plan = prepared.plan.clone();
     let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
-        fanout::deliveries(&plan, Limits::for_plan(&base.config, &plan)).filter_map(move |Finished { job, done }| {
-            let row = builder.borrow_mut().record(&plan, job, &done);
-            futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
-        })
+        fanout::deliveries(&plan, Limits::for_plan(&base.config, &plan, prepared.budget)).filter_map(
+            move |Finished { job, done }| {
+                let row = builder.borrow_mut().record(&plan, job, &done);
+                futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
+            },
+        )
     };
     let done = stream::once(async move {
         let finished = builder.borrow().clone();

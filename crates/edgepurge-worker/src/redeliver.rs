@@ -54,8 +54,9 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
             }
         };
         match triaged {
-            // Within SUBREQUEST_BUDGET instances a pass: the others wait for the next tick.
-            Ok((_, addr)) if instances.len() >= config.subrequest_budget && !instances.contains(&addr) => {}
+            // Within what SUBREQUEST_BUDGET leaves after discovery: the others wait for the next tick.
+            Ok((_, addr))
+                if instances.len() >= config.instance_budget(resolver.subrequests()) && !instances.contains(&addr) => {}
             Ok(pair) => {
                 instances.insert(pair.1);
                 pairs.push(pair);
@@ -71,7 +72,8 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
         return Ok(pass);
     }
     let plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
-    let report = collect(&plan, Limits::for_plan(&config, &plan)).await.finish();
+    let budget = config.instance_budget(resolver.subrequests());
+    let report = collect(&plan, Limits::for_plan(&config, &plan, budget)).await.finish();
     for d in &sending {
         let Some(row) = report.results.iter().find(|r| r.url == d.url && r.instance == d.instance) else { continue };
         let update = policy.after_attempt(d, row, now, random_u32());

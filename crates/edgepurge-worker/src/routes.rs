@@ -6,10 +6,10 @@ use edgepurge_core::api::Health;
 use edgepurge_core::compat::CloudflareAction;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
-use worker::{Env, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
 /// Dispatches `/api/*`, `/purge/*`, `/service/*` and `/client/v4/*`.
-pub async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
+pub async fn route(mut req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     // worker::Method reads a method it does not know (QUERY, PURGE, ...) as GET: such a request
@@ -25,10 +25,10 @@ pub async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         return match (method, segments.as_slice()) {
             (Method::Post, ["client", "v4", "zones", _, "purge_cache"]) => {
-                compat::cloudflare(req, env, CloudflareAction::Purge).await
+                compat::cloudflare(req, env, ctx, CloudflareAction::Purge).await
             }
             (Method::Post, ["client", "v4", "zones", _, "invalidate_cache"]) => {
-                compat::cloudflare(req, env, CloudflareAction::Invalidate).await
+                compat::cloudflare(req, env, ctx, CloudflareAction::Invalidate).await
             }
             (_, ["client", "v4", "zones", _, "purge_cache" | "invalidate_cache"]) => {
                 Err(not_allowed("POST", "purge_cache and invalidate_cache take POST"))
@@ -38,7 +38,7 @@ pub async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
     }
     if !path.starts_with("/api/") {
         return match method {
-            Method::Post => compat::fastly(req, env).await,
+            Method::Post => compat::fastly(req, env, ctx).await,
             _ => Err(not_allowed("POST", "Fastly purge endpoints take POST")),
         };
     }
@@ -47,7 +47,7 @@ pub async fn route(mut req: Request, env: &Env) -> Result<Response, ApiError> {
         (Method::Get | Method::Head, ["health"]) => {
             json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }, 200)
         }
-        (Method::Post, ["purge"]) => purge::endpoint(req, env).await,
+        (Method::Post, ["purge"]) => purge::endpoint(req, env, ctx).await,
         (Method::Post, ["verify"]) => inspect::verify(&mut req, env).await,
         (Method::Get, ["instances"]) => inspect::instances(&req, env).await,
         (Method::Post, ["session"]) => console::sign_in(&mut req, env).await,

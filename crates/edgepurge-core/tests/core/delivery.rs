@@ -362,7 +362,18 @@ fn the_budget_is_shared_evenly_among_a_plans_instances() {
     use edgepurge_core::plan::Plan;
     let c = super::config(&[("SUBREQUEST_BUDGET", "10")]);
     let plan = super::two_host_plan();
-    assert_eq!(Limits::for_plan(&c, &plan).connections, 5);
+    assert_eq!(Limits::for_plan(&c, &plan, c.instance_budget(0)).connections, 5);
+    // Discovery's lookups come out of the budget first: 10 - 2 leaves 4 a job.
+    assert_eq!(Limits::for_plan(&c, &plan, c.instance_budget(2)).connections, 4);
     let one = super::config(&[("SUBREQUEST_BUDGET", "1")]);
-    assert_eq!(Limits::for_plan(&one, &Plan { purges: vec![], jobs: vec![], concurrency: 1 }).connections, 1);
+    let empty = Plan { purges: vec![], jobs: vec![], concurrency: 1 };
+    assert_eq!(Limits::for_plan(&one, &empty, one.instance_budget(0)).connections, 1);
+    // With Cloudflare Access on, one subrequest stays kept for the JWKS fetch.
+    let access = super::config(&[
+        ("SUBREQUEST_BUDGET", "10"),
+        ("ACCESS_TEAM_DOMAIN", "team.cloudflareaccess.com"),
+        ("ACCESS_AUD", "aud"),
+    ]);
+    assert_eq!(access.instance_budget(2), 7);
+    assert_eq!(access.instance_budget(20), 0);
 }
