@@ -47,8 +47,10 @@ class Ports:
 RUN_PORTS = Ports()
 TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229)
 CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229)
-SOAK_PORTS = Ports(varnish=36081, origin=38080, doh=38053, dns=38054, worker=38787, inspector=39229)
-API_PORTS = Ports(varnish=46081, origin=48080, doh=48053, dns=48054, worker=48787, inspector=49229)
+# Every port below 32768, outside Linux's default ephemeral range: a listener there can collide
+# with some client socket's local port ("Address already in use").
+SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229)
+API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229)
 PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS}
 
 
