@@ -31,6 +31,11 @@ INSTANCE_IPS = ("127.0.1.1", "127.0.1.2", "127.0.1.3")
 # Fault instances, in DNS only when a test asks: one never answers, one has the wrong purge token.
 BLACKHOLE_IP = "127.0.1.4"
 WRONG_TOKEN_IP = "127.0.1.5"
+# The second instance group: the assets host, two varnishd reached only over TLS, through an
+# haproxy terminating TLS on their own addresses with a certificate of the local CDN's test CA.
+ASSETS_SITE = "assets.edgepurge.test"
+ASSETS_IPS = ("127.0.1.6", "127.0.1.7")
+TLS_IPS = ("127.0.3.1", "127.0.3.2")
 
 
 @dataclass
@@ -42,15 +47,16 @@ class Ports:
     dns: int = 8054
     worker: int = 8787
     inspector: int = 9229
+    tls: int = 8443
 
 
 RUN_PORTS = Ports()
-TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229)
-CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229)
+TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443)
+CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443)
 # Every port below 32768, outside Linux's default ephemeral range: a listener there can collide
 # with some client socket's local port ("Address already in use").
-SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229)
-API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229)
+SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443)
+API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443)
 PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS}
 
 
@@ -110,6 +116,16 @@ class LocalCDN:
     def instances(self):
         return [f"{ip}:{self.ports.varnish}" for ip in INSTANCE_IPS]
 
+    @property
+    def assets_instances(self):
+        """The assets group as reports name them: the TLS addresses the worker connects to."""
+        return [f"{ip}:{self.ports.tls}" for ip in TLS_IPS]
+
+    @property
+    def assets_varnish(self):
+        """The assets group's varnishd themselves, behind the TLS terminator (for direct fetches)."""
+        return [f"{ip}:{self.ports.varnish}" for ip in ASSETS_IPS]
+
     def info(self):
         return {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE}
 
@@ -122,6 +138,10 @@ class LocalCDN:
             self.start_origin()
             for i in range(len(INSTANCE_IPS)):
                 self.start_instance(i)
+            for i, ip in enumerate(ASSETS_IPS):
+                self._start_varnish(ip, f"assets-{i + 1}", self.purge_token)
+            self.make_certificates()
+            self.start_tls()
             self.start_doh()
             self.start_worker()
         except BaseException:
@@ -197,12 +217,58 @@ class LocalCDN:
     def thaw_instance(self, i):
         os.killpg(self.procs[f"varnish-{i + 1}"].pid, signal.SIGCONT)
 
-    def counter(self, i, name):
-        """A varnishstat counter of varnishd number i, e.g. MAIN.client_req or MAIN.sess_conn.
-        The instances run with thread_stats_rate=1, so counters are current after each request."""
-        out = subprocess.run(["varnishstat", "-n", str(self.state / f"varnish-{i + 1}"), "-1", "-f", name],
+    def counter(self, i, name, group="varnish"):
+        """A varnishstat counter of varnishd number i of `group` (`varnish`: the app group,
+        `assets`: the TLS group), e.g. MAIN.client_req or MAIN.sess_conn. The instances run with
+        thread_stats_rate=1, so counters are current after each request."""
+        out = subprocess.run(["varnishstat", "-n", str(self.state / f"{group}-{i + 1}"), "-1", "-f", name],
                              check=True, capture_output=True, text=True, timeout=30).stdout
         return int(out.split()[1])
+
+    # ---- TLS ----------------------------------------------------------------------------------
+    @property
+    def ca_file(self):
+        """The test CA's certificate: what workerd trusts (NODE_EXTRA_CA_CERTS), certificates only."""
+        return self.state / "tls" / "ca.pem"
+
+    def make_certificates(self):
+        """A throwaway test CA and, signed by it, a certificate for the assets host and one for
+        another name (for the mismatch test). Made fresh for every local CDN, kept in its state."""
+        tls = self.state / "tls"
+        tls.mkdir(exist_ok=True)
+
+        def openssl(*args):
+            subprocess.run(["openssl", *args], cwd=tls, check=True, capture_output=True, timeout=60)
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                "-subj", "/CN=edgepurge local CDN test CA")
+        for name, host in (("assets", ASSETS_SITE), ("other", "other.edgepurge.test")):
+            openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                    "-subj", f"/CN={host}")
+            (tls / f"{name}.ext").write_text(f"subjectAltName=DNS:{host}\n")
+            openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                    "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+            # haproxy takes the certificate and its key in one file.
+            (tls / f"{name}.pem").write_text((tls / f"{name}.crt").read_text() + (tls / f"{name}.key").read_text())
+
+    def start_tls(self, wrong_name_on=None):
+        """haproxy terminating TLS in front of the assets group: TLS_IPS[i] -> ASSETS_IPS[i]. With
+        `wrong_name_on=i`, that address presents a certificate for another name (same CA)."""
+        tls = self.state / "tls"
+        lines = ["global", "  maxconn 1000", "defaults", "  mode tcp", "  timeout connect 5s",
+                 "  timeout client 30s", "  timeout server 30s"]
+        for i, (front, back) in enumerate(zip(TLS_IPS, ASSETS_IPS)):
+            cert = tls / ("other.pem" if i == wrong_name_on else "assets.pem")
+            lines += [f"listen assets-{i + 1}", f"  bind {front}:{self.ports.tls} ssl crt {cert}",
+                      f"  server assets-{i + 1} {back}:{self.ports.varnish}"]
+        config = tls / "haproxy.cfg"
+        config.write_text("\n".join(lines) + "\n")
+        proc, log = self._spawn("haproxy", ["haproxy", "-db", "-f", str(config)])
+        for ip in TLS_IPS:
+            wait_for(f"haproxy on {ip}", lambda ip=ip: tcp_open(ip, self.ports.tls), 15, proc, log)
+
+    def restart_tls(self, wrong_name_on=None):
+        self._kill("haproxy")
+        self.start_tls(wrong_name_on)
 
     def start_faults(self):
         """Starts the fault instances and puts them in DNS next to the three real ones."""
@@ -266,9 +332,12 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
 
     def start_worker(self):
         env_sh = ROOT / "scripts/env.sh"
+        tls_list = ",".join(self.assets_instances)
         vars_ = {
-            "ALLOWED_HOSTS": SITE,
-            "DISCOVERY": f"dns:{DNS_NAME}:{self.ports.varnish}",
+            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}",
+            # The app group by DNS over HTTPS in clear text (loopback), the assets group by a
+            # static list over TLS.
+            "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; *=dns:{DNS_NAME}:{self.ports.varnish}",
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
             "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),
             "DISCOVERY_TIMEOUT_MS": "2000",
@@ -295,7 +364,8 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
                    "apply", "edgepurge", "--local", "--persist-to", str(self.state / "wrangler")]
         with open(self.state / "logs" / "migrations.log", "ab") as out:
             subprocess.run(migrate, cwd=ROOT, check=True, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        proc, log = self._spawn("worker", argv, cwd=ROOT)
+        # workerd trusts the test CA through this (wrangler hands it on); certificates only.
+        proc, log = self._spawn("worker", argv, env={"NODE_EXTRA_CA_CERTS": str(self.ca_file)}, cwd=ROOT)
 
         def healthy():
             status, _, _ = http_get("127.0.0.1", self.ports.worker, "/api/health", timeout=2)
@@ -332,6 +402,8 @@ def main():
   origin     http://127.0.0.1:{ports.origin}
   instances  {", ".join(cdn.instances)}  (varnishd, VCL vcl/edgepurge.vcl)
   DoH        http://127.0.0.1:{ports.doh}/dns-query  ({DNS_NAME} -> {", ".join(INSTANCE_IPS)})
+  assets     {ASSETS_SITE}: {", ".join(cdn.assets_varnish)} (varnishd) behind TLS on {", ".join(cdn.assets_instances)}
+             (haproxy, certificate of the test CA {cdn.ca_file})
   API        {cdn.api}
   API token  {cdn.api_token}
   logs       {cdn.state / "logs"}

@@ -22,7 +22,9 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
-from localcdn import BLACKHOLE_IP, INSTANCE_IPS, SITE, TEST_PORTS, WRONG_TOKEN_IP, LocalCDN, http_get  # noqa: E402
+from localcdn import (  # noqa: E402
+    ASSETS_SITE, BLACKHOLE_IP, INSTANCE_IPS, SITE, TEST_PORTS, WRONG_TOKEN_IP, LocalCDN, http_get,
+)
 
 CDN = None
 
@@ -85,10 +87,10 @@ def new_page():
 class CdnTestCase(unittest.TestCase):
     """Helpers shared by the test classes below."""
 
-    def warm(self, path, host=SITE):
+    def warm(self, path, host=SITE, instances=None):
         """Fetches path through every instance until each serves a hit; returns the bodies."""
         bodies = {}
-        for inst in CDN.instances:
+        for inst in instances or CDN.instances:
             first, body = fetch(inst, path, host)
             self.assertIn("fwd=uri-miss", first, f"{inst} first fetch of {path}")
             second, again = fetch(inst, path, host)
@@ -330,13 +332,19 @@ class Kinds(CdnTestCase):
         untagged = [new_page(), f"/tagged/other{tag}/c"]
         for p in tagged + untagged:
             self.warm(p)
+        self.warm(tagged[0], ASSETS_SITE, CDN.assets_varnish)
         status, _, report = api("POST", "/api/purge", {"keys": [tag]})
         self.assertEqual(status, 200, report)
-        self.assertEqual([r["url"] for r in report["results"]], [f"key:{tag}@{SITE}"] * 3)
+        # Keys are instance-wide: one purge per instance group, each named by its first host.
+        self.assertEqual(sorted((r["url"], r["instance"]) for r in report["results"]),
+                         sorted([(f"key:{tag}@{ASSETS_SITE}", i) for i in CDN.assets_instances]
+                                + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
         self.assertEqual({r["outcome"] for r in report["results"]}, {"purged"})
         for inst in CDN.instances:
             for p in tagged:
                 self.assertIn("fwd=uri-miss", fetch(inst, p)[0], (inst, p))
+        for inst in CDN.assets_varnish:
+            self.assertIn("fwd=uri-miss", fetch(inst, tagged[0], ASSETS_SITE)[0], inst)
         self.assert_all_hits(untagged[0])
         self.assert_all_hits(untagged[1])
 
@@ -820,6 +828,68 @@ class Hardening(CdnTestCase):
         self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
         self.assert_all_hits(path)
         self.assertEqual(purge_cache({"Origin": CDN.api, "X-CSRF-Token": csrf}), 200)
+
+
+def assets_counters(name="MAIN.client_req"):
+    return [CDN.counter(i, name, group="assets") for i in range(len(CDN.assets_varnish))]
+
+
+class InstanceGroups(CdnTestCase):
+    """Two instance groups: the app host by DNS over HTTPS in clear text (loopback), the assets
+    host by a static list over TLS through haproxy, with certificates of a test CA."""
+
+    def test_a_purge_over_tls_reaches_every_assets_instance_and_each_misses_after(self):
+        path = new_page()
+        self.warm(path, ASSETS_SITE, CDN.assets_varnish)
+        before = assets_counters()
+        status, _, body = api("POST", "/api/purge", {"urls": [f"https://{ASSETS_SITE}{path}"]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(sorted(r["instance"] for r in body["results"]), sorted(CDN.assets_instances))
+        self.assertEqual({r["outcome"] for r in body["results"]}, {"purged"}, body)
+        # Each varnishd behind the terminator got the one PURGE, and serves a fresh copy now.
+        self.assertEqual([a - b for a, b in zip(assets_counters(), before)], [1, 1])
+        for inst in CDN.assets_varnish:
+            self.assertIn("fwd=uri-miss", fetch(inst, path, ASSETS_SITE)[0], inst)
+
+    def test_one_purge_reaches_each_urls_own_group_and_only_that_group(self):
+        app_page, assets_page = new_page(), new_page()
+        self.warm(app_page)
+        self.warm(assets_page, ASSETS_SITE, CDN.assets_varnish)
+        # The same paths under the other host, cached in the other group: they must stay.
+        self.warm(assets_page)
+        self.warm(app_page, ASSETS_SITE, CDN.assets_varnish)
+        urls = [f"https://{SITE}{app_page}", f"https://{ASSETS_SITE}{assets_page}"]
+        status, _, body = api("POST", "/api/purge", {"urls": urls})
+        self.assertEqual(status, 200, body)
+        rows = sorted((r["url"], r["instance"]) for r in body["results"])
+        want = sorted([(urls[0], i) for i in CDN.instances] + [(urls[1], i) for i in CDN.assets_instances])
+        self.assertEqual(rows, want)
+        for inst in CDN.instances:
+            self.assertIn("fwd=uri-miss", fetch(inst, app_page)[0], inst)
+        for inst in CDN.assets_varnish:
+            self.assertIn("fwd=uri-miss", fetch(inst, assets_page, ASSETS_SITE)[0], inst)
+        self.assert_all_hits(assets_page)
+        self.assert_all_hits(app_page, ASSETS_SITE, CDN.assets_varnish)
+
+    def test_a_certificate_for_another_name_fails_that_instance_and_sends_it_nothing(self):
+        path = new_page()
+        self.warm(path, ASSETS_SITE, CDN.assets_varnish)
+        url = f"https://{ASSETS_SITE}{path}"
+        CDN.restart_tls(wrong_name_on=1)
+        try:
+            before = assets_counters()
+            status, _, body = api("POST", "/api/purge", {"urls": [url]})
+            self.assertEqual(status, 207, body)
+            rows = {r["instance"]: r for r in body["results"]}
+            good, bad = rows[CDN.assets_instances[0]], rows[CDN.assets_instances[1]]
+            self.assertEqual(good["outcome"], "purged", good)
+            self.assertEqual(bad["outcome"], "failed", bad)
+            self.assertIn(f"TLS expecting a certificate for {ASSETS_SITE}", bad["error"], bad)
+            # Nothing got through to the varnishd behind the wrong certificate.
+            self.assertEqual([a - b for a, b in zip(assets_counters(), before)], [1, 0])
+            self.assertIn("; hit", fetch(CDN.assets_varnish[1], path, ASSETS_SITE)[0])
+        finally:
+            CDN.restart_tls()
 
 
 def deliveries_for(url, status=None):

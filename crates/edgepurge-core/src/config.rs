@@ -7,8 +7,8 @@
 //! | setting | required | meaning |
 //! |---|---|---|
 //! | `ALLOWED_HOSTS` | yes | host names that may be purged, separated by commas or spaces |
-//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec`; spec is `dns:<name>:<port>` or `static:<ip:port>,...`; no host (or `*`) means every host |
-//! | `DOH_URL` | no | DNS-over-HTTPS endpoint (RFC 8484), default Cloudflare's |
+//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec[:tls\|:insecure]`; spec is `dns:<name>:<port>` or `static:<ip:port>,...`; no host (or `*`) means every host; `:tls` speaks TLS to the instances (certificate checked against the purged host), none speaks clear text to loopback and private addresses only, `:insecure` to any |
+//! | `DOH_URL` | no | DNS-over-HTTPS endpoint (RFC 8484), default Cloudflare's; https, or http on loopback only |
 //! | `INSTANCE_TIMEOUT_MS` | no | per-request timeout towards an instance, default 5000 |
 //! | `DISCOVERY_TIMEOUT_MS` | no | timeout of one DoH lookup, default 3000 |
 //! | `CONCURRENCY` | no | instances contacted at once, default 6 (the Workers connection limit) |
@@ -30,8 +30,9 @@
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
 
+use crate::api::Transport;
 use crate::auth::{constant_time_eq, secret_hash};
-use crate::discovery::{non_public, DiscoverySpec};
+use crate::discovery::{non_public, DiscoveryRule, DiscoverySpec};
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::FieldValue;
 use crate::target::{normalise_host, Target};
@@ -75,7 +76,7 @@ pub struct Config {
     /// Hosts that may be purged, normalised like [`Target::host`].
     pub allowed_hosts: Vec<String>,
     /// Discovery rules; an exact host wins over `*`.
-    pub discovery: Vec<(HostPattern, DiscoverySpec)>,
+    pub discovery: Vec<(HostPattern, DiscoveryRule)>,
     /// The DNS-over-HTTPS endpoint.
     pub doh_url: String,
     /// Per-request timeout towards an instance, in milliseconds.
@@ -189,17 +190,26 @@ impl Config {
             }
         };
         let discovery = parse_discovery(&required("DISCOVERY")?)?;
-        if !allow_private_instances {
-            for (_, spec) in &discovery {
-                if let DiscoverySpec::Static(addrs) = spec {
-                    if let Some((addr, why)) = addrs.iter().find_map(|a| non_public(a.ip()).map(|why| (a, why))) {
-                        return Err(ConfigError {
-                            setting: "DISCOVERY",
-                            reason: format!(
-                                "{addr} is {why}; set ALLOW_PRIVATE_INSTANCES=true to purge such instances"
-                            ),
-                        });
-                    }
+        for (_, rule) in &discovery {
+            let DiscoverySpec::Static(addrs) = &rule.spec else { continue };
+            if !allow_private_instances {
+                if let Some((addr, why)) = addrs.iter().find_map(|a| non_public(a.ip()).map(|why| (a, why))) {
+                    return Err(ConfigError {
+                        setting: "DISCOVERY",
+                        reason: format!("{addr} is {why}; set ALLOW_PRIVATE_INSTANCES=true to purge such instances"),
+                    });
+                }
+            }
+            // The purge token must not cross the internet in clear unless the rule says so.
+            if rule.transport == Transport::Plain {
+                if let Some(addr) = addrs.iter().find(|a| non_public(a.ip()).is_none()) {
+                    return Err(ConfigError {
+                        setting: "DISCOVERY",
+                        reason: format!(
+                            "the rule {rule} sends the purge token in clear text to the public address {addr}: \
+                             end it with :tls (or :insecure to accept that)"
+                        ),
+                    });
                 }
             }
         }
@@ -217,8 +227,16 @@ impl Config {
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_DOH_URL.to_owned());
         match Url::parse(&doh_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => return Err(ConfigError { setting: "DOH_URL", reason: format!("{doh_url:?} is not an http(s) URL") }),
+            Ok(u) if u.scheme() == "https" && u.host().is_some() => {}
+            // A discovery answer over plain HTTP could be altered on the way: loopback only.
+            Ok(u) if u.scheme() == "http" && is_loopback(&u) => {}
+            Ok(u) if u.scheme() == "http" => {
+                return Err(ConfigError {
+                    setting: "DOH_URL",
+                    reason: format!("{doh_url:?} must be https (plain http only on loopback)"),
+                })
+            }
+            _ => return Err(ConfigError { setting: "DOH_URL", reason: format!("{doh_url:?} is not an https URL") }),
         }
 
         let purge_token = FieldValue::new(required("PURGE_TOKEN")?.trim())
@@ -332,16 +350,31 @@ impl Config {
         }
     }
 
-    /// How the instances serving `host` are found; a 500 problem naming `DISCOVERY` if no rule
+    /// The rule for the instances serving `host`; a 500 problem naming `DISCOVERY` if no rule
     /// covers it (loading checks every allowed host has one, so this names a host that is not).
-    pub fn discovery_spec(&self, host: &str) -> Result<&DiscoverySpec, ApiError> {
+    pub fn discovery_rule(&self, host: &str) -> Result<&DiscoveryRule, ApiError> {
         find_rule(&self.discovery, host).ok_or_else(|| {
             ApiError::new(ErrorKind::Config, format!("no DISCOVERY rule covers {host}")).with_setting("DISCOVERY")
         })
     }
+
+    /// Where the instances serving `host` come from (see [`Self::discovery_rule`]).
+    pub fn discovery_spec(&self, host: &str) -> Result<&DiscoverySpec, ApiError> {
+        self.discovery_rule(host).map(|rule| &rule.spec)
+    }
 }
 
-fn find_rule<'a>(rules: &'a [(HostPattern, DiscoverySpec)], host: &str) -> Option<&'a DiscoverySpec> {
+/// Whether `url`'s host is a loopback address or `localhost`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    }
+}
+
+fn find_rule<'a>(rules: &'a [(HostPattern, DiscoveryRule)], host: &str) -> Option<&'a DiscoveryRule> {
     rules
         .iter()
         .find(|(p, _)| matches!(p, HostPattern::Exact(h) if h == host))
@@ -349,7 +382,7 @@ fn find_rule<'a>(rules: &'a [(HostPattern, DiscoverySpec)], host: &str) -> Optio
         .map(|(_, spec)| spec)
 }
 
-fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, ConfigError> {
+fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, ConfigError> {
     let err = |reason: String| ConfigError { setting: "DISCOVERY", reason };
     let mut rules = Vec::new();
     for rule in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
@@ -360,6 +393,11 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, Confi
                 (HostPattern::Exact(host), spec.trim())
             }
             None => (HostPattern::Any, rule),
+        };
+        let (spec, transport) = match (spec.strip_suffix(":tls"), spec.strip_suffix(":insecure")) {
+            (Some(spec), _) => (spec, Transport::Tls),
+            (_, Some(spec)) => (spec, Transport::Insecure),
+            _ => (spec, Transport::Plain),
         };
         let spec = if let Some(rest) = spec.strip_prefix("dns:") {
             let (name, port) =
@@ -385,12 +423,14 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoverySpec)>, Confi
             }
             DiscoverySpec::Static(addrs)
         } else {
-            return Err(err(format!("{spec:?}: expected dns:<name>:<port> or static:<ip:port>,...")));
+            return Err(err(format!(
+                "{spec:?}: expected dns:<name>:<port> or static:<ip:port>,..., then :tls or :insecure"
+            )));
         };
         if rules.iter().any(|(p, _)| *p == pattern) {
             return Err(err("two rules for the same host".into()));
         }
-        rules.push((pattern, spec));
+        rules.push((pattern, DiscoveryRule { spec, transport }));
     }
     if rules.is_empty() {
         return Err(err("no rules".into()));

@@ -32,12 +32,12 @@
 
 use crate::api::Outcome;
 use crate::config::Config;
+use crate::discovery::Instance;
 use crate::http1::{Answer, AnswerReader};
 use crate::outcome::{classify, Classified, DeliveryError};
 use crate::plan::{Job, Plan};
 use crate::retry::RetryPolicy;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 
 /// Per-request limits: the timeout of one attempt, the inline retry policy, and how many
 /// connections the job may open.
@@ -203,8 +203,8 @@ impl InstanceDelivery {
     }
 
     /// Where to connect.
-    pub fn instance(&self) -> SocketAddr {
-        self.job.instance
+    pub fn instance(&self) -> &Instance {
+        &self.job.instance
     }
 
     /// A finished request, if one is waiting to be taken.

@@ -9,6 +9,7 @@
 //! the question must be ours, and the RCODE must be NOERROR. Only records of the asked type that
 //! belong to the name (directly or through a CNAME chain in the same answer) count.
 
+use crate::api::Transport;
 use crate::error::{ApiError, ErrorKind};
 use simple_dns::rdata::RData;
 use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QTYPE, RCODE, TYPE};
@@ -35,6 +36,65 @@ impl fmt::Display for DiscoverySpec {
             DiscoverySpec::Dns { name, port } => write!(f, "dns:{name}:{port}"),
             DiscoverySpec::Static(_) => f.write_str("static"),
         }
+    }
+}
+
+/// One `DISCOVERY` rule: where its instances come from, and how they are spoken to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryRule {
+    /// Where the instances come from.
+    pub spec: DiscoverySpec,
+    /// TLS, or clear text (`plain`, or `insecure` where public addresses are accepted).
+    pub transport: Transport,
+}
+
+impl fmt::Display for DiscoveryRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.spec, self.transport.suffix())
+    }
+}
+
+impl DiscoveryRule {
+    /// The instances serving `host`, from the addresses this rule's discovery found: over TLS
+    /// they expect a certificate for `host`. A `plain` rule that names a public address is
+    /// refused (502): the purge token would cross the internet in clear, so the rule must say
+    /// `tls` (or, knowingly, `insecure`).
+    pub fn instances(&self, host: &str, addrs: &[SocketAddr]) -> Result<Vec<Instance>, ApiError> {
+        if self.transport == Transport::Plain {
+            if let Some(addr) = addrs.iter().find(|a| non_public(a.ip()).is_none()) {
+                return Err(ApiError::new(
+                    ErrorKind::DiscoveryFailed,
+                    format!(
+                        "{self} names the public address {addr}, and the purge token must not travel to it in \
+                         clear text: make the rule `{self}:tls` (or `{self}:insecure` to accept that)"
+                    ),
+                )
+                .with_subject(self.to_string()));
+            }
+        }
+        let tls = (self.transport == Transport::Tls).then(|| host.to_owned());
+        Ok(addrs.iter().map(|&addr| Instance { addr, tls: tls.clone() }).collect())
+    }
+}
+
+/// One instance as the fan-out reaches it: where to connect, and whether over TLS.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instance {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// For TLS: the name its certificate must carry (the purged site's host).
+    pub tls: Option<String>,
+}
+
+impl Instance {
+    /// An instance reached in clear text.
+    pub fn plain(addr: SocketAddr) -> Instance {
+        Instance { addr, tls: None }
+    }
+
+    /// How reports, deliveries and the history name it: `ip:port` (IPv6 in brackets).
+    pub fn key(&self) -> String {
+        self.addr.to_string()
     }
 }
 

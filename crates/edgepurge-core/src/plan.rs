@@ -6,11 +6,11 @@
 //! [`Plan::concurrency`] instances are worked on at once; the rest wait their turn.
 
 use crate::api::PlanSummary;
+use crate::discovery::Instance;
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::{head_request, FieldValue};
 use crate::purge::Purge;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 /// One request on an instance's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +26,8 @@ pub struct PlannedRequest {
 /// All requests for one instance, sent in order over one connection where it allows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
-    /// Where to connect.
-    pub instance: SocketAddr,
+    /// Where to connect, and how.
+    pub instance: Instance,
     /// What to send, in order.
     pub requests: Vec<PlannedRequest>,
 }
@@ -37,7 +37,7 @@ pub struct Job {
 pub struct Plan {
     /// The purges, deduplicated, in request order.
     pub purges: Vec<Purge>,
-    /// One job per instance, ordered by address.
+    /// One job per instance (and TLS name), ordered by address.
     pub jobs: Vec<Job>,
     /// Jobs run at once, at most.
     pub concurrency: usize,
@@ -50,7 +50,7 @@ impl Plan {
     /// or with none, is an error rather than a silently skipped purge.
     pub fn build(
         purges: Vec<Purge>,
-        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        instances: &BTreeMap<String, Vec<Instance>>,
         purge_token: &FieldValue,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
@@ -59,9 +59,9 @@ impl Plan {
 
     /// Plans exactly the given (purge, instance) pairs: background redelivery, where each
     /// pair is what failed before, not a host's whole instance group.
-    pub fn for_pairs(pairs: Vec<(Purge, SocketAddr)>, purge_token: &FieldValue, concurrency: usize) -> Plan {
+    pub fn for_pairs(pairs: Vec<(Purge, Instance)>, purge_token: &FieldValue, concurrency: usize) -> Plan {
         let mut purges: Vec<Purge> = Vec::new();
-        let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
+        let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
         for (purge, addr) in pairs {
             let i = purges.iter().position(|p| *p == purge).unwrap_or_else(|| {
                 purges.push(purge);
@@ -78,7 +78,7 @@ impl Plan {
     /// Plans a `HEAD` of each URL on every instance of its host, for verification.
     pub fn verify(
         targets: Vec<crate::target::Target>,
-        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        instances: &BTreeMap<String, Vec<Instance>>,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
         let purges = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
@@ -89,19 +89,19 @@ impl Plan {
 
     fn build_with(
         purges: Vec<Purge>,
-        instances: &BTreeMap<String, Vec<SocketAddr>>,
+        instances: &BTreeMap<String, Vec<Instance>>,
         concurrency: usize,
         head: bool,
         write: impl Fn(&Purge, bool) -> Vec<u8>,
     ) -> Result<Plan, ApiError> {
-        let mut queues: BTreeMap<SocketAddr, Vec<usize>> = BTreeMap::new();
+        let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
         for (i, p) in purges.iter().enumerate() {
             let addrs = instances.get(p.host()).filter(|a| !a.is_empty()).ok_or_else(|| {
                 ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", p.host()))
                     .with_subject(p.host())
             })?;
-            for addr in addrs {
-                queues.entry(*addr).or_default().push(i);
+            for instance in addrs {
+                queues.entry(instance.clone()).or_default().push(i);
             }
         }
         Ok(Plan::from_queues(purges, queues, concurrency, head, write))
@@ -111,7 +111,7 @@ impl Plan {
     /// alive but the last.
     fn from_queues(
         purges: Vec<Purge>,
-        queues: BTreeMap<SocketAddr, Vec<usize>>,
+        queues: BTreeMap<Instance, Vec<usize>>,
         concurrency: usize,
         head: bool,
         write: impl Fn(&Purge, bool) -> Vec<u8>,

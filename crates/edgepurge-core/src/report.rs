@@ -26,7 +26,7 @@ impl ReportBuilder {
                     (req.target, j),
                     PurgeResult {
                         url: plan.purges[req.target].label(),
-                        instance: job.instance.to_string(),
+                        instance: job.instance.key(),
                         outcome: Outcome::Failed,
                         http_status: None,
                         error: Some("no result: the fan-out ended before this request finished".into()),

@@ -7,7 +7,7 @@
 use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role};
 use crate::auth::{permits, Action};
 use crate::config::Config;
-use crate::discovery::DiscoverySpec;
+use crate::discovery::DiscoveryRule;
 use crate::error::{ApiError, ErrorKind};
 use crate::purge::{parse_key, parse_prefix, Purge};
 use crate::target::{normalise_host, parse_all, printable, Target};
@@ -105,9 +105,9 @@ pub fn labels(config: &Config, request: &PurgeRequest) -> Vec<String> {
 /// Keys are instance-wide (xkey): one purge per instance group, addressed as the group's first
 /// allowed host.
 fn key_hosts(config: &Config) -> Result<Vec<&str>, ApiError> {
-    let mut groups: Vec<(&DiscoverySpec, &str)> = Vec::new();
+    let mut groups: Vec<(&DiscoveryRule, &str)> = Vec::new();
     for host in &config.allowed_hosts {
-        let spec = config.discovery_spec(host)?;
+        let spec = config.discovery_rule(host)?;
         if !groups.iter().any(|(s, _)| *s == spec) {
             groups.push((spec, host));
         }

@@ -9,8 +9,8 @@
 //! purge token is wrong, a configuration fault to fix, not to retry).
 
 use crate::api::{Delivery, DeliveryStatus, Outcome, PurgeResult};
+use crate::discovery::Instance;
 use crate::purge::Purge;
-use std::net::SocketAddr;
 
 /// Inline retries within one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl RedeliveryPolicy {
 
     /// Whether a delivery first queued at `first_at` to `instance` should be attempted now,
     /// given what discovery says (or why it could not say).
-    pub fn decide(&self, first_at: i64, now: i64, instance: &str, discovered: Result<&[SocketAddr], &str>) -> Decision {
+    pub fn decide(&self, first_at: i64, now: i64, instance: &str, discovered: Result<&[Instance], &str>) -> Decision {
         if now.saturating_sub(first_at) > i64::try_from(self.max_age_ms).unwrap_or(i64::MAX) {
             return Decision::Abandon(format!(
                 "still failing after {} s (REDELIVERY_MAX_AGE_MS)",
@@ -78,7 +78,7 @@ impl RedeliveryPolicy {
         }
         match discovered {
             Err(why) => Decision::Postpone(format!("discovery: {why}")),
-            Ok(addrs) if !addrs.iter().any(|a| a.to_string() == instance) => {
+            Ok(found) if !found.iter().any(|i| i.key() == instance) => {
                 Decision::Abandon("instance is no longer in discovery".into())
             }
             Ok(_) => Decision::Attempt,
@@ -117,19 +117,28 @@ impl RedeliveryPolicy {
     pub fn triage(
         &self,
         d: &Delivery,
-        discovered: Result<&[SocketAddr], &str>,
+        discovered: Result<&[Instance], &str>,
         now: i64,
         random: u32,
-    ) -> Result<SocketAddr, DeliveryUpdate> {
+    ) -> Result<Instance, DeliveryUpdate> {
         match self.decide(d.first_at, now, &d.instance, discovered) {
             Decision::Abandon(why) => Err(update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some(why))),
             Decision::Postpone(why) => {
                 let next = self.next_at(now, d.attempts + 1, random);
                 Err(update(DeliveryStatus::Pending, d.attempts, next, Some(why)))
             }
-            Decision::Attempt => d.instance.parse::<SocketAddr>().map_err(|_| {
-                update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some("bad instance address".into()))
-            }),
+            Decision::Attempt => {
+                discovered.ok().and_then(|found| found.iter().find(|i| i.key() == d.instance)).cloned().ok_or_else(
+                    || {
+                        update(
+                            DeliveryStatus::Abandoned,
+                            d.attempts,
+                            d.next_at,
+                            Some("instance is no longer in discovery".into()),
+                        )
+                    },
+                )
+            }
         }
     }
 

@@ -6,7 +6,7 @@
 use crate::body::{read_capped, Unread};
 use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{
-    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, RecordType,
+    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, Instance, RecordType,
 };
 use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
@@ -59,16 +59,23 @@ impl<'a> Resolver<'a> {
         result
     }
 
+    /// The instances serving `host`, as its rule reaches them (`DiscoveryRule::instances`).
+    pub async fn instances(&mut self, host: &str) -> Result<Vec<Instance>, ApiError> {
+        let rule = self.config.discovery_rule(host)?;
+        let addrs = self.resolve(&rule.spec).await?;
+        rule.instances(host, &addrs)
+    }
+
     /// The instances serving each of `hosts`, by host; fails on the first host that has none.
     pub async fn resolve_hosts<'h>(
         &mut self,
         hosts: impl IntoIterator<Item = &'h str>,
-    ) -> Result<BTreeMap<String, Vec<SocketAddr>>, ApiError> {
-        let mut instances: BTreeMap<String, Vec<SocketAddr>> = BTreeMap::new();
+    ) -> Result<BTreeMap<String, Vec<Instance>>, ApiError> {
+        let mut instances: BTreeMap<String, Vec<Instance>> = BTreeMap::new();
         for host in hosts {
             if !instances.contains_key(host) {
-                let addrs = self.resolve(self.config.discovery_spec(host)?).await?;
-                instances.insert(host.to_owned(), addrs);
+                let found = self.instances(host).await?;
+                instances.insert(host.to_owned(), found);
             }
         }
         Ok(instances)

@@ -1,18 +1,17 @@
-//! Fan-out I/O: a byte pump between `worker::Socket`s and the core's [`InstanceDelivery`]
+//! Fan-out I/O: a byte pump between [`Connection`]s and the core's [`InstanceDelivery`]
 //! machines, which decide every step and judge every answer; this only performs each step under
 //! its timeout and says what happened. At most `plan.concurrency` instances at once (Workers: 6).
 
 use crate::ctx::random_u32;
+use crate::socket::Connection;
 use edgepurge_core::delivery::{Completed, Event, InstanceDelivery, Limits, Step};
+use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::{Job, Plan};
 use futures_util::future::{select, Either};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use worker::wasm_bindgen_futures::spawn_local;
-use worker::{Date, Delay, SecureTransport, Socket};
+use worker::{Date, Delay};
 
 /// A finished request of job `job` of the plan.
 pub struct Finished {
@@ -29,8 +28,9 @@ pub fn deliveries(plan: &Plan, limits: Limits) -> impl Stream<Item = Finished> +
 fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finished> {
     let seed = u64::from(random_u32()) << 32 | u64::from(random_u32());
     let machine = InstanceDelivery::new(plan_job, limits, seed);
-    stream::unfold((machine, None::<Socket>), move |(mut m, mut socket)| async move {
-        let (mut buf, mut failure) = (vec![0u8; 8192], String::new());
+    stream::unfold((machine, None::<Connection>), move |(mut m, mut socket)| async move {
+        let mut buf: Vec<u8>;
+        let mut failure = String::new();
         loop {
             if let Some(done) = m.poll_completed() {
                 return Some((Finished { job, done }, (m, socket)));
@@ -38,9 +38,8 @@ fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finishe
             let event = match m.poll(Date::now().as_millis()) {
                 Step::Done => return m.poll_completed().map(|done| (Finished { job, done }, (m, socket))),
                 Step::Close => {
-                    // In the background: closing never holds up the queue or eats into a timeout.
-                    if let Some(mut s) = socket.take() {
-                        spawn_local(async move { s.close().await.unwrap_or_default() });
+                    if let Some(connection) = socket.take() {
+                        connection.close();
                     }
                     continue;
                 }
@@ -55,9 +54,13 @@ fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finishe
                 Step::Send { bytes, timeout_ms } => {
                     io(timed(timeout_ms, send(socket.as_mut()?, bytes)).await, &mut failure)
                 }
-                Step::Receive { timeout_ms } => match timed(timeout_ms, socket.as_mut()?.read(&mut buf)).await {
-                    Some(Ok(0)) => Event::Closed,
-                    read => io(read.map(|r| r.map(|n| Event::Received(&buf[..n]))), &mut failure),
+                Step::Receive { timeout_ms } => match timed(timeout_ms, socket.as_mut()?.read()).await {
+                    Some(Ok(Some(bytes))) => {
+                        buf = bytes;
+                        Event::Received(&buf)
+                    }
+                    Some(Ok(None)) => Event::Closed,
+                    read => io(read.map(|r| r.map(|_| Event::Closed)), &mut failure),
                 },
             };
             m.handle(event, Date::now().as_millis());
@@ -65,17 +68,13 @@ fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finishe
     })
 }
 
-async fn connect(slot: &mut Option<Socket>, instance: SocketAddr) -> Result<Event<'static>, worker::Error> {
-    let socket =
-        Socket::builder().secure_transport(SecureTransport::Off).connect(instance.ip().to_string(), instance.port())?;
-    socket.opened().await?;
-    *slot = Some(socket);
+async fn connect(slot: &mut Option<Connection>, instance: &Instance) -> Result<Event<'static>, String> {
+    *slot = Some(Connection::open(instance.addr, instance.tls.as_deref()).await?);
     Ok(Event::Connected)
 }
 
-async fn send(socket: &mut Socket, bytes: &[u8]) -> std::io::Result<Event<'static>> {
-    socket.write_all(bytes).await?;
-    socket.flush().await.map(|()| Event::Sent)
+async fn send(socket: &mut Connection, bytes: &[u8]) -> Result<Event<'static>, String> {
+    socket.write(bytes).await.map(|()| Event::Sent)
 }
 
 /// An I/O step's result as the machine's event: its own, a failure, or a timeout.

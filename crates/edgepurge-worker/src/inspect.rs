@@ -8,12 +8,12 @@ use crate::problem::json;
 use edgepurge_core::api::{HostInstances, InstancesReply, VerifyReport, VerifyRequest};
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
+use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::target::{printable, Target};
 use edgepurge_core::verify::verify_result;
 use edgepurge_core::ApiError;
 use futures_util::StreamExt;
-use std::net::SocketAddr;
 use worker::{Env, Request, Response};
 
 /// `POST /api/verify`: a `HEAD` of the URL on every instance serving it.
@@ -31,7 +31,7 @@ pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> 
     plan.check_budget(budget)?;
     let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
     let mut results: Vec<_> = fanout::deliveries(&plan, limits)
-        .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.to_string(), &done.reply))
+        .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.key(), &done.reply))
         .collect()
         .await;
     results.sort_by(|a, b| a.instance.cmp(&b.instance));
@@ -45,13 +45,21 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let mut resolver = Resolver::new(&config);
     let mut hosts = Vec::new();
     for host in &config.allowed_hosts {
-        let spec = config.discovery_spec(host)?;
-        let (instances, error) = match resolver.resolve(spec).await {
-            Ok(addrs) => (addrs.iter().map(SocketAddr::to_string).collect::<Vec<_>>(), None),
+        let rule = config.discovery_rule(host)?;
+        let found = resolver.resolve(&rule.spec).await.and_then(|addrs| rule.instances(host, &addrs));
+        let (instances, error) = match found {
+            Ok(found) => (found.iter().map(Instance::key).collect::<Vec<_>>(), None),
             Err(e) => (Vec::new(), Some(e.problem())),
         };
         let last = store.last_purges(&instances).await?;
-        hosts.push(HostInstances { host: host.clone(), discovery: spec.to_string(), instances, error, last });
+        hosts.push(HostInstances {
+            host: host.clone(),
+            discovery: rule.to_string(),
+            transport: rule.transport,
+            instances,
+            error,
+            last,
+        });
     }
     json(&InstancesReply { hosts }, 200)
 }

@@ -21,6 +21,7 @@ mod problem;
 mod purge;
 mod redeliver;
 mod routes;
+mod socket;
 mod store;
 
 use worker::{event, Context, Env, Headers, Request, Response, Result, ScheduleContext, ScheduledEvent};

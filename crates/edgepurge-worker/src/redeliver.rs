@@ -45,10 +45,7 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
         let triaged = match policy.purge_of(&d) {
             Err(update) => Err(update),
             Ok(purge) => {
-                let discovered = match config.discovery_spec(purge.host()) {
-                    Ok(spec) => resolver.resolve(spec).await,
-                    Err(e) => Err(e),
-                };
+                let discovered = resolver.instances(purge.host()).await;
                 let discovered = discovered.as_deref().map_err(|e| e.detail.as_str());
                 policy.triage(&d, discovered, now, random_u32()).map(|addr| (purge, addr))
             }
@@ -58,7 +55,7 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
             Ok((_, addr))
                 if instances.len() >= config.instance_budget(resolver.subrequests()) && !instances.contains(&addr) => {}
             Ok(pair) => {
-                instances.insert(pair.1);
+                instances.insert(pair.1.clone());
                 pairs.push(pair);
                 sending.push(d);
             }

@@ -3,7 +3,7 @@
 use crate::api;
 use crate::state::state;
 use crate::ui::{when, Call};
-use edgepurge_core::api::{HostInstances, InstancesReply};
+use edgepurge_core::api::{HostInstances, InstancesReply, Transport};
 use leptos::prelude::*;
 
 /// The Instances page.
@@ -32,6 +32,7 @@ fn host(h: HostInstances) -> impl IntoView {
         <section class="host">
             <h2>{h.host}</h2>
             <p>"Discovery: " <code>{h.discovery}</code></p>
+            {transport(h.transport)}
             {h.error.map(|p| view! { <p class="error">{format!("{}: {}", p.title, p.detail)}</p> })}
             <div class="table-wrap">
                 <table data-testid="instances-table">
@@ -53,4 +54,19 @@ fn host(h: HostInstances) -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// How the instances are spoken to; clear text is flagged, loudest where it crosses the internet.
+fn transport(t: Transport) -> impl IntoView {
+    let (class, text) = match t {
+        Transport::Tls => ("badge", "TLS: each instance's certificate is checked against this host"),
+        Transport::Plain => {
+            ("notice", "Clear text: the purge token travels unencrypted (loopback and private addresses only)")
+        }
+        Transport::Insecure => (
+            "error",
+            "Clear text to public addresses (the rule says insecure): anyone on the path can read the purge token",
+        ),
+    };
+    view! { <p class=class data-testid="transport" data-transport=t.as_str()>{text}</p> }
 }

@@ -203,8 +203,11 @@ pub struct InstancesReply {
 pub struct HostInstances {
     /// The allowed host.
     pub host: String,
-    /// How its instances are found, e.g. `dns:instances.example.net:80` or `static`.
+    /// How its instances are found, e.g. `dns:instances.example.net:443:tls` or `static:tls`.
     pub discovery: String,
+    /// How they are spoken to: `tls`, or in clear text (`plain` to loopback or private
+    /// addresses, `insecure` where a rule accepts clear text to public ones).
+    pub transport: Transport,
     /// The instances, as `ip:port`.
     pub instances: Vec<String>,
     /// Why discovery failed, when it did.
@@ -213,6 +216,39 @@ pub struct HostInstances {
     /// Each instance's last purge, when the history has one.
     #[serde(default)]
     pub last: Vec<LastPurge>,
+}
+
+/// How a discovery rule's instances are spoken to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Clear text, to loopback or private addresses only (the purge token travels in clear).
+    Plain,
+    /// TLS, the certificate checked against the purged site's host.
+    Tls,
+    /// Clear text to any address, public ones included: the rule says `insecure`.
+    Insecure,
+}
+
+impl Transport {
+    /// The serialised name: `plain`, `tls` or `insecure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Plain => "plain",
+            Transport::Tls => "tls",
+            Transport::Insecure => "insecure",
+        }
+    }
+
+    /// The rule suffix (`:tls`, `:insecure`), empty for plain.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Transport::Plain => "",
+            Transport::Tls => ":tls",
+            Transport::Insecure => ":insecure",
+        }
+    }
 }
 
 /// Reply of `GET /api/health`.

@@ -322,7 +322,7 @@ fn events_that_do_not_answer_the_step_change_nothing() {
     m.handle(Event::Waited, 1);
     assert!(matches!(m.poll(1), Step::Connect { .. }), "still connecting");
     assert!(m.poll_completed().is_none());
-    assert_eq!(m.instance(), addr("10.0.0.1:80"));
+    assert_eq!(m.instance(), &addr("10.0.0.1:80"));
 }
 
 #[test]

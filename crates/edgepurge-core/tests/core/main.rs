@@ -11,7 +11,9 @@ use edgepurge_core::api::{ErrorSource, Outcome, PurgeRequest, PurgeStatus};
 use edgepurge_core::auth::constant_time_eq;
 use edgepurge_core::config::{Config, ConfigError};
 use edgepurge_core::delivery::Completed;
-use edgepurge_core::discovery::{dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, RecordType};
+use edgepurge_core::discovery::{
+    dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, Instance, RecordType,
+};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::http1::{Answer, AnswerError, AnswerReader, FieldValue};
 use edgepurge_core::outcome::{classify, DeliveryError};
@@ -29,6 +31,7 @@ mod delivery;
 mod hardening;
 mod redelivery;
 mod request;
+mod transport;
 
 /// A finished request as the delivery state machine reports it.
 pub fn completed(request: usize, reply: Result<Answer, DeliveryError>, elapsed_ms: u64, attempts: u32) -> Completed {
@@ -115,7 +118,10 @@ fn a_request_is_valid_as_a_whole_and_duplicates_collapse() {
 pub fn settings(overrides: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let mut map: BTreeMap<String, String> = [
         ("ALLOWED_HOSTS", "www.example.com, cdn.example.com"),
-        ("DISCOVERY", "cdn.example.com=static:192.0.2.10:80,[2001:db8::1]:8080; *=dns:instances.example.net:80"),
+        (
+            "DISCOVERY",
+            "cdn.example.com=static:192.0.2.10:80,[2001:db8::1]:8080:insecure; *=dns:instances.example.net:80:tls",
+        ),
         ("API_TOKENS", "0123456789abcdef-token-one,fedcba9876543210-token-two"),
         ("PURGE_TOKEN", "purge-secret"),
     ]
@@ -544,8 +550,9 @@ fn every_reply_maps_to_one_outcome() {
     assert!(c.error.unwrap().contains("PURGE_TOKEN"));
 }
 
-pub fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
+/// An instance reached in clear text at `s` (`ip:port`).
+pub fn addr(s: &str) -> Instance {
+    Instance::plain(s.parse().unwrap())
 }
 
 pub fn two_host_plan() -> Plan {
@@ -561,7 +568,7 @@ pub fn two_host_plan() -> Plan {
 fn plan_opens_one_connection_per_instance_and_closes_after_the_last() {
     let plan = two_host_plan();
     let shape: Vec<(String, Vec<usize>)> =
-        plan.jobs.iter().map(|j| (j.instance.to_string(), j.requests.iter().map(|r| r.target).collect())).collect();
+        plan.jobs.iter().map(|j| (j.instance.key(), j.requests.iter().map(|r| r.target).collect())).collect();
     assert_eq!(shape, [("10.0.0.1:80".to_owned(), vec![0, 1, 2]), ("10.0.0.2:80".to_owned(), vec![0, 2])]);
     for job in &plan.jobs {
         let (last, rest) = job.requests.split_last().unwrap();
@@ -983,7 +990,7 @@ fn redelivery_plans_exactly_the_failed_pairs() {
     let pairs = vec![(a.clone(), addr("10.0.0.2:80")), (b, addr("10.0.0.2:80")), (a, addr("10.0.0.1:80"))];
     let plan = Plan::for_pairs(pairs, &token(), 6);
     let shape: Vec<(String, Vec<usize>)> =
-        plan.jobs.iter().map(|j| (j.instance.to_string(), j.requests.iter().map(|r| r.target).collect())).collect();
+        plan.jobs.iter().map(|j| (j.instance.key(), j.requests.iter().map(|r| r.target).collect())).collect();
     assert_eq!(shape, [("10.0.0.1:80".to_owned(), vec![0]), ("10.0.0.2:80".to_owned(), vec![0, 1])]);
     assert_eq!(plan.purges.len(), 2);
 }
