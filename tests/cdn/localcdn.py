@@ -36,6 +36,18 @@ WRONG_TOKEN_IP = "127.0.1.5"
 ASSETS_SITE = "assets.edgepurge.test"
 ASSETS_IPS = ("127.0.1.6", "127.0.1.7")
 TLS_IPS = ("127.0.3.1", "127.0.3.2")
+# A Fly-like app: a Machines API stand-in lists its Machines, and a Fly-like edge (haproxy,
+# TLS, routing on fly-force-instance-id, 503 for an unknown id) reaches them. Its Machines are
+# the assets group's varnishd and one app varnishd, under their own host name.
+FLY_SITE = "fly.edgepurge.test"
+FLY_APP = "edgepurge-demo"
+FLY_EDGE_IP = "127.0.4.1"
+# (id, region, state, the varnishd behind it)
+FLY_MACHINES = (
+    ("3d8d9e1f0e9d87", "fra", "started", "127.0.1.6"),
+    ("e784079b449483", "iad", "started", "127.0.1.7"),
+    ("148e272b4e5d89", "syd", "stopped", "127.0.1.3"),
+)
 
 
 @dataclass
@@ -48,15 +60,16 @@ class Ports:
     worker: int = 8787
     inspector: int = 9229
     tls: int = 8443
+    fly_api: int = 4280
 
 
 RUN_PORTS = Ports()
-TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443)
-CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443)
+TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443, fly_api=14280)
+CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443, fly_api=24280)
 # Every port below 32768, outside Linux's default ephemeral range: a listener there can collide
 # with some client socket's local port ("Address already in use").
-SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443)
-API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443)
+SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280)
+API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280)
 PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS}
 
 
@@ -103,6 +116,7 @@ class LocalCDN:
     state: Path = ROOT / ".state" / "run"
     api_token: str = field(default_factory=lambda: "ep_demo_" + secrets.token_urlsafe(24))
     purge_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    fly_token: str = field(default_factory=lambda: "fo1_demo_" + secrets.token_urlsafe(24))
     instance_timeout_ms: int = 2000
     extra_vars: dict = field(default_factory=dict)  # more worker settings, e.g. Cloudflare Access
     procs: dict = field(default_factory=dict)
@@ -142,6 +156,7 @@ class LocalCDN:
                 self._start_varnish(ip, f"assets-{i + 1}", self.purge_token)
             self.make_certificates()
             self.start_tls()
+            self.start_fly()
             self.start_doh()
             self.start_worker()
         except BaseException:
@@ -241,7 +256,7 @@ class LocalCDN:
             subprocess.run(["openssl", *args], cwd=tls, check=True, capture_output=True, timeout=60)
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
                 "-subj", "/CN=edgepurge local CDN test CA")
-        for name, host in (("assets", ASSETS_SITE), ("other", "other.edgepurge.test")):
+        for name, host in (("assets", ASSETS_SITE), ("other", "other.edgepurge.test"), ("fly", FLY_SITE)):
             openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
                     "-subj", f"/CN={host}")
             (tls / f"{name}.ext").write_text(f"subjectAltName=DNS:{host}\n")
@@ -269,6 +284,52 @@ class LocalCDN:
     def restart_tls(self, wrong_name_on=None):
         self._kill("haproxy")
         self.start_tls(wrong_name_on)
+
+    # ---- Fly-like app --------------------------------------------------------------------------
+    @property
+    def fly_state(self):
+        return self.state / "fly" / "machines.json"
+
+    def fly_machines(self):
+        """The Machines the stand-in lists now (its JSON shape)."""
+        return json.loads(self.fly_state.read_text())["apps"][FLY_APP]
+
+    def set_fly_machines(self, machines=None, token=None):
+        """What the Machines API stand-in answers from now on: the Machines (default: FLY_MACHINES)
+        and the token it accepts (default: the worker's)."""
+        if machines is None:
+            machines = [{"id": i, "name": f"{FLY_APP}-{r}", "state": s, "region": r,
+                         "private_ip": f"fdaa:0:1::{n + 1}", "config": {"image": "varnish"}}
+                        for n, (i, r, s, _) in enumerate(FLY_MACHINES)]
+        self.fly_state.parent.mkdir(exist_ok=True)
+        tmp = self.fly_state.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"token": token or self.fly_token, "apps": {FLY_APP: machines}}))
+        tmp.replace(self.fly_state)
+
+    def start_fly(self):
+        """The Machines API stand-in, and the Fly-like edge: haproxy terminating TLS for FLY_SITE
+        and routing each request on fly-force-instance-id to that Machine's varnishd; an unknown
+        id gets 503 (no server), as Fly's proxy answers."""
+        self.set_fly_machines()
+        proc, log = self._spawn("machines-api", [sys.executable, str(ROOT / "tests/cdn/machines_api.py"),
+                                                 "127.0.0.1", str(self.ports.fly_api), str(self.fly_state)])
+        wait_for("Machines API stand-in", lambda: tcp_open("127.0.0.1", self.ports.fly_api), 15, proc, log)
+        tls = self.state / "tls"
+        lines = ["global", "  maxconn 1000", "defaults", "  mode http", "  timeout connect 5s",
+                 "  timeout client 30s", "  timeout server 30s", "  timeout http-keep-alive 5s",
+                 # One backend connection per request, as each Machine's own proxy would see it.
+                 "  option http-server-close",
+                 "frontend fly-edge", f"  bind {FLY_EDGE_IP}:{self.ports.tls} ssl crt {tls / 'fly.pem'}"]
+        for machine_id, *_ in FLY_MACHINES:
+            lines.append(f"  use_backend m-{machine_id} if {{ req.hdr(fly-force-instance-id) -m str {machine_id} }}")
+        lines.append("  default_backend no-such-machine")
+        for machine_id, _, _, ip in FLY_MACHINES:
+            lines += [f"backend m-{machine_id}", f"  server m-{machine_id} {ip}:{self.ports.varnish}"]
+        lines += ["backend no-such-machine"]
+        config = tls / "fly-edge.cfg"
+        config.write_text("\n".join(lines) + "\n")
+        proc, log = self._spawn("fly-edge", ["haproxy", "-db", "-f", str(config)])
+        wait_for("Fly-like edge", lambda: tcp_open(FLY_EDGE_IP, self.ports.tls), 15, proc, log)
 
     def start_faults(self):
         """Starts the fault instances and puts them in DNS next to the three real ones."""
@@ -334,10 +395,13 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         env_sh = ROOT / "scripts/env.sh"
         tls_list = ",".join(self.assets_instances)
         vars_ = {
-            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}",
+            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}",
             # The app group by DNS over HTTPS in clear text (loopback), the assets group by a
-            # static list over TLS.
-            "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; *=dns:{DNS_NAME}:{self.ports.varnish}",
+            # static list over TLS, the Fly-like app by its Machines through its edge.
+            "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; {FLY_SITE}=fly:{FLY_APP}@{FLY_EDGE_IP}:{self.ports.tls}; "
+                         f"*=dns:{DNS_NAME}:{self.ports.varnish}",
+            "FLY_API_URL": f"http://127.0.0.1:{self.ports.fly_api}",
+            "FLY_API_TOKEN": self.fly_token,
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
             "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),
             "DISCOVERY_TIMEOUT_MS": "2000",

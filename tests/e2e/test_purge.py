@@ -23,7 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
 from localcdn import (  # noqa: E402
-    ASSETS_SITE, BLACKHOLE_IP, INSTANCE_IPS, SITE, TEST_PORTS, WRONG_TOKEN_IP, LocalCDN, http_get,
+    ASSETS_SITE, BLACKHOLE_IP, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, SITE, TEST_PORTS, WRONG_TOKEN_IP, LocalCDN,
+    http_get,
 )
 
 CDN = None
@@ -338,6 +339,7 @@ class Kinds(CdnTestCase):
         # Keys are instance-wide: one purge per instance group, each named by its first host.
         self.assertEqual(sorted((r["url"], r["instance"]) for r in report["results"]),
                          sorted([(f"key:{tag}@{ASSETS_SITE}", i) for i in CDN.assets_instances]
+                                + [(f"key:{tag}@{FLY_SITE}", i) for i in fly_started()]
                                 + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
         self.assertEqual({r["outcome"] for r in report["results"]}, {"purged"})
         for inst in CDN.instances:
@@ -890,6 +892,96 @@ class InstanceGroups(CdnTestCase):
             self.assertIn("; hit", fetch(CDN.assets_varnish[1], path, ASSETS_SITE)[0])
         finally:
             CDN.restart_tls()
+
+
+def fly_started():
+    """The started Machines as reports name them (`fra 3d8d9e1f0e9d87`)."""
+    return [f"{region} {machine_id}" for machine_id, region, state, _ in FLY_MACHINES if state == "started"]
+
+
+def fly_counters(name="MAIN.client_req"):
+    """client_req of each Machine's varnishd, in FLY_MACHINES order."""
+    by_ip = {ip: ("assets", i) for i, ip in enumerate(("127.0.1.6", "127.0.1.7"))}
+    by_ip.update({ip: ("varnish", i) for i, ip in enumerate(INSTANCE_IPS)})
+    return [CDN.counter(by_ip[ip][1], name, group=by_ip[ip][0]) for *_, ip in FLY_MACHINES]
+
+
+def fly_deltas(before, expected, timeout=3.0):
+    """How much each Machine's varnishd client_req grew since `before`, polled until it equals
+    `expected` or, when it never does, for the whole `timeout` (so a late PURGE is seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        deltas = [a - b for a, b in zip(fly_counters(), before)]
+        if (deltas == expected and expected != [0, 0, 0]) or time.monotonic() > deadline:
+            return deltas
+        time.sleep(0.1)
+
+
+def fly_varnish():
+    return [f"{ip}:{CDN.ports.varnish}" for *_, ip in FLY_MACHINES]
+
+
+class FlyMachines(CdnTestCase):
+    """Fly.io discovery against a Fly-like edge: the Machines API stand-in lists the app's Machines,
+    haproxy terminates TLS for the site and routes on fly-force-instance-id (503 for an unknown id)."""
+
+    def tearDown(self):
+        CDN.set_fly_machines()
+
+    def test_a_fly_purge_reaches_exactly_the_started_machines(self):
+        path = new_page()
+        self.warm(path, FLY_SITE, fly_varnish())
+        before = fly_counters()
+        status, _, body = api("POST", "/api/purge", {"urls": [f"https://{FLY_SITE}{path}"]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(sorted(r["instance"] for r in body["results"]), sorted(fly_started()))
+        self.assertEqual({r["outcome"] for r in body["results"]}, {"purged"}, body)
+        # One PURGE to each started Machine's varnishd, none to the stopped one's.
+        self.assertEqual(fly_deltas(before, [1, 1, 0]), [1, 1, 0])
+        started, stopped = fly_varnish()[:2], fly_varnish()[2]
+        for inst in started:
+            self.assertIn("fwd=uri-miss", fetch(inst, path, FLY_SITE)[0], inst)
+        self.assertIn("; hit", fetch(stopped, path, FLY_SITE)[0])
+
+    def test_a_machine_stopped_between_two_purges_is_skipped_not_failed(self):
+        machines = CDN.fly_machines()
+        machines[1]["state"] = "stopped"
+        CDN.set_fly_machines(machines)
+        url = f"https://{FLY_SITE}{new_page()}"
+        status, _, body = api("POST", "/api/purge", {"urls": [url]})
+        self.assertEqual(status, 200, body)
+        self.assertEqual([r["instance"] for r in body["results"]], fly_started()[:1])
+        status, _, listed = api("GET", "/api/instances", content_type=None)
+        self.assertEqual(status, 200, listed)
+        fly = next(h for h in listed["hosts"] if h["host"] == FLY_SITE)
+        self.assertEqual(fly["instances"], fly_started()[:1])
+        self.assertEqual(sorted(s["instance"] for s in fly["skipped"]), sorted([fly_started()[1], "syd 148e272b4e5d89"]))
+        self.assertEqual({s["state"] for s in fly["skipped"]}, {"stopped"})
+
+    def test_an_unknown_machine_is_a_failed_row_with_redelivery_pending(self):
+        machines = CDN.fly_machines() + [{"id": "0000000000beef", "state": "started", "region": "ams"}]
+        CDN.set_fly_machines(machines)
+        url = f"https://{FLY_SITE}{new_page()}"
+        status, _, body = api("POST", "/api/purge", {"urls": [url]})
+        self.assertEqual(status, 207, body)
+        rows = {r["instance"]: r for r in body["results"]}
+        self.assertEqual(sorted(rows), sorted(fly_started() + ["ams 0000000000beef"]))
+        ghost = rows["ams 0000000000beef"]
+        self.assertEqual((ghost["outcome"], ghost["http_status"], ghost["pending"]), ("failed", 503, True), ghost)
+        queued = [d for d in deliveries_for(url) if d["instance"] == "ams 0000000000beef"]
+        self.assertEqual([d["status"] for d in queued], ["pending"])
+        # Once the Machine is gone from the app, redelivery drops it, with the reason.
+        CDN.set_fly_machines()
+        done = wait_for_delivery(self, url, "ams 0000000000beef", "abandoned")
+        self.assertIn("no longer in discovery", done["last_error"])
+
+    def test_a_refused_fly_token_is_the_500_problem_and_sends_nothing(self):
+        CDN.set_fly_machines(token="fo1_some_other_token")
+        before = fly_counters()
+        status, ctype, body = api("POST", "/api/purge", {"urls": [f"https://{FLY_SITE}{new_page()}"]})
+        self.assert_problem(status, ctype, body, 500)
+        self.assertEqual((body["type"], body["setting"]), ("urn:edgepurge:problem:config", "FLY_API_TOKEN"), body)
+        self.assertEqual(fly_deltas(before, [0, 0, 0]), [0, 0, 0])
 
 
 def deliveries_for(url, status=None):

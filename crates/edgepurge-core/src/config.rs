@@ -26,6 +26,8 @@
 //! | `REFUSAL_BUDGET_PER_MINUTE` | no | refusals of unknown callers written to the history per minute, whole deployment and per client, default 60 |
 //! | `ALLOW_PRIVATE_INSTANCES` | no | `true` lets discovery and static lists name loopback, private, link-local, ... addresses (a local CDN); default `false` |
 //! | `SUBREQUEST_BUDGET` | no | instance connections one purge may open, default 1000 (Workers paid plan; 50 on free) |
+//! | `FLY_API_TOKEN` | with a `fly:` rule (secret) | a Fly.io token that can read the app's Machines |
+//! | `FLY_API_URL` | no | the Machines API, default `https://api.machines.dev`; https, or http on loopback only |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
@@ -110,6 +112,23 @@ pub struct Config {
     /// Whether instances may have non-public addresses (see [`crate::discovery::non_public`]).
     pub allow_private_instances: bool,
     api_tokens: Vec<String>,
+    /// The Machines API, when a `fly:` rule needs it.
+    pub fly: Option<FlySettings>,
+}
+
+/// Where and how Fly.io Machines are listed.
+#[derive(Clone)]
+pub struct FlySettings {
+    /// The Machines API base URL.
+    pub api_url: String,
+    /// `FLY_API_TOKEN`, sent as `Authorization: Bearer`.
+    pub token: String,
+}
+
+impl std::fmt::Debug for FlySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlySettings").field("api_url", &self.api_url).field("token", &"(secret)").finish()
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -134,6 +153,7 @@ impl std::fmt::Debug for Config {
             .field("subrequest_budget", &self.subrequest_budget)
             .field("allow_private_instances", &self.allow_private_instances)
             .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
+            .field("fly", &self.fly)
             .finish()
     }
 }
@@ -191,7 +211,11 @@ impl Config {
         };
         let discovery = parse_discovery(&required("DISCOVERY")?)?;
         for (_, rule) in &discovery {
-            let DiscoverySpec::Static(addrs) = &rule.spec else { continue };
+            let addrs = match &rule.spec {
+                DiscoverySpec::Static(addrs) => addrs.as_slice(),
+                DiscoverySpec::Fly { edge: Some(edge), .. } => std::slice::from_ref(edge),
+                _ => continue,
+            };
             if !allow_private_instances {
                 if let Some((addr, why)) = addrs.iter().find_map(|a| non_public(a.ip()).map(|why| (a, why))) {
                     return Err(ConfigError {
@@ -226,17 +250,12 @@ impl Config {
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_DOH_URL.to_owned());
-        match Url::parse(&doh_url) {
-            Ok(u) if u.scheme() == "https" && u.host().is_some() => {}
-            // A discovery answer over plain HTTP could be altered on the way: loopback only.
-            Ok(u) if u.scheme() == "http" && is_loopback(&u) => {}
-            Ok(u) if u.scheme() == "http" => {
-                return Err(ConfigError {
-                    setting: "DOH_URL",
-                    reason: format!("{doh_url:?} must be https (plain http only on loopback)"),
-                })
-            }
-            _ => return Err(ConfigError { setting: "DOH_URL", reason: format!("{doh_url:?} is not an https URL") }),
+        // A discovery answer over plain HTTP could be altered on the way: loopback only.
+        if !secure_or_loopback(&doh_url) {
+            return Err(ConfigError {
+                setting: "DOH_URL",
+                reason: format!("{doh_url:?} must be an https URL (plain http only on loopback)"),
+            });
         }
 
         let purge_token = FieldValue::new(required("PURGE_TOKEN")?.trim())
@@ -280,7 +299,26 @@ impl Config {
             }
         };
 
+        let needs_fly = discovery.iter().any(|(_, r)| matches!(r.spec, DiscoverySpec::Fly { .. }));
+        let fly = if needs_fly {
+            let token = optional("FLY_API_TOKEN").ok_or(ConfigError {
+                setting: "FLY_API_TOKEN",
+                reason: "required by the fly: discovery rule (a token that can read the app's Machines)".into(),
+            })?;
+            let api_url = optional("FLY_API_URL").unwrap_or_else(|| crate::fly::DEFAULT_API_URL.to_owned());
+            if !secure_or_loopback(&api_url) {
+                return Err(ConfigError {
+                    setting: "FLY_API_URL",
+                    reason: format!("{api_url:?} must be an https URL (plain http only on loopback)"),
+                });
+            }
+            Some(FlySettings { api_url, token })
+        } else {
+            None
+        };
+
         Ok(Config {
+            fly,
             allowed_hosts,
             discovery,
             doh_url,
@@ -364,14 +402,16 @@ impl Config {
     }
 }
 
-/// Whether `url`'s host is a loopback address or `localhost`.
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
+/// Whether `raw` is an https URL, or an http one to a loopback address or `localhost`.
+fn secure_or_loopback(raw: &str) -> bool {
+    let Ok(url) = Url::parse(raw) else { return false };
+    let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(name)) => name == "localhost",
-        None => false,
-    }
+        None => return false,
+    };
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 fn find_rule<'a>(rules: &'a [(HostPattern, DiscoveryRule)], host: &str) -> Option<&'a DiscoveryRule> {
@@ -394,12 +434,18 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
             }
             None => (HostPattern::Any, rule),
         };
-        let (spec, transport) = match (spec.strip_suffix(":tls"), spec.strip_suffix(":insecure")) {
+        let (spec, mut transport) = match (spec.strip_suffix(":tls"), spec.strip_suffix(":insecure")) {
             (Some(spec), _) => (spec, Transport::Tls),
             (_, Some(spec)) => (spec, Transport::Insecure),
             _ => (spec, Transport::Plain),
         };
-        let spec = if let Some(rest) = spec.strip_prefix("dns:") {
+        let spec = if let Some(rest) = spec.strip_prefix("fly:") {
+            if transport == Transport::Insecure {
+                return Err(err(format!("{spec:?}: Fly's edge is reached over TLS only")));
+            }
+            transport = Transport::Tls;
+            parse_fly(rest).map_err(|why| err(format!("{spec:?}: {why}")))?
+        } else if let Some(rest) = spec.strip_prefix("dns:") {
             let (name, port) =
                 rest.rsplit_once(':').ok_or_else(|| err(format!("{spec:?}: expected dns:<name>:<port>")))?;
             let port: u16 = port
@@ -436,4 +482,26 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
         return Err(err("no rules".into()));
     }
     Ok(rules)
+}
+
+/// `<app>[:<region>,<region>][@<ip:port>]`.
+fn parse_fly(rest: &str) -> Result<DiscoverySpec, String> {
+    let (rest, edge) = match rest.split_once('@') {
+        Some((rest, edge)) => {
+            let edge: SocketAddr =
+                edge.parse().map_err(|_| format!("the edge {edge:?} is not ip:port (IPv6 as [addr]:port)"))?;
+            (rest, Some(edge))
+        }
+        None => (rest, None),
+    };
+    let (app, regions) = rest.split_once(':').unwrap_or((rest, ""));
+    let name = |s: &str| !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !name(app) {
+        return Err(format!("{app:?} is not a Fly app name"));
+    }
+    let regions: Vec<String> = regions.split(',').filter(|r| !r.is_empty()).map(str::to_ascii_lowercase).collect();
+    if let Some(bad) = regions.iter().find(|r| !r.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return Err(format!("{bad:?} is not a region code"));
+    }
+    Ok(DiscoverySpec::Fly { app: app.to_owned(), regions, edge })
 }

@@ -11,6 +11,8 @@
 
 use crate::api::Transport;
 use crate::error::{ApiError, ErrorKind};
+use crate::fly::{Machine, FORCE_INSTANCE_HEADER};
+use crate::http1::FieldValue;
 use simple_dns::rdata::RData;
 use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QTYPE, RCODE, TYPE};
 use std::fmt;
@@ -28,6 +30,16 @@ pub enum DiscoverySpec {
     },
     /// A fixed list.
     Static(Vec<SocketAddr>),
+    /// The started Machines of a Fly.io app ([`crate::fly`]), reached through Fly's edge.
+    Fly {
+        /// The app.
+        app: String,
+        /// Only Machines in these regions; all when empty.
+        regions: Vec<String>,
+        /// Where to connect instead of resolving the site's host (the app's anycast address,
+        /// or the local CDN's stand-in edge); the site's host stays the TLS name and `Host`.
+        edge: Option<SocketAddr>,
+    },
 }
 
 impl fmt::Display for DiscoverySpec {
@@ -35,8 +47,27 @@ impl fmt::Display for DiscoverySpec {
         match self {
             DiscoverySpec::Dns { name, port } => write!(f, "dns:{name}:{port}"),
             DiscoverySpec::Static(_) => f.write_str("static"),
+            DiscoverySpec::Fly { app, regions, edge } => {
+                write!(f, "fly:{app}")?;
+                if !regions.is_empty() {
+                    write!(f, ":{}", regions.join(","))?;
+                }
+                match edge {
+                    Some(edge) => write!(f, "@{edge}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
+}
+
+/// What discovery found for a rule: addresses (DNS, static lists) or Machines (Fly).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Instance addresses.
+    Addrs(Vec<SocketAddr>),
+    /// An app's Machines, started or not.
+    Machines(Vec<Machine>),
 }
 
 /// One `DISCOVERY` rule: where its instances come from, and how they are spoken to.
@@ -55,11 +86,18 @@ impl fmt::Display for DiscoveryRule {
 }
 
 impl DiscoveryRule {
-    /// The instances serving `host`, from the addresses this rule's discovery found: over TLS
-    /// they expect a certificate for `host`. A `plain` rule that names a public address is
-    /// refused (502): the purge token would cross the internet in clear, so the rule must say
-    /// `tls` (or, knowingly, `insecure`).
-    pub fn instances(&self, host: &str, addrs: &[SocketAddr]) -> Result<Vec<Instance>, ApiError> {
+    /// The instances serving `host`, from what this rule's discovery found: over TLS they
+    /// expect a certificate for `host`. A `plain` rule that names a public address is refused
+    /// (502): the purge token would cross the internet in clear, so the rule must say `tls`
+    /// (or, knowingly, `insecure`). Of an app's Machines, the started ones in the rule's regions,
+    /// each routed by its id through the edge.
+    pub fn instances(&self, host: &str, found: &Found) -> Result<Vec<Instance>, ApiError> {
+        let addrs = match found {
+            Found::Addrs(addrs) => addrs,
+            Found::Machines(machines) => {
+                return Ok(self.machines(machines).filter(|m| m.started()).map(|m| self.machine(host, m)).collect())
+            }
+        };
         if self.transport == Transport::Plain {
             if let Some(addr) = addrs.iter().find(|a| non_public(a.ip()).is_none()) {
                 return Err(ApiError::new(
@@ -73,28 +111,93 @@ impl DiscoveryRule {
             }
         }
         let tls = (self.transport == Transport::Tls).then(|| host.to_owned());
-        Ok(addrs.iter().map(|&addr| Instance { addr, tls: tls.clone() }).collect())
+        Ok(addrs.iter().map(|&addr| Instance { tls: tls.clone(), ..Instance::plain(addr) }).collect())
+    }
+
+    /// The Machines discovery found that are not purged because they are not started, as
+    /// (name, state): listed, never purged, never failed.
+    pub fn skipped(&self, found: &Found) -> Vec<(String, String)> {
+        match found {
+            Found::Addrs(_) => Vec::new(),
+            Found::Machines(machines) => {
+                self.machines(machines).filter(|m| !m.started()).map(|m| (m.key(), m.state.clone())).collect()
+            }
+        }
+    }
+
+    /// The Machines in this rule's regions.
+    fn machines<'m>(&self, machines: &'m [Machine]) -> impl Iterator<Item = &'m Machine> + use<'m, '_> {
+        let regions = match &self.spec {
+            DiscoverySpec::Fly { regions, .. } => regions.as_slice(),
+            _ => &[],
+        };
+        machines.iter().filter(move |m| regions.is_empty() || regions.contains(&m.region))
+    }
+
+    /// A started Machine as an instance: TLS to the edge (pinned, or the site's host on 443),
+    /// the site's host as server name, routed by its id.
+    fn machine(&self, host: &str, m: &Machine) -> Instance {
+        let connect = match &self.spec {
+            DiscoverySpec::Fly { edge: Some(edge), .. } => Endpoint::Addr(*edge),
+            _ => Endpoint::Host { name: host.to_owned(), port: 443 },
+        };
+        Instance { connect, tls: Some(host.to_owned()), route: FieldValue::new(&m.id), name: Some(m.key()) }
     }
 }
 
-/// One instance as the fan-out reaches it: where to connect, and whether over TLS.
+/// Where an instance is connected to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    /// An address.
+    Addr(SocketAddr),
+    /// A host name the platform resolves when connecting (Fly's edge for the site's host).
+    Host {
+        /// The name.
+        name: String,
+        /// The port.
+        port: u16,
+    },
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Addr(addr) => addr.fmt(f),
+            Endpoint::Host { name, port } => write!(f, "{name}:{port}"),
+        }
+    }
+}
+
+/// One instance as the fan-out reaches it: where to connect, whether over TLS, and how a
+/// shared edge is told which instance is meant.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Instance {
     /// Where to connect.
-    pub addr: SocketAddr,
+    pub connect: Endpoint,
     /// For TLS: the name its certificate must carry (the purged site's host).
     pub tls: Option<String>,
+    /// For an instance behind a shared edge: the `fly-force-instance-id` value that routes each
+    /// request to it, written into every request by the core.
+    pub route: Option<FieldValue>,
+    /// Its name when it is not its address (a Machine: `fra 3d8d9e1f0e9d87`).
+    pub name: Option<String>,
 }
 
 impl Instance {
-    /// An instance reached in clear text.
+    /// An instance at `addr`, reached in clear text.
     pub fn plain(addr: SocketAddr) -> Instance {
-        Instance { addr, tls: None }
+        Instance { connect: Endpoint::Addr(addr), tls: None, route: None, name: None }
     }
 
-    /// How reports, deliveries and the history name it: `ip:port` (IPv6 in brackets).
+    /// How reports, deliveries and the history name it: its name, else `ip:port` (IPv6 in
+    /// brackets).
     pub fn key(&self) -> String {
-        self.addr.to_string()
+        self.name.clone().unwrap_or_else(|| self.connect.to_string())
+    }
+
+    /// The routing header of its requests, if any.
+    pub fn routing(&self) -> Option<(&'static str, FieldValue)> {
+        self.route.clone().map(|v| (FORCE_INSTANCE_HEADER, v))
     }
 }
 

@@ -83,16 +83,21 @@ pub(crate) fn write_purge(
 
 /// Writes `HEAD <path?query> HTTP/1.1` for `target`, asking the instance to close afterwards.
 pub fn head_request(target: &Target) -> Vec<u8> {
+    head_request_via(target, None)
+}
+
+/// [`head_request`] for an instance behind a shared edge, with its routing header.
+pub fn head_request_via(target: &Target, routing: Option<(&str, FieldValue)>) -> Vec<u8> {
     let mut out = Vec::with_capacity(96 + target.path_and_query().len());
-    for part in [
-        "HEAD ",
-        target.path_and_query(),
-        " HTTP/1.1\r\nHost: ",
-        target.authority(),
-        "\r\nUser-Agent: edgepurge/",
-        env!("CARGO_PKG_VERSION"),
-        "\r\nConnection: close\r\n\r\n",
-    ] {
+    for part in ["HEAD ", target.path_and_query(), " HTTP/1.1\r\nHost: ", target.authority(), "\r\n"] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    if let Some((name, value)) = routing {
+        for part in [name, ": ", value.as_str(), "\r\n"] {
+            out.extend_from_slice(part.as_bytes());
+        }
+    }
+    for part in ["User-Agent: edgepurge/", env!("CARGO_PKG_VERSION"), "\r\nConnection: close\r\n\r\n"] {
         out.extend_from_slice(part.as_bytes());
     }
     out

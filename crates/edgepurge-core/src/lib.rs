@@ -28,6 +28,7 @@ pub mod config;
 pub mod delivery;
 pub mod discovery;
 pub mod error;
+pub mod fly;
 pub mod history;
 pub mod http1;
 pub mod limits;

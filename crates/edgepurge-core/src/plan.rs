@@ -8,7 +8,7 @@
 use crate::api::PlanSummary;
 use crate::discovery::Instance;
 use crate::error::{ApiError, ErrorKind};
-use crate::http1::{head_request, FieldValue};
+use crate::http1::{head_request_via, FieldValue};
 use crate::purge::Purge;
 use std::collections::BTreeMap;
 
@@ -54,7 +54,9 @@ impl Plan {
         purge_token: &FieldValue,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
-        Plan::build_with(purges, instances, concurrency, false, |p, keep_alive| p.request(purge_token, keep_alive))
+        Plan::build_with(purges, instances, concurrency, false, |p, i, keep_alive| {
+            p.request_via(purge_token, i.routing(), keep_alive)
+        })
     }
 
     /// Plans exactly the given (purge, instance) pairs: background redelivery, where each
@@ -72,7 +74,9 @@ impl Plan {
                 queue.push(i);
             }
         }
-        Plan::from_queues(purges, queues, concurrency, false, |p, keep_alive| p.request(purge_token, keep_alive))
+        Plan::from_queues(purges, queues, concurrency, false, |p, i, keep_alive| {
+            p.request_via(purge_token, i.routing(), keep_alive)
+        })
     }
 
     /// Plans a `HEAD` of each URL on every instance of its host, for verification.
@@ -82,8 +86,8 @@ impl Plan {
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
         let purges = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
-        Plan::build_with(purges, instances, concurrency, true, |p, _| {
-            p.url_target().map(head_request).unwrap_or_default()
+        Plan::build_with(purges, instances, concurrency, true, |p, i, _| {
+            p.url_target().map(|t| head_request_via(t, i.routing())).unwrap_or_default()
         })
     }
 
@@ -92,7 +96,7 @@ impl Plan {
         instances: &BTreeMap<String, Vec<Instance>>,
         concurrency: usize,
         head: bool,
-        write: impl Fn(&Purge, bool) -> Vec<u8>,
+        write: impl Fn(&Purge, &Instance, bool) -> Vec<u8>,
     ) -> Result<Plan, ApiError> {
         let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
         for (i, p) in purges.iter().enumerate() {
@@ -114,7 +118,7 @@ impl Plan {
         queues: BTreeMap<Instance, Vec<usize>>,
         concurrency: usize,
         head: bool,
-        write: impl Fn(&Purge, bool) -> Vec<u8>,
+        write: impl Fn(&Purge, &Instance, bool) -> Vec<u8>,
     ) -> Plan {
         let jobs = queues
             .into_iter()
@@ -123,7 +127,11 @@ impl Plan {
                 let requests = idx
                     .iter()
                     .enumerate()
-                    .map(|(n, &target)| PlannedRequest { target, bytes: write(&purges[target], n != last), head })
+                    .map(|(n, &target)| PlannedRequest {
+                        target,
+                        bytes: write(&purges[target], &instance, n != last),
+                        head,
+                    })
                     .collect();
                 Job { instance, requests }
             })

@@ -177,29 +177,37 @@ impl Purge {
 
     /// The `PURGE` request for this purge.
     pub fn request(&self, token: &FieldValue, keep_alive: bool) -> Vec<u8> {
+        self.request_via(token, None, keep_alive)
+    }
+
+    /// [`Self::request`] for an instance behind a shared edge: `routing` (Fly's
+    /// `fly-force-instance-id` and the Machine's id, see `Instance::routing`) goes with it.
+    pub fn request_via(&self, token: &FieldValue, routing: Option<(&str, FieldValue)>, keep_alive: bool) -> Vec<u8> {
         let one = |v: &str| FieldValue::new(v);
         let soft = one("1");
-        match self {
+        let mut extra: Vec<(&str, FieldValue)> = Vec::new();
+        let (path, authority) = match self {
             Purge::Url { target, soft: s } => {
-                let extra: Vec<(&str, FieldValue)> =
-                    soft.filter(|_| *s).map(|v| ("Purge-Soft", v)).into_iter().collect();
-                write_purge(target.path_and_query(), target.authority(), token, &extra, keep_alive)
+                extra.extend(soft.filter(|_| *s).map(|v| ("Purge-Soft", v)));
+                (target.path_and_query(), target.authority())
             }
             Purge::Key { key, host, soft: s } => {
-                let mut extra = vec![("Purge-Keys", key.clone())];
+                extra.push(("Purge-Keys", key.clone()));
                 extra.extend(one("key").map(|v| ("Purge-Kind", v)));
                 extra.extend(soft.filter(|_| *s).map(|v| ("Purge-Soft", v)));
-                write_purge("/", host, token, &extra, keep_alive)
+                ("/", host.as_str())
             }
             Purge::Prefix { target } => {
-                let mut extra: Vec<(&str, FieldValue)> = one("prefix").map(|v| ("Purge-Kind", v)).into_iter().collect();
+                extra.extend(one("prefix").map(|v| ("Purge-Kind", v)));
                 extra.extend(FieldValue::new(&regex_escape(target.path_and_query())).map(|v| ("Purge-Prefix", v)));
-                write_purge("/", target.authority(), token, &extra, keep_alive)
+                ("/", target.authority())
             }
             Purge::Host { host } => {
-                let extra: Vec<(&str, FieldValue)> = one("host").map(|v| ("Purge-Kind", v)).into_iter().collect();
-                write_purge("/", host, token, &extra, keep_alive)
+                extra.extend(one("host").map(|v| ("Purge-Kind", v)));
+                ("/", host.as_str())
             }
-        }
+        };
+        extra.extend(routing);
+        write_purge(path, authority, token, &extra, keep_alive)
     }
 }

@@ -1,4 +1,5 @@
-//! Discovery I/O: DNS-over-HTTPS lookups (RFC 8484, POST with `application/dns-message`).
+//! Discovery I/O: DNS-over-HTTPS lookups (RFC 8484, POST with `application/dns-message`), and the
+//! `Resolver` every discovery goes through (Fly.io's Machines API is [`crate::fly`]).
 //!
 //! The core builds each query and judges each answer; this module only carries the bytes,
 //! under a timeout, and remembers what it resolved for the rest of the request.
@@ -6,12 +7,13 @@
 use crate::body::{read_capped, Unread};
 use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{
-    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, Instance, RecordType,
+    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, Found, Instance,
+    RecordType,
 };
 use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit};
 
@@ -24,7 +26,7 @@ const DNS_ID: u16 = 0;
 /// Resolves discovery specs, each at most once per request.
 pub struct Resolver<'a> {
     config: &'a Config,
-    done: Vec<(DiscoverySpec, Result<Vec<SocketAddr>, ApiError>)>,
+    done: Vec<(DiscoverySpec, Result<Found, ApiError>)>,
     subrequests: usize,
 }
 
@@ -39,13 +41,17 @@ impl<'a> Resolver<'a> {
         self.subrequests
     }
 
-    /// The instances `spec` names now.
-    pub async fn resolve(&mut self, spec: &DiscoverySpec) -> Result<Vec<SocketAddr>, ApiError> {
+    /// What `spec` finds now: addresses, or an app's Machines.
+    pub async fn resolve(&mut self, spec: &DiscoverySpec) -> Result<Found, ApiError> {
         if let Some((_, r)) = self.done.iter().find(|(s, _)| s == spec) {
             return r.clone();
         }
         let result = match spec {
-            DiscoverySpec::Static(addrs) => Ok(addrs.clone()),
+            DiscoverySpec::Static(addrs) => Ok(Found::Addrs(addrs.clone())),
+            DiscoverySpec::Fly { app, .. } => {
+                self.subrequests += 1;
+                crate::fly::machines(self.config, app).await.map(Found::Machines)
+            }
             DiscoverySpec::Dns { name, port } => {
                 let config = self.config;
                 self.subrequests += RecordType::BOTH.len();
@@ -53,6 +59,7 @@ impl<'a> Resolver<'a> {
                     join_all(RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) })).await;
                 instances_from_lookups(name, *port, lookups)
                     .and_then(|addrs| refuse_non_public(name, addrs, config.allow_private_instances))
+                    .map(Found::Addrs)
             }
         };
         self.done.push((spec.clone(), result.clone()));
@@ -62,8 +69,8 @@ impl<'a> Resolver<'a> {
     /// The instances serving `host`, as its rule reaches them (`DiscoveryRule::instances`).
     pub async fn instances(&mut self, host: &str) -> Result<Vec<Instance>, ApiError> {
         let rule = self.config.discovery_rule(host)?;
-        let addrs = self.resolve(&rule.spec).await?;
-        rule.instances(host, &addrs)
+        let found = self.resolve(&rule.spec).await?;
+        rule.instances(host, &found)
     }
 
     /// The instances serving each of `hosts`, by host; fails on the first host that has none.

@@ -69,7 +69,7 @@ fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finishe
 }
 
 async fn connect(slot: &mut Option<Connection>, instance: &Instance) -> Result<Event<'static>, String> {
-    *slot = Some(Connection::open(instance.addr, instance.tls.as_deref()).await?);
+    *slot = Some(Connection::open(&instance.connect, instance.tls.as_deref()).await?);
     Ok(Event::Connected)
 }
 

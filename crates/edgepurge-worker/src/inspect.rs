@@ -5,7 +5,7 @@ use crate::ctx::{ctx, json_body, Ctx};
 use crate::doh::Resolver;
 use crate::fanout::{self, Finished};
 use crate::problem::json;
-use edgepurge_core::api::{HostInstances, InstancesReply, VerifyReport, VerifyRequest};
+use edgepurge_core::api::{HostInstances, InstancesReply, SkippedInstance, VerifyReport, VerifyRequest};
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::discovery::Instance;
@@ -46,8 +46,10 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let mut hosts = Vec::new();
     for host in &config.allowed_hosts {
         let rule = config.discovery_rule(host)?;
-        let found = resolver.resolve(&rule.spec).await.and_then(|addrs| rule.instances(host, &addrs));
-        let (instances, error) = match found {
+        let found = resolver.resolve(&rule.spec).await;
+        let skipped = found.as_ref().map(|f| rule.skipped(f)).unwrap_or_default();
+        let skipped = skipped.into_iter().map(|(instance, state)| SkippedInstance { instance, state }).collect();
+        let (instances, error) = match found.and_then(|f| rule.instances(host, &f)) {
             Ok(found) => (found.iter().map(Instance::key).collect::<Vec<_>>(), None),
             Err(e) => (Vec::new(), Some(e.problem())),
         };
@@ -59,6 +61,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             instances,
             error,
             last,
+            skipped,
         });
     }
     json(&InstancesReply { hosts }, 200)

@@ -16,6 +16,7 @@ mod console;
 mod ctx;
 mod doh;
 mod fanout;
+mod fly;
 mod inspect;
 mod problem;
 mod purge;

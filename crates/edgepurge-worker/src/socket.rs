@@ -8,8 +8,8 @@
 //! A certificate that does not match, or is not trusted, fails the connection; nothing here
 //! can turn the check off.
 
+use edgepurge_core::discovery::Endpoint;
 use js_sys::{Object, Reflect, Uint8Array};
-use std::net::SocketAddr;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{ReadableStreamDefaultReader, WritableStreamDefaultWriter};
@@ -38,20 +38,24 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `addr`; over TLS when `tls` names the server, which its certificate must
-    /// match.
-    pub async fn open(addr: SocketAddr, tls: Option<&str>) -> Result<Connection, String> {
+    /// Connects to `to` (an address, or a name the platform resolves); over TLS when `tls` names
+    /// the server, which its certificate must match.
+    pub async fn open(to: &Endpoint, tls: Option<&str>) -> Result<Connection, String> {
         // The runtime's own message for a refused certificate is opaque ("internal error;
         // reference = ..."): say what was expected.
         let context = |e: String| match tls {
             Some(name) => format!("TLS expecting a certificate for {name}: {e}"),
             None => e,
         };
-        Connection::connect(addr, tls).await.map_err(context)
+        let (hostname, port) = match to {
+            Endpoint::Addr(addr) => (addr.ip().to_string(), addr.port()),
+            Endpoint::Host { name, port } => (name.clone(), *port),
+        };
+        Connection::connect(&hostname, port, tls).await.map_err(context)
     }
 
-    async fn connect(addr: SocketAddr, tls: Option<&str>) -> Result<Connection, String> {
-        let address = object(&[("hostname", addr.ip().to_string().into()), ("port", addr.port().into())])?;
+    async fn connect(hostname: &str, port: u16, tls: Option<&str>) -> Result<Connection, String> {
+        let address = object(&[("hostname", hostname.into()), ("port", port.into())])?;
         let transport = if tls.is_some() { "starttls" } else { "off" };
         let options = object(&[("secureTransport", transport.into()), ("allowHalfOpen", false.into())])?;
         let mut inner = worker_sys::connect(address, options).map_err(text)?;

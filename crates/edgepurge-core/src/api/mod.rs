@@ -216,6 +216,19 @@ pub struct HostInstances {
     /// Each instance's last purge, when the history has one.
     #[serde(default)]
     pub last: Vec<LastPurge>,
+    /// Instances discovery found that are not purged: Fly Machines that are not started.
+    #[serde(default)]
+    pub skipped: Vec<SkippedInstance>,
+}
+
+/// An instance listed but not purged, and why.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedInstance {
+    /// Its name, as reports would give it (`syd 148e272b4e5d89`).
+    pub instance: String,
+    /// Its state (`stopped`, `suspended`, ...).
+    pub state: String,
 }
 
 /// How a discovery rule's instances are spoken to.

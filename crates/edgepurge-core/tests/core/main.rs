@@ -28,6 +28,7 @@ use std::net::{IpAddr, SocketAddr};
 
 mod compat;
 mod delivery;
+mod fly;
 mod hardening;
 mod redelivery;
 mod request;

@@ -7,7 +7,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use super::{config, settings, token};
 use edgepurge_core::api::{Delivery, DeliveryStatus, Transport};
 use edgepurge_core::config::Config;
-use edgepurge_core::discovery::{DiscoveryRule, DiscoverySpec, Instance};
+use edgepurge_core::discovery::{DiscoveryRule, DiscoverySpec, Found, Instance};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
@@ -83,7 +83,7 @@ fn discovered_addresses_become_instances_of_their_rule() {
         spec: DiscoverySpec::Dns { name: "i.example.net".into(), port: 443 },
         transport: Transport::Tls,
     };
-    let found = [sock("192.0.2.1:443"), sock("[2001:db8::1]:443")];
+    let found = Found::Addrs(vec![sock("192.0.2.1:443"), sock("[2001:db8::1]:443")]);
     let instances = tls.instances("www.example.com", &found).unwrap();
     assert_eq!(instances.len(), 2);
     assert!(instances.iter().all(|i| i.tls.as_deref() == Some("www.example.com")));
@@ -95,7 +95,8 @@ fn discovered_addresses_become_instances_of_their_rule() {
     assert_eq!((e.kind, e.subject.as_deref()), (ErrorKind::DiscoveryFailed, Some("dns:i.example.net:443")));
     assert!(e.detail.contains("192.0.2.1:443") && e.detail.contains("dns:i.example.net:443:tls"), "{}", e.detail);
     // Clear text to loopback and private addresses, or said knowingly, stays clear text.
-    let local = plain.instances("www.example.com", &[sock("127.0.1.1:80"), sock("10.1.2.3:80")]).unwrap();
+    let local =
+        plain.instances("www.example.com", &Found::Addrs(vec![sock("127.0.1.1:80"), sock("10.1.2.3:80")])).unwrap();
     assert!(local.iter().all(|i| i.tls.is_none()));
     let insecure = DiscoveryRule { transport: Transport::Insecure, ..tls };
     assert!(insecure.instances("www.example.com", &found).unwrap().iter().all(|i| i.tls.is_none()));
@@ -104,7 +105,7 @@ fn discovered_addresses_become_instances_of_their_rule() {
 #[test]
 fn one_address_serving_two_tls_hosts_is_two_connections_with_their_own_names() {
     let targets = parse_all(&["https://a.example/1", "https://b.example/2"].map(String::from)).unwrap();
-    let at = |host: &str| Instance { addr: sock("192.0.2.1:443"), tls: Some(host.into()) };
+    let at = |host: &str| Instance { tls: Some(host.into()), ..Instance::plain(sock("192.0.2.1:443")) };
     let mut instances = BTreeMap::new();
     instances.insert("a.example".to_owned(), vec![at("a.example")]);
     instances.insert("b.example".to_owned(), vec![at("b.example")]);
@@ -136,8 +137,8 @@ fn redelivery_goes_to_the_instance_as_discovery_describes_it_now() {
         updated_at: 0,
         last_error: None,
     };
-    let tls = Instance { addr: sock("192.0.2.1:443"), tls: Some("www.example.com".into()) };
-    let other = Instance { addr: sock("192.0.2.2:443"), tls: Some("www.example.com".into()) };
+    let tls = Instance { tls: Some("www.example.com".into()), ..Instance::plain(sock("192.0.2.1:443")) };
+    let other = Instance { tls: Some("www.example.com".into()), ..Instance::plain(sock("192.0.2.2:443")) };
     assert_eq!(policy.triage(&d, Ok(&[other.clone(), tls.clone()]), 1000, 0), Ok(tls));
     let gone = policy.triage(&d, Ok(&[other]), 1000, 0).unwrap_err();
     assert_eq!(gone.status, DeliveryStatus::Abandoned);
