@@ -141,7 +141,11 @@ class LocalCDN:
         return [f"{ip}:{self.ports.varnish}" for ip in ASSETS_IPS]
 
     def info(self):
-        return {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE}
+        started = [f"{r} {i}" for i, r, s, _ in FLY_MACHINES if s == "started"]
+        return {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE,
+                "assets_site": ASSETS_SITE, "assets_instances": self.assets_instances,
+                "assets_varnish": self.assets_varnish,
+                "fly_site": FLY_SITE, "fly_instances": started}
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self):

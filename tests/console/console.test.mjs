@@ -66,8 +66,8 @@ function get(url, headers = {}) {
 }
 
 /** GETs a page through one instance; returns its Cache-Status. */
-async function cacheStatus(instance, path) {
-  const res = await get(`http://${instance}${path}`, { host: info.site });
+async function cacheStatus(instance, path, host = info.site) {
+  const res = await get(`http://${instance}${path}`, { host });
   assert.equal(res.status, 200);
   return res.headers["cache-status"];
 }
@@ -311,6 +311,36 @@ test("Cloudflare Access: JWTs naming unknown keys make the worker fetch the team
   // The team's own key still works meanwhile.
   const ok = await get(`${info.api}/api/me`, { "cf-access-jwt-assertion": accessJwt(goodKey.privateKey, "test-key-1", "edna@example.com") });
   assert.equal(ok.status, 200, ok.body);
+});
+
+test("three instance groups in one purge: plain, TLS and Fly Machines by region and id; stopped Machines listed as skipped", async () => {
+  const admin = await signIn(info.token);
+  const path = `/groups/${Date.now()}`;
+  const urls = [info.site, info.assets_site, info.fly_site].map((host) => `https://${host}${path}`);
+  // Cached everywhere first, so every row says purged (the Fly-like app's Machines are the
+  // assets group's varnishd, under their own host).
+  for (const inst of info.instances) await cacheStatus(inst, path);
+  for (const inst of info.assets_varnish) {
+    await cacheStatus(inst, path, info.assets_site);
+    await cacheStatus(inst, path, info.fly_site);
+  }
+  await admin.page.getByTestId("purge-urls").fill(urls.join("\n"));
+  await admin.page.getByTestId("purge-submit").click();
+  await admin.page.locator("[data-testid=live-table] caption", { hasText: "All purged: 7 purged" }).waitFor();
+  const seen = await admin.page.getByTestId("live-row").evaluateAll((r) => r.map((x) => x.dataset.instance));
+  assert.deepEqual(seen.sort(), [...info.instances, ...info.assets_instances, ...info.fly_instances].sort());
+  assert.ok(info.fly_instances.every((name) => /^[a-z]{3} [0-9a-f]{14}$/.test(name)), "Machines by region and id");
+  await admin.page.screenshot({ path: join(SHOTS, "purge-groups.png"), fullPage: true });
+
+  await admin.page.getByTestId("nav-instances").click();
+  await admin.page.getByTestId("skipped-instance").first().waitFor();
+  const skipped = await admin.page.getByTestId("skipped-instance").evaluateAll((s) => s.map((x) => x.dataset.instance));
+  assert.deepEqual(skipped, ["syd 148e272b4e5d89"]);
+  const transports = await admin.page.getByTestId("transport").evaluateAll((t) => t.map((x) => x.dataset.transport));
+  assert.deepEqual(transports.sort(), ["plain", "tls", "tls"]);
+  await admin.page.screenshot({ path: join(SHOTS, "instances.png"), fullPage: true });
+  assert.deepEqual(admin.errors, []);
+  await admin.context.close();
 });
 
 test("every page carries the security headers", async () => {

@@ -341,7 +341,11 @@ class Kinds(CdnTestCase):
                          sorted([(f"key:{tag}@{ASSETS_SITE}", i) for i in CDN.assets_instances]
                                 + [(f"key:{tag}@{FLY_SITE}", i) for i in fly_started()]
                                 + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
-        self.assertEqual({r["outcome"] for r in report["results"]}, {"purged"})
+        # The Fly-like app's Machines are the assets group's varnishd: whichever of the two
+        # purges of the key reaches one second finds nothing left to purge there.
+        app_rows = {r["outcome"] for r in report["results"] if r["url"].endswith(f"@{SITE}")}
+        self.assertEqual(app_rows, {"purged"})
+        self.assertLessEqual({r["outcome"] for r in report["results"]}, {"purged", "not_cached"})
         for inst in CDN.instances:
             for p in tagged:
                 self.assertIn("fwd=uri-miss", fetch(inst, p)[0], (inst, p))

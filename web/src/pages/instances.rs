@@ -28,6 +28,19 @@ pub fn InstancesPage() -> impl IntoView {
 /// One allowed host: how its instances are found and their table.
 fn host(h: HostInstances) -> impl IntoView {
     let last = h.last;
+    let skipped = (!h.skipped.is_empty()).then(|| {
+        view! {
+            <p data-testid="skipped">
+                "Not purged (not started): "
+                {h.skipped.into_iter().map(|s| view! {
+                    <span class="badge" data-testid="skipped-instance" data-instance=s.instance.clone()>
+                        {format!("{} ({})", s.instance, s.state)}
+                    </span>
+                    " "
+                }).collect_view()}
+            </p>
+        }
+    });
     view! {
         <section class="host">
             <h2>{h.host}</h2>
@@ -52,6 +65,7 @@ fn host(h: HostInstances) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            {skipped}
         </section>
     }
 }
