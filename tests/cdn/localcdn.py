@@ -310,14 +310,17 @@ class LocalCDN:
         tmp.write_text(json.dumps({"token": token or self.fly_token, "apps": {FLY_APP: machines}}))
         tmp.replace(self.fly_state)
 
+    def start_machines_api(self):
+        proc, log = self._spawn("machines-api", [sys.executable, str(ROOT / "tests/cdn/machines_api.py"),
+                                                 "127.0.0.1", str(self.ports.fly_api), str(self.fly_state)])
+        wait_for("Machines API stand-in", lambda: tcp_open("127.0.0.1", self.ports.fly_api), 15, proc, log)
+
     def start_fly(self):
         """The Machines API stand-in, and the Fly-like edge: haproxy terminating TLS for FLY_SITE
         and routing each request on fly-force-instance-id to that Machine's varnishd; an unknown
         id gets 503 (no server), as Fly's proxy answers."""
         self.set_fly_machines()
-        proc, log = self._spawn("machines-api", [sys.executable, str(ROOT / "tests/cdn/machines_api.py"),
-                                                 "127.0.0.1", str(self.ports.fly_api), str(self.fly_state)])
-        wait_for("Machines API stand-in", lambda: tcp_open("127.0.0.1", self.ports.fly_api), 15, proc, log)
+        self.start_machines_api()
         tls = self.state / "tls"
         lines = ["global", "  maxconn 1000", "defaults", "  mode http", "  timeout connect 5s",
                  "  timeout client 30s", "  timeout server 30s", "  timeout http-keep-alive 5s",

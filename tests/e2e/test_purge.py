@@ -979,6 +979,27 @@ class FlyMachines(CdnTestCase):
         done = wait_for_delivery(self, url, "ams 0000000000beef", "abandoned")
         self.assertIn("no longer in discovery", done["last_error"])
 
+    def test_machines_api_down_or_garbled_is_a_503_or_502_problem_and_sends_nothing(self):
+        url = f"https://{FLY_SITE}{new_page()}"
+        before = fly_counters()
+        # A list that is not the documented one: 502, naming the rule.
+        state = json.loads(CDN.fly_state.read_text())
+        state["apps"]["edgepurge-demo"] = {"machines": state["apps"]["edgepurge-demo"]}
+        CDN.fly_state.write_text(json.dumps(state))
+        status, ctype, body = api("POST", "/api/purge", {"urls": [url]})
+        self.assert_problem(status, ctype, body, 502)
+        self.assertEqual((body["type"], body["subject"]), ("urn:edgepurge:problem:discovery-failed", "fly:edgepurge-demo"))
+        # No Machines API at all: 503, try later.
+        CDN.set_fly_machines()
+        CDN._kill("machines-api")
+        try:
+            status, ctype, body = api("POST", "/api/purge", {"urls": [url]})
+            self.assert_problem(status, ctype, body, 503)
+            self.assertEqual(body["type"], "urn:edgepurge:problem:discovery-unavailable", body)
+        finally:
+            CDN.start_machines_api()
+        self.assertEqual(fly_deltas(before, [0, 0, 0]), [0, 0, 0])
+
     def test_a_refused_fly_token_is_the_500_problem_and_sends_nothing(self):
         CDN.set_fly_machines(token="fo1_some_other_token")
         before = fly_counters()
