@@ -3,7 +3,8 @@
 //!
 //! TLS to an instance's address must check the certificate against the purged site's host, not
 //! the address: the connection starts as `starttls` and upgrades at once with
-//! `startTls({ expectedServerHostname })`. `worker::Socket` cannot do that (its `start_tls`
+//! `startTls({ expectedServerHostname })`. (Connecting by the site's host itself, as a Fly rule
+//! without a pinned edge does, is plain `secureTransport: "on"`.) `worker::Socket` cannot do that (its `start_tls`
 //! takes no options), so this is the thin byte stream the fan-out needs: open, write, read.
 //! A certificate that does not match, or is not trusted, fails the connection; nothing here
 //! can turn the check off.
@@ -56,10 +57,16 @@ impl Connection {
 
     async fn connect(hostname: &str, port: u16, tls: Option<&str>) -> Result<Connection, String> {
         let address = object(&[("hostname", hostname.into()), ("port", port.into())])?;
-        let transport = if tls.is_some() { "starttls" } else { "off" };
+        // Connecting by the very name the certificate must carry needs no upgrade option: plain
+        // `on` checks it against that name. Only an address needs `expectedServerHostname`.
+        let (transport, upgrade) = match tls {
+            None => ("off", None),
+            Some(name) if name == hostname => ("on", None),
+            Some(name) => ("starttls", Some(name)),
+        };
         let options = object(&[("secureTransport", transport.into()), ("allowHalfOpen", false.into())])?;
         let mut inner = worker_sys::connect(address, options).map_err(text)?;
-        if let Some(name) = tls {
+        if let Some(name) = upgrade {
             let options = object(&[("expectedServerHostname", name.into())])?;
             inner = inner.unchecked_ref::<Upgradable>().start_tls(&options).map_err(text)?;
         }
