@@ -136,6 +136,20 @@ pub struct Completed {
     pub attempts: u32,
     /// Milliseconds from the first send to the final answer, backoff included.
     pub elapsed_ms: u64,
+    /// When it was started and finished (the driver's clock, ms), and how long the connection
+    /// it opened took to open, if it opened one: what its trace span shows.
+    pub timing: Timing,
+}
+
+/// A request's times, for its trace span.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timing {
+    /// When its first attempt started.
+    pub started_at: u64,
+    /// When it completed.
+    pub ended_at: u64,
+    /// How long the last connection opened for it took to open.
+    pub connect_ms: Option<u64>,
 }
 
 /// Requests in flight on one connection at most.
@@ -166,6 +180,9 @@ struct Flight {
     reconnected: bool,
     received: usize,
     reader: AnswerReader,
+    /// When the connection being opened for it started, and how long the last one took.
+    connecting_since: Option<u64>,
+    connect_ms: Option<u64>,
 }
 
 /// The deliveries of one instance's job.
@@ -253,6 +270,9 @@ impl InstanceDelivery {
                             continue;
                         }
                         self.connects += 1;
+                        if let Some(flight) = self.in_flight.front_mut() {
+                            flight.connecting_since = Some(now);
+                        }
                     }
                     return match self.state {
                         State::Connecting => Step::Connect { timeout_ms },
@@ -273,7 +293,8 @@ impl InstanceDelivery {
             if let Some(e) = &self.unreachable {
                 let reply = Err(DeliveryError::Skipped(Box::new(e.clone())));
                 let classified = classify(&reply);
-                self.completed.push_back(Completed { request, reply, classified, attempts: 0, elapsed_ms: 0 });
+                let timing = Timing { started_at: now, ended_at: now, connect_ms: None };
+                self.completed.push_back(Completed { request, reply, classified, attempts: 0, elapsed_ms: 0, timing });
                 continue;
             }
             let head = self.job.requests[request].head;
@@ -286,6 +307,8 @@ impl InstanceDelivery {
                 reconnected: false,
                 received: 0,
                 reader: reader(head),
+                connecting_since: None,
+                connect_ms: None,
             });
             self.begin_attempt(now);
             return true;
@@ -314,6 +337,9 @@ impl InstanceDelivery {
             (State::Connecting, Event::Connected) => {
                 self.connected = true;
                 self.state = State::Sending;
+                if let Some(flight) = self.in_flight.front_mut() {
+                    flight.connect_ms = flight.connecting_since.take().map(|since| now.saturating_sub(since));
+                }
             }
             (State::Connecting, Event::Failed(e)) => self.fail(DeliveryError::Connect(e.to_owned()), now),
             (State::Sending, Event::Sent) => self.state = State::Receiving,
@@ -401,6 +427,7 @@ impl InstanceDelivery {
             classified,
             attempts: flight.attempts,
             elapsed_ms: now.saturating_sub(flight.started_at),
+            timing: Timing { started_at: flight.started_at, ended_at: now, connect_ms: flight.connect_ms },
         });
         self.state = State::Idle;
     }

@@ -81,6 +81,20 @@ pub(crate) fn write_purge(
     out
 }
 
+/// `request` (a complete request this module wrote) with one more header field right after
+/// its request line; `name` is a token and `value` a [`FieldValue`], so no line can break.
+pub(crate) fn add_field(request: &[u8], name: &'static str, value: &FieldValue) -> Vec<u8> {
+    debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let line_end = request.windows(2).position(|w| w == b"\r\n").map_or(request.len(), |i| i + 2);
+    let mut out = Vec::with_capacity(request.len() + name.len() + value.as_str().len() + 4);
+    out.extend_from_slice(&request[..line_end]);
+    for part in [name, ": ", value.as_str(), "\r\n"] {
+        out.extend_from_slice(part.as_bytes());
+    }
+    out.extend_from_slice(&request[line_end..]);
+    out
+}
+
 /// Writes `HEAD <path?query> HTTP/1.1` for `target`, asking the instance to close afterwards.
 pub fn head_request(target: &Target) -> Vec<u8> {
     head_request_via(target, None)

@@ -39,6 +39,7 @@ pub mod report;
 pub mod request;
 pub mod retry;
 pub mod target;
+pub mod trace;
 pub mod verify;
 
 pub use error::{ApiError, ErrorSource};

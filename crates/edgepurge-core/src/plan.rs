@@ -8,8 +8,9 @@
 use crate::api::PlanSummary;
 use crate::discovery::Instance;
 use crate::error::{ApiError, ErrorKind};
-use crate::http1::{head_request_via, FieldValue};
+use crate::http1::{add_field, head_request_via, FieldValue};
 use crate::purge::Purge;
+use crate::trace::{SpanIds, TraceContext};
 use std::collections::BTreeMap;
 
 /// One request on an instance's queue.
@@ -155,6 +156,18 @@ impl Plan {
                 s.instances, s.requests
             ),
         ))
+    }
+
+    /// Makes every request carry the `traceparent` of its own span (`SpanIds::id("request",
+    /// job, request)`), so an instance's logs tie each `PURGE` to the span that records it.
+    pub fn trace(&mut self, context: &TraceContext, ids: &SpanIds) {
+        for (j, job) in self.jobs.iter_mut().enumerate() {
+            for (r, request) in job.requests.iter_mut().enumerate() {
+                if let Some(value) = FieldValue::new(&context.traceparent(ids.id("request", j, r))) {
+                    request.bytes = add_field(&request.bytes, "traceparent", &value);
+                }
+            }
+        }
     }
 
     /// Instances, requests and the effective concurrency of this plan.

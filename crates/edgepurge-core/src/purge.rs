@@ -140,6 +140,21 @@ impl Purge {
         matches!(self, Purge::Prefix { .. } | Purge::Host { .. })
     }
 
+    /// The kind, as traces name it: `url`, `key`, `prefix` or `host`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Purge::Url { .. } => "url",
+            Purge::Key { .. } => "key",
+            Purge::Prefix { .. } => "prefix",
+            Purge::Host { .. } => "host",
+        }
+    }
+
+    /// Whether it marks stale rather than removes.
+    pub fn soft(&self) -> bool {
+        matches!(self, Purge::Url { soft: true, .. } | Purge::Key { soft: true, .. })
+    }
+
     /// The label shown in reports and history, and stored for redelivery.
     pub fn label(&self) -> String {
         match self {

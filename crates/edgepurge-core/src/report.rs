@@ -5,8 +5,10 @@
 //! failed and retryable.
 
 use crate::api::{Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
-use crate::delivery::Completed;
+use crate::delivery::{Completed, Timing};
+use crate::discovery::Endpoint;
 use crate::plan::Plan;
+use crate::trace::{Kind, Span, SpanId, SpanIds};
 
 /// Collects results for a [`Plan`] and builds its [`PurgeReport`].
 #[derive(Debug, Clone)]
@@ -14,6 +16,8 @@ pub struct ReportBuilder {
     plan_summary: crate::api::PlanSummary,
     /// (target index, job index) -> row, in (target, instance) order.
     rows: Vec<((usize, usize), PurgeResult)>,
+    /// Each row's request index in its job and, once recorded, its times.
+    times: Vec<(usize, Option<Timing>)>,
 }
 
 impl ReportBuilder {
@@ -21,9 +25,9 @@ impl ReportBuilder {
     pub fn new(plan: &Plan) -> Self {
         let mut rows = Vec::new();
         for (j, job) in plan.jobs.iter().enumerate() {
-            for req in &job.requests {
+            for (r, req) in job.requests.iter().enumerate() {
                 rows.push((
-                    (req.target, j),
+                    (req.target, j, r),
                     PurgeResult {
                         url: plan.purges[req.target].label(),
                         instance: job.instance.key(),
@@ -39,7 +43,9 @@ impl ReportBuilder {
             }
         }
         rows.sort_by_key(|(k, _)| *k);
-        ReportBuilder { plan_summary: plan.summary(), rows }
+        let times = rows.iter().map(|((_, _, r), _)| (*r, None)).collect();
+        let rows = rows.into_iter().map(|((t, j, _), row)| ((t, j), row)).collect();
+        ReportBuilder { plan_summary: plan.summary(), rows, times }
     }
 
     /// Records a finished request of job `job`; returns the updated row (for live reporting),
@@ -55,7 +61,85 @@ impl ReportBuilder {
         row.retryable = c.retryable;
         row.elapsed_ms = Some(done.elapsed_ms);
         row.attempts = done.attempts;
-        Some(row.clone())
+        self.times[i].1 = Some(done.timing);
+        Some(self.rows[i].1.clone())
+    }
+
+    /// The fan-out as spans under `parent`: one per instance connection (its first request's
+    /// start to its last answer) and one per (item, instance) request under it, with the ids
+    /// `ids` gives (`connection`: job; `request`: job and request, the id its `traceparent`
+    /// named). Requests that never finished have no span; their rows say why.
+    pub fn spans(&self, plan: &Plan, parent: SpanId, ids: &SpanIds) -> Vec<Span> {
+        let mut spans = Vec::new();
+        for (j, job) in plan.jobs.iter().enumerate() {
+            let done: Vec<_> = self
+                .rows
+                .iter()
+                .zip(&self.times)
+                .filter(|(((_, rj), _), _)| *rj == j)
+                .filter_map(|(((t, _), row), (r, timing))| timing.map(|timing| (*t, *r, row, timing)))
+                .collect();
+            let (Some(start), Some(end)) =
+                (done.iter().map(|d| d.3.started_at).min(), done.iter().map(|d| d.3.ended_at).max())
+            else {
+                continue;
+            };
+            let connection_id = ids.id("connection", j, 0);
+            let instance = &job.instance;
+            let mut connection = Span::new(connection_id, Some(parent), "connection", Kind::Client, start, end)
+                .with("edgepurge.instance", instance.key())
+                .with("edgepurge.tls", instance.tls.is_some())
+                .with("edgepurge.requests", done.len() as i64);
+            match &instance.connect {
+                Endpoint::Addr(addr) => {
+                    connection = connection
+                        .with("server.address", addr.ip().to_string())
+                        .with("server.port", i64::from(addr.port()))
+                }
+                Endpoint::Host { name, port } => {
+                    connection = connection.with("server.address", name.clone()).with("server.port", i64::from(*port))
+                }
+            }
+            if let Some((region, _)) = instance.name.as_deref().and_then(|n| n.split_once(' ')) {
+                connection = connection.with("cloud.region", region);
+            }
+            if let Some(ms) = done.iter().find_map(|d| d.3.connect_ms) {
+                connection = connection.with("edgepurge.connect_ms", ms as i64);
+            }
+            let failed = done.iter().filter(|d| !d.2.outcome.is_success()).count();
+            if failed > 0 {
+                connection = connection.failed(format!("{failed} of {} requests did not succeed", done.len()));
+            }
+            spans.push(connection);
+            for (t, r, row, timing) in done {
+                let purge = &plan.purges[t];
+                let method = if plan.jobs[j].requests[r].head { "HEAD" } else { "PURGE" };
+                let mut span = Span::new(
+                    ids.id("request", j, r),
+                    Some(connection_id),
+                    method,
+                    Kind::Client,
+                    timing.started_at,
+                    timing.ended_at,
+                )
+                .with("http.request.method", method)
+                .with("edgepurge.item", row.url.clone())
+                .with("edgepurge.kind", purge.kind())
+                .with("edgepurge.soft", purge.soft())
+                .with("edgepurge.outcome", row.outcome.as_str())
+                .with("edgepurge.attempts", i64::from(row.attempts))
+                .with("edgepurge.retryable", row.retryable);
+                if let Some(status) = row.http_status {
+                    span = span.with("http.response.status_code", i64::from(status));
+                }
+                if !row.outcome.is_success() {
+                    span = span.with("error.type", row.outcome.as_str());
+                    span = span.failed(row.error.clone().unwrap_or_else(|| row.outcome.as_str().to_owned()));
+                }
+                spans.push(span);
+            }
+        }
+        spans
     }
 
     /// Every (URL, instance) pair of the plan, in report order.

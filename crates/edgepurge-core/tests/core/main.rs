@@ -32,12 +32,13 @@ mod fly;
 mod hardening;
 mod redelivery;
 mod request;
+mod trace;
 mod transport;
 
 /// A finished request as the delivery state machine reports it.
 pub fn completed(request: usize, reply: Result<Answer, DeliveryError>, elapsed_ms: u64, attempts: u32) -> Completed {
     let classified = classify(&reply);
-    Completed { request, reply, classified, attempts, elapsed_ms }
+    Completed { request, reply, classified, attempts, elapsed_ms, timing: Default::default() }
 }
 
 // ---------------------------------------------------------------------------------------------
