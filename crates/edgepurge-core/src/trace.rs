@@ -341,19 +341,22 @@ mod otlp {
     }
 
     #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
     enum AnyValue {
-        StringValue(String),
-        IntValue(String),
-        BoolValue(bool),
+        #[serde(rename = "stringValue")]
+        Str(String),
+        /// int64, as OTLP/JSON writes 64-bit integers: a decimal string.
+        #[serde(rename = "intValue")]
+        Int(String),
+        #[serde(rename = "boolValue")]
+        Bool(bool),
     }
 
     impl KeyValue {
         pub fn new(key: &str, value: &Value) -> KeyValue {
             let value = match value {
-                Value::Str(s) => AnyValue::StringValue(s.clone()),
-                Value::Int(i) => AnyValue::IntValue(i.to_string()),
-                Value::Bool(b) => AnyValue::BoolValue(*b),
+                Value::Str(s) => AnyValue::Str(s.clone()),
+                Value::Int(i) => AnyValue::Int(i.to_string()),
+                Value::Bool(b) => AnyValue::Bool(*b),
             };
             KeyValue { key: key.to_owned(), value }
         }
