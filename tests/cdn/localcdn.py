@@ -61,15 +61,16 @@ class Ports:
     inspector: int = 9229
     tls: int = 8443
     fly_api: int = 4280
+    otlp: int = 4318
 
 
 RUN_PORTS = Ports()
-TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443, fly_api=14280)
-CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443, fly_api=24280)
+TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443, fly_api=14280, otlp=14318)
+CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443, fly_api=24280, otlp=24318)
 # Every port below 32768, outside Linux's default ephemeral range: a listener there can collide
 # with some client socket's local port ("Address already in use").
-SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280)
-API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280)
+SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280, otlp=30318)
+API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280, otlp=20318)
 PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS}
 
 
@@ -161,6 +162,7 @@ class LocalCDN:
             self.make_certificates()
             self.start_tls()
             self.start_fly()
+            self.start_otlp()
             self.start_doh()
             self.start_worker()
         except BaseException:
@@ -289,6 +291,34 @@ class LocalCDN:
         self._kill("haproxy")
         self.start_tls(wrong_name_on)
 
+    # ---- traces --------------------------------------------------------------------------------
+    @property
+    def otlp(self):
+        """The local OTLP receiver's address."""
+        return f"http://127.0.0.1:{self.ports.otlp}"
+
+    def start_otlp(self):
+        """The local OTLP/HTTP receiver (tests/cdn/otlp_receiver.py, on the .venv's Python with the
+        OpenTelemetry protobuf schema)."""
+        python = ROOT / ".venv" / "bin" / "python"
+        if not python.exists():
+            raise RuntimeError(f"{python} is missing: run scripts/setup")
+        proc, log = self._spawn("otlp-receiver", [str(python), str(ROOT / "tests/cdn/otlp_receiver.py"),
+                                                  "127.0.0.1", str(self.ports.otlp)])
+        wait_for("OTLP receiver", lambda: tcp_open("127.0.0.1", self.ports.otlp), 15, proc, log)
+
+    def otlp_get(self, what):
+        status, _, body = http_get("127.0.0.1", self.ports.otlp, f"/{what}")
+        assert status == 200, (what, status)
+        return json.loads(body)
+
+    def otlp_fail(self, status):
+        """Makes the receiver answer every export with `status` (200 heals it)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports.otlp, timeout=10)
+        conn.request("POST", "/control", body=json.dumps({"status": status}))
+        assert conn.getresponse().status == 200
+        conn.close()
+
     # ---- Fly-like app --------------------------------------------------------------------------
     @property
     def fly_state(self):
@@ -408,6 +438,11 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; {FLY_SITE}=fly:{FLY_APP}@{FLY_EDGE_IP}:{self.ports.tls}; "
                          f"*=dns:{DNS_NAME}:{self.ports.varnish}",
             "FLY_API_URL": f"http://127.0.0.1:{self.ports.fly_api}",
+            # Traces to the local receiver, unless the environment names another collector
+            # (e.g. Honeycomb's https://api.honeycomb.io with OTEL_EXPORTER_OTLP_HEADERS).
+            "OTEL_EXPORTER_OTLP_ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp),
+            "OTEL_EXPORTER_OTLP_HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=local-test-key"),
+            "OTEL_SERVICE_NAME": os.environ.get("OTEL_SERVICE_NAME", "edgepurge-local"),
             "FLY_API_TOKEN": self.fly_token,
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
             "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),

@@ -9,8 +9,10 @@ Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after 
 """
 import http.client
 import json
+import re
 import select
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -1007,6 +1009,127 @@ class FlyMachines(CdnTestCase):
         self.assert_problem(status, ctype, body, 500)
         self.assertEqual((body["type"], body["setting"]), ("urn:edgepurge:problem:config", "FLY_API_TOKEN"), body)
         self.assertEqual(fly_deltas(before, [0, 0, 0]), [0, 0, 0])
+
+
+def trace_spans(trace_id, want, timeout=15):
+    """The spans the local OTLP receiver got for `trace_id`, once there are at least `want`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = [s for s in CDN.otlp_get("spans") if s["trace_id"] == trace_id]
+        if len(spans) >= want or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.2)
+
+
+def traceparents_seen(i, trace_id):
+    """The traceparent values varnishd number i logged for requests of `trace_id` (varnishlog)."""
+    out = subprocess.run(["varnishlog", "-n", str(CDN.state / f"varnish-{i + 1}"), "-d", "-g", "raw",
+                          "-i", "ReqHeader", "-q", f'ReqHeader:traceparent ~ "{trace_id}"'],
+                         capture_output=True, text=True, timeout=30).stdout
+    return re.findall(r"traceparent: (00-[0-9a-f]{32}-[0-9a-f]{16}-0[01])", out)
+
+
+def reply_headers(method, path, body, headers):
+    req = urllib.request.Request(CDN.api + path, data=json.dumps(body).encode(), method=method,
+                                 headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read())
+
+
+class Tracing(CdnTestCase):
+    """OpenTelemetry traces to the local OTLP receiver, which parses each export strictly with
+    the official protobuf schema."""
+
+    CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+    CALLER_SPAN = "00f067aa0ba902b7"
+
+    def test_one_purge_is_one_trace_from_the_callers_span_to_each_instances_purge(self):
+        path = new_page()
+        self.warm(path)
+        status, headers, report = reply_headers(
+            "POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]},
+            {"Authorization": f"Bearer {CDN.api_token}", "traceparent": f"00-{self.CALLER_TRACE}-{self.CALLER_SPAN}-01"})
+        self.assertEqual(status, 200, report)
+        # The caller's trace is continued, and the reply names it.
+        self.assertEqual(report["trace_id"], self.CALLER_TRACE)
+        reply_tp = headers.get("traceparent") or headers.get("Traceparent")
+        self.assertRegex(reply_tp, f"^00-{self.CALLER_TRACE}-[0-9a-f]{{16}}-01$")
+        root_id = reply_tp.split("-")[2]
+        spans = trace_spans(self.CALLER_TRACE, 10)
+        by_name = {}
+        for s in spans:
+            by_name.setdefault(s["name"], []).append(s)
+        root = [s for s in spans if s["span_id"] == root_id]
+        self.assertEqual(len(root), 1, [s["name"] for s in spans])
+        root = root[0]
+        self.assertEqual((root["name"], root["kind"], root["parent_span_id"]), ("POST /api/purge", 2, self.CALLER_SPAN))
+        self.assertEqual(root["attributes"]["http.response.status_code"], 200)
+        self.assertEqual(root["attributes"]["edgepurge.purge_status"], "purged")
+        self.assertEqual(root["service"], "edgepurge-local")
+        for name in ("authenticate", "discover", "plan"):
+            self.assertEqual(by_name[name][0]["parent_span_id"], root_id, name)
+        connections = by_name["connection"]
+        self.assertEqual(sorted(c["attributes"]["edgepurge.instance"] for c in connections), sorted(CDN.instances))
+        purges = by_name["PURGE"]
+        self.assertEqual(len(purges), 3)
+        for p in purges:
+            self.assertIn(p["parent_span_id"], {c["span_id"] for c in connections})
+            self.assertEqual((p["attributes"]["edgepurge.outcome"], p["attributes"]["http.response.status_code"]),
+                             ("purged", 200))
+            self.assertEqual(p["status"]["code"], 1)
+        # Each instance got the traceparent of its own PURGE span.
+        seen = {tp.split("-")[2] for i in range(3) for tp in traceparents_seen(i, self.CALLER_TRACE)}
+        self.assertEqual(seen, {p["span_id"] for p in purges})
+        self.assertEqual(CDN.otlp_get("errors"), [])
+        self.assertEqual(CDN.otlp_get("headers").get("x-honeycomb-team"), "local-test-key")
+
+    def test_a_refused_request_is_traced_with_its_refusal_and_sends_nothing(self):
+        path = new_page()
+        self.warm(path)
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, headers, body = reply_headers("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]},
+                                              {"Authorization": "Bearer wrong-token-wrong-token"})
+        self.assertEqual(status, 401, body)
+        trace_id = (headers.get("traceparent") or headers.get("Traceparent")).split("-")[1]
+        spans = trace_spans(trace_id, 2)
+        root = next(s for s in spans if s["name"] == "POST /api/purge")
+        self.assertEqual((root["attributes"]["http.response.status_code"], root["status"]["code"]), (401, 2))
+        auth = next(s for s in spans if s["name"] == "authenticate")
+        self.assertEqual(auth["status"]["code"], 2)
+        self.assertNotIn("PURGE", {s["name"] for s in spans})
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+
+    def test_a_failing_or_absent_collector_changes_nothing_and_health_says_so(self):
+        CDN.otlp_fail(500)
+        try:
+            path = new_page()
+            self.warm(path)
+            status, _, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+            self.assertEqual(status, 200, report)
+            self.assertEqual({r["outcome"] for r in report["results"]}, {"purged"})
+            deadline = time.monotonic() + 15
+            while True:
+                _, _, health = api("GET", "/api/health", token=None, content_type=None)
+                traces = health.get("traces", {})
+                if traces.get("last_ok") is False or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)
+            self.assertEqual(traces.get("last_ok"), False, health)
+            self.assertIn("HTTP 500", traces.get("last_error", ""), health)
+            self.assertGreaterEqual(traces.get("failed", 0), 1)
+        finally:
+            CDN.otlp_fail(200)
+        CDN._kill("otlp-receiver")
+        try:
+            path = new_page()
+            self.warm(path)
+            status, _, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+            self.assertEqual((status, {r["outcome"] for r in report["results"]}), (200, {"purged"}), report)
+        finally:
+            CDN.start_otlp()
 
 
 def deliveries_for(url, status=None):

@@ -87,6 +87,7 @@ async fn live_table_fills_in_as_instances_answer() {
         plan: PlanSummary { instances: 3, requests: 3, concurrency: 3 },
         results,
         audit_error: None,
+        trace_id: None,
     };
     live.update(|l| l.apply(PurgeEvent::Done(report)));
     tick().await;

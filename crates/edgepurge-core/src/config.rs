@@ -28,6 +28,11 @@
 //! | `SUBREQUEST_BUDGET` | no | instance connections one purge may open, default 1000 (Workers paid plan; 50 on free) |
 //! | `FLY_API_TOKEN` | with a `fly:` rule (secret) | a Fly.io token that can read the app's Machines |
 //! | `FLY_API_URL` | no | the Machines API, default `https://api.machines.dev`; https, or http on loopback only |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | no | where to POST traces (OTLP/HTTP, JSON), e.g. `https://api.honeycomb.io/v1/traces`; https, or http on loopback only |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | no | the same as a base URL (`/v1/traces` is added) |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | no (secret) | `name=value,...` sent with each export, e.g. `x-honeycomb-team=<key>` |
+//! | `OTEL_SERVICE_NAME` | no | the traces' `service.name`, default `edgepurge` |
+//! | `OTEL_TRACES_SAMPLER_ARG` | no | the share of fully successful requests exported, 0 to 1, default 1; the rest are always exported |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
@@ -114,6 +119,32 @@ pub struct Config {
     api_tokens: Vec<String>,
     /// The Machines API, when a `fly:` rule needs it.
     pub fly: Option<FlySettings>,
+    /// Where traces go, when an OTLP endpoint is set.
+    pub otel: Option<OtelSettings>,
+}
+
+/// OpenTelemetry trace export (OTLP/HTTP with JSON bodies).
+#[derive(Clone)]
+pub struct OtelSettings {
+    /// The full traces URL.
+    pub endpoint: String,
+    /// Headers sent with each export (API keys: never printed).
+    pub headers: Vec<(String, String)>,
+    /// `service.name`.
+    pub service_name: String,
+    /// The share of fully successful traces exported.
+    pub ratio: f64,
+}
+
+impl std::fmt::Debug for OtelSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelSettings")
+            .field("endpoint", &self.endpoint)
+            .field("headers", &self.headers.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field("service_name", &self.service_name)
+            .field("ratio", &self.ratio)
+            .finish()
+    }
 }
 
 /// Where and how Fly.io Machines are listed.
@@ -154,6 +185,7 @@ impl std::fmt::Debug for Config {
             .field("allow_private_instances", &self.allow_private_instances)
             .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
             .field("fly", &self.fly)
+            .field("otel", &self.otel)
             .finish()
     }
 }
@@ -317,7 +349,10 @@ impl Config {
             None
         };
 
+        let otel = otel_settings(&optional)?;
+
         Ok(Config {
+            otel,
             fly,
             allowed_hosts,
             discovery,
@@ -504,4 +539,43 @@ fn parse_fly(rest: &str) -> Result<DiscoverySpec, String> {
         return Err(format!("{bad:?} is not a region code"));
     }
     Ok(DiscoverySpec::Fly { app: app.to_owned(), regions, edge })
+}
+
+/// The OTLP settings, when an endpoint is set.
+fn otel_settings(optional: &dyn Fn(&str) -> Option<String>) -> Result<Option<OtelSettings>, ConfigError> {
+    let endpoint = match (optional("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), optional("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+        (Some(traces), _) => (traces, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        (None, Some(base)) => (format!("{}/v1/traces", base.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        (None, None) => return Ok(None),
+    };
+    let (endpoint, setting) = endpoint;
+    if !secure_or_loopback(&endpoint) {
+        return Err(ConfigError {
+            setting,
+            reason: format!("{endpoint:?} must be an https URL (plain http only on loopback): exports carry API keys"),
+        });
+    }
+    let mut headers = Vec::new();
+    for pair in optional("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default().split(',').filter(|p| !p.trim().is_empty()) {
+        let bad = || ConfigError {
+            setting: "OTEL_EXPORTER_OTLP_HEADERS",
+            reason: "expected name=value pairs separated by commas (printable, no spaces in names)".into(),
+        };
+        let (name, value) = pair.split_once('=').ok_or_else(bad)?;
+        let (name, value) = (name.trim(), value.trim());
+        let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !token || value.is_empty() || !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            return Err(bad());
+        }
+        headers.push((name.to_ascii_lowercase(), value.to_owned()));
+    }
+    let ratio = match optional("OTEL_TRACES_SAMPLER_ARG") {
+        None => 1.0,
+        Some(v) => v.parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r)).ok_or(ConfigError {
+            setting: "OTEL_TRACES_SAMPLER_ARG",
+            reason: format!("{v:?} is not a number from 0 to 1"),
+        })?,
+    };
+    let service_name = optional("OTEL_SERVICE_NAME").unwrap_or_else(|| "edgepurge".to_owned());
+    Ok(Some(OtelSettings { endpoint, headers, service_name, ratio }))
 }

@@ -181,6 +181,6 @@ impl ReportBuilder {
         } else {
             PurgeStatus::Partial
         };
-        PurgeReport { status, summary, plan: self.plan_summary, results, audit_error: None }
+        PurgeReport { status, summary, plan: self.plan_summary, results, audit_error: None, trace_id: None }
     }
 }

@@ -9,6 +9,7 @@ use crate::auth::{self, Identity, Refused};
 use crate::ctx::{header, json_body, query, random_u32, Base};
 use crate::problem::json;
 use crate::purge;
+use crate::trace::{clock, Tracer};
 use edgepurge_core::api::compat::CloudflarePurge;
 use edgepurge_core::api::Via;
 use edgepurge_core::compat::{
@@ -16,10 +17,11 @@ use edgepurge_core::compat::{
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
+use std::rc::Rc;
 use worker::{Context, Env, Request, Response};
 
 /// `POST /purge/...` and `POST /service/...`.
-pub async fn fastly(req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+pub async fn fastly(req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tracer>) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
     let who = match header(&req, "fastly-key")? {
         Some(token) => auth::token_owner(token.trim(), &base.config, &base.store, base.now)
@@ -27,14 +29,17 @@ pub async fn fastly(req: Request, env: &Env, ctx: &Context) -> Result<Response, 
             .map(|(person, _)| Identity { person, via: Via::Token, csrf: None, expires_at: None }),
         None => Err(ApiError::new(ErrorKind::Unauthorized, "send Fastly-Key: <token>")),
     };
-    let caller = purge::caller(&base, &req, who.map_err(|error| Refused { who: None, error })).await?;
+    let start = clock();
+    let caller = purge::caller(&base, &req, who.map_err(|error| Refused { who: None, error })).await;
+    purge::authenticated(tracer, start, &caller);
+    let caller = caller?;
     let path = req.path();
     let (query, soft, keys) = (query(&req)?, header(&req, "fastly-soft-purge")?, header(&req, "surrogate-key")?);
     let allowed = &base.config.allowed_hosts;
     // A path or header Fastly would refuse is refused inside `prepare`, so it is in the history.
     let translated = fastly_request(&path, query.as_deref(), soft.as_deref(), keys.as_deref(), allowed);
     let batch = translated.as_ref().ok().and_then(|t: &FastlyRequest| t.batch.clone());
-    let prepared = purge::prepare(&base, &caller, async { translated.map(|t| t.request) }).await?;
+    let prepared = purge::prepare(&base, &caller, async { translated.map(|t| t.request) }, tracer).await?;
     let now_ms = base.now;
     let report = purge::run(ctx, base, prepared).await?;
     let (status, reply) = fastly_reply(report, PurgeId { now_ms, random: random_u32() }, batch);
@@ -47,16 +52,17 @@ pub async fn cloudflare(
     mut req: Request,
     env: &Env,
     ctx: &Context,
+    tracer: &Rc<Tracer>,
     action: CloudflareAction,
 ) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
-    let caller = purge::identify(&base, &req).await?;
+    let caller = purge::traced_identify(&base, &req, tracer).await?;
     let allowed = &base.config.allowed_hosts;
     let request = async {
         let body: CloudflarePurge = json_body(&mut req).await?;
         cloudflare_request(&body, allowed, action)
     };
-    let prepared = purge::prepare(&base, &caller, request).await?;
+    let prepared = purge::prepare(&base, &caller, request, tracer).await?;
     let now_ms = base.now;
     let report = purge::run(ctx, base, prepared).await?;
     let (status, reply) = cloudflare_reply(report, PurgeId { now_ms, random: random_u32() });

@@ -5,6 +5,7 @@
 //! under a timeout, and remembers what it resolved for the rest of the request.
 
 use crate::body::{read_capped, Unread};
+use crate::trace::{clock, Tracer};
 use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{
     dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, Found, Instance,
@@ -14,6 +15,7 @@ use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit};
 
@@ -28,11 +30,18 @@ pub struct Resolver<'a> {
     config: &'a Config,
     done: Vec<(DiscoverySpec, Result<Found, ApiError>)>,
     subrequests: usize,
+    tracer: Option<Rc<Tracer>>,
 }
 
 impl<'a> Resolver<'a> {
     pub fn new(config: &'a Config) -> Self {
-        Resolver { config, done: Vec::new(), subrequests: 0 }
+        Resolver { config, done: Vec::new(), subrequests: 0, tracer: None }
+    }
+
+    /// Records each discovery as a `discover` span of `tracer`'s trace.
+    pub fn traced(mut self, tracer: Rc<Tracer>) -> Self {
+        self.tracer = Some(tracer);
+        self
     }
 
     /// The DoH requests made so far: they count against `SUBREQUEST_BUDGET`
@@ -46,6 +55,7 @@ impl<'a> Resolver<'a> {
         if let Some((_, r)) = self.done.iter().find(|(s, _)| s == spec) {
             return r.clone();
         }
+        let start = clock();
         let result = match spec {
             DiscoverySpec::Static(addrs) => Ok(Found::Addrs(addrs.clone())),
             DiscoverySpec::Fly { app, .. } => {
@@ -62,6 +72,15 @@ impl<'a> Resolver<'a> {
                     .map(Found::Addrs)
             }
         };
+        if let Some(tracer) = &self.tracer {
+            let span = tracer.child("discover", self.done.len(), start).with("edgepurge.rule", spec.to_string());
+            let span = match &result {
+                Ok(Found::Addrs(addrs)) => span.with("edgepurge.found", addrs.len() as i64),
+                Ok(Found::Machines(machines)) => span.with("edgepurge.found", machines.len() as i64),
+                Err(e) => span.with("error.type", e.problem().type_).failed(e.detail.clone()),
+            };
+            tracer.span(span);
+        }
         self.done.push((spec.clone(), result.clone()));
         result
     }

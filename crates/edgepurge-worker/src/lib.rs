@@ -24,6 +24,7 @@ mod redeliver;
 mod routes;
 mod socket;
 mod store;
+mod trace;
 
 use worker::{event, Context, Env, Headers, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
@@ -44,18 +45,30 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
+    let mut traced = None;
     let response = if ["/api/", "/purge/", "/service/", "/client/v4/"].iter().any(|p| path.starts_with(p)) {
+        let tracer = trace::Tracer::start(&req);
+        let (method, route) = (req.inner().method(), routes::route_name(&path));
         // Every failure becomes a problem response; only failing to build that one is an Err.
-        match routes::route(req, &env, &ctx).await {
+        let response = match routes::route(req, &env, &ctx, &tracer).await {
             Ok(resp) => resp,
-            Err(err) => problem::response(&err)?,
-        }
+            Err(err) => {
+                tracer.attr("edgepurge.problem", err.problem().type_);
+                problem::response(&err)?
+            }
+        };
+        traced = Some(tracer.traceparent());
+        ctx.wait_until(trace::finish(tracer, env.clone(), method, route, response.status_code()));
+        response
     } else {
         env.assets("ASSETS")?.fetch_request(req).await?
     };
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
         headers.append(&name, &value)?;
+    }
+    if let Some(traceparent) = traced {
+        headers.set("traceparent", &traceparent)?;
     }
     for (name, value) in SECURITY_HEADERS {
         headers.set(name, value)?;

@@ -13,7 +13,8 @@ use crate::doh::Resolver;
 use crate::fanout::{self, Finished};
 use crate::problem::{internal, json};
 use crate::store::{Completion, HistoryRecord, Store};
-use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest};
+use crate::trace::{clock, Tracer};
+use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus};
 use edgepurge_core::auth::Action;
 use edgepurge_core::config::Config;
 use edgepurge_core::delivery::Limits;
@@ -32,11 +33,11 @@ use std::rc::Rc;
 use worker::{Context, Env, Headers, Request, Response};
 
 /// `POST /api/purge`: the report as JSON, or live as NDJSON for `Accept: application/x-ndjson`.
-pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tracer>) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
-    let caller = identify(&base, &req).await?;
+    let caller = traced_identify(&base, &req, tracer).await?;
     let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
-    let prepared = prepare(&base, &caller, json_body(&mut req)).await?;
+    let prepared = prepare(&base, &caller, json_body(&mut req), tracer).await?;
     if !wants_stream {
         let report = run(ctx, base, prepared).await?;
         return json(&report, report.status.http_status());
@@ -52,6 +53,7 @@ pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context) -> Result<Resp
 /// history entry.
 pub struct Prepared {
     pub plan: Rc<Plan>,
+    tracer: Rc<Tracer>,
     /// Connections to instances left within `SUBREQUEST_BUDGET` after discovery.
     budget: usize,
     actor: String,
@@ -98,6 +100,28 @@ pub async fn identify(base: &Base, req: &Request) -> Result<Caller, ApiError> {
     caller(base, req, auth::authenticate(req, &base.config, &base.store, base.now).await).await
 }
 
+/// [`identify`], recorded as the trace's `authenticate` span.
+pub async fn traced_identify(base: &Base, req: &Request, tracer: &Tracer) -> Result<Caller, ApiError> {
+    let start = clock();
+    let caller = identify(base, req).await;
+    authenticated(tracer, start, &caller);
+    caller
+}
+
+/// Records authentication's span and who the caller is.
+pub fn authenticated(tracer: &Tracer, start: u64, caller: &Result<Caller, ApiError>) {
+    let span = tracer.child("authenticate", 0, start);
+    match caller {
+        Ok(Caller { identity, .. }) => {
+            let via = serde_json::to_value(identity.via).ok().and_then(|v| v.as_str().map(str::to_owned));
+            tracer.attr("edgepurge.caller", identity.person.name.clone());
+            tracer.attr("edgepurge.role", identity.person.role.as_str());
+            tracer.span(span.with("edgepurge.via", via.unwrap_or_default()));
+        }
+        Err(e) => tracer.span(span.with("error.type", e.status().to_string()).failed(e.detail.clone())),
+    }
+}
+
 /// Everything between an authenticated caller and the fan-out: the rate limit, the role, the
 /// request (read after the role check, so a caller without the role is refused before its body
 /// is read), validation into purges, discovery and the plan; then the history entry,
@@ -107,6 +131,7 @@ pub async fn prepare(
     base: &Base,
     caller: &Caller,
     request: impl Future<Output = Result<PurgeRequest, ApiError>>,
+    tracer: &Rc<Tracer>,
 ) -> Result<Prepared, ApiError> {
     let (identity, limit) = (&caller.identity, base.config.rate_limit_per_minute);
     let mut items = Vec::new();
@@ -123,10 +148,19 @@ pub async fn prepare(
         let request = request.await?;
         items = labels(&base.config, &request);
         let purges = purges_for(&base.config, identity.person.role, &request)?;
-        let mut resolver = Resolver::new(&base.config);
+        let mut resolver = Resolver::new(&base.config).traced(tracer.clone());
         let instances = resolver.resolve_hosts(purges.iter().map(Purge::host)).await?;
-        let plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
+        let start = clock();
+        let mut plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
+        plan.trace(&tracer.context, &tracer.ids);
         budget = base.config.instance_budget(resolver.subrequests());
+        let s = plan.summary();
+        let span = tracer.child("plan", 0, start).with("edgepurge.instances", s.instances as i64);
+        tracer.span(
+            span.with("edgepurge.requests", s.requests as i64)
+                .with("edgepurge.concurrency", s.concurrency as i64)
+                .with("edgepurge.budget", budget as i64),
+        );
         plan.check_budget(budget)?;
         let entry = HistoryRecord {
             at: base.now,
@@ -141,7 +175,7 @@ pub async fn prepare(
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
             ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
         })?;
-        Ok(Prepared { plan: Rc::new(plan), budget, actor: identity.person.name.clone(), entry })
+        Ok(Prepared { plan: Rc::new(plan), tracer: tracer.clone(), budget, actor: identity.person.name.clone(), entry })
     }
     .await;
     if let Err(e) = &result {
@@ -167,7 +201,9 @@ pub async fn collect(plan: &Plan, limits: Limits) -> ReportBuilder {
 /// completes its history entry and queues its redeliveries.
 pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeReport, ApiError> {
     let (reply, report) = oneshot::channel();
+    let held = prepared.tracer.hold();
     ctx.wait_until(async move {
+        let _held = held;
         let builder = collect(&prepared.plan, Limits::for_plan(&base.config, &prepared.plan, prepared.budget)).await;
         // The caller may be gone: the report is then only in the history.
         let _ = reply.send(finish(&base.store, &base.config, base.now, &prepared, builder).await);
@@ -179,7 +215,9 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
 /// the plan is made, one per finished (item, instance), and the report at the end.
 pub fn live(ctx: &Context, base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
     let (lines, received) = mpsc::unbounded();
+    let held = prepared.tracer.hold();
     ctx.wait_until(async move {
+        let _held = held;
         let mut events = Box::pin(events(base, prepared));
         while let Some(line) = events.next().await {
             // The caller may be gone: the purge goes on to its end regardless.
@@ -227,7 +265,30 @@ async fn finish(
     mut builder: ReportBuilder,
 ) -> PurgeReport {
     let queued = builder.queue_retryable();
+    let tracer = &prepared.tracer;
+    tracer.spans(builder.spans(&prepared.plan, tracer.root(), &tracer.ids));
     let mut report = builder.finish();
+    report.trace_id = Some(tracer.trace_id());
+    let s = &report.summary;
+    tracer.attr("edgepurge.purge_status", format!("{:?}", report.status).to_lowercase());
+    for (key, n) in [
+        ("edgepurge.pairs", s.total),
+        ("edgepurge.purged", s.purged),
+        ("edgepurge.not_cached", s.not_cached),
+        ("edgepurge.unconfirmed", s.unconfirmed),
+        ("edgepurge.rejected", s.rejected),
+        ("edgepurge.failed", s.failed),
+    ] {
+        tracer.attr(key, n as i64);
+    }
+    if report.status != PurgeStatus::Purged {
+        tracer.fail(format!(
+            "purge {:?}: {} of {} pairs failed or were rejected",
+            report.status,
+            s.failed + s.rejected,
+            s.total
+        ));
+    }
     let completion = Completion {
         status: report.status.into(),
         http_status: report.status.http_status(),

@@ -1,15 +1,18 @@
 //! The route table: method and path to handler, and nothing else.
 
+use crate::ctx::load_config;
 use crate::problem::{internal, json};
+use crate::trace::{self, Tracer};
 use crate::{compat, console, inspect, purge};
 use edgepurge_core::api::Health;
 use edgepurge_core::compat::CloudflareAction;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
+use std::rc::Rc;
 use worker::{Context, Env, Method, Request, Response};
 
 /// Dispatches `/api/*`, `/purge/*`, `/service/*` and `/client/v4/*`.
-pub async fn route(mut req: Request, env: &Env, ctx: &Context) -> Result<Response, ApiError> {
+pub async fn route(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tracer>) -> Result<Response, ApiError> {
     let path = req.path();
     let method = req.method();
     // worker::Method reads a method it does not know (QUERY, PURGE, ...) as GET: such a request
@@ -25,10 +28,10 @@ pub async fn route(mut req: Request, env: &Env, ctx: &Context) -> Result<Respons
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         return match (method, segments.as_slice()) {
             (Method::Post, ["client", "v4", "zones", _, "purge_cache"]) => {
-                compat::cloudflare(req, env, ctx, CloudflareAction::Purge).await
+                compat::cloudflare(req, env, ctx, tracer, CloudflareAction::Purge).await
             }
             (Method::Post, ["client", "v4", "zones", _, "invalidate_cache"]) => {
-                compat::cloudflare(req, env, ctx, CloudflareAction::Invalidate).await
+                compat::cloudflare(req, env, ctx, tracer, CloudflareAction::Invalidate).await
             }
             (_, ["client", "v4", "zones", _, "purge_cache" | "invalidate_cache"]) => {
                 Err(not_allowed("POST", "purge_cache and invalidate_cache take POST"))
@@ -38,16 +41,17 @@ pub async fn route(mut req: Request, env: &Env, ctx: &Context) -> Result<Respons
     }
     if !path.starts_with("/api/") {
         return match method {
-            Method::Post => compat::fastly(req, env, ctx).await,
+            Method::Post => compat::fastly(req, env, ctx, tracer).await,
             _ => Err(not_allowed("POST", "Fastly purge endpoints take POST")),
         };
     }
     let segments: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method.clone(), segments.as_slice()) {
         (Method::Get | Method::Head, ["health"]) => {
-            json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }, 200)
+            let traces = load_config(env).ok().and_then(|c| c.otel).map(|_| trace::export_status());
+            json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces }, 200)
         }
-        (Method::Post, ["purge"]) => purge::endpoint(req, env, ctx).await,
+        (Method::Post, ["purge"]) => purge::endpoint(req, env, ctx, tracer).await,
         (Method::Post, ["verify"]) => inspect::verify(&mut req, env).await,
         (Method::Get, ["instances"]) => inspect::instances(&req, env).await,
         (Method::Post, ["session"]) => console::sign_in(&mut req, env).await,
@@ -68,6 +72,25 @@ pub async fn route(mut req: Request, env: &Env, ctx: &Context) -> Result<Respons
             None => Err(not_found(&format!("no route for {path}"))),
         },
     }
+}
+
+/// The route template of `path`, for traces and logs: few distinct values, no caller data.
+pub fn route_name(path: &str) -> String {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let name = match segments.as_slice() {
+        ["api", "people", _] => "/api/people/{id}",
+        ["api", "people", _, "tokens"] => "/api/people/{id}/tokens",
+        ["api", "tokens", _] => "/api/tokens/{id}",
+        ["api", one] if allowed(&[one]).is_some() => return path.to_owned(),
+        ["client", "v4", "zones", _, "purge_cache"] => "/client/v4/zones/{zone_id}/purge_cache",
+        ["client", "v4", "zones", _, "invalidate_cache"] => "/client/v4/zones/{zone_id}/invalidate_cache",
+        ["purge", ..] => "/purge/{host}/{path}",
+        ["service", _, "purge", _] => "/service/{service_id}/purge/{key}",
+        ["service", _, "purge"] => "/service/{service_id}/purge",
+        ["service", _, "purge_all"] => "/service/{service_id}/purge_all",
+        _ => "(no route)",
+    };
+    name.to_owned()
 }
 
 /// The methods the resource at `path` takes, or `None` when there is none.

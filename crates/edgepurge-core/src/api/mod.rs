@@ -175,6 +175,9 @@ pub struct PurgeReport {
     /// these results; no row is then `pending` (nothing was queued for redelivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_error: Option<String>,
+    /// The W3C trace id of this purge (also in the reply's `traceparent` header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// What the fan-out used, so a caller can see it stayed within the platform's limits.
@@ -272,6 +275,28 @@ pub struct Health {
     pub status: String,
     /// The edgepurge version.
     pub version: String,
+    /// Trace export from this isolate, when an OTLP endpoint is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces: Option<ExportStatus>,
+}
+
+/// How exporting traces has gone, as one isolate saw it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportStatus {
+    /// Traces the collector accepted.
+    pub exported: u64,
+    /// Exports that failed (unreachable, timed out, refused).
+    pub failed: u64,
+    /// When the last export was tried, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_at: Option<i64>,
+    /// Whether the last export worked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ok: Option<bool>,
+    /// Why the last failed export failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// An RFC 9457 problem details object (`application/problem+json`).

@@ -1,0 +1,223 @@
+//! Tracing I/O: the request's trace context from its headers, the spans the pipeline records,
+//! and, after the reply, one JSON log line and the export of the trace to the OTLP collector.
+//! What a span holds and how a trace is written is the core's (`edgepurge_core::trace`); this
+//! keeps the clock readings and the randomness, and does the one POST.
+//!
+//! The export never touches a purge: it runs under `wait_until` after the reply, with a timeout
+//! and a size cap, and its failures are only counted (`GET /api/health`) and logged.
+
+use crate::ctx::{load_config, now_ms, random32};
+use edgepurge_core::api::ExportStatus;
+use edgepurge_core::config::OtelSettings;
+use edgepurge_core::trace::{Kind, Span, SpanId, SpanIds, Trace, TraceContext, TraceId, Value};
+use futures_channel::oneshot;
+use futures_util::future::{join_all, select, Either};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// The largest trace exported (a purge of 100 URLs on 60 instances is about 3 MB of JSON).
+const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
+/// How long one export may take.
+const EXPORT_TIMEOUT_MS: u64 = 5000;
+
+thread_local! {
+    /// How exporting has gone in this isolate (`GET /api/health`).
+    static EXPORTS: RefCell<ExportStatus> = RefCell::new(ExportStatus::default());
+}
+
+/// The clock, in ms since the epoch.
+pub fn clock() -> u64 {
+    u64::try_from(now_ms()).unwrap_or(0)
+}
+
+/// The export status this isolate has seen.
+pub fn export_status() -> ExportStatus {
+    EXPORTS.with(|e| e.borrow().clone())
+}
+
+/// One request's trace while it is served.
+pub struct Tracer {
+    /// The trace it belongs to.
+    pub context: TraceContext,
+    /// Where its span ids come from.
+    pub ids: SpanIds,
+    start: u64,
+    spans: RefCell<Vec<Span>>,
+    attributes: RefCell<Vec<(&'static str, Value)>>,
+    failure: RefCell<Option<String>>,
+    open: RefCell<Vec<oneshot::Receiver<()>>>,
+}
+
+impl Tracer {
+    /// The trace of `req`: the caller's, continued, or a new one.
+    pub fn start(req: &Request) -> Rc<Tracer> {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        let random = random32().unwrap_or([1; 32]);
+        let mut trace = [0u8; 16];
+        let mut seed = [0u8; 16];
+        trace.copy_from_slice(&random[..16]);
+        seed.copy_from_slice(&random[16..]);
+        let context = TraceContext::from_headers(
+            header("traceparent").as_deref(),
+            header("tracestate").as_deref(),
+            TraceId(trace),
+        );
+        Rc::new(Tracer {
+            context,
+            ids: SpanIds::new(seed),
+            start: clock(),
+            spans: RefCell::default(),
+            attributes: RefCell::default(),
+            failure: RefCell::default(),
+            open: RefCell::default(),
+        })
+    }
+
+    /// The request's own span id.
+    pub fn root(&self) -> SpanId {
+        self.ids.root()
+    }
+
+    /// The `traceparent` of the request's span, for the reply.
+    pub fn traceparent(&self) -> String {
+        self.context.traceparent(self.root())
+    }
+
+    /// The trace id.
+    pub fn trace_id(&self) -> String {
+        self.context.trace_id.to_string()
+    }
+
+    /// Records a span.
+    pub fn span(&self, span: Span) {
+        self.spans.borrow_mut().push(span);
+    }
+
+    /// Records spans.
+    pub fn spans(&self, spans: Vec<Span>) {
+        self.spans.borrow_mut().extend(spans);
+    }
+
+    /// A child of the request's span from `start` to now.
+    pub fn child(&self, name: &str, n: usize, start: u64) -> Span {
+        Span::new(self.ids.id(name, n, 0), Some(self.root()), name, Kind::Internal, start, clock())
+    }
+
+    /// Sets an attribute of the request's span.
+    pub fn attr(&self, key: &'static str, value: impl Into<Value>) {
+        self.attributes.borrow_mut().push((key, value.into()));
+    }
+
+    /// Marks the request's span failed (a refusal, or a purge not fully successful).
+    pub fn fail(&self, why: impl Into<String>) {
+        *self.failure.borrow_mut() = Some(why.into());
+    }
+
+    /// Keeps the trace open until the returned sender is used or dropped: the live purge goes
+    /// on after the reply has started.
+    pub fn hold(&self) -> oneshot::Sender<()> {
+        let (done, wait) = oneshot::channel();
+        self.open.borrow_mut().push(wait);
+        done
+    }
+}
+
+/// After the reply: waits for the work still under way, closes the request's span, writes the
+/// request's JSON log line and exports the trace (when an endpoint is set and it is sampled).
+pub async fn finish(tracer: Rc<Tracer>, env: Env, method: String, route: String, status: u16) {
+    let waits: Vec<_> = tracer.open.borrow_mut().drain(..).collect();
+    join_all(waits).await;
+    let end = clock();
+    let name = format!("{method} {route}");
+    let mut root = Span::new(tracer.root(), tracer.context.parent, &name, Kind::Server, tracer.start, end)
+        .with("http.request.method", method.clone())
+        .with("http.route", route.clone())
+        .with("http.response.status_code", i64::from(status));
+    root.attributes.extend(tracer.attributes.borrow().iter().cloned());
+    let failure = tracer.failure.borrow().clone().or_else(|| (status >= 400).then(|| format!("HTTP {status}")));
+    if let Some(why) = &failure {
+        root = root.with("error.type", status.to_string()).failed(why.clone());
+    }
+    log_line(&tracer, &root, end);
+    let mut spans = vec![root];
+    spans.extend(tracer.spans.borrow_mut().drain(..));
+    let trace = Trace { context: tracer.context.clone(), spans };
+    let Ok(config) = load_config(&env) else { return };
+    if let Some(otel) = &config.otel {
+        if trace.keep(otel.ratio) {
+            export(otel, &trace).await;
+        }
+    }
+}
+
+/// One JSON line per request: what Workers Logs and tail consumers see. Never a secret: only the
+/// request span's attributes (route, caller, role, counts), which hold none.
+fn log_line(tracer: &Tracer, root: &Span, end: u64) {
+    let mut line = serde_json::Map::new();
+    line.insert("trace_id".into(), tracer.trace_id().into());
+    line.insert("span".into(), root.name.clone().into());
+    line.insert("duration_ms".into(), (end.saturating_sub(root.start_ms)).into());
+    for (key, value) in &root.attributes {
+        let value = match value {
+            Value::Str(s) => serde_json::Value::from(s.clone()),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Bool(b) => serde_json::Value::from(*b),
+        };
+        line.insert((*key).into(), value);
+    }
+    if let Some(why) = &root.error {
+        line.insert("error".into(), why.clone().into());
+    }
+    worker::console_log!("{}", serde_json::Value::Object(line));
+}
+
+async fn export(otel: &OtelSettings, trace: &Trace) {
+    let body = trace.otlp_json(&otel.service_name, env!("CARGO_PKG_VERSION"));
+    let result = if body.len() > MAX_EXPORT_BYTES {
+        Err(format!("trace of {} bytes is over the {MAX_EXPORT_BYTES}-byte cap: not sent", body.len()))
+    } else {
+        post(otel, body).await
+    };
+    let now = i64::try_from(clock()).unwrap_or(i64::MAX);
+    EXPORTS.with(|e| {
+        let mut e = e.borrow_mut();
+        e.last_at = Some(now);
+        e.last_ok = Some(result.is_ok());
+        match &result {
+            Ok(()) => e.exported += 1,
+            Err(why) => {
+                e.failed += 1;
+                e.last_error = Some(why.clone());
+            }
+        }
+    });
+    if let Err(why) = result {
+        let line = serde_json::json!({ "trace_export": "failed", "trace_id": trace.context.trace_id.to_string(), "error": why });
+        worker::console_error!("{line}");
+    }
+}
+
+async fn post(otel: &OtelSettings, body: Vec<u8>) -> Result<(), String> {
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
+    set("content-type", "application/json")?;
+    for (name, value) in &otel.headers {
+        set(name, value)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers.clone())
+        .with_body(Some(js_sys::Uint8Array::from(&body[..]).into()));
+    let request = Request::new_with_init(&otel.endpoint, &init).map_err(|e| e.to_string())?;
+    let fetch = Fetch::Request(request);
+    let send = Box::pin(fetch.send());
+    let outcome = select(send, Delay::from(Duration::from_millis(EXPORT_TIMEOUT_MS))).await;
+    match outcome {
+        Either::Left((Ok(response), _)) if (200..300).contains(&response.status_code()) => Ok(()),
+        Either::Left((Ok(response), _)) => Err(format!("the collector answered HTTP {}", response.status_code())),
+        Either::Left((Err(e), _)) => Err(format!("the collector could not be reached: {e}")),
+        Either::Right(_) => Err(format!("no answer from the collector within {EXPORT_TIMEOUT_MS} ms")),
+    }
+}
