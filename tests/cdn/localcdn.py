@@ -510,6 +510,8 @@ def main():
   DoH        http://127.0.0.1:{ports.doh}/dns-query  ({DNS_NAME} -> {", ".join(INSTANCE_IPS)})
   assets     {ASSETS_SITE}: {", ".join(cdn.assets_varnish)} (varnishd) behind TLS on {", ".join(cdn.assets_instances)}
              (haproxy, certificate of the test CA {cdn.ca_file})
+  fly app    {FLY_SITE}: Machines API stand-in http://127.0.0.1:{ports.fly_api}, edge {FLY_EDGE_IP}:{ports.tls}
+  traces     {os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", cdn.otlp)}  (local receiver: the spans it got at {cdn.otlp}/spans)
   API        {cdn.api}
   API token  {cdn.api_token}
   logs       {cdn.state / "logs"}
