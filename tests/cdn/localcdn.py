@@ -443,6 +443,7 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             "OTEL_EXPORTER_OTLP_ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp),
             "OTEL_EXPORTER_OTLP_HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=local-test-key"),
             "OTEL_SERVICE_NAME": os.environ.get("OTEL_SERVICE_NAME", "edgepurge-local"),
+            "TRACE_URL_TEMPLATE": os.environ.get("TRACE_URL_TEMPLATE", f"{self.otlp}/trace/{{trace_id}}"),
             "FLY_API_TOKEN": self.fly_token,
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
             "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),

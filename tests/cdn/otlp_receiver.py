@@ -9,6 +9,7 @@ a bad export is answered 400 and kept in /errors. What was received is kept for 
                  kind, start/end (ns), attributes {key: value}, status {code, message}, service
   GET  /errors   the exports refused, and why
   GET  /headers  the request headers of the last export
+  GET  /trace/<trace id>  the spans of one trace (what the console's history links to locally)
   POST /control  {"status": 500} makes every export fail with that status; {"status": 200} heals
 
 Usage: otlp_receiver.py <ip> <port>   (runs on the .venv Python: scripts/setup installs it)
@@ -90,6 +91,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         with LOCK:
             data = {"/spans": SPANS, "/errors": ERRORS, "/headers": LAST_HEADERS}.get(self.path)
+            one = re.fullmatch(r"/trace/([0-9a-f]{32})", self.path)
+            if one:
+                data = [s for s in SPANS if s["trace_id"] == one.group(1)]
             if data is None:
                 return self.answer(404, {"error": "not found"})
             self.answer(200, data)

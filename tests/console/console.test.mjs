@@ -210,6 +210,11 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   assert.equal(await entry.getAttribute("data-status"), "purged");
   assert.match(await entry.textContent(), new RegExp(`Edna Editor.*${path}`));
   await entry.locator("summary").click();
+  // Its trace: a link made from TRACE_URL_TEMPLATE (locally, the OTLP receiver's view of it).
+  const link = entry.getByTestId("history-trace-link");
+  const traceId = await entry.getByTestId("history-trace").getAttribute("data-trace-id");
+  assert.match(traceId, /^[0-9a-f]{32}$/);
+  assert.match(await link.getAttribute("href"), new RegExp(`/trace/${traceId}$`));
   await editor.page.screenshot({ path: join(SHOTS, "history.png"), fullPage: true });
 
   // --- the editor cannot manage people: the API says 403, not just a hidden link

@@ -1085,6 +1085,10 @@ class Tracing(CdnTestCase):
         self.assertEqual(seen, {p["span_id"] for p in purges})
         self.assertEqual(CDN.otlp_get("errors"), [])
         self.assertEqual(CDN.otlp_get("headers").get("x-honeycomb-team"), "local-test-key")
+        # The history entry names the same trace.
+        status, _, page = api("GET", "/api/history?" + urllib.parse.urlencode({"url": path}), content_type=None)
+        self.assertEqual(status, 200, page)
+        self.assertEqual(page["entries"][0]["trace_id"], self.CALLER_TRACE)
 
     def test_a_refused_request_is_traced_with_its_refusal_and_sends_nothing(self):
         path = new_page()

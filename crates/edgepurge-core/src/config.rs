@@ -33,6 +33,7 @@
 //! | `OTEL_EXPORTER_OTLP_HEADERS` | no (secret) | `name=value,...` sent with each export, e.g. `x-honeycomb-team=<key>` |
 //! | `OTEL_SERVICE_NAME` | no | the traces' `service.name`, default `edgepurge` |
 //! | `OTEL_TRACES_SAMPLER_ARG` | no | the share of fully successful requests exported, 0 to 1, default 1; the rest are always exported |
+//! | `TRACE_URL_TEMPLATE` | no | a link to one trace with `{trace_id}` in it, e.g. Honeycomb's trace view; the console links history entries with it |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
@@ -121,6 +122,8 @@ pub struct Config {
     pub fly: Option<FlySettings>,
     /// Where traces go, when an OTLP endpoint is set.
     pub otel: Option<OtelSettings>,
+    /// A link to one trace, `{trace_id}` to fill in.
+    pub trace_url: Option<String>,
 }
 
 /// OpenTelemetry trace export (OTLP/HTTP with JSON bodies).
@@ -186,6 +189,7 @@ impl std::fmt::Debug for Config {
             .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
             .field("fly", &self.fly)
             .field("otel", &self.otel)
+            .field("trace_url", &self.trace_url)
             .finish()
     }
 }
@@ -350,8 +354,19 @@ impl Config {
         };
 
         let otel = otel_settings(&optional)?;
+        let trace_url = optional("TRACE_URL_TEMPLATE");
+        if let Some(t) = &trace_url {
+            let ok = Url::parse(&t.replace("{trace_id}", "0")).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+            if !ok || !t.contains("{trace_id}") {
+                return Err(ConfigError {
+                    setting: "TRACE_URL_TEMPLATE",
+                    reason: format!("{t:?} must be an http(s) URL containing {{trace_id}}"),
+                });
+            }
+        }
 
         Ok(Config {
+            trace_url,
             otel,
             fly,
             allowed_hosts,

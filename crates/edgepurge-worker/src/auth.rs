@@ -28,7 +28,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn me(&self) -> Me {
+    pub fn me(&self, config: &Config) -> Me {
         Me {
             name: self.person.name.clone(),
             email: self.person.email.clone(),
@@ -36,6 +36,7 @@ impl Identity {
             via: self.via,
             csrf_token: self.csrf.clone(),
             expires_at: self.expires_at,
+            trace_url: config.trace_url.clone(),
         }
     }
 

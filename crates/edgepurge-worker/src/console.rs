@@ -52,7 +52,7 @@ pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
         .create_session(&secret_hash(&session), person.id, token_id, bootstrap_hash.as_deref(), &csrf, now, expires_at)
         .await?;
     let identity = Identity { person, via: Via::Session, csrf: Some(csrf), expires_at: Some(expires_at) };
-    with_cookie(json(&identity.me(), 200)?, &session_cookie(&session, ttl))
+    with_cookie(json(&identity.me(&config), 200)?, &session_cookie(&session, ttl))
 }
 
 /// `DELETE /api/session`: sign out.
@@ -76,8 +76,8 @@ pub async fn sign_out(req: &Request, env: &Env) -> HandlerResult {
 
 /// `GET /api/me`.
 pub async fn me(req: &Request, env: &Env) -> HandlerResult {
-    let Ctx { identity, .. } = ctx(req, env, Action::Read).await?;
-    json(&identity.me(), 200)
+    let Ctx { identity, config, .. } = ctx(req, env, Action::Read).await?;
+    json(&identity.me(&config), 200)
 }
 
 /// `GET /api/history?url=&actor=&before=&limit=`.

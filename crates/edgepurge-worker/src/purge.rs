@@ -85,7 +85,7 @@ pub async fn caller(base: &Base, req: &Request, who: Result<Identity, Refused>) 
         Some(error) => {
             let error = limits::over(calls, limit, base.now, PURGES).unwrap_or(error);
             if limits::record_refusal(calls, limit) {
-                record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error).await;
+                record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error, None).await;
             }
             Err(error)
         }
@@ -170,6 +170,7 @@ pub async fn prepare(
             status: HistoryStatus::Running,
             http_status: 0,
             detail: None,
+            trace_id: Some(tracer.trace_id()),
         };
         let entry = base.store.record(&entry).await.map_err(|e| {
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
@@ -180,7 +181,7 @@ pub async fn prepare(
     .await;
     if let Err(e) = &result {
         if limits::record_refusal(caller.calls, limit) {
-            record_refusal(&base.store, base.now, Some(identity), items, e).await;
+            record_refusal(&base.store, base.now, Some(identity), items, e, Some(tracer.trace_id())).await;
         }
     }
     result
@@ -347,7 +348,7 @@ async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
         Ok::<_, ApiError>(true)
     };
     match recorded.await {
-        Ok(true) => record_refusal(store, now, None, Vec::new(), err).await,
+        Ok(true) => record_refusal(store, now, None, Vec::new(), err, None).await,
         Ok(false) => {}
         Err(e) => worker::console_error!("refusal budget check failed: {}", e.detail),
     }
@@ -355,7 +356,14 @@ async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
 
 /// Writes a refused or failed purge attempt to the history. A history write that fails is
 /// logged, never allowed to change the caller's answer.
-async fn record_refusal(store: &Store, now: i64, identity: Option<&Identity>, labels: Vec<String>, err: &ApiError) {
+async fn record_refusal(
+    store: &Store,
+    now: i64,
+    identity: Option<&Identity>,
+    labels: Vec<String>,
+    err: &ApiError,
+    trace_id: Option<String>,
+) {
     let record = HistoryRecord {
         at: now,
         actor: identity.map_or_else(|| "(not signed in)".to_owned(), |i| i.person.name.clone()),
@@ -367,6 +375,7 @@ async fn record_refusal(store: &Store, now: i64, identity: Option<&Identity>, la
             let p = err.problem();
             format!("{}: {}", p.title, p.detail)
         }),
+        trace_id,
     };
     if let Err(e) = store.record(&record).await {
         worker::console_error!("history write failed: {e}");

@@ -117,6 +117,8 @@ struct PurgeRow {
     detail: Option<String>,
     results: String,
     item_count: Option<usize>,
+    #[serde(default)]
+    trace_id: Option<String>,
 }
 
 impl PurgeRow {
@@ -133,6 +135,7 @@ impl PurgeRow {
             detail: self.detail,
             results: serde_json::from_str(&self.results).map_err(|e| corrupt("purges", id, format!("results: {e}")))?,
             item_count: self.item_count,
+            trace_id: self.trace_id,
         })
     }
 }
@@ -205,6 +208,8 @@ pub struct HistoryRecord {
     pub status: HistoryStatus,
     pub http_status: u16,
     pub detail: Option<String>,
+    /// The W3C trace id of the request, when it was traced.
+    pub trace_id: Option<String>,
 }
 
 /// What a purge that ran adds to its entry: the outcome, each (item, instance) result, and what
@@ -456,8 +461,8 @@ impl Store {
         let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
         let row: Option<Id> = self
             .row(
-                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8) RETURNING id",
+                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, \
+                 trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9) RETURNING id",
                 &[
                     n(r.at),
                     s(&r.actor),
@@ -467,6 +472,7 @@ impl Store {
                     n(r.http_status.into()),
                     opt(r.detail.as_deref()),
                     n(r.labels.len() as i64),
+                    opt(r.trace_id.as_deref()),
                 ],
             )
             .await?;

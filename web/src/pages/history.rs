@@ -42,7 +42,10 @@ pub fn HistoryView() -> impl IntoView {
         </form>
         {call.error_box(move || load(None))}
         <ol class="history" data-testid="history-list">
-            {move || entries.get().into_iter().map(entry).collect_view()}
+            {move || {
+                let template = state().me.with(|m| m.as_ref().and_then(|m| m.trace_url.clone()));
+                entries.get().into_iter().map(|e| entry(e, template.as_deref())).collect_view()
+            }}
         </ol>
         <Show when=move || next.get().is_some()>
             <button type="button" data-testid="history-more" on:click=move |_| load(next.get_untracked())>"Older"</button>
@@ -62,9 +65,22 @@ fn history_path(query: &HistoryQuery) -> String {
     format!("/api/history?{}", pairs.join("&"))
 }
 
-/// One attempt: a summary line, opening onto the per-instance results.
-fn entry(e: HistoryEntry) -> impl IntoView {
+/// One attempt: a summary line, opening onto the per-instance results and, when the deployment
+/// names where traces are seen (`TRACE_URL_TEMPLATE`), a link to its trace.
+fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
     let status = e.status.as_str();
+    let trace = e.trace_id.clone().map(|id| {
+        let href = trace_url.map(|t| t.replace("{trace_id}", &id));
+        let shown = id.clone();
+        view! {
+            <p class="trace" data-testid="history-trace" data-trace-id=id>
+                "Trace " {match href {
+                    Some(href) => view! { <a href=href target="_blank" rel="noopener noreferrer" data-testid="history-trace-link">{shown}</a> }.into_any(),
+                    None => view! { <code>{shown}</code> }.into_any(),
+                }}
+            </p>
+        }
+    });
     view! {
         <li data-testid="history-entry" data-status=status>
             <details>
@@ -74,6 +90,7 @@ fn entry(e: HistoryEntry) -> impl IntoView {
                     <span class="url">{e.urls.join(", ")}</span>
                 </summary>
                 {e.detail.map(|d| view! { <p>{d}</p> })}
+                {trace}
                 <ul>
                     {e.results.into_iter().map(|r| view! {
                         <li>{format!("{} on {}: {}{}", r.url, r.instance, r.outcome.label(), r.error.map(|x| format!(" ({x})")).unwrap_or_default())}</li>

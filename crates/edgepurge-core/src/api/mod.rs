@@ -429,6 +429,9 @@ pub struct Me {
     /// Session expiry, milliseconds since the epoch, for cookie sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Where a trace can be seen: `TRACE_URL_TEMPLATE`, with `{trace_id}` to fill in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_url: Option<String>,
 }
 
 /// A person who may use edgepurge.
@@ -536,6 +539,9 @@ pub struct HistoryEntry {
     /// Per (URL, instance) results.
     #[serde(default)]
     pub results: Vec<PurgeResult>,
+    /// The W3C trace id of the request (absent in older entries and untraced refusals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// How a purge attempt ended, as the history keeps it.

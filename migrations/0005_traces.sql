@@ -1,0 +1,2 @@
+-- Each purge attempt's W3C trace id, so the history links to its trace (TRACE_URL_TEMPLATE).
+ALTER TABLE purges ADD COLUMN trace_id TEXT;
