@@ -184,6 +184,10 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   assert.equal(await rows.count(), 3);
   for (let i = 0; i < 3; i++) assert.equal(await rows.nth(i).getAttribute("data-outcome"), "purged");
   assert.deepEqual((await rows.evaluateAll((r) => r.map((x) => x.dataset.instance))).sort(), [...info.instances].sort());
+  // The waterfall: one bar per instance, from its request's start to its answer.
+  const bars = editor.page.getByTestId("waterfall-bar");
+  assert.deepEqual((await bars.evaluateAll((b) => b.map((x) => x.dataset.instance))).sort(), [...info.instances].sort());
+  assert.deepEqual(await bars.evaluateAll((b) => b.map((x) => x.dataset.outcome)), ["purged", "purged", "purged"]);
   await editor.page.screenshot({ path: join(SHOTS, "purge.png"), fullPage: true });
   // Phone width: nothing overflows the viewport sideways (wide tables scroll inside their box).
   await editor.page.setViewportSize({ width: 390, height: 844 });
@@ -215,6 +219,7 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   const traceId = await entry.getByTestId("history-trace").getAttribute("data-trace-id");
   assert.match(traceId, /^[0-9a-f]{32}$/);
   assert.match(await link.getAttribute("href"), new RegExp(`/trace/${traceId}$`));
+  assert.equal(await entry.getByTestId("waterfall-bar").count(), 3, "the history entry's waterfall");
   await editor.page.screenshot({ path: join(SHOTS, "history.png"), fullPage: true });
 
   // --- the editor cannot manage people: the API says 403, not just a hidden link

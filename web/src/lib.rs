@@ -3,7 +3,8 @@
 //!
 //! [`api`] is the one place that talks HTTP, [`live`] turns the live purge stream into table
 //! rows, [`app`] is the shell (routing, sign-in, navigation), [`state`] what every component
-//! reads, [`pages`] holds one component per page and [`ui`] what the pages share. `boot.js`
+//! reads, [`pages`] holds one component per page and [`ui`] what the pages share ([`waterfall`]:
+//! the per-instance bars of a purge). `boot.js`
 //! calls [`mount`].
 
 pub mod api;
@@ -12,6 +13,7 @@ pub mod live;
 pub mod pages;
 pub mod state;
 pub mod ui;
+pub mod waterfall;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

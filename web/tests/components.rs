@@ -30,6 +30,7 @@ fn result(instance: &str, outcome: Outcome, status: Option<u16>) -> PurgeResult 
         error: (!outcome.is_success()).then(|| "connection failed: refused".to_owned()),
         retryable: !outcome.is_success(),
         elapsed_ms: Some(3),
+        started_ms: None,
         attempts: if outcome.is_success() { 1 } else { 3 },
         pending: !outcome.is_success(),
     }
@@ -142,4 +143,35 @@ fn url_box_and_hash_routes() {
     for (hash, page) in cases {
         assert_eq!(Page::from_hash(hash), page, "{hash}");
     }
+}
+
+#[wasm_bindgen_test]
+async fn the_waterfall_draws_one_bar_per_instance_spanning_its_requests_in_its_worst_colour() {
+    let at = |instance: &str, outcome, start, elapsed| PurgeResult {
+        started_ms: Some(start),
+        elapsed_ms: Some(elapsed),
+        ..result(instance, outcome, Some(200))
+    };
+    let rows = vec![
+        at("10.0.0.1:80", Outcome::Purged, 0, 10),
+        at("10.0.0.2:80", Outcome::Purged, 2, 30),
+        at("10.0.0.1:80", Outcome::Failed, 12, 20),
+        // No times (an older history entry): no bar of its own.
+        PurgeResult { started_ms: None, ..result("10.0.0.3:80", Outcome::Purged, Some(200)) },
+    ];
+    let bars = edgepurge_web::waterfall::bars(&rows);
+    let got: Vec<_> = bars.iter().map(|b| (b.instance.as_str(), b.start, b.end, b.outcome)).collect();
+    assert_eq!(got, [("10.0.0.1:80", 0, 32, Outcome::Failed), ("10.0.0.2:80", 2, 32, Outcome::Purged)]);
+
+    let root = container();
+    let _mount = leptos::mount::mount_to(
+        root.clone(),
+        move || view! { <edgepurge_web::waterfall::Waterfall rows=rows.clone()/> },
+    );
+    tick().await;
+    let rects = root.query_selector_all("[data-testid=waterfall-bar]").unwrap();
+    assert_eq!(rects.length(), 2);
+    let first: web_sys::Element = rects.item(0).unwrap().unchecked_into();
+    assert_eq!(first.get_attribute("data-outcome").as_deref(), Some("failed"));
+    assert_eq!(first.get_attribute("data-end").as_deref(), Some("32"));
 }

@@ -18,6 +18,8 @@ pub struct ReportBuilder {
     rows: Vec<((usize, usize), PurgeResult)>,
     /// Each row's request index in its job and, once recorded, its times.
     times: Vec<(usize, Option<Timing>)>,
+    /// When the fan-out began (the driver's clock), for each row's `started_ms`.
+    origin: Option<u64>,
 }
 
 impl ReportBuilder {
@@ -36,6 +38,7 @@ impl ReportBuilder {
                         error: Some("no result: the fan-out ended before this request finished".into()),
                         retryable: true,
                         elapsed_ms: None,
+                        started_ms: None,
                         attempts: 0,
                         pending: false,
                     },
@@ -45,7 +48,13 @@ impl ReportBuilder {
         rows.sort_by_key(|(k, _)| *k);
         let times = rows.iter().map(|((_, _, r), _)| (*r, None)).collect();
         let rows = rows.into_iter().map(|((t, j, _), row)| ((t, j), row)).collect();
-        ReportBuilder { plan_summary: plan.summary(), rows, times }
+        ReportBuilder { plan_summary: plan.summary(), rows, times, origin: None }
+    }
+
+    /// Notes when the fan-out began (`now`, the driver's clock): rows then say when each of
+    /// their requests started, relative to it.
+    pub fn started(&mut self, now: u64) {
+        self.origin = Some(now);
     }
 
     /// Records a finished request of job `job`; returns the updated row (for live reporting),
@@ -62,6 +71,7 @@ impl ReportBuilder {
         row.elapsed_ms = Some(done.elapsed_ms);
         row.attempts = done.attempts;
         self.times[i].1 = Some(done.timing);
+        self.rows[i].1.started_ms = self.origin.map(|o| done.timing.started_at.saturating_sub(o));
         Some(self.rows[i].1.clone())
     }
 

@@ -190,6 +190,7 @@ pub async fn prepare(
 /// Runs every request of `plan` and collects each into the report.
 pub async fn collect(plan: &Plan, limits: Limits) -> ReportBuilder {
     let mut report = ReportBuilder::new(plan);
+    report.started(clock());
     let mut results = fanout::deliveries(plan, limits);
     while let Some(Finished { job, done }) = results.next().await {
         report.record(plan, job, &done);
@@ -231,6 +232,7 @@ pub fn live(ctx: &Context, base: Base, prepared: Prepared) -> impl Stream<Item =
 fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
     let plan = prepared.plan.clone();
     let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
+    builder.borrow_mut().started(clock());
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());

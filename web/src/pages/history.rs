@@ -3,6 +3,7 @@
 use crate::api;
 use crate::state::state;
 use crate::ui::{when, Call};
+use crate::waterfall::Waterfall;
 use edgepurge_core::api::{HistoryEntry, HistoryPage, HistoryQuery};
 use leptos::prelude::*;
 
@@ -91,6 +92,7 @@ fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
                 </summary>
                 {e.detail.map(|d| view! { <p>{d}</p> })}
                 {trace}
+                <Waterfall rows=e.results.clone()/>
                 <ul>
                     {e.results.into_iter().map(|r| view! {
                         <li>{format!("{} on {}: {}{}", r.url, r.instance, r.outcome.label(), r.error.map(|x| format!(" ({x})")).unwrap_or_default())}</li>

@@ -4,6 +4,7 @@ use crate::api;
 use crate::live::{purge_request, urls_from_text, Kind, LivePurge};
 use crate::state::state;
 use crate::ui::{Call, LiveTable};
+use crate::waterfall::Waterfall;
 use leptos::prelude::*;
 
 /// The Purge page.
@@ -60,5 +61,9 @@ pub fn PurgePage() -> impl IntoView {
         </form>
         {call.error_box(run)}
         <Show when=move || !live.get().rows.is_empty()><LiveTable live=live/></Show>
+        {move || {
+            let rows: Vec<_> = live.with(|l| l.rows.iter().filter_map(|r| r.result.clone()).collect());
+            view! { <Waterfall rows=rows/> }
+        }}
     }
 }

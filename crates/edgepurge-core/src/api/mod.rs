@@ -132,6 +132,9 @@ pub struct PurgeResult {
     /// Wall time spent on this request, measured by the caller of the core.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// When it started, in ms after the fan-out began (with `elapsed_ms`: its bar in a waterfall).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
     /// How many times it was sent (1, plus inline retries).
     #[serde(default)]
     pub attempts: u32,

@@ -154,6 +154,7 @@ fn finding_2_every_history_entry_fits_whatever_its_items() {
         error: None,
         retryable: false,
         elapsed_ms: None,
+        started_ms: None,
         attempts: 1,
         pending: false,
     };

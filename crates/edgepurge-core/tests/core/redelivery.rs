@@ -34,6 +34,7 @@ fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResult {
         error: error.map(str::to_owned),
         retryable,
         elapsed_ms: Some(3),
+        started_ms: None,
         attempts: 1,
         pending: false,
     }
