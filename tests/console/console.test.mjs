@@ -348,6 +348,14 @@ test("three instance groups in one purge: plain, TLS and Fly Machines by region 
   assert.deepEqual(skipped, ["syd 148e272b4e5d89"]);
   const transports = await admin.page.getByTestId("transport").evaluateAll((t) => t.map((x) => x.dataset.transport));
   assert.deepEqual(transports.sort(), ["plain", "tls", "tls"]);
+  // Latency over the last 24 hours, from the purges so far: every purged instance has figures.
+  for (const inst of [...info.instances, ...info.assets_instances, ...info.fly_instances]) {
+    const row = admin.page.locator(`[data-testid=instance-row][data-instance="${inst}"]`);
+    assert.match(await row.getByTestId("instance-p50").textContent(), /^\d+ ms$/, inst);
+    assert.match(await row.getByTestId("instance-p95").textContent(), /^\d+ ms$/, inst);
+    assert.match(await row.getByTestId("instance-failed").textContent(), /^0 of [1-9]\d*$/, inst);
+    assert.equal(await row.getByTestId("sparkline").count(), 1, inst);
+  }
   await admin.page.screenshot({ path: join(SHOTS, "instances.png"), fullPage: true });
   assert.deepEqual(admin.errors, []);
   await admin.context.close();

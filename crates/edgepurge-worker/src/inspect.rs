@@ -10,6 +10,7 @@ use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::Plan;
+use edgepurge_core::stats::{instance_stats, WINDOW_MS};
 use edgepurge_core::target::{printable, Target};
 use edgepurge_core::verify::verify_result;
 use edgepurge_core::ApiError;
@@ -64,5 +65,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             skipped,
         });
     }
-    json(&InstancesReply { hosts }, 200)
+    let now = crate::ctx::now_ms();
+    let stats = instance_stats(&store.samples_since(now - WINDOW_MS).await?, now);
+    json(&InstancesReply { hosts, stats }, 200)
 }

@@ -14,6 +14,7 @@ use edgepurge_core::history;
 use edgepurge_core::limits;
 use edgepurge_core::request::HistoryFilter;
 use edgepurge_core::retry::DeliveryUpdate;
+use edgepurge_core::stats::Sample;
 use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -146,6 +147,15 @@ struct ResultRow {
     at: i64,
     url: String,
     outcome: String,
+}
+
+#[derive(Deserialize)]
+struct SampleRow {
+    instance: String,
+    at: i64,
+    outcome: String,
+    #[serde(default)]
+    elapsed_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -490,8 +500,16 @@ impl Store {
         )?];
         for row in &c.results {
             batch.push(stmt(
-                "INSERT INTO purge_results (purge_id, at, url, instance, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
-                &[n(id), n(at), s(&history::bounded_label(&row.url)), s(&row.instance), s(row.outcome.as_str())],
+                "INSERT INTO purge_results (purge_id, at, url, instance, outcome, elapsed_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    n(id),
+                    n(at),
+                    s(&history::bounded_label(&row.url)),
+                    s(&row.instance),
+                    s(row.outcome.as_str()),
+                    row.elapsed_ms.map_or(JsValue::NULL, |ms| n(i64::try_from(ms).unwrap_or(i64::MAX))),
+                ],
             )?);
         }
         for row in &c.queued {
@@ -554,6 +572,23 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Every result recorded since `since` (ms), for the Instances page's figures: one query.
+    pub async fn samples_since(&self, since: i64) -> Result<Vec<Sample>, ApiError> {
+        let rows: Vec<SampleRow> = self
+            .rows(
+                "SELECT instance, at, outcome, elapsed_ms FROM purge_results WHERE at > ?1 ORDER BY at LIMIT 200000",
+                &[n(since)],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let outcome = Outcome::parse(&r.outcome)?;
+                Some(Sample { instance: r.instance, at: r.at, outcome, elapsed_ms: r.elapsed_ms })
+            })
+            .collect())
     }
 
     // ---- durable redelivery ---------------------------------------------------------------

@@ -3,7 +3,7 @@
 use crate::api;
 use crate::state::state;
 use crate::ui::{when, Call};
-use edgepurge_core::api::{HostInstances, InstancesReply, Transport};
+use edgepurge_core::api::{HostInstances, InstanceStats, InstancesReply, Transport};
 use leptos::prelude::*;
 
 /// The Instances page.
@@ -21,12 +21,16 @@ pub fn InstancesPage() -> impl IntoView {
     view! {
         <h1>"Instances"</h1>
         {call.error_box(load)}
-        {move || data.get().map(|d| d.hosts.into_iter().map(host).collect_view())}
+        {move || data.get().map(|d| {
+            let stats = d.stats;
+            d.hosts.into_iter().map(|h| host(h, &stats)).collect_view()
+        })}
     }
 }
 
 /// One allowed host: how its instances are found and their table.
-fn host(h: HostInstances) -> impl IntoView {
+fn host(h: HostInstances, stats: &[InstanceStats]) -> impl IntoView {
+    let stats: Vec<InstanceStats> = stats.iter().filter(|s| h.instances.contains(&s.instance)).cloned().collect();
     let last = h.last;
     let skipped = (!h.skipped.is_empty()).then(|| {
         view! {
@@ -49,16 +53,22 @@ fn host(h: HostInstances) -> impl IntoView {
             {h.error.map(|p| view! { <p class="error">{format!("{}: {}", p.title, p.detail)}</p> })}
             <div class="table-wrap">
                 <table data-testid="instances-table">
-                    <thead><tr><th scope="col">"Instance"</th><th scope="col">"Last purge"</th><th scope="col">"URL"</th><th scope="col">"When"</th></tr></thead>
+                    <thead><tr><th scope="col">"Instance"</th><th scope="col">"Last purge"</th><th scope="col">"URL"</th><th scope="col">"When"</th><th scope="col">"p50"</th><th scope="col">"p95"</th><th scope="col">"Failed (24 h)"</th><th scope="col">"p95 by hour"</th></tr></thead>
                     <tbody>
                         {h.instances.into_iter().map(|i| {
                             let l = last.iter().find(|l| l.instance == i).cloned();
+                            let s = stats.iter().find(|s| s.instance == i).cloned();
+                            let ms = |v: Option<u64>| v.map(|v| format!("{v} ms")).unwrap_or_default();
                             view! {
-                                <tr data-testid="instance-row">
-                                    <td>{i}</td>
+                                <tr data-testid="instance-row" data-instance=i.clone()>
+                                    <td>{i.clone()}</td>
                                     <td>{l.as_ref().map_or("none yet", |l| l.outcome.label())}</td>
                                     <td class="url">{l.as_ref().map(|l| l.url.clone()).unwrap_or_default()}</td>
                                     <td>{l.map(|l| when(l.at)).unwrap_or_default()}</td>
+                                    <td class="num" data-testid="instance-p50">{ms(s.as_ref().and_then(|s| s.p50_ms))}</td>
+                                    <td class="num" data-testid="instance-p95">{ms(s.as_ref().and_then(|s| s.p95_ms))}</td>
+                                    <td class="num" data-testid="instance-failed">{s.as_ref().map(|s| format!("{} of {}", s.failed, s.requests)).unwrap_or_default()}</td>
+                                    <td>{s.map(|s| sparkline(&s.hourly_p95_ms))}</td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -83,4 +93,39 @@ fn transport(t: Transport) -> impl IntoView {
         ),
     };
     view! { <p class=class data-testid="transport" data-transport=t.as_str()>{text}</p> }
+}
+
+/// The hourly p95 over the last 24 hours as a small line, the slowest hour at the top; hours
+/// without requests leave a gap.
+fn sparkline(hourly: &[Option<u64>]) -> impl IntoView {
+    let top = hourly.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let (width, height) = (96.0, 20.0);
+    let step = width / (hourly.len().max(2) - 1) as f64;
+    let mut segments: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (n, v) in hourly.iter().enumerate() {
+        match v {
+            Some(v) => {
+                let (x, y) = (n as f64 * step, height - 1.0 - (*v as f64 / top) * (height - 2.0));
+                current.push_str(&format!("{x:.1},{y:.1} "));
+            }
+            None if !current.is_empty() => segments.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        segments.push(current);
+    }
+    let dots: Vec<(f64, f64)> = hourly
+        .iter()
+        .enumerate()
+        .filter_map(|(n, v)| v.map(|v| (n as f64 * step, height - 1.0 - (v as f64 / top) * (height - 2.0))))
+        .collect();
+    view! {
+        <svg class="sparkline" data-testid="sparkline" viewBox=format!("0 0 {width} {height}") width="96" height="20"
+             role="img" aria-label=format!("p95 by hour, highest {top} ms")>
+            {segments.into_iter().map(|points| view! { <polyline points=points/> }).collect_view()}
+            {dots.into_iter().map(|(x, y)| view! { <circle cx=x cy=y r="1.2"/> }).collect_view()}
+        </svg>
+    }
 }

@@ -201,6 +201,29 @@ pub struct PlanSummary {
 pub struct InstancesReply {
     /// One entry per allowed host.
     pub hosts: Vec<HostInstances>,
+    /// Each instance's latency and failures over the last 24 hours, when it had any purges.
+    #[serde(default)]
+    pub stats: Vec<InstanceStats>,
+}
+
+/// One instance's figures over the last 24 hours.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceStats {
+    /// The instance, as reports name it.
+    pub instance: String,
+    /// (item, instance) requests recorded.
+    pub requests: usize,
+    /// Of those, how many did not succeed.
+    pub failed: usize,
+    /// Median request time, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<u64>,
+    /// 95th percentile request time, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<u64>,
+    /// The p95 of each hour, oldest first (24 values; none for an hour without requests).
+    pub hourly_p95_ms: Vec<Option<u64>>,
 }
 
 /// The instances one allowed host resolves to now.

@@ -32,6 +32,7 @@ mod fly;
 mod hardening;
 mod redelivery;
 mod request;
+mod stats;
 mod trace;
 mod transport;
 
