@@ -1219,6 +1219,18 @@ class Faults(CdnTestCase):
         delivered = wait_for_delivery(self, url, victim, "delivered")
         self.assertGreaterEqual(delivered["attempts"], 1)
         self.assertIn("fwd=uri-miss", fetch(victim, path)[0])
+        # The cron run that delivered it is a trace of its own: a redelivery span over the PURGE.
+        deadline, purged = time.monotonic() + 15, []
+        while not purged and time.monotonic() < deadline:
+            spans = CDN.otlp_get("spans")
+            runs = {s["trace_id"] for s in spans if s["name"] == "redelivery"}
+            purged = [s for s in spans if s["trace_id"] in runs and s["name"] == "PURGE"
+                      and s["attributes"].get("edgepurge.item") == url
+                      # not_cached: the instance came back empty, as a restarted cache does.
+                      and s["attributes"].get("edgepurge.outcome") in ("purged", "not_cached")]
+            time.sleep(0.3)
+        self.assertTrue(purged, "no redelivery trace with this URL's PURGE")
+        self.assertEqual(purged[0]["attributes"]["http.request.method"], "PURGE")
 
     def test_silent_instance_times_out_and_wrong_token_is_a_rejection(self):
         path = new_page()

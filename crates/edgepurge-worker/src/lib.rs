@@ -58,7 +58,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             }
         };
         traced = Some(tracer.traceparent());
-        ctx.wait_until(trace::finish(tracer, env.clone(), method, route, response.status_code()));
+        ctx.wait_until(trace::finish_request(tracer, env.clone(), method, route, response.status_code()));
         response
     } else {
         env.assets("ASSETS")?.fetch_request(req).await?
@@ -79,13 +79,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// The cron trigger: redeliver what failed inline (see [`redeliver`]).
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    match redeliver::run(&env).await {
-        Ok(p) => worker::console_log!(
-            "redelivery: attempted={} delivered={} abandoned={}",
-            p.attempted,
-            p.delivered,
-            p.abandoned
-        ),
-        Err(e) => worker::console_error!("redelivery failed: {e}"),
+    // Traced like an API request; its JSON log line is written when the trace is finished.
+    let tracer = trace::Tracer::background();
+    match redeliver::run(&env, &tracer).await {
+        Ok(p) => {
+            tracer.attr("edgepurge.attempted", p.attempted as i64);
+            tracer.attr("edgepurge.delivered", p.delivered as i64);
+            tracer.attr("edgepurge.abandoned", p.abandoned as i64);
+        }
+        Err(e) => tracer.fail(format!("redelivery failed: {e}")),
     }
+    trace::finish(tracer, env, "redelivery".into()).await;
 }

@@ -8,11 +8,13 @@
 use crate::ctx::{random_u32, Base};
 use crate::doh::Resolver;
 use crate::purge::collect;
+use crate::trace::Tracer;
 use edgepurge_core::api::DeliveryStatus;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
 use edgepurge_core::ApiError;
+use std::rc::Rc;
 
 /// Deliveries handled per run; the rest wait for the next tick.
 const BATCH: u32 = 200;
@@ -32,11 +34,11 @@ impl Pass {
 }
 
 /// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows).
-pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
+pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     let Base { config, store, now } = Base::open(env)?;
     store.prune_rate_limits(now).await?;
     let policy: RedeliveryPolicy = config.redelivery;
-    let mut resolver = Resolver::new(&config);
+    let mut resolver = Resolver::new(&config).traced(tracer.clone());
     let mut pairs = Vec::new();
     let mut instances = std::collections::BTreeSet::new();
     let mut sending = Vec::new();
@@ -68,9 +70,12 @@ pub async fn run(env: &worker::Env) -> Result<Pass, ApiError> {
     if pairs.is_empty() {
         return Ok(pass);
     }
-    let plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
+    let mut plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
+    plan.trace(&tracer.context, &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
-    let report = collect(&plan, Limits::for_plan(&config, &plan, budget)).await.finish();
+    let builder = collect(&plan, Limits::for_plan(&config, &plan, budget)).await;
+    tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
+    let report = builder.finish();
     for d in &sending {
         let Some(row) = report.results.iter().find(|r| r.url == d.url && r.instance == d.instance) else { continue };
         let update = policy.after_attempt(d, row, now, random_u32());

@@ -43,6 +43,7 @@ pub struct Tracer {
     pub context: TraceContext,
     /// Where its span ids come from.
     pub ids: SpanIds,
+    kind: Kind,
     start: u64,
     spans: RefCell<Vec<Span>>,
     attributes: RefCell<Vec<(&'static str, Value)>>,
@@ -54,19 +55,25 @@ impl Tracer {
     /// The trace of `req`: the caller's, continued, or a new one.
     pub fn start(req: &Request) -> Rc<Tracer> {
         let header = |name: &str| req.headers().get(name).ok().flatten();
+        Tracer::new(header("traceparent").as_deref(), header("tracestate").as_deref(), Kind::Server)
+    }
+
+    /// A new trace for work nobody asked for over HTTP (the redelivery cron).
+    pub fn background() -> Rc<Tracer> {
+        Tracer::new(None, None, Kind::Internal)
+    }
+
+    fn new(traceparent: Option<&str>, tracestate: Option<&str>, kind: Kind) -> Rc<Tracer> {
         let random = random32().unwrap_or([1; 32]);
         let mut trace = [0u8; 16];
         let mut seed = [0u8; 16];
         trace.copy_from_slice(&random[..16]);
         seed.copy_from_slice(&random[16..]);
-        let context = TraceContext::from_headers(
-            header("traceparent").as_deref(),
-            header("tracestate").as_deref(),
-            TraceId(trace),
-        );
+        let context = TraceContext::from_headers(traceparent, tracestate, TraceId(trace));
         Rc::new(Tracer {
             context,
             ids: SpanIds::new(seed),
+            kind,
             start: clock(),
             spans: RefCell::default(),
             attributes: RefCell::default(),
@@ -124,21 +131,28 @@ impl Tracer {
     }
 }
 
-/// After the reply: waits for the work still under way, closes the request's span, writes the
-/// request's JSON log line and exports the trace (when an endpoint is set and it is sampled).
-pub async fn finish(tracer: Rc<Tracer>, env: Env, method: String, route: String, status: u16) {
+/// After an API request's reply: [`finish`] with the request's method, route and status.
+pub async fn finish_request(tracer: Rc<Tracer>, env: Env, method: String, route: String, status: u16) {
+    tracer.attr("http.request.method", method.clone());
+    tracer.attr("http.route", route.clone());
+    tracer.attr("http.response.status_code", i64::from(status));
+    if status >= 400 && tracer.failure.borrow().is_none() {
+        tracer.attr("error.type", status.to_string());
+        tracer.fail(format!("HTTP {status}"));
+    }
+    finish(tracer, env, format!("{method} {route}")).await;
+}
+
+/// Waits for the work still under way, closes the root span (`name`), writes the JSON log line
+/// and exports the trace (when an endpoint is set and it is sampled).
+pub async fn finish(tracer: Rc<Tracer>, env: Env, name: String) {
     let waits: Vec<_> = tracer.open.borrow_mut().drain(..).collect();
     join_all(waits).await;
     let end = clock();
-    let name = format!("{method} {route}");
-    let mut root = Span::new(tracer.root(), tracer.context.parent, &name, Kind::Server, tracer.start, end)
-        .with("http.request.method", method.clone())
-        .with("http.route", route.clone())
-        .with("http.response.status_code", i64::from(status));
+    let mut root = Span::new(tracer.root(), tracer.context.parent, &name, tracer.kind, tracer.start, end);
     root.attributes.extend(tracer.attributes.borrow().iter().cloned());
-    let failure = tracer.failure.borrow().clone().or_else(|| (status >= 400).then(|| format!("HTTP {status}")));
-    if let Some(why) = &failure {
-        root = root.with("error.type", status.to_string()).failed(why.clone());
+    if let Some(why) = tracer.failure.borrow().clone() {
+        root = root.failed(why);
     }
     log_line(&tracer, &root, end);
     let mut spans = vec![root];
