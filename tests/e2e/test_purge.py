@@ -1077,8 +1077,8 @@ class Tracing(CdnTestCase):
         self.assertEqual(len(purges), 3)
         for p in purges:
             self.assertIn(p["parent_span_id"], {c["span_id"] for c in connections})
-            self.assertEqual((p["attributes"]["edgepurge.outcome"], p["attributes"]["http.response.status_code"]),
-                             ("purged", 200))
+            self.assertEqual((p["attributes"]["edgepurge.outcome"], p["attributes"]["http.response.status_code"],
+                              p["attributes"]["edgepurge.purge_count"]), ("purged", 200, 1))
             self.assertEqual(p["status"]["code"], 1)
         # Each instance got the traceparent of its own PURGE span.
         seen = {tp.split("-")[2] for i in range(3) for tp in traceparents_seen(i, self.CALLER_TRACE)}
@@ -1090,20 +1090,28 @@ class Tracing(CdnTestCase):
         self.assertEqual(status, 200, page)
         self.assertEqual(page["entries"][0]["trace_id"], self.CALLER_TRACE)
 
-    def test_a_refused_request_is_traced_with_its_refusal_and_sends_nothing(self):
+    def test_refused_requests_are_traced_with_their_refusal_and_send_nothing(self):
         path = new_page()
         self.warm(path)
+        url = f"https://{SITE}{path}"
         before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
-        status, headers, body = reply_headers("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]},
-                                              {"Authorization": "Bearer wrong-token-wrong-token"})
-        self.assertEqual(status, 401, body)
-        trace_id = (headers.get("traceparent") or headers.get("Traceparent")).split("-")[1]
-        spans = trace_spans(trace_id, 2)
-        root = next(s for s in spans if s["name"] == "POST /api/purge")
-        self.assertEqual((root["attributes"]["http.response.status_code"], root["status"]["code"]), (401, 2))
-        auth = next(s for s in spans if s["name"] == "authenticate")
-        self.assertEqual(auth["status"]["code"], 2)
-        self.assertNotIn("PURGE", {s["name"] for s in spans})
+        token = {"Authorization": f"Bearer {CDN.api_token}"}
+        for want, body, headers in (
+            (401, {"urls": [url]}, {"Authorization": "Bearer wrong-token-wrong-token"}),
+            (403, {"urls": ["https://elsewhere.example/x"]}, token),
+            (400, {"urls": ["not a url"]}, token),
+        ):
+            with self.subTest(want):
+                status, got, reply = reply_headers("POST", "/api/purge", body, headers)
+                self.assertEqual(status, want, reply)
+                trace_id = (got.get("traceparent") or got.get("Traceparent")).split("-")[1]
+                spans = trace_spans(trace_id, 2)
+                root = next(s for s in spans if s["name"] == "POST /api/purge")
+                self.assertEqual((root["attributes"]["http.response.status_code"], root["status"]["code"]), (want, 2))
+                self.assertEqual(root["attributes"]["edgepurge.problem"], reply["type"])
+                self.assertEqual(next(s for s in spans if s["name"] == "authenticate")["status"]["code"],
+                                 2 if want == 401 else 1)
+                self.assertNotIn("PURGE", {s["name"] for s in spans})
         self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
 
     def test_a_failing_or_absent_collector_changes_nothing_and_health_says_so(self):

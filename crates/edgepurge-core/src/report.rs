@@ -7,6 +7,7 @@
 use crate::api::{Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
 use crate::delivery::{Completed, Timing};
 use crate::discovery::Endpoint;
+use crate::outcome::PURGE_COUNT_HEADER;
 use crate::plan::Plan;
 use crate::trace::{Kind, Span, SpanId, SpanIds};
 
@@ -16,8 +17,9 @@ pub struct ReportBuilder {
     plan_summary: crate::api::PlanSummary,
     /// (target index, job index) -> row, in (target, instance) order.
     rows: Vec<((usize, usize), PurgeResult)>,
-    /// Each row's request index in its job and, once recorded, its times.
-    times: Vec<(usize, Option<Timing>)>,
+    /// Each row's request index in its job and, once recorded, its times and the instance's
+    /// `Purge-Count`.
+    times: Vec<(usize, Option<Timing>, Option<u64>)>,
     /// When the fan-out began (the driver's clock), for each row's `started_ms`.
     origin: Option<u64>,
 }
@@ -46,7 +48,7 @@ impl ReportBuilder {
             }
         }
         rows.sort_by_key(|(k, _)| *k);
-        let times = rows.iter().map(|((_, _, r), _)| (*r, None)).collect();
+        let times = rows.iter().map(|((_, _, r), _)| (*r, None, None)).collect();
         let rows = rows.into_iter().map(|((t, j, _), row)| ((t, j), row)).collect();
         ReportBuilder { plan_summary: plan.summary(), rows, times, origin: None }
     }
@@ -71,6 +73,7 @@ impl ReportBuilder {
         row.elapsed_ms = Some(done.elapsed_ms);
         row.attempts = done.attempts;
         self.times[i].1 = Some(done.timing);
+        self.times[i].2 = done.reply.as_ref().ok().and_then(|a| a.header(PURGE_COUNT_HEADER)?.trim().parse().ok());
         self.rows[i].1.started_ms = self.origin.map(|o| done.timing.started_at.saturating_sub(o));
         Some(self.rows[i].1.clone())
     }
@@ -87,7 +90,7 @@ impl ReportBuilder {
                 .iter()
                 .zip(&self.times)
                 .filter(|(((_, rj), _), _)| *rj == j)
-                .filter_map(|(((t, _), row), (r, timing))| timing.map(|timing| (*t, *r, row, timing)))
+                .filter_map(|(((t, _), row), (r, timing, count))| timing.map(|timing| (*t, *r, row, timing, *count)))
                 .collect();
             let (Some(start), Some(end)) =
                 (done.iter().map(|d| d.3.started_at).min(), done.iter().map(|d| d.3.ended_at).max())
@@ -121,7 +124,7 @@ impl ReportBuilder {
                 connection = connection.failed(format!("{failed} of {} requests did not succeed", done.len()));
             }
             spans.push(connection);
-            for (t, r, row, timing) in done {
+            for (t, r, row, timing, count) in done {
                 let purge = &plan.purges[t];
                 let method = if plan.jobs[j].requests[r].head { "HEAD" } else { "PURGE" };
                 let mut span = Span::new(
@@ -141,6 +144,9 @@ impl ReportBuilder {
                 .with("edgepurge.retryable", row.retryable);
                 if let Some(status) = row.http_status {
                     span = span.with("http.response.status_code", i64::from(status));
+                }
+                if let Some(n) = count {
+                    span = span.with("edgepurge.purge_count", i64::try_from(n).unwrap_or(i64::MAX));
                 }
                 if !row.outcome.is_success() {
                     span = span.with("error.type", row.outcome.as_str());

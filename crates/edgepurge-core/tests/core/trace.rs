@@ -88,6 +88,7 @@ fn each_purge_carries_the_traceparent_of_the_span_that_records_it() {
                 .attributes
                 .iter()
                 .any(|(k, v)| *k == "edgepurge.outcome" && format!("{v:?}").contains("purged")));
+            assert!(span.attributes.contains(&("edgepurge.purge_count", 1.into())), "{:?}", span.attributes);
         }
     }
     let connection = spans.iter().find(|s| s.name == "connection").unwrap();
