@@ -73,7 +73,14 @@ impl<'a> Resolver<'a> {
             }
         };
         if let Some(tracer) = &self.tracer {
-            let span = tracer.child("discover", self.done.len(), start).with("edgepurge.rule", spec.to_string());
+            let mut span = tracer.child("discover", self.done.len(), start).with("edgepurge.rule", spec.to_string());
+            match spec {
+                DiscoverySpec::Dns { name, .. } => {
+                    span = span.with("dns.question.name", name.clone()).with("edgepurge.dns.types", "A,AAAA");
+                }
+                DiscoverySpec::Fly { app, .. } => span = span.with("edgepurge.fly.app", app.clone()),
+                DiscoverySpec::Static(_) => {}
+            }
             let span = match &result {
                 Ok(Found::Addrs(addrs)) => span.with("edgepurge.found", addrs.len() as i64),
                 Ok(Found::Machines(machines)) => span.with("edgepurge.found", machines.len() as i64),

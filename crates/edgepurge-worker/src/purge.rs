@@ -116,7 +116,9 @@ pub fn authenticated(tracer: &Tracer, start: u64, caller: &Result<Caller, ApiErr
             let via = serde_json::to_value(identity.via).ok().and_then(|v| v.as_str().map(str::to_owned));
             tracer.attr("edgepurge.caller", identity.person.name.clone());
             tracer.attr("edgepurge.role", identity.person.role.as_str());
-            tracer.span(span.with("edgepurge.via", via.unwrap_or_default()));
+            let via = via.unwrap_or_default();
+            tracer.attr("edgepurge.via", via.clone());
+            tracer.span(span.with("edgepurge.via", via));
         }
         Err(e) => tracer.span(span.with("error.type", e.status().to_string()).failed(e.detail.clone())),
     }
