@@ -415,10 +415,12 @@ impl Config {
     }
 
     /// Connections to instances one invocation may still open once `spent` subrequests went to
-    /// discovery: `SUBREQUEST_BUDGET` less those, and less one kept for the Access JWKS fetch
-    /// when Access is on (any request may need it).
+    /// discovery: `SUBREQUEST_BUDGET` less those, less one kept for the Access JWKS fetch when
+    /// Access is on (any request may need it), and less one for the trace export when an OTLP
+    /// endpoint is set.
     pub fn instance_budget(&self, spent: usize) -> usize {
-        self.subrequest_budget.saturating_sub(spent + usize::from(self.access.is_some()))
+        let kept = usize::from(self.access.is_some()) + usize::from(self.otel.is_some());
+        self.subrequest_budget.saturating_sub(spent + kept)
     }
 
     /// Whether `hash` (`auth::secret_hash` of a token) is that of a current bootstrap token: a

@@ -376,4 +376,8 @@ fn the_budget_is_shared_evenly_among_a_plans_instances() {
     ]);
     assert_eq!(access.instance_budget(2), 7);
     assert_eq!(access.instance_budget(20), 0);
+    // And one for the trace export when traces go somewhere.
+    let traced =
+        super::config(&[("SUBREQUEST_BUDGET", "10"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.honeycomb.io")]);
+    assert_eq!(traced.instance_budget(2), 7);
 }
