@@ -275,7 +275,7 @@ async fn finish(
     let mut report = builder.finish();
     report.trace_id = Some(tracer.trace_id());
     let s = &report.summary;
-    tracer.attr("edgepurge.purge_status", format!("{:?}", report.status).to_lowercase());
+    tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
     for (key, n) in [
         ("edgepurge.pairs", s.total),
         ("edgepurge.purged", s.purged),
@@ -288,8 +288,8 @@ async fn finish(
     }
     if report.status != PurgeStatus::Purged {
         tracer.fail(format!(
-            "purge {:?}: {} of {} pairs failed or were rejected",
-            report.status,
+            "purge {}: {} of {} pairs failed or were rejected",
+            HistoryStatus::from(report.status).as_str(),
             s.failed + s.rejected,
             s.total
         ));
