@@ -1071,6 +1071,11 @@ class Tracing(CdnTestCase):
         self.assertEqual(root["service"], "edgepurge-local")
         for name in ("authenticate", "discover", "plan"):
             self.assertEqual(by_name[name][0]["parent_span_id"], root_id, name)
+        # The DNS lookups behind discovery, one per record type, with what each answered.
+        lookups = {s["attributes"]["dns.question.type"]: s for s in by_name["dns lookup"]}
+        self.assertEqual(sorted(lookups), ["A", "AAAA"])
+        self.assertEqual({s["parent_span_id"] for s in lookups.values()}, {by_name["discover"][0]["span_id"]})
+        self.assertEqual(lookups["A"]["attributes"]["edgepurge.answers"], 3)
         connections = by_name["connection"]
         self.assertEqual(sorted(c["attributes"]["edgepurge.instance"] for c in connections), sorted(CDN.instances))
         purges = by_name["PURGE"]

@@ -11,6 +11,7 @@ use edgepurge_core::discovery::{
     dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, Found, Instance,
     RecordType,
 };
+use edgepurge_core::trace::{Kind, Span};
 use edgepurge_core::ApiError;
 use futures_util::future::{join_all, select, Either};
 use std::collections::BTreeMap;
@@ -67,6 +68,23 @@ impl<'a> Resolver<'a> {
                 self.subrequests += RecordType::BOTH.len();
                 let lookups =
                     join_all(RecordType::BOTH.map(|t| async move { (t, lookup(config, name, t).await) })).await;
+                if let Some(tracer) = &self.tracer {
+                    let discover = tracer.ids.id("discover", self.done.len(), 0);
+                    for (i, (rtype, result)) in lookups.iter().enumerate() {
+                        let id = tracer.ids.id("dns", self.done.len(), i);
+                        let span = Span::new(id, Some(discover), "dns lookup", Kind::Client, start, clock())
+                            .with("dns.question.name", name.clone())
+                            .with("dns.question.type", rtype.to_string());
+                        tracer.span(match result {
+                            Ok(ips) => span.with("edgepurge.answers", ips.len() as i64),
+                            Err(DnsError::Rcode(rcode)) => span
+                                .with("dns.response_code", rcode.clone())
+                                .with("error.type", "rcode")
+                                .failed(format!("{rtype} lookup of {name}: {}", DnsError::Rcode(rcode.clone()))),
+                            Err(e) => span.with("error.type", "dns").failed(format!("{rtype} lookup of {name}: {e}")),
+                        });
+                    }
+                }
                 instances_from_lookups(name, *port, lookups)
                     .and_then(|addrs| refuse_non_public(name, addrs, config.allow_private_instances))
                     .map(Found::Addrs)
