@@ -290,10 +290,16 @@ class PurgeApi(CdnTestCase):
         self.assertEqual(status, 403)
 
     def test_instances_lists_what_dns_says(self):
+        url = f"https://{SITE}{new_page()}"
+        self.assertEqual(api("POST", "/api/purge", {"urls": [url]})[0], 200)
         status, _, body = api("GET", "/api/instances", content_type=None)
         self.assertEqual(status, 200, body)
         self.assertEqual(body["hosts"][0]["host"], SITE)
         self.assertEqual(body["hosts"][0]["instances"], [f"{ip}:{TEST_PORTS.varnish}" for ip in INSTANCE_IPS])
+        # Each instance's last purge (one D1 query for all of them) is the one just made.
+        last = {entry["instance"]: entry for entry in body["hosts"][0]["last"]}
+        self.assertEqual(sorted(last), sorted(CDN.instances))
+        self.assertTrue(all(entry["url"] == url and entry["outcome"] == "not_cached" for entry in last.values()), last)
         status, ctype, body = api("GET", "/api/instances", token=None, content_type=None)
         self.assert_problem(status, ctype, body, 401)
 
