@@ -1123,6 +1123,11 @@ class Tracing(CdnTestCase):
                 self.assertEqual(next(s for s in spans if s["name"] == "authenticate")["status"]["code"],
                                  2 if want == 401 else 1)
                 self.assertNotIn("PURGE", {s["name"] for s in spans})
+                if want == 403:
+                    # The refusal's history entry names its trace.
+                    _, _, page = api("GET", "/api/history?" + urllib.parse.urlencode(
+                        {"url": "elsewhere.example", "limit": 1}), content_type=None)
+                    self.assertEqual(page["entries"][0]["trace_id"], trace_id)
         self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
 
     def test_a_failing_or_absent_collector_changes_nothing_and_health_says_so(self):

@@ -30,7 +30,7 @@ pub async fn fastly(req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tracer>)
         None => Err(ApiError::new(ErrorKind::Unauthorized, "send Fastly-Key: <token>")),
     };
     let start = clock();
-    let caller = purge::caller(&base, &req, who.map_err(|error| Refused { who: None, error })).await;
+    let caller = purge::caller(&base, &req, who.map_err(|error| Refused { who: None, error }), tracer).await;
     purge::authenticated(tracer, start, &caller);
     let caller = caller?;
     let path = req.path();
@@ -56,7 +56,7 @@ pub async fn cloudflare(
     action: CloudflareAction,
 ) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
-    let caller = purge::traced_identify(&base, &req, tracer).await?;
+    let caller = purge::identify(&base, &req, tracer).await?;
     let allowed = &base.config.allowed_hosts;
     let request = async {
         let body: CloudflarePurge = json_body(&mut req).await?;

@@ -35,7 +35,7 @@ use worker::{Context, Env, Headers, Request, Response};
 /// `POST /api/purge`: the report as JSON, or live as NDJSON for `Accept: application/x-ndjson`.
 pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tracer>) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
-    let caller = traced_identify(&base, &req, tracer).await?;
+    let caller = identify(&base, &req, tracer).await?;
     let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
     let prepared = prepare(&base, &caller, json_body(&mut req), tracer).await?;
     if !wants_stream {
@@ -69,13 +69,18 @@ pub struct Caller {
 /// The caller of a purge route, as authentication found them. Every request of an identified
 /// caller counts towards `RATE_LIMIT_PER_MINUTE`, refused or not; a refusal is recorded within
 /// the bounds of `core::limits` (the caller's limit, or the refusal budget for unknown callers).
-pub async fn caller(base: &Base, req: &Request, who: Result<Identity, Refused>) -> Result<Caller, ApiError> {
+pub async fn caller(
+    base: &Base,
+    req: &Request,
+    who: Result<Identity, Refused>,
+    tracer: &Tracer,
+) -> Result<Caller, ApiError> {
     let limit = base.config.rate_limit_per_minute;
     let (identity, refusal) = match who {
         Ok(identity) => (identity, None),
         Err(Refused { who: Some(identity), error }) => (identity, Some(error)),
         Err(Refused { who: None, error }) => {
-            record_anonymous(base, req, &error).await;
+            record_anonymous(base, req, &error, tracer).await;
             return Err(error);
         }
     };
@@ -85,7 +90,8 @@ pub async fn caller(base: &Base, req: &Request, who: Result<Identity, Refused>) 
         Some(error) => {
             let error = limits::over(calls, limit, base.now, PURGES).unwrap_or(error);
             if limits::record_refusal(calls, limit) {
-                record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error, None).await;
+                record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error, Some(tracer.trace_id()))
+                    .await;
             }
             Err(error)
         }
@@ -95,15 +101,11 @@ pub async fn caller(base: &Base, req: &Request, who: Result<Identity, Refused>) 
 const PURGES: &str = "purge requests (RATE_LIMIT_PER_MINUTE)";
 
 /// Authenticates the caller the API's way (bearer token, Access JWT or session, with the CSRF
-/// rule for sessions).
-pub async fn identify(base: &Base, req: &Request) -> Result<Caller, ApiError> {
-    caller(base, req, auth::authenticate(req, &base.config, &base.store, base.now).await).await
-}
-
-/// [`identify`], recorded as the trace's `authenticate` span.
-pub async fn traced_identify(base: &Base, req: &Request, tracer: &Tracer) -> Result<Caller, ApiError> {
+/// rule for sessions), recorded as the trace's `authenticate` span.
+pub async fn identify(base: &Base, req: &Request, tracer: &Tracer) -> Result<Caller, ApiError> {
     let start = clock();
-    let caller = identify(base, req).await;
+    let who = auth::authenticate(req, &base.config, &base.store, base.now).await;
+    let caller = caller(base, req, who, tracer).await;
     authenticated(tracer, start, &caller);
     caller
 }
@@ -338,7 +340,7 @@ async fn finish(
 /// Writes a purge attempt refused before the caller was known, within the refusal budget: at
 /// most `REFUSAL_BUDGET_PER_MINUTE` a minute for the whole deployment and a quarter of that for
 /// each client (IPv6: per /64). Over the budget a refusal costs one read and no write.
-async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
+async fn record_anonymous(base: &Base, req: &Request, err: &ApiError, tracer: &Tracer) {
     let (store, now, budget) = (&base.store, base.now, base.config.refusal_budget_per_minute);
     let recorded = async {
         if store.peek("refusals", now).await? >= i64::from(budget) {
@@ -352,7 +354,7 @@ async fn record_anonymous(base: &Base, req: &Request, err: &ApiError) {
         Ok::<_, ApiError>(true)
     };
     match recorded.await {
-        Ok(true) => record_refusal(store, now, None, Vec::new(), err, None).await,
+        Ok(true) => record_refusal(store, now, None, Vec::new(), err, Some(tracer.trace_id())).await,
         Ok(false) => {}
         Err(e) => worker::console_error!("refusal budget check failed: {}", e.detail),
     }
