@@ -3,7 +3,7 @@
 //! The decisions (hashing, constant-time comparison, JWT checks, roles, CSRF) are the core's;
 //! this module gathers the inputs from the request, D1 and the Access JWKS.
 
-use crate::body::{read_capped, Unread};
+use crate::body::{fetch_within, read_capped, Unread, Unsent};
 use crate::problem::internal;
 use crate::store::Store;
 use edgepurge_core::access::{self, Jwks};
@@ -12,10 +12,8 @@ use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEAD
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
-use futures_util::future::{select, Either};
 use std::cell::RefCell;
-use std::time::Duration;
-use worker::{Delay, Fetch, Method, Request, Url};
+use worker::{Method, Request, Url};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -159,13 +157,11 @@ thread_local! {
 }
 
 async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
-    let parsed = Url::parse(url).map_err(|e| e.to_string())?;
-    let request = Fetch::Url(parsed);
-    let fetch = Box::pin(request.send());
-    let timeout = Delay::from(Duration::from_millis(JWKS_TIMEOUT_MS));
-    let mut resp = match select(fetch, timeout).await {
-        Either::Left((resp, _)) => resp.map_err(|e| format!("fetching {url}: {e}"))?,
-        Either::Right(_) => return Err(format!("fetching {url}: no answer within {JWKS_TIMEOUT_MS} ms")),
+    let request = Request::new(url, Method::Get).map_err(|e| format!("fetching {url}: {e}"))?;
+    let mut resp = match fetch_within(request, JWKS_TIMEOUT_MS).await {
+        Ok(resp) => resp,
+        Err(Unsent::Failed(e)) => return Err(format!("fetching {url}: {e}")),
+        Err(Unsent::TimedOut) => return Err(format!("fetching {url}: no answer within {JWKS_TIMEOUT_MS} ms")),
     };
     if resp.status_code() != 200 {
         return Err(format!("fetching {url}: HTTP {}", resp.status_code()));

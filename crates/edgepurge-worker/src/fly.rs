@@ -1,14 +1,12 @@
 //! Fly.io discovery I/O: one `GET` of the Machines API per app and request. The core builds the
 //! URL and judges the answer (`edgepurge_core::fly`); this carries it, under a timeout and a cap.
 
-use crate::body::{read_capped, Unread};
+use crate::body::{fetch_within, read_capped, Unread, Unsent};
 use edgepurge_core::config::Config;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::fly::{machines_url, parse_machines, Machine, MAX_ANSWER_BYTES};
 use edgepurge_core::ApiError;
-use futures_util::future::{select, Either};
-use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Headers, Method, Request, RequestInit};
 
 /// The Machines of `app`, started or not.
 pub async fn machines(config: &Config, app: &str) -> Result<Vec<Machine>, ApiError> {
@@ -27,15 +25,11 @@ pub async fn machines(config: &Config, app: &str) -> Result<Vec<Machine>, ApiErr
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init(&url, &init).map_err(|e| unreachable(e.to_string()))?;
-    let controller = AbortController::default();
-    let (signal, fetch) = (controller.signal(), Fetch::Request(request));
-    let fetch = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Delay::from(Duration::from_millis(config.discovery_timeout_ms.into()));
-    let mut response = match select(fetch, timeout).await {
-        Either::Left((response, _)) => response.map_err(|e| unreachable(e.to_string()))?,
-        Either::Right(_) => {
-            controller.abort();
-            return Err(unreachable(format!("no answer within {} ms", config.discovery_timeout_ms)));
+    let mut response = match fetch_within(request, config.discovery_timeout_ms.into()).await {
+        Ok(response) => response,
+        Err(Unsent::Failed(e)) => return Err(unreachable(e)),
+        Err(Unsent::TimedOut) => {
+            return Err(unreachable(format!("no answer within {} ms", config.discovery_timeout_ms)))
         }
     };
     let status = response.status_code();

@@ -5,7 +5,7 @@
 //! pipeline; [`compat`], Fastly and Cloudflare forms of it; [`inspect`], verify and instances;
 //! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, randomness,
 //! caller, body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`fanout`]
-//! (sockets to instances) -> [`body`] (capped reads) and [`problem`] (errors as RFC 9457
+//! (sockets to instances) -> [`body`] (capped reads, requests under a timeout) and [`problem`] (errors as RFC 9457
 //! responses). Everything else is the console's static files from the `ASSETS` binding;
 //! [`redeliver`] is the cron trigger.
 

@@ -6,16 +6,16 @@
 //! The export never touches a purge: it runs under `wait_until` after the reply, with a timeout
 //! and a size cap, and its failures are only counted (`GET /api/health`) and logged.
 
+use crate::body::{fetch_within, Unsent};
 use crate::ctx::{load_config, now_ms, random32};
 use edgepurge_core::api::ExportStatus;
 use edgepurge_core::config::OtelSettings;
 use edgepurge_core::trace::{Kind, Span, SpanId, SpanIds, Trace, TraceContext, TraceId, Value};
 use futures_channel::oneshot;
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::join_all;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
-use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Headers, Method, Request, RequestInit};
 
 /// The largest trace exported (a purge of 100 URLs on 60 instances is about 3 MB of JSON).
 const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
@@ -225,13 +225,10 @@ async fn post(otel: &OtelSettings, body: Vec<u8>) -> Result<(), String> {
         .with_headers(headers.clone())
         .with_body(Some(js_sys::Uint8Array::from(&body[..]).into()));
     let request = Request::new_with_init(&otel.endpoint, &init).map_err(|e| e.to_string())?;
-    let fetch = Fetch::Request(request);
-    let send = Box::pin(fetch.send());
-    let outcome = select(send, Delay::from(Duration::from_millis(EXPORT_TIMEOUT_MS))).await;
-    match outcome {
-        Either::Left((Ok(response), _)) if (200..300).contains(&response.status_code()) => Ok(()),
-        Either::Left((Ok(response), _)) => Err(format!("the collector answered HTTP {}", response.status_code())),
-        Either::Left((Err(e), _)) => Err(format!("the collector could not be reached: {e}")),
-        Either::Right(_) => Err(format!("no answer from the collector within {EXPORT_TIMEOUT_MS} ms")),
+    match fetch_within(request, EXPORT_TIMEOUT_MS).await {
+        Ok(response) if (200..300).contains(&response.status_code()) => Ok(()),
+        Ok(response) => Err(format!("the collector answered HTTP {}", response.status_code())),
+        Err(Unsent::Failed(e)) => Err(format!("the collector could not be reached: {e}")),
+        Err(Unsent::TimedOut) => Err(format!("no answer from the collector within {EXPORT_TIMEOUT_MS} ms")),
     }
 }
