@@ -115,12 +115,10 @@ pub fn authenticated(tracer: &Tracer, start: u64, caller: &Result<Caller, ApiErr
     let span = tracer.child("authenticate", 0, start);
     match caller {
         Ok(Caller { identity, .. }) => {
-            let via = serde_json::to_value(identity.via).ok().and_then(|v| v.as_str().map(str::to_owned));
             tracer.attr("edgepurge.caller", identity.person.name.clone());
             tracer.attr("edgepurge.role", identity.person.role.as_str());
-            let via = via.unwrap_or_default();
-            tracer.attr("edgepurge.via", via.clone());
-            tracer.span(span.with("edgepurge.via", via));
+            tracer.attr("edgepurge.via", identity.via.as_str());
+            tracer.span(span.with("edgepurge.via", identity.via.as_str()));
         }
         Err(e) => tracer.span(span.with("error.type", e.status().to_string()).failed(e.detail.clone())),
     }

@@ -427,6 +427,17 @@ pub enum Via {
     Access,
 }
 
+impl Via {
+    /// The serialised name: `session`, `token` or `access`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Session => "session",
+            Via::Token => "token",
+            Via::Access => "access",
+        }
+    }
+}
+
 /// Body of `POST /api/session`: sign in with a personal token.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

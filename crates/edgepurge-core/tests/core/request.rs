@@ -4,7 +4,7 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::config;
-use edgepurge_core::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role};
+use edgepurge_core::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role, Via};
 use edgepurge_core::auth::Action;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::request::{deliveries_filter, history_filter, labels, purges_for, query, require, HistoryFilter};
@@ -161,6 +161,10 @@ fn roles_permit_what_they_should() {
     assert_eq!(Role::parse("editor"), Some(Role::Editor));
     for bad in ["", "Admin", "owner", "editor "] {
         assert_eq!(Role::parse(bad), None, "{bad:?}");
+    }
+    // How a caller came is named in traces as it is serialised in `/api/me`.
+    for via in [Via::Session, Via::Token, Via::Access] {
+        assert_eq!(serde_json::to_value(via).unwrap(), via.as_str());
     }
 }
 
