@@ -9,13 +9,16 @@ Usage: machines_api.py <ip> <port> <state.json>
 import json
 import re
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from jsonhttp import JsonHandler, serve
 
 STATE = Path(sys.argv[3])
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
+    name = "machines-api"
+
     def do_GET(self):
         state = json.loads(STATE.read_text())
         if self.headers.get("Authorization") != f"Bearer {state['token']}":
@@ -25,17 +28,6 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(404, {"error": "app not found"})
         self.answer(200, state["apps"][m.group(1)])
 
-    def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, fmt, *args):
-        sys.stderr.write("machines-api: " + fmt % args + "\n")
-
 
 if __name__ == "__main__":
-    ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+    serve(Handler, sys.argv[1], sys.argv[2])

@@ -19,10 +19,11 @@ import json
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from jsonhttp import JsonHandler, serve
 
 LOCK = threading.Lock()
 SPANS, ERRORS, LAST_HEADERS = [], [], {}
@@ -50,7 +51,9 @@ def value_of(any_value):
     return getattr(any_value, kind) if kind else None
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
+    name = "otlp-receiver"
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path == "/control":
@@ -98,17 +101,6 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(404, {"error": "not found"})
             self.answer(200, data)
 
-    def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, fmt, *args):
-        sys.stderr.write("otlp-receiver: " + fmt % args + "\n")
-
 
 if __name__ == "__main__":
-    ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+    serve(Handler, sys.argv[1], sys.argv[2])
