@@ -15,4 +15,12 @@ sub vcl_recv {
     }
 }
 
+# Test hook: a PURGE of /close-after/... is answered with `Connection: close` and the instance
+# closes the connection there, so the tests can cut a pipelined batch in the middle.
+sub vcl_synth {
+    if (req.method == "PURGE" && req.url ~ "^/close-after/") {
+        set resp.http.Connection = "close";
+    }
+}
+
 include "${EDGEPURGE_VCL}";

@@ -332,6 +332,52 @@ def editor_token():
     return issued["token"]
 
 
+class Pipelining(CdnTestCase):
+    """HTTP/1.1 pipelining: an instance's whole batch goes out before its first answer is back."""
+
+    def purge_batch(self, paths):
+        urls = [f"https://{SITE}{p}" for p in paths]
+        for p in paths:
+            self.warm(p)
+        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        requests = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, _, report = api("POST", "/api/purge", {"urls": urls})
+        reqs = counter_deltas("MAIN.client_req", requests, [100, 100, 100])
+        sess = counter_deltas("MAIN.sess_conn", connections, None, timeout=0)
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["status"], "purged", report["summary"])
+        # Every (URL, instance) is in the report exactly once, purged at the first attempt.
+        pairs = sorted((r["url"], r["instance"]) for r in report["results"])
+        self.assertEqual(pairs, sorted((u, i) for u in urls for i in CDN.instances))
+        for row in report["results"]:
+            self.assertEqual((row["outcome"], row["attempts"]), ("purged", 1), row)
+        for p in paths:
+            for inst in CDN.instances:
+                self.assertIn("fwd=uri-miss", fetch(inst, p)[0], (inst, p))
+        return report, sess, reqs
+
+    def test_a_batch_of_100_is_sent_before_the_first_answer_on_one_connection_per_instance(self):
+        batch = uuid.uuid4().hex
+        report, sess, reqs = self.purge_batch([f"/pipe-{batch}/{n}" for n in range(100)])
+        self.assertEqual((sess, reqs), ([1, 1, 1], [100, 100, 100]))
+        # Pipelined: on each instance every request started before any answer had come back.
+        for inst in CDN.instances:
+            rows = [r for r in report["results"] if r["instance"] == inst]
+            last_start = max(r["started_ms"] for r in rows)
+            first_end = min(r["started_ms"] + r["elapsed_ms"] for r in rows)
+            self.assertLessEqual(last_start, first_end, inst)
+
+    def test_a_connection_closed_after_the_10th_answer_ends_with_all_100_purged(self):
+        # The 10th URL's PURGE is answered with `Connection: close` (the local CDN's test hook)
+        # and the instance closes there: the 90 requests it left unanswered go again on a new
+        # connection, and none is counted as a failed attempt.
+        batch = uuid.uuid4().hex
+        paths = [f"/pipe-{batch}/{n}" for n in range(100)]
+        paths[9] = f"/close-after/{batch}"
+        _, sess, reqs = self.purge_batch(paths)
+        self.assertEqual((sess, reqs), ([2, 2, 2], [100, 100, 100]))
+
+
 class Kinds(CdnTestCase):
     """Purge kinds against the real instances (vcl/edgepurge.vcl with vmod_xkey and bans)."""
 
@@ -1074,6 +1120,8 @@ class Tracing(CdnTestCase):
         self.assertEqual((root["name"], root["kind"], root["parent_span_id"]), ("POST /api/purge", 2, self.CALLER_SPAN))
         self.assertEqual(root["attributes"]["http.response.status_code"], 200)
         self.assertEqual(root["attributes"]["edgepurge.purge_status"], "purged")
+        # The driver's count of sockets open at once: one per instance, all three together.
+        self.assertEqual(root["attributes"]["edgepurge.sockets.peak"], 3)
         self.assertEqual(root["service"], "edgepurge-local")
         for name in ("authenticate", "discover", "plan"):
             self.assertEqual(by_name[name][0]["parent_span_id"], root_id, name)

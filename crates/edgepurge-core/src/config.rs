@@ -12,6 +12,7 @@
 //! | `INSTANCE_TIMEOUT_MS` | no | per-request timeout towards an instance, default 5000 |
 //! | `DISCOVERY_TIMEOUT_MS` | no | timeout of one DoH lookup, default 3000 |
 //! | `CONCURRENCY` | no | instances contacted at once, default 6 (the Workers connection limit) |
+//! | `PIPELINE_WINDOW` | no | requests sent ahead on one instance connection before their answers (HTTP/1.1 pipelining), default 128; 1 sends each after the previous answer |
 //! | `MAX_URLS` | no | URLs per request, default 100 |
 //! | `API_TOKENS` | yes (secret) | bearer tokens accepted by the API, comma-separated, at least 16 characters each |
 //! | `PURGE_TOKEN` | yes (secret) | sent to instances as `Purge-Token` |
@@ -93,6 +94,8 @@ pub struct Config {
     pub discovery_timeout_ms: u32,
     /// Instances contacted at once.
     pub concurrency: usize,
+    /// Requests sent ahead on one connection (HTTP/1.1 pipelining).
+    pub pipeline_window: u32,
     /// URLs accepted per request.
     pub max_urls: usize,
     /// Sent to instances as `Purge-Token`.
@@ -174,6 +177,7 @@ impl std::fmt::Debug for Config {
             .field("instance_timeout_ms", &self.instance_timeout_ms)
             .field("discovery_timeout_ms", &self.discovery_timeout_ms)
             .field("concurrency", &self.concurrency)
+            .field("pipeline_window", &self.pipeline_window)
             .field("max_urls", &self.max_urls)
             .field("purge_token", &"(secret)")
             .field("session_ttl_secs", &self.session_ttl_secs)
@@ -375,6 +379,7 @@ impl Config {
             instance_timeout_ms: number("INSTANCE_TIMEOUT_MS", 5000, 50, 120_000)?,
             discovery_timeout_ms: number("DISCOVERY_TIMEOUT_MS", 3000, 50, 60_000)?,
             concurrency: number("CONCURRENCY", WORKERS_CONNECTION_LIMIT as u32, 1, 64)? as usize,
+            pipeline_window: number("PIPELINE_WINDOW", 128, 1, 1024)?,
             max_urls: number("MAX_URLS", 100, 1, 10_000)? as usize,
             purge_token,
             session_ttl_secs: number("SESSION_TTL_SECS", 8 * 3600, 60, 30 * 24 * 3600)?,

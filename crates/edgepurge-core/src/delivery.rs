@@ -26,14 +26,19 @@
 //! - **Keep-alive.** The connection is kept while answers allow it and closed when one says
 //!   `Connection: close`, after a failure, and at the end.
 //!
-//! Requests in flight are kept in a queue in send order, so several can be outstanding on one
-//! connection (HTTP/1.1 pipelining, RFC 9112 section 9.3.2) by raising the window; today the
-//! window is one request, which is the behaviour the plan's `Connection` headers assume.
+//! - **Pipelining** (RFC 9112 section 9.3.2). Up to `Limits::window` requests go out in one
+//!   write before their answers come back; answers are read in send order, and one read may
+//!   finish several. A `Connection: close` answer ends the window there; a connection that
+//!   closes or breaks with requests unanswered costs only the front one its attempt (unless it
+//!   was an idle close, above): the rest are sent again, as they were, on a new connection.
+//!   Nothing is sent behind a request that itself asks the instance to close.
+//!
+//! Each request's timeout runs from when it was put on the connection.
 
 use crate::api::Outcome;
 use crate::config::Config;
 use crate::discovery::Instance;
-use crate::http1::{Answer, AnswerReader};
+use crate::http1::{Answer, AnswerError, AnswerReader};
 use crate::outcome::{classify, Classified, DeliveryError};
 use crate::plan::{Job, Plan};
 use crate::retry::RetryPolicy;
@@ -49,6 +54,9 @@ pub struct Limits {
     pub retry: RetryPolicy,
     /// Connections the job may open, first one and reconnects included.
     pub connections: u32,
+    /// Requests sent ahead on one connection before their answers (HTTP/1.1 pipelining); 1
+    /// sends each after the previous answer.
+    pub window: u32,
 }
 
 impl Limits {
@@ -62,6 +70,7 @@ impl Limits {
             timeout_ms: config.instance_timeout_ms,
             retry: config.retry,
             connections: u32::try_from(per_job.max(1)).unwrap_or(u32::MAX),
+            window: config.pipeline_window,
         }
     }
 
@@ -152,36 +161,36 @@ pub struct Timing {
     pub connect_ms: Option<u64>,
 }
 
-/// Requests in flight on one connection at most.
-const WINDOW: usize = 1;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Between requests: start the next, or finish.
+enum Phase {
+    /// Between steps: decide the next.
     Idle,
-    Connecting,
+    /// Opening a connection, since this time.
+    Connecting(u64),
     Sending,
     Receiving,
-    Backoff(u32),
+    /// A backoff is under way.
     Waiting,
     Done,
 }
 
-/// A request being attempted.
+/// A request being attempted: queued to be sent (again), or on the connection.
 #[derive(Debug)]
 struct Flight {
     request: usize,
+    /// Attempts counted so far (a resend after someone else's broken connection is not one).
     attempts: u32,
     started_at: u64,
     deadline: u64,
-    /// Whether the attempt began on a connection an earlier request left open.
-    reused: bool,
-    /// Whether this attempt already reconnected once.
+    /// Queued after a failure: not before this time, and only after a `Wait` step.
+    ready_at: u64,
+    waited: bool,
+    /// Whether this attempt already reopened a connection the instance closed.
     reconnected: bool,
+    sent: bool,
     received: usize,
     reader: AnswerReader,
-    /// When the connection being opened for it started, and how long the last one took.
-    connecting_since: Option<u64>,
+    /// How long the last connection opened for it took to open.
     connect_ms: Option<u64>,
 }
 
@@ -191,10 +200,23 @@ pub struct InstanceDelivery {
     job: Job,
     limits: Limits,
     rng: u64,
-    state: State,
+    phase: Phase,
+    /// The next request never started.
     next: usize,
+    /// Started requests waiting to be sent again: retries (after their backoff) and requests a
+    /// lost connection left unanswered.
+    queue: Vec<Flight>,
+    /// Requests on the current connection, in send order: answers come back in this order.
     in_flight: VecDeque<Flight>,
     connected: bool,
+    /// Answers read on the current connection.
+    answered_here: u32,
+    /// The current connection takes no more requests (one asked it to close).
+    closing: bool,
+    /// A connection failed and its request waits out a backoff: no new connection before it.
+    held: bool,
+    /// The bytes of the current `Send` step: every request not yet sent, back to back.
+    send_buf: Vec<u8>,
     connects: u32,
     close_pending: bool,
     unreachable: Option<DeliveryError>,
@@ -208,10 +230,15 @@ impl InstanceDelivery {
             job,
             limits,
             rng: seed,
-            state: State::Idle,
+            phase: Phase::Idle,
             next: 0,
-            in_flight: VecDeque::with_capacity(WINDOW),
+            queue: Vec::new(),
+            in_flight: VecDeque::new(),
             connected: false,
+            answered_here: 0,
+            closing: false,
+            held: false,
+            send_buf: Vec::new(),
             connects: 0,
             close_pending: false,
             unreachable: None,
@@ -236,26 +263,18 @@ impl InstanceDelivery {
                 self.close_pending = false;
                 return Step::Close;
             }
-            match self.state {
-                State::Idle => {
-                    if !self.start_next(now) {
-                        if self.connected {
-                            self.connected = false;
-                            return Step::Close;
-                        }
-                        self.state = State::Done;
-                        return Step::Done;
+            match self.phase {
+                Phase::Done => return Step::Done,
+                // Polled again without `Event::Waited`: keep waiting.
+                Phase::Waiting => return Step::Wait { ms: 0 },
+                Phase::Idle => {
+                    if let Some(step) = self.decide(now) {
+                        return step;
                     }
                 }
-                State::Backoff(ms) => {
-                    self.state = State::Waiting;
-                    return Step::Wait { ms };
-                }
-                // Polled again without `Event::Waited`: keep waiting.
-                State::Waiting => return Step::Wait { ms: 0 },
-                State::Connecting | State::Sending | State::Receiving => {
-                    let Some((request, deadline)) = self.in_flight.front().map(|f| (f.request, f.deadline)) else {
-                        self.state = State::Idle;
+                Phase::Connecting(_) | Phase::Sending | Phase::Receiving => {
+                    let Some(deadline) = self.in_flight.front().map(|f| f.deadline) else {
+                        self.phase = Phase::Idle;
                         continue;
                     };
                     let left = deadline.saturating_sub(now);
@@ -264,124 +283,240 @@ impl InstanceDelivery {
                         continue;
                     }
                     let timeout_ms = u32::try_from(left).unwrap_or(u32::MAX);
-                    if self.state == State::Connecting {
-                        if self.connects >= self.limits.connections {
-                            self.fail(DeliveryError::Budget(self.limits.connections), now);
-                            continue;
-                        }
-                        self.connects += 1;
-                        if let Some(flight) = self.in_flight.front_mut() {
-                            flight.connecting_since = Some(now);
-                        }
-                    }
-                    return match self.state {
-                        State::Connecting => Step::Connect { timeout_ms },
-                        State::Sending => Step::Send { bytes: &self.job.requests[request].bytes, timeout_ms },
+                    return match self.phase {
+                        Phase::Connecting(_) => Step::Connect { timeout_ms },
+                        Phase::Sending => Step::Send { bytes: &self.send_buf, timeout_ms },
                         _ => Step::Receive { timeout_ms },
                     };
                 }
-                State::Done => return Step::Done,
             }
         }
     }
 
-    /// Starts the next request (or skips it); false when none is left.
-    fn start_next(&mut self, now: u64) -> bool {
-        while self.next < self.job.requests.len() {
-            let request = self.next;
-            self.next += 1;
-            if let Some(e) = &self.unreachable {
-                let reply = Err(DeliveryError::Skipped(Box::new(e.clone())));
+    /// From `Idle`: fills the window and picks the next step; `None` to poll again (the phase
+    /// changed, or a step is pending).
+    fn decide(&mut self, now: u64) -> Option<Step<'static>> {
+        if self.connected && self.closing && self.in_flight.is_empty() {
+            self.drop_connection();
+            return None;
+        }
+        let may_send = if self.connected { !self.closing } else { !self.held };
+        if may_send {
+            self.fill(now);
+        }
+        if self.in_flight.is_empty() {
+            if let Some(at) = self.queue.iter().filter(|f| !f.waited).map(|f| f.ready_at).min() {
+                self.phase = Phase::Waiting;
+                return Some(Step::Wait { ms: u32::try_from(at.saturating_sub(now)).unwrap_or(u32::MAX) });
+            }
+            if self.connected {
+                self.drop_connection();
+                return None;
+            }
+            self.phase = Phase::Done;
+            return Some(Step::Done);
+        }
+        if !self.connected {
+            if self.connects >= self.limits.connections {
+                let budget = self.limits.connections;
+                self.lost(DeliveryError::Budget(budget), now, false);
+                return None;
+            }
+            self.connects += 1;
+            self.phase = Phase::Connecting(now);
+            return None;
+        }
+        if self.in_flight.iter().any(|f| !f.sent) {
+            self.send_buf.clear();
+            for flight in self.in_flight.iter_mut().filter(|f| !f.sent) {
+                flight.sent = true;
+                self.send_buf.extend_from_slice(&self.job.requests[flight.request].bytes);
+            }
+            self.phase = Phase::Sending;
+            return None;
+        }
+        self.phase = Phase::Receiving;
+        None
+    }
+
+    /// Puts requests on the connection up to the window: queued ones first (lowest first),
+    /// then new ones; stops after one that asks the instance to close.
+    fn fill(&mut self, now: u64) {
+        let window = self.limits.window.max(1) as usize;
+        while self.in_flight.len() < window {
+            let Some(mut flight) = self.take_next(now) else { return };
+            flight.attempts += 1;
+            flight.deadline = now + u64::from(self.limits.timeout_ms);
+            flight.sent = false;
+            flight.received = 0;
+            flight.reader = reader(self.job.requests[flight.request].head);
+            let asks_close = !self.job.requests[flight.request].keep_alive;
+            self.in_flight.push_back(flight);
+            if asks_close {
+                self.closing = true;
+                return;
+            }
+        }
+    }
+
+    /// The next request to put on the connection; skips (completes) what an unreachable
+    /// instance will not get.
+    fn take_next(&mut self, now: u64) -> Option<Flight> {
+        loop {
+            if let Some(e) = self.unreachable.clone() {
+                let first = self.queue.iter().enumerate().min_by_key(|(_, f)| f.request).map(|(i, _)| i);
+                let skipped = match first.map(|i| self.queue.swap_remove(i)) {
+                    Some(flight) => Some((flight.request, flight.attempts)),
+                    None if self.next < self.job.requests.len() => {
+                        self.next += 1;
+                        Some((self.next - 1, 0))
+                    }
+                    None => None,
+                };
+                let (request, attempts) = skipped?;
+                let reply = Err(DeliveryError::Skipped(Box::new(e)));
                 let classified = classify(&reply);
                 let timing = Timing { started_at: now, ended_at: now, connect_ms: None };
-                self.completed.push_back(Completed { request, reply, classified, attempts: 0, elapsed_ms: 0, timing });
+                self.completed.push_back(Completed { request, reply, classified, attempts, elapsed_ms: 0, timing });
                 continue;
             }
-            let head = self.job.requests[request].head;
-            self.in_flight.push_back(Flight {
-                request,
+            let ready = self.queue.iter().enumerate().filter(|(_, f)| f.waited).min_by_key(|(_, f)| f.request);
+            if let Some(i) = ready.map(|(i, _)| i) {
+                return Some(self.queue.swap_remove(i));
+            }
+            if self.next >= self.job.requests.len() {
+                return None;
+            }
+            self.next += 1;
+            return Some(Flight {
+                request: self.next - 1,
                 attempts: 0,
                 started_at: now,
                 deadline: now,
-                reused: false,
+                ready_at: now,
+                waited: true,
                 reconnected: false,
+                sent: false,
                 received: 0,
-                reader: reader(head),
-                connecting_since: None,
+                reader: AnswerReader::new(),
                 connect_ms: None,
             });
-            self.begin_attempt(now);
-            return true;
         }
-        false
-    }
-
-    fn begin_attempt(&mut self, now: u64) {
-        let connected = self.connected;
-        let timeout = u64::from(self.limits.timeout_ms);
-        let Some(flight) = self.in_flight.front_mut() else { return };
-        let head = self.job.requests[flight.request].head;
-        flight.attempts += 1;
-        flight.deadline = now + timeout;
-        flight.reused = connected;
-        flight.reconnected = false;
-        flight.received = 0;
-        flight.reader = reader(head);
-        self.state = if connected { State::Sending } else { State::Connecting };
     }
 
     /// Takes what happened to the last step, at time `now`.
     pub fn handle(&mut self, event: Event<'_>, now: u64) {
-        match (self.state, event) {
-            (State::Waiting, Event::Waited) => self.begin_attempt(now),
-            (State::Connecting, Event::Connected) => {
+        match (self.phase, event) {
+            (Phase::Waiting, Event::Waited) => {
+                for flight in self.queue.iter_mut().filter(|f| f.ready_at <= now) {
+                    flight.waited = true;
+                }
+                self.held = false;
+                self.phase = Phase::Idle;
+            }
+            (Phase::Connecting(since), Event::Connected) => {
                 self.connected = true;
-                self.state = State::Sending;
-                if let Some(flight) = self.in_flight.front_mut() {
-                    flight.connect_ms = flight.connecting_since.take().map(|since| now.saturating_sub(since));
+                self.answered_here = 0;
+                self.closing = false;
+                for flight in &mut self.in_flight {
+                    flight.connect_ms = Some(now.saturating_sub(since));
                 }
+                self.phase = Phase::Idle;
             }
-            (State::Connecting, Event::Failed(e)) => self.fail(DeliveryError::Connect(e.to_owned()), now),
-            (State::Sending, Event::Sent) => self.state = State::Receiving,
-            (State::Sending, Event::Failed(e)) => self.broken(DeliveryError::Io(e.to_owned()), now),
-            (State::Receiving, Event::Received(bytes)) => {
-                let Some(flight) = self.in_flight.front_mut() else { return };
-                flight.received += bytes.len();
-                match flight.reader.feed(bytes) {
-                    Ok(Some(answer)) => self.answered(answer, now),
-                    Ok(None) => {}
-                    Err(e) => self.fail(DeliveryError::Answer(e), now),
-                }
-            }
-            (State::Receiving, Event::Closed) => {
+            (Phase::Connecting(_), Event::Failed(e)) => self.lost(DeliveryError::Connect(e.to_owned()), now, false),
+            (Phase::Sending, Event::Sent) => self.phase = Phase::Idle,
+            (Phase::Sending, Event::Failed(e)) => self.lost(DeliveryError::Io(e.to_owned()), now, true),
+            (Phase::Receiving, Event::Received(bytes)) => self.receive(bytes, now),
+            (Phase::Receiving, Event::Closed) => {
                 let Some(flight) = self.in_flight.front_mut() else { return };
                 match flight.reader.finish() {
-                    Ok(answer) => self.answered(answer, now),
-                    Err(e) => self.broken(DeliveryError::Answer(e), now),
+                    Ok(answer) => {
+                        self.answered(answer, now);
+                        // Whatever else was on the connection went unanswered with it.
+                        self.lost(DeliveryError::Answer(AnswerError::Incomplete), now, true);
+                    }
+                    Err(e) => self.lost(DeliveryError::Answer(e), now, true),
                 }
             }
-            (State::Receiving, Event::Failed(e)) => self.broken(DeliveryError::Io(e.to_owned()), now),
-            (State::Connecting | State::Sending | State::Receiving, Event::TimedOut) => {
+            (Phase::Receiving, Event::Failed(e)) => self.lost(DeliveryError::Io(e.to_owned()), now, true),
+            (Phase::Connecting(_) | Phase::Sending | Phase::Receiving, Event::TimedOut) => {
                 let ms = self.limits.timeout_ms;
-                self.fail(DeliveryError::Timeout(ms), now)
+                self.lost(DeliveryError::Timeout(ms), now, false)
             }
             // An event that does not answer the step asked for changes nothing.
             _ => {}
         }
     }
 
-    /// The connection broke while sending or before the answer was complete: a reused
-    /// connection that broke before any answer byte is reconnected once (an idle close).
-    fn broken(&mut self, error: DeliveryError, now: u64) {
-        let Some(flight) = self.in_flight.front_mut() else { return };
-        if flight.reused && !flight.reconnected && flight.received == 0 {
-            flight.reconnected = true;
-            flight.reader = reader(self.job.requests[flight.request].head);
-            self.drop_connection();
-            self.state = State::Connecting;
-            return;
+    /// Bytes arrived: they complete answers in send order, a read may hold several.
+    fn receive(&mut self, bytes: &[u8], now: u64) {
+        self.phase = Phase::Idle;
+        let mut data = bytes.to_vec();
+        while !data.is_empty() {
+            let Some(flight) = self.in_flight.front_mut() else {
+                // Bytes nobody asked for: the connection cannot be trusted any more.
+                self.drop_connection();
+                return;
+            };
+            flight.received += data.len();
+            match flight.reader.feed(&data) {
+                Ok(Some(answer)) => {
+                    data = flight.reader.take_rest();
+                    self.answered(answer, now);
+                    if !self.connected {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => return self.lost(DeliveryError::Answer(e), now, false),
+            }
         }
-        self.fail(error, now);
+    }
+
+    /// The front request's answer: it is complete; a `Connection: close` ends the window there,
+    /// and whatever was sent behind it goes back to the queue, unanswered.
+    fn answered(&mut self, answer: Answer, now: u64) {
+        let Some(flight) = self.in_flight.pop_front() else { return };
+        self.answered_here += 1;
+        let keep_alive = answer.keep_alive;
+        self.conclude(flight, Ok(answer), now, false);
+        if !keep_alive {
+            self.drop_connection();
+            for flight in std::mem::take(&mut self.in_flight) {
+                self.requeue(flight, now);
+            }
+        }
+    }
+
+    /// The connection is gone (or could not be opened), with `error` for its front request.
+    /// A reused connection that broke before any byte of that request's answer was closed by
+    /// the instance while idle (RFC 9112 section 9.3.1): when `reopen` allows, it is sent again
+    /// on a new connection, once per attempt. Every other request on the connection was never
+    /// answered and is sent again on the next one (section 9.3.2: purges are idempotent).
+    fn lost(&mut self, error: DeliveryError, now: u64, reopen: bool) {
+        let reused = self.connected && self.answered_here > 0;
+        self.drop_connection();
+        if let Some(mut flight) = self.in_flight.pop_front() {
+            if reopen && reused && flight.received == 0 && !flight.reconnected {
+                flight.reconnected = true;
+                self.requeue(flight, now);
+            } else {
+                self.conclude(flight, Err(error), now, true);
+            }
+        }
+        for flight in std::mem::take(&mut self.in_flight) {
+            self.requeue(flight, now);
+        }
+        self.phase = Phase::Idle;
+    }
+
+    /// Back to the queue, ready at once: the attempt it was on is not counted.
+    fn requeue(&mut self, mut flight: Flight, now: u64) {
+        flight.attempts = flight.attempts.saturating_sub(1);
+        flight.ready_at = now;
+        flight.waited = true;
+        flight.sent = false;
+        self.queue.push(flight);
     }
 
     fn drop_connection(&mut self) {
@@ -389,33 +524,27 @@ impl InstanceDelivery {
             self.connected = false;
             self.close_pending = true;
         }
+        self.closing = false;
+        self.answered_here = 0;
     }
 
-    fn answered(&mut self, answer: Answer, now: u64) {
-        if !answer.keep_alive {
-            self.drop_connection();
-        }
-        self.conclude(Ok(answer), now);
-    }
-
-    fn fail(&mut self, error: DeliveryError, now: u64) {
-        self.drop_connection();
-        self.conclude(Err(error), now);
-    }
-
-    /// The attempt is over: retry after a backoff, or complete the request.
-    fn conclude(&mut self, reply: Result<Answer, DeliveryError>, now: u64) {
+    /// The attempt is over: queue a retry after a backoff (no new connection before it, when
+    /// the connection failed), or complete the request.
+    fn conclude(&mut self, mut flight: Flight, reply: Result<Answer, DeliveryError>, now: u64, connection: bool) {
         let classified = classify(&reply);
         // Out of connections, sending again inline cannot help; redelivery can (its own budget).
         let out_of_budget = matches!(reply, Err(DeliveryError::Budget(_)));
         let retryable = classified.outcome == Outcome::Failed && classified.retryable && !out_of_budget;
         let random = self.random();
-        let Some(attempts) = self.in_flight.front().map(|f| f.attempts) else { return };
-        if let Some(wait) = self.limits.retry.retry_after(attempts, retryable, random) {
-            self.state = State::Backoff(wait);
+        if let Some(wait) = self.limits.retry.retry_after(flight.attempts, retryable, random) {
+            flight.ready_at = now + u64::from(wait);
+            flight.waited = false;
+            flight.reconnected = false;
+            flight.sent = false;
+            self.held |= connection;
+            self.queue.push(flight);
             return;
         }
-        let Some(flight) = self.in_flight.pop_front() else { return };
         if let Err(e) = &reply {
             if e.instance_unreachable() {
                 self.unreachable = Some(e.clone());
@@ -429,7 +558,6 @@ impl InstanceDelivery {
             elapsed_ms: now.saturating_sub(flight.started_at),
             timing: Timing { started_at: flight.started_at, ended_at: now, connect_ms: flight.connect_ms },
         });
-        self.state = State::Idle;
     }
 
     /// The next number of a splitmix64 sequence from the seed.

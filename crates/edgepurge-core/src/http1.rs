@@ -97,11 +97,12 @@ pub(crate) fn add_field(request: &[u8], name: &'static str, value: &FieldValue) 
 
 /// Writes `HEAD <path?query> HTTP/1.1` for `target`, asking the instance to close afterwards.
 pub fn head_request(target: &Target) -> Vec<u8> {
-    head_request_via(target, None)
+    head_request_via(target, None, false)
 }
 
-/// [`head_request`] for an instance behind a shared edge, with its routing header.
-pub fn head_request_via(target: &Target, routing: Option<(&str, FieldValue)>) -> Vec<u8> {
+/// [`head_request`] for an instance behind a shared edge, with its routing header;
+/// `keep_alive` false asks the instance to close after answering.
+pub fn head_request_via(target: &Target, routing: Option<(&str, FieldValue)>, keep_alive: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(96 + target.path_and_query().len());
     for part in ["HEAD ", target.path_and_query(), " HTTP/1.1\r\nHost: ", target.authority(), "\r\n"] {
         out.extend_from_slice(part.as_bytes());
@@ -111,7 +112,8 @@ pub fn head_request_via(target: &Target, routing: Option<(&str, FieldValue)>) ->
             out.extend_from_slice(part.as_bytes());
         }
     }
-    for part in ["User-Agent: edgepurge/", env!("CARGO_PKG_VERSION"), "\r\nConnection: close\r\n\r\n"] {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    for part in ["User-Agent: edgepurge/", env!("CARGO_PKG_VERSION"), "\r\nConnection: ", connection, "\r\n\r\n"] {
         out.extend_from_slice(part.as_bytes());
     }
     out
@@ -159,10 +161,14 @@ impl fmt::Display for AnswerError {
 }
 
 /// Accumulates the bytes of one answer until it is complete.
+///
+/// On a pipelined connection one read can carry the end of this answer and the start of the
+/// next: what lies past the end of the answer is kept for [`AnswerReader::take_rest`].
 #[derive(Debug, Default)]
 pub struct AnswerReader {
     buf: Vec<u8>,
     head: bool,
+    rest: Vec<u8>,
 }
 
 impl AnswerReader {
@@ -173,21 +179,33 @@ impl AnswerReader {
 
     /// A reader for the answer to a `HEAD` request, which never has a body (RFC 9110 9.3.2).
     pub fn for_head() -> Self {
-        AnswerReader { buf: Vec::new(), head: true }
+        AnswerReader { head: true, ..AnswerReader::default() }
     }
 
     /// Feeds bytes read from the connection; `Some` once the answer is complete.
     pub fn feed(&mut self, data: &[u8]) -> Result<Option<Answer>, AnswerError> {
         self.buf.extend_from_slice(data);
-        if self.buf.len() > MAX_HEAD_BYTES + MAX_BODY_BYTES + 1024 {
-            return Err(AnswerError::TooLarge);
+        match parse(&self.buf, false, self.head)? {
+            Some((answer, used)) => {
+                self.rest = self.buf.split_off(used);
+                Ok(Some(answer))
+            }
+            None if self.buf.len() > MAX_HEAD_BYTES + MAX_BODY_BYTES + 1024 => Err(AnswerError::TooLarge),
+            None => Ok(None),
         }
-        parse(&self.buf, false, self.head)
     }
 
     /// The connection reached end of file: completes a close-delimited answer, or fails.
     pub fn finish(&mut self) -> Result<Answer, AnswerError> {
-        parse(&self.buf, true, self.head)?.ok_or(AnswerError::Incomplete)
+        let (answer, used) = parse(&self.buf, true, self.head)?.ok_or(AnswerError::Incomplete)?;
+        self.rest = self.buf.split_off(used);
+        Ok(answer)
+    }
+
+    /// The bytes that came after the complete answer: the start of the next answer on a
+    /// pipelined connection.
+    pub fn take_rest(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.rest)
     }
 }
 
@@ -198,7 +216,9 @@ enum Framing {
     UntilClose,
 }
 
-fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, AnswerError> {
+/// The answer at the start of `buf`, and how many bytes of `buf` it took.
+fn parse(all: &[u8], eof: bool, head: bool) -> Result<Option<(Answer, usize)>, AnswerError> {
+    let mut buf = all;
     loop {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
@@ -242,8 +262,8 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
             !connection_tokens.iter().any(|t| t == "close")
         };
         let rest = &buf[head_len..];
-        let body = match framing {
-            Framing::None => Vec::new(),
+        let (body, body_len) = match framing {
+            Framing::None => (Vec::new(), 0),
             Framing::Length(n) => {
                 if n > MAX_BODY_BYTES {
                     return Err(AnswerError::TooLarge);
@@ -251,7 +271,7 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
                 if rest.len() < n {
                     return if eof { Err(AnswerError::Incomplete) } else { Ok(None) };
                 }
-                rest[..n].to_vec()
+                (rest[..n].to_vec(), n)
             }
             Framing::Chunked => match dechunk(rest)? {
                 Some(body) => body,
@@ -266,10 +286,11 @@ fn parse(mut buf: &[u8], eof: bool, head: bool) -> Result<Option<Answer>, Answer
                 if !eof {
                     return Ok(None);
                 }
-                rest.to_vec()
+                (rest.to_vec(), rest.len())
             }
         };
-        return Ok(Some(Answer { status, headers: fields, body, keep_alive }));
+        let used = all.len() - rest.len() + body_len;
+        return Ok(Some((Answer { status, headers: fields, body, keep_alive }, used)));
     }
 }
 
@@ -302,8 +323,9 @@ fn framing(status: u16, fields: &[(String, String)]) -> Result<Framing, AnswerEr
     })
 }
 
-/// Decodes a chunked body; `None` while incomplete.
-fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, AnswerError> {
+/// Decodes a chunked body, and says how many bytes it took; `None` while incomplete.
+fn dechunk(all: &[u8]) -> Result<Option<(Vec<u8>, usize)>, AnswerError> {
+    let mut rest = all;
     let mut body = Vec::new();
     loop {
         let (used, size) = match httparse::parse_chunk_size(rest) {
@@ -321,7 +343,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, AnswerError> {
             loop {
                 match rest.windows(2).position(|w| w == b"\r\n") {
                     None => return Ok(None),
-                    Some(0) => return Ok(Some(body)),
+                    Some(0) => return Ok(Some((body, all.len() - rest.len() + 2))),
                     Some(i) => rest = &rest[i + 2..],
                 }
             }

@@ -1,8 +1,8 @@
 //! Planning: URLs x instances -> one queue of `PURGE`s per instance, under a concurrency cap.
 //!
 //! Workers allows 6 simultaneous outgoing connections per invocation and caps subrequests, so
-//! the plan opens one connection per instance and sends that instance's purges one after the
-//! other on it (HTTP/1.1 keep-alive; the last asks the instance to close). At most
+//! the plan opens one connection per instance and sends that instance's purges on it, pipelined
+//! (HTTP/1.1 keep-alive; the last asks the instance to close). At most
 //! [`Plan::concurrency`] instances are worked on at once; the rest wait their turn.
 
 use crate::api::PlanSummary;
@@ -22,6 +22,9 @@ pub struct PlannedRequest {
     pub bytes: Vec<u8>,
     /// Whether it is a `HEAD` request (its answer has no body).
     pub head: bool,
+    /// Whether it lets the connection carry more requests (`Connection: keep-alive`); the
+    /// last of a job asks the instance to close.
+    pub keep_alive: bool,
 }
 
 /// All requests for one instance, sent in order over one connection where it allows.
@@ -87,8 +90,8 @@ impl Plan {
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
         let purges = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
-        Plan::build_with(purges, instances, concurrency, true, |p, i, _| {
-            p.url_target().map(|t| head_request_via(t, i.routing())).unwrap_or_default()
+        Plan::build_with(purges, instances, concurrency, true, |p, i, keep_alive| {
+            p.url_target().map(|t| head_request_via(t, i.routing(), keep_alive)).unwrap_or_default()
         })
     }
 
@@ -132,6 +135,7 @@ impl Plan {
                         target,
                         bytes: write(&purges[target], &instance, n != last),
                         head,
+                        keep_alive: n != last,
                     })
                     .collect();
                 Job { instance, requests }

@@ -1,6 +1,8 @@
 //! Fan-out I/O: a byte pump between [`Connection`]s and the core's [`InstanceDelivery`]
 //! machines, which decide every step and judge every answer; this only performs each step under
-//! its timeout and says what happened. At most `plan.concurrency` instances at once (Workers: 6).
+//! its timeout and says what happened. At most `plan.concurrency` instances at once (Workers: 6),
+//! each on one connection: [`Sockets`] counts what is open, so the most ever open at once is a
+//! figure the trace shows, not a hope.
 
 use crate::ctx::random_u32;
 use crate::socket::Connection;
@@ -9,7 +11,9 @@ use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::{Job, Plan};
 use futures_util::future::{select, Either};
 use futures_util::stream::{self, Stream, StreamExt};
+use std::cell::Cell;
 use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::{Date, Delay};
 
@@ -19,57 +23,92 @@ pub struct Finished {
     pub done: Completed,
 }
 
-/// Every request of `plan`, yielded as each finishes.
-pub fn deliveries(plan: &Plan, limits: Limits) -> impl Stream<Item = Finished> + 'static {
-    let pumps: Vec<_> = plan.jobs.iter().enumerate().map(|(j, job)| Box::pin(pump(j, job.clone(), limits))).collect();
+/// The sockets one invocation's fan-out holds: open now, and the most at once.
+#[derive(Debug, Clone, Default)]
+pub struct Sockets(Rc<Cell<(usize, usize)>>);
+
+impl Sockets {
+    /// The most sockets that were open (or opening) at once.
+    pub fn peak(&self) -> usize {
+        self.0.get().1
+    }
+
+    fn take(&self) -> Held {
+        let (open, peak) = self.0.get();
+        self.0.set((open + 1, peak.max(open + 1)));
+        Held(self.clone())
+    }
+}
+
+/// One socket counted from the moment it starts to open until it is closed or dropped.
+struct Held(Sockets);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let (open, peak) = self.0 .0.get();
+        self.0 .0.set((open.saturating_sub(1), peak));
+    }
+}
+
+/// Every request of `plan`, yielded as each finishes; `sockets` counts the connections.
+pub fn deliveries(plan: &Plan, limits: Limits, sockets: &Sockets) -> impl Stream<Item = Finished> + 'static {
+    let pumps: Vec<_> =
+        plan.jobs.iter().enumerate().map(|(j, job)| Box::pin(pump(j, job.clone(), limits, sockets.clone()))).collect();
     stream::iter(pumps).flatten_unordered(plan.concurrency)
 }
 
-fn pump(job: usize, plan_job: Job, limits: Limits) -> impl Stream<Item = Finished> {
+type Socket = Option<(Connection, Held)>;
+
+fn pump(job: usize, plan_job: Job, limits: Limits, sockets: Sockets) -> impl Stream<Item = Finished> {
     let seed = u64::from(random_u32()) << 32 | u64::from(random_u32());
     let machine = InstanceDelivery::new(plan_job, limits, seed);
-    stream::unfold((machine, None::<Connection>), move |(mut m, mut socket)| async move {
-        let mut buf: Vec<u8>;
-        let mut failure = String::new();
-        loop {
-            if let Some(done) = m.poll_completed() {
-                return Some((Finished { job, done }, (m, socket)));
+    stream::unfold((machine, None::<(Connection, Held)>), move |(mut m, mut socket)| {
+        let sockets = sockets.clone();
+        async move {
+            let mut buf: Vec<u8>;
+            let mut failure = String::new();
+            loop {
+                if let Some(done) = m.poll_completed() {
+                    return Some((Finished { job, done }, (m, socket)));
+                }
+                let event = match m.poll(Date::now().as_millis()) {
+                    Step::Done => return m.poll_completed().map(|done| (Finished { job, done }, (m, socket))),
+                    Step::Close => {
+                        if let Some((connection, _held)) = socket.take() {
+                            connection.close();
+                        }
+                        continue;
+                    }
+                    Step::Wait { ms } => {
+                        Delay::from(Duration::from_millis(ms.into())).await;
+                        Event::Waited
+                    }
+                    Step::Connect { timeout_ms } => {
+                        let held = sockets.take();
+                        io(timed(timeout_ms, connect(&mut socket, m.instance(), held)).await, &mut failure)
+                    }
+                    // The machine never asks to send or receive without a connection.
+                    Step::Send { bytes, timeout_ms } => {
+                        io(timed(timeout_ms, send(&mut socket.as_mut()?.0, bytes)).await, &mut failure)
+                    }
+                    Step::Receive { timeout_ms } => match timed(timeout_ms, socket.as_mut()?.0.read()).await {
+                        Some(Ok(Some(bytes))) => {
+                            buf = bytes;
+                            Event::Received(&buf)
+                        }
+                        Some(Ok(None)) => Event::Closed,
+                        read => io(read.map(|r| r.map(|_| Event::Closed)), &mut failure),
+                    },
+                };
+                m.handle(event, Date::now().as_millis());
             }
-            let event = match m.poll(Date::now().as_millis()) {
-                Step::Done => return m.poll_completed().map(|done| (Finished { job, done }, (m, socket))),
-                Step::Close => {
-                    if let Some(connection) = socket.take() {
-                        connection.close();
-                    }
-                    continue;
-                }
-                Step::Wait { ms } => {
-                    Delay::from(Duration::from_millis(ms.into())).await;
-                    Event::Waited
-                }
-                Step::Connect { timeout_ms } => {
-                    io(timed(timeout_ms, connect(&mut socket, m.instance())).await, &mut failure)
-                }
-                // The machine never asks to send or receive without a connection.
-                Step::Send { bytes, timeout_ms } => {
-                    io(timed(timeout_ms, send(socket.as_mut()?, bytes)).await, &mut failure)
-                }
-                Step::Receive { timeout_ms } => match timed(timeout_ms, socket.as_mut()?.read()).await {
-                    Some(Ok(Some(bytes))) => {
-                        buf = bytes;
-                        Event::Received(&buf)
-                    }
-                    Some(Ok(None)) => Event::Closed,
-                    read => io(read.map(|r| r.map(|_| Event::Closed)), &mut failure),
-                },
-            };
-            m.handle(event, Date::now().as_millis());
         }
     })
 }
 
-async fn connect(slot: &mut Option<Connection>, instance: &Instance) -> Result<Event<'static>, String> {
-    *slot = Some(Connection::open(&instance.connect, instance.tls.as_deref()).await?);
+/// Opens the connection, counted in `held` from now (dropped, and uncounted, if it fails).
+async fn connect(slot: &mut Socket, instance: &Instance, held: Held) -> Result<Event<'static>, String> {
+    *slot = Some((Connection::open(&instance.connect, instance.tls.as_deref()).await?, held));
     Ok(Event::Connected)
 }
 

@@ -31,7 +31,7 @@ pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> 
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
     let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
-    let mut results: Vec<_> = fanout::deliveries(&plan, limits)
+    let mut results: Vec<_> = fanout::deliveries(&plan, limits, &fanout::Sockets::default())
         .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.key(), &done.reply))
         .collect()
         .await;

@@ -10,7 +10,7 @@
 use crate::auth::{self, Identity, Refused};
 use crate::ctx::{client, header, json_body, random_u32, Base};
 use crate::doh::Resolver;
-use crate::fanout::{self, Finished};
+use crate::fanout::{self, Finished, Sockets};
 use crate::problem::{internal, json};
 use crate::store::{Completion, HistoryRecord, Store};
 use crate::trace::{clock, Tracer};
@@ -53,6 +53,8 @@ pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tr
 /// history entry.
 pub struct Prepared {
     pub plan: Rc<Plan>,
+    /// The instance connections this invocation holds.
+    sockets: Sockets,
     tracer: Rc<Tracer>,
     /// Connections to instances left within `SUBREQUEST_BUDGET` after discovery.
     budget: usize,
@@ -178,7 +180,14 @@ pub async fn prepare(
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
             ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
         })?;
-        Ok(Prepared { plan: Rc::new(plan), tracer: tracer.clone(), budget, actor: identity.person.name.clone(), entry })
+        Ok(Prepared {
+            plan: Rc::new(plan),
+            sockets: Sockets::default(),
+            tracer: tracer.clone(),
+            budget,
+            actor: identity.person.name.clone(),
+            entry,
+        })
     }
     .await;
     if let Err(e) = &result {
@@ -190,10 +199,10 @@ pub async fn prepare(
 }
 
 /// Runs every request of `plan` and collects each into the report.
-pub async fn collect(plan: &Plan, limits: Limits) -> ReportBuilder {
+pub async fn collect(plan: &Plan, limits: Limits, sockets: &Sockets) -> ReportBuilder {
     let mut report = ReportBuilder::new(plan);
     report.started(clock());
-    let mut results = fanout::deliveries(plan, limits);
+    let mut results = fanout::deliveries(plan, limits, sockets);
     while let Some(Finished { job, done }) = results.next().await {
         report.record(plan, job, &done);
     }
@@ -208,7 +217,8 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
     let held = prepared.tracer.hold();
     ctx.wait_until(async move {
         let _held = held;
-        let builder = collect(&prepared.plan, Limits::for_plan(&base.config, &prepared.plan, prepared.budget)).await;
+        let limits = Limits::for_plan(&base.config, &prepared.plan, prepared.budget);
+        let builder = collect(&prepared.plan, limits, &prepared.sockets).await;
         // The caller may be gone: the report is then only in the history.
         let _ = reply.send(finish(&base.store, &base.config, base.now, &prepared, builder).await);
     });
@@ -238,12 +248,11 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
-        fanout::deliveries(&plan, Limits::for_plan(&base.config, &plan, prepared.budget)).filter_map(
-            move |Finished { job, done }| {
-                let row = builder.borrow_mut().record(&plan, job, &done);
-                futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
-            },
-        )
+        let limits = Limits::for_plan(&base.config, &plan, prepared.budget);
+        fanout::deliveries(&plan, limits, &prepared.sockets).filter_map(move |Finished { job, done }| {
+            let row = builder.borrow_mut().record(&plan, job, &done);
+            futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
+        })
     };
     let done = stream::once(async move {
         let finished = builder.borrow().clone();
@@ -276,6 +285,7 @@ async fn finish(
     report.trace_id = Some(tracer.trace_id());
     let s = &report.summary;
     tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
+    tracer.attr("edgepurge.sockets.peak", prepared.sockets.peak() as i64);
     for (key, n) in [
         ("edgepurge.pairs", s.total),
         ("edgepurge.purged", s.purged),

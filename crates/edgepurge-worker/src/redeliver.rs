@@ -7,6 +7,7 @@
 
 use crate::ctx::{random_u32, Base};
 use crate::doh::Resolver;
+use crate::fanout::Sockets;
 use crate::purge::collect;
 use crate::trace::Tracer;
 use edgepurge_core::api::DeliveryStatus;
@@ -73,7 +74,9 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
     let mut plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
     plan.trace(&tracer.context, &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
-    let builder = collect(&plan, Limits::for_plan(&config, &plan, budget)).await;
+    let sockets = Sockets::default();
+    let builder = collect(&plan, Limits::for_plan(&config, &plan, budget), &sockets).await;
+    tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
     tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
     let report = builder.finish();
     for d in &sending {

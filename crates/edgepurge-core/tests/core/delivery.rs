@@ -34,7 +34,17 @@ const UNAUTHORIZED: &[u8] = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n
 const TIMEOUT: u32 = 1000;
 
 fn limits(attempts: u32) -> Limits {
-    Limits { timeout_ms: TIMEOUT, retry: RetryPolicy { attempts, base_ms: 100, cap_ms: 2000 }, connections: 100 }
+    Limits {
+        timeout_ms: TIMEOUT,
+        retry: RetryPolicy { attempts, base_ms: 100, cap_ms: 2000 },
+        connections: 100,
+        window: 1,
+    }
+}
+
+/// [`limits`] with `window` requests pipelined.
+fn pipelined(attempts: u32, window: u32) -> Limits {
+    Limits { window, ..limits(attempts) }
 }
 
 /// A job of `n` URL purges (the last asks to close), or `HEAD`s when `head`.
@@ -47,7 +57,7 @@ fn job(n: usize, head: bool) -> Job {
             } else {
                 Purge::Url { target, soft: false }.request(&token(), i + 1 < n)
             };
-            PlannedRequest { target: i, bytes, head }
+            PlannedRequest { target: i, bytes, head, keep_alive: i + 1 < n }
         })
         .collect();
     Job { instance: addr("10.0.0.1:80"), requests }
@@ -86,8 +96,14 @@ fn drive(job: Job, limits: Limits, script: &[Net]) -> (Vec<String>, Vec<Complete
             }
             Step::Connect { timeout_ms } => ("connect".to_owned(), timeout_ms),
             Step::Send { bytes, timeout_ms } => {
-                let i = requests.iter().position(|r| r.bytes == bytes).expect("sends a planned request");
-                (format!("send {i}"), timeout_ms)
+                // One write may carry several requests back to back: name each.
+                let (mut rest, mut sent) = (bytes, Vec::new());
+                while !rest.is_empty() {
+                    let i = requests.iter().position(|r| rest.starts_with(&r.bytes)).expect("sends planned requests");
+                    sent.push(i.to_string());
+                    rest = &rest[requests[i].bytes.len()..];
+                }
+                (format!("send {}", sent.join(",")), timeout_ms)
             }
             Step::Receive { timeout_ms } => ("recv".to_owned(), timeout_ms),
         };
@@ -380,4 +396,167 @@ fn the_budget_is_shared_evenly_among_a_plans_instances() {
     let traced =
         super::config(&[("SUBREQUEST_BUDGET", "10"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.honeycomb.io")]);
     assert_eq!(traced.instance_budget(2), 7);
+}
+
+// HTTP/1.1 pipelining (issue 12): a window of requests in one write, answers read in order.
+
+/// `n` answers back to back, the last asking to close.
+fn answers(n: usize) -> &'static [u8] {
+    let mut out = OK.repeat(n - 1);
+    out.extend_from_slice(OK_CLOSE);
+    Vec::leak(out)
+}
+
+#[test]
+fn a_window_of_requests_goes_in_one_write_and_one_read_can_answer_them_all() {
+    let (trace, done) = drive(job(5, false), pipelined(1, 32), &[Ok, Ok, Data(answers(5))]);
+    assert_eq!(trace, ["connect", "send 0,1,2,3,4", "recv", "done 0", "done 1", "done 2", "done 3", "done 4", "close"]);
+    assert!(outcomes(&done).iter().all(|&(_, o, a)| o == Outcome::Purged && a == 1), "{done:?}");
+}
+
+#[test]
+fn the_window_slides_as_answers_come_back() {
+    let both = Vec::leak([OK, OK].concat());
+    let (trace, _) = drive(job(5, false), pipelined(1, 2), &[Ok, Ok, Data(both), Ok, Data(both), Ok, Data(OK_CLOSE)]);
+    assert_eq!(
+        trace,
+        [
+            "connect", "send 0,1", "recv", "done 0", "done 1", "send 2,3", "recv", "done 2", "done 3", "send 4",
+            "recv", "done 4", "close"
+        ]
+    );
+}
+
+#[test]
+fn answers_split_anywhere_across_reads_are_each_read_whole() {
+    let all = answers(3);
+    let (trace, done) =
+        drive(job(3, false), pipelined(1, 8), &[Ok, Ok, Data(&all[..OK.len() + 7]), Data(&all[OK.len() + 7..])]);
+    assert_eq!(trace, ["connect", "send 0,1,2", "recv", "done 0", "recv", "done 1", "done 2", "close"]);
+    assert_eq!(done.len(), 3);
+}
+
+#[test]
+fn connection_close_ends_the_window_and_the_rest_is_sent_again_on_a_new_connection() {
+    let two = Vec::leak([OK, OK_CLOSE].concat());
+    let (trace, done) = drive(job(5, false), pipelined(1, 32), &[Ok, Ok, Data(two), Ok, Ok, Data(answers(3))]);
+    assert_eq!(
+        trace,
+        [
+            "connect",
+            "send 0,1,2,3,4",
+            "recv",
+            "done 0",
+            "done 1",
+            "close",
+            "connect",
+            "send 2,3,4",
+            "recv",
+            "done 2",
+            "done 3",
+            "done 4",
+            "close"
+        ]
+    );
+    // Sending again what a closed connection left unanswered is not a failed attempt.
+    assert!(outcomes(&done).iter().all(|&(_, o, a)| o == Outcome::Purged && a == 1), "{done:?}");
+}
+
+#[test]
+fn a_connection_cut_after_some_answers_resends_exactly_the_unanswered() {
+    let two = Vec::leak([OK, OK].concat());
+    let (trace, done) = drive(job(5, false), pipelined(1, 32), &[Ok, Ok, Data(two), Eof, Ok, Ok, Data(answers(3))]);
+    assert_eq!(
+        trace,
+        [
+            "connect",
+            "send 0,1,2,3,4",
+            "recv",
+            "done 0",
+            "done 1",
+            "recv",
+            "close",
+            "connect",
+            "send 2,3,4",
+            "recv",
+            "done 2",
+            "done 3",
+            "done 4",
+            "close"
+        ]
+    );
+    assert!(outcomes(&done).iter().all(|&(_, o, a)| o == Outcome::Purged && a == 1), "{done:?}");
+
+    // A reset while the front answer was half read fails that one (its attempt); the rest
+    // behind it are sent again, uncounted.
+    let half = Vec::leak([OK, &OK[..10]].concat());
+    let (trace, done) = drive(job(3, false), pipelined(1, 32), &[Ok, Ok, Data(half), Fail, Ok, Ok, Data(OK_CLOSE)]);
+    assert_eq!(
+        trace,
+        [
+            "connect",
+            "send 0,1,2",
+            "recv",
+            "done 0",
+            "recv",
+            "done 1",
+            "close",
+            "connect",
+            "send 2",
+            "recv",
+            "done 2",
+            "close"
+        ]
+    );
+    assert!(matches!(done[1].reply, Err(DeliveryError::Io(_))));
+    assert_eq!(outcomes(&done)[2], (2, Outcome::Purged, 1));
+}
+
+#[test]
+fn a_server_error_in_the_window_is_retried_after_the_others() {
+    let three = Vec::leak([OK, UNAVAILABLE, OK_CLOSE].concat());
+    let (trace, done) = drive(job(3, false), pipelined(3, 8), &[Ok, Ok, Data(three), Ok, Ok, Data(OK)]);
+    assert_eq!(
+        trace,
+        [
+            "connect",
+            "send 0,1,2",
+            "recv",
+            "done 0",
+            "done 2",
+            "close",
+            "wait",
+            "connect",
+            "send 1",
+            "recv",
+            "done 1",
+            "close"
+        ]
+    );
+    assert_eq!(outcomes(&done), [(0, Outcome::Purged, 1), (2, Outcome::Purged, 1), (1, Outcome::Purged, 2)]);
+}
+
+#[test]
+fn a_timeout_in_the_window_skips_the_rest_of_an_unreachable_instance() {
+    let (trace, done) = drive(job(3, false), pipelined(1, 8), &[Ok, Ok, Timeout]);
+    assert_eq!(trace, ["connect", "send 0,1,2", "recv", "done 0", "close", "done 1", "done 2"]);
+    assert_eq!(done[0].reply, Err(DeliveryError::Timeout(TIMEOUT)));
+    assert!(done[1..].iter().all(|c| matches!(c.reply, Err(DeliveryError::Skipped(_))) && c.attempts == 0));
+}
+
+#[test]
+fn bytes_after_the_last_answer_end_the_connection() {
+    let extra = Vec::leak([OK, b"HTTP/1.1 200 OK\r\n".as_slice()].concat());
+    let (trace, done) = drive(job(1, false), pipelined(1, 8), &[Ok, Ok, Data(extra)]);
+    assert_eq!(trace, ["connect", "send 0", "recv", "done 0", "close"]);
+    assert_eq!(outcomes(&done), [(0, Outcome::Purged, 1)]);
+}
+
+#[test]
+fn a_hundred_requests_cost_one_connection_and_one_write() {
+    let (trace, done) = drive(job(100, false), pipelined(1, 128), &[Ok, Ok, Data(answers(100))]);
+    assert_eq!(trace.iter().filter(|t| t.starts_with("send")).count(), 1, "{trace:?}");
+    assert_eq!(trace.iter().filter(|t| *t == "connect").count(), 1);
+    assert_eq!(done.len(), 100);
+    assert!(done.iter().enumerate().all(|(i, c)| c.request == i && c.classified.outcome == Outcome::Purged));
 }
