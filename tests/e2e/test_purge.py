@@ -378,6 +378,50 @@ class Pipelining(CdnTestCase):
         self.assertEqual((sess, reqs), ([2, 2, 2], [100, 100, 100]))
 
 
+class Confirm(CdnTestCase):
+    """Purge and confirm: a HEAD right behind each PURGE on the same connection."""
+
+    def test_each_row_says_the_instance_now_serves_a_fresh_copy_and_the_next_visitor_gets_a_hit(self):
+        paths = [new_page(), new_page()]
+        for p in paths:
+            self.warm(p)
+        urls = [f"https://{SITE}{p}" for p in paths]
+        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        status, _, report = api("POST", "/api/purge", {"urls": urls, "confirm": True})
+        self.assertEqual(counter_deltas("MAIN.sess_conn", connections, None, timeout=0), [1, 1, 1])
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["plan"]["requests"], 12, "a PURGE and a HEAD per (URL, instance)")
+        self.assertEqual(len(report["results"]), 6, "the HEAD adds to its row, not a row")
+        for row in report["results"]:
+            self.assertEqual(row["outcome"], "purged", row)
+            confirm = row["confirm"]
+            self.assertTrue(confirm["fresh"], row)
+            self.assertEqual(confirm["http_status"], 200)
+            self.assertRegex(confirm["cache_status"], r"^edge-\d+; fwd=uri-miss; stored$")
+        # The HEAD fetched and stored a fresh copy: the next visitor gets a hit.
+        for p in paths:
+            self.assert_all_hits(p)
+
+    def test_without_confirm_there_is_no_head_and_no_confirmation(self):
+        path = new_page()
+        self.warm(path)
+        status, _, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["plan"]["requests"], 3)
+        self.assertTrue(all("confirm" not in r for r in report["results"]), report["results"])
+        for inst in CDN.instances:
+            self.assertIn("fwd=uri-miss", fetch(inst, path)[0])
+
+    def test_a_soft_purge_is_confirmed_by_a_stale_copy(self):
+        path = new_page()
+        self.warm(path)
+        status, _, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"], "soft": True, "confirm": True})
+        self.assertEqual(status, 200, report)
+        for row in report["results"]:
+            self.assertTrue(row["confirm"]["fresh"], row)
+            self.assertIn("fwd=stale", row["confirm"]["cache_status"], row)
+
+
 class Kinds(CdnTestCase):
     """Purge kinds against the real instances (vcl/edgepurge.vcl with vmod_xkey and bans)."""
 

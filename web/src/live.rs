@@ -115,10 +115,11 @@ impl Kind {
     }
 }
 
-/// The purge request for the box's text.
-pub fn purge_request(kind: Kind, text: &str, soft: bool) -> PurgeRequest {
+/// The purge request for the box's text; `confirm` asks each instance for each URL right after
+/// its purge (URLs only: the other kinds name no URL).
+pub fn purge_request(kind: Kind, text: &str, soft: bool, confirm: bool) -> PurgeRequest {
     let items = urls_from_text(text);
-    let mut req = PurgeRequest { soft, ..Default::default() };
+    let mut req = PurgeRequest { soft, confirm: confirm && kind == Kind::Urls, ..Default::default() };
     match kind {
         Kind::Urls => req.urls = items,
         Kind::Keys => req.keys = items,

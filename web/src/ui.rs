@@ -4,6 +4,7 @@
 use crate::api::Failure;
 use crate::live::LivePurge;
 use crate::state::AppState;
+use edgepurge_core::api::Confirmation;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::future::Future;
@@ -108,7 +109,7 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
         <div class="table-wrap">
             <table data-testid="live-table">
                 <caption>{move || live.with(LivePurge::caption)}</caption>
-                <thead><tr><th scope="col">"URL"</th><th scope="col">"Instance"</th><th scope="col">"Outcome"</th><th scope="col">"Status"</th><th scope="col">"Time"</th><th scope="col">"Detail"</th></tr></thead>
+                <thead><tr><th scope="col">"URL"</th><th scope="col">"Instance"</th><th scope="col">"Outcome"</th><th scope="col">"Status"</th><th scope="col">"Time"</th><th scope="col">"Now serving"</th><th scope="col">"Detail"</th></tr></thead>
                 <tbody>
                     {move || live.get().rows.into_iter().map(|row| {
                         let label = row.outcome_label();
@@ -121,6 +122,7 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
                                 <td class=class>{label}</td>
                                 <td>{r.as_ref().and_then(|r| r.http_status).map(|s| s.to_string()).unwrap_or_default()}</td>
                                 <td>{r.as_ref().and_then(|r| r.elapsed_ms).map(|ms| format!("{ms} ms")).unwrap_or_default()}</td>
+                                {confirm_cell(r.as_ref().and_then(|r| r.confirm.as_ref()))}
                                 <td>
                                     {r.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()}
                                     {r.as_ref().filter(|r| r.pending).map(|r| format!(" (after {} tries; queued for background redelivery)", r.attempts))}
@@ -132,6 +134,20 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
             </table>
         </div>
     }
+}
+
+/// What the instance served right after the purge (`confirm`): fresh, the old copy, or why
+/// it cannot be told; the instance's `Cache-Status` as the cell's title.
+fn confirm_cell(confirm: Option<&Confirmation>) -> impl IntoView {
+    let (label, class) = match confirm.map(|c| c.fresh) {
+        None => ("", "confirm"),
+        Some(Some(true)) => ("fresh copy", "confirm fresh"),
+        Some(Some(false)) => ("old copy!", "confirm stale"),
+        Some(None) => ("cannot tell", "confirm unknown"),
+    };
+    let title = confirm.and_then(|c| c.cache_status.clone().or_else(|| c.error.clone())).unwrap_or_default();
+    let state = label.replace([' ', '!'], "");
+    view! { <td class=class title=title data-testid="confirm" data-confirm=state>{label}</td> }
 }
 
 /// A millisecond timestamp as local date and time.

@@ -2,10 +2,12 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used)]
 
-use edgepurge_core::api::{Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult, PurgeStatus, Summary};
+use edgepurge_core::api::{
+    Confirmation, Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult, PurgeStatus, Summary,
+};
 use edgepurge_web::api::LineBuffer;
 use edgepurge_web::app::{AppState, Page, SignInForm};
-use edgepurge_web::live::{urls_from_text, LivePurge};
+use edgepurge_web::live::{purge_request, urls_from_text, Kind, LivePurge};
 use edgepurge_web::ui::LiveTable;
 use leptos::prelude::*;
 use leptos::task::tick;
@@ -33,6 +35,7 @@ fn result(instance: &str, outcome: Outcome, status: Option<u16>) -> PurgeResult 
         started_ms: None,
         attempts: if outcome.is_success() { 1 } else { 3 },
         pending: !outcome.is_success(),
+        confirm: None,
     }
 }
 
@@ -77,9 +80,19 @@ async fn live_table_fills_in_as_instances_answer() {
     assert_eq!(rows(&root)[0].1, "waiting…");
     assert!(root.inner_text().contains("1 of 3 instances answered"));
 
+    // Confirmed rows say what the instance served right after: a fresh copy, or the old one.
+    let confirmed = |fresh, cache_status: &str| {
+        Some(Confirmation { fresh, http_status: Some(200), cache_status: Some(cache_status.to_owned()), error: None })
+    };
     let results = vec![
-        result("10.0.0.1:80", Outcome::Purged, Some(200)),
-        result("10.0.0.2:80", Outcome::Purged, Some(200)),
+        PurgeResult {
+            confirm: confirmed(Some(true), "edge-1; fwd=uri-miss; stored"),
+            ..result("10.0.0.1:80", Outcome::Purged, Some(200))
+        },
+        PurgeResult {
+            confirm: confirmed(Some(false), "edge-2; hit; ttl=3599"),
+            ..result("10.0.0.2:80", Outcome::Purged, Some(200))
+        },
         result("10.0.0.3:80", Outcome::Failed, None),
     ];
     let report = PurgeReport {
@@ -94,6 +107,21 @@ async fn live_table_fills_in_as_instances_answer() {
     tick().await;
     let got: Vec<String> = rows(&root).into_iter().map(|(_, o)| o).collect();
     assert_eq!(got, ["purged", "purged", "failed"]);
+    let cells = root.query_selector_all("[data-testid=confirm]").unwrap();
+    let confirm: Vec<(String, String)> = (0..cells.length())
+        .map(|i| {
+            let cell: web_sys::HtmlElement = cells.item(i).unwrap().unchecked_into();
+            (cell.get_attribute("data-confirm").unwrap(), cell.title())
+        })
+        .collect();
+    assert_eq!(
+        confirm,
+        [
+            ("freshcopy".to_owned(), "edge-1; fwd=uri-miss; stored".to_owned()),
+            ("oldcopy".to_owned(), "edge-2; hit; ttl=3599".to_owned()),
+            (String::new(), String::new())
+        ]
+    );
     let text = root.inner_text();
     assert!(text.contains("Partly purged: 2 purged, 0 not cached, 0 rejected, 1 failed"), "{text}");
     assert!(text.contains("connection failed: refused"), "{text}");
@@ -133,6 +161,10 @@ fn url_box_and_hash_routes() {
         urls_from_text(" https://a.example/1 \n\n https://a.example/2\n"),
         ["https://a.example/1", "https://a.example/2"]
     );
+    // Confirmation is for URLs only: keys name no URL to ask for.
+    assert!(purge_request(Kind::Urls, "https://a.example/1", false, true).confirm);
+    assert!(!purge_request(Kind::Keys, "episode-1", false, true).confirm);
+    assert!(!purge_request(Kind::Urls, "https://a.example/1", false, false).confirm);
     let cases = [
         ("", Page::Purge),
         ("#/verify", Page::Verify),

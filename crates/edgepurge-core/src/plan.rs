@@ -20,11 +20,35 @@ pub struct PlannedRequest {
     pub target: usize,
     /// The complete HTTP/1.1 request.
     pub bytes: Vec<u8>,
-    /// Whether it is a `HEAD` request (its answer has no body).
+    /// Whether it is a `HEAD` request (its answer has no body): in a purge plan, the
+    /// confirmation of the `PURGE` of the same target before it.
     pub head: bool,
     /// Whether it lets the connection carry more requests (`Connection: keep-alive`); the
     /// last of a job asks the instance to close.
     pub keep_alive: bool,
+}
+
+/// How each purge is sent: `false` a `PURGE`, `true` a `HEAD` of its URL.
+const PURGE: &[bool] = &[false];
+const HEAD: &[bool] = &[true];
+const PURGE_THEN_HEAD: &[bool] = &[false, true];
+
+/// Each instance's queue of purge indices, for the hosts its purges name.
+fn queues(
+    purges: &[Purge],
+    instances: &BTreeMap<String, Vec<Instance>>,
+) -> Result<BTreeMap<Instance, Vec<usize>>, ApiError> {
+    let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
+    for (i, p) in purges.iter().enumerate() {
+        let addrs = instances.get(p.host()).filter(|a| !a.is_empty()).ok_or_else(|| {
+            ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", p.host()))
+                .with_subject(p.host())
+        })?;
+        for instance in addrs {
+            queues.entry(instance.clone()).or_default().push(i);
+        }
+    }
+    Ok(queues)
 }
 
 /// All requests for one instance, sent in order over one connection where it allows.
@@ -48,7 +72,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans each purge on every instance of its host.
+    /// Plans each purge on every instance of its host; with `confirm`, a `HEAD` of each URL
+    /// right behind its `PURGE` on the same connection.
     ///
     /// `instances` maps each purge's host to the instances serving it; a host without an entry,
     /// or with none, is an error rather than a silently skipped purge.
@@ -57,10 +82,11 @@ impl Plan {
         instances: &BTreeMap<String, Vec<Instance>>,
         purge_token: &FieldValue,
         concurrency: usize,
+        confirm: bool,
     ) -> Result<Plan, ApiError> {
-        Plan::build_with(purges, instances, concurrency, false, |p, i, keep_alive| {
-            p.request_via(purge_token, i.routing(), keep_alive)
-        })
+        let queues = queues(&purges, instances)?;
+        let sends = |p: &Purge| if confirm && p.url_target().is_some() { PURGE_THEN_HEAD } else { PURGE };
+        Ok(Plan::from_queues(purges, queues, concurrency, sends, Some(purge_token)))
     }
 
     /// Plans exactly the given (purge, instance) pairs: background redelivery, where each
@@ -78,9 +104,7 @@ impl Plan {
                 queue.push(i);
             }
         }
-        Plan::from_queues(purges, queues, concurrency, false, |p, i, keep_alive| {
-            p.request_via(purge_token, i.routing(), keep_alive)
-        })
+        Plan::from_queues(purges, queues, concurrency, |_| PURGE, Some(purge_token))
     }
 
     /// Plans a `HEAD` of each URL on every instance of its host, for verification.
@@ -89,53 +113,39 @@ impl Plan {
         instances: &BTreeMap<String, Vec<Instance>>,
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
-        let purges = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
-        Plan::build_with(purges, instances, concurrency, true, |p, i, keep_alive| {
-            p.url_target().map(|t| head_request_via(t, i.routing(), keep_alive)).unwrap_or_default()
-        })
+        let purges: Vec<Purge> = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
+        let queues = queues(&purges, instances)?;
+        Ok(Plan::from_queues(purges, queues, concurrency, |_| HEAD, None))
     }
 
-    fn build_with(
-        purges: Vec<Purge>,
-        instances: &BTreeMap<String, Vec<Instance>>,
-        concurrency: usize,
-        head: bool,
-        write: impl Fn(&Purge, &Instance, bool) -> Vec<u8>,
-    ) -> Result<Plan, ApiError> {
-        let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
-        for (i, p) in purges.iter().enumerate() {
-            let addrs = instances.get(p.host()).filter(|a| !a.is_empty()).ok_or_else(|| {
-                ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", p.host()))
-                    .with_subject(p.host())
-            })?;
-            for instance in addrs {
-                queues.entry(instance.clone()).or_default().push(i);
-            }
-        }
-        Ok(Plan::from_queues(purges, queues, concurrency, head, write))
-    }
-
-    /// One job per instance from its queue of purge indices; every request keeps the connection
-    /// alive but the last.
+    /// One job per instance from its queue of purge indices, each purge sent as `sends` says
+    /// (a `PURGE`, a `HEAD`, or both in that order); every request keeps the connection alive
+    /// but the last.
     fn from_queues(
         purges: Vec<Purge>,
         queues: BTreeMap<Instance, Vec<usize>>,
         concurrency: usize,
-        head: bool,
-        write: impl Fn(&Purge, &Instance, bool) -> Vec<u8>,
+        sends: impl Fn(&Purge) -> &'static [bool],
+        purge_token: Option<&FieldValue>,
     ) -> Plan {
         let jobs = queues
             .into_iter()
             .map(|(instance, idx)| {
-                let last = idx.len() - 1;
-                let requests = idx
-                    .iter()
+                let planned: Vec<(usize, bool)> =
+                    idx.iter().flat_map(|&t| sends(&purges[t]).iter().map(move |&head| (t, head))).collect();
+                let last = planned.len().saturating_sub(1);
+                let requests = planned
+                    .into_iter()
                     .enumerate()
-                    .map(|(n, &target)| PlannedRequest {
-                        target,
-                        bytes: write(&purges[target], &instance, n != last),
-                        head,
-                        keep_alive: n != last,
+                    .map(|(n, (target, head))| {
+                        let (purge, keep_alive, routing) = (&purges[target], n != last, instance.routing());
+                        let bytes = match (head, purge_token) {
+                            (false, Some(token)) => purge.request_via(token, routing, keep_alive),
+                            _ => {
+                                purge.url_target().map(|t| head_request_via(t, routing, keep_alive)).unwrap_or_default()
+                            }
+                        };
+                        PlannedRequest { target, bytes, head, keep_alive }
                     })
                     .collect();
                 Job { instance, requests }

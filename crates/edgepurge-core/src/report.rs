@@ -8,8 +8,45 @@ use crate::api::{Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
 use crate::delivery::{Completed, Timing};
 use crate::discovery::Endpoint;
 use crate::outcome::PURGE_COUNT_HEADER;
-use crate::plan::Plan;
+use crate::plan::{Job, Plan};
 use crate::trace::{Kind, Span, SpanId, SpanIds};
+use crate::verify::confirmation;
+
+/// The span of one instance's connection: its first request's start to its last answer.
+fn connection_span(
+    job: &Job,
+    id: SpanId,
+    parent: SpanId,
+    start: u64,
+    end: u64,
+    done: &[(usize, &PurgeResult, Timing, &RowTimes)],
+) -> Span {
+    let instance = &job.instance;
+    let mut connection = Span::new(id, Some(parent), "connection", Kind::Client, start, end)
+        .with("edgepurge.instance", instance.key())
+        .with("edgepurge.tls", instance.tls.is_some())
+        .with("edgepurge.requests", done.len() as i64);
+    match &instance.connect {
+        Endpoint::Addr(addr) => {
+            connection =
+                connection.with("server.address", addr.ip().to_string()).with("server.port", i64::from(addr.port()))
+        }
+        Endpoint::Host { name, port } => {
+            connection = connection.with("server.address", name.clone()).with("server.port", i64::from(*port))
+        }
+    }
+    if let Some((region, _)) = instance.name.as_deref().and_then(|n| n.split_once(' ')) {
+        connection = connection.with("cloud.region", region);
+    }
+    if let Some(ms) = done.iter().find_map(|d| d.2.connect_ms) {
+        connection = connection.with("edgepurge.connect_ms", ms as i64);
+    }
+    let failed = done.iter().filter(|d| !d.1.outcome.is_success()).count();
+    if failed > 0 {
+        connection = connection.failed(format!("{failed} of {} requests did not succeed", done.len()));
+    }
+    connection
+}
 
 /// Collects results for a [`Plan`] and builds its [`PurgeReport`].
 #[derive(Debug, Clone)]
@@ -17,19 +54,29 @@ pub struct ReportBuilder {
     plan_summary: crate::api::PlanSummary,
     /// (target index, job index) -> row, in (target, instance) order.
     rows: Vec<((usize, usize), PurgeResult)>,
-    /// Each row's request index in its job and, once recorded, its times and the instance's
-    /// `Purge-Count`.
-    times: Vec<(usize, Option<Timing>, Option<u64>)>,
+    /// What each row needs besides what it shows, in the same order.
+    times: Vec<RowTimes>,
     /// When the fan-out began (the driver's clock), for each row's `started_ms`.
     origin: Option<u64>,
 }
 
+/// A row's requests: the `PURGE`'s index in its job, times and `Purge-Count`, its confirming
+/// `HEAD`'s index and times, and how many of them are still to finish.
+#[derive(Debug, Clone, Default)]
+struct RowTimes {
+    request: usize,
+    timing: Option<Timing>,
+    purge_count: Option<u64>,
+    confirm: Option<(usize, Timing)>,
+    outstanding: usize,
+}
+
 impl ReportBuilder {
-    /// One pending row per planned request.
+    /// One pending row per planned `PURGE` (a confirming `HEAD` adds to its row, not a row).
     pub fn new(plan: &Plan) -> Self {
         let mut rows = Vec::new();
         for (j, job) in plan.jobs.iter().enumerate() {
-            for (r, req) in job.requests.iter().enumerate() {
+            for (r, req) in job.requests.iter().enumerate().filter(|(_, req)| !req.head) {
                 rows.push((
                     (req.target, j, r),
                     PurgeResult {
@@ -43,12 +90,20 @@ impl ReportBuilder {
                         started_ms: None,
                         attempts: 0,
                         pending: false,
+                        confirm: None,
                     },
                 ));
             }
         }
         rows.sort_by_key(|(k, _)| *k);
-        let times = rows.iter().map(|((_, _, r), _)| (*r, None, None)).collect();
+        let times = rows
+            .iter()
+            .map(|&((t, j, r), _)| RowTimes {
+                request: r,
+                outstanding: plan.jobs[j].requests.iter().filter(|q| q.target == t).count(),
+                ..RowTimes::default()
+            })
+            .collect();
         let rows = rows.into_iter().map(|((t, j, _), row)| ((t, j), row)).collect();
         ReportBuilder { plan_summary: plan.summary(), rows, times, origin: None }
     }
@@ -59,23 +114,31 @@ impl ReportBuilder {
         self.origin = Some(now);
     }
 
-    /// Records a finished request of job `job`; returns the updated row (for live reporting),
-    /// or `None` if the plan has no such request.
+    /// Records a finished request of job `job`; returns the row once all of its requests have
+    /// finished (for live reporting: each row once), else `None`, as for a request the plan
+    /// does not have.
     pub fn record(&mut self, plan: &Plan, job: usize, done: &Completed) -> Option<PurgeResult> {
-        let target = plan.jobs.get(job).and_then(|j| j.requests.get(done.request)).map(|r| r.target)?;
-        let i = self.rows.binary_search_by_key(&(target, job), |(k, _)| *k).ok()?;
-        let c = &done.classified;
-        let row = &mut self.rows[i].1;
-        row.outcome = c.outcome;
-        row.http_status = c.http_status;
-        row.error = c.error.clone();
-        row.retryable = c.retryable;
-        row.elapsed_ms = Some(done.elapsed_ms);
-        row.attempts = done.attempts;
-        self.times[i].1 = Some(done.timing);
-        self.times[i].2 = done.reply.as_ref().ok().and_then(|a| a.header(PURGE_COUNT_HEADER)?.trim().parse().ok());
-        self.rows[i].1.started_ms = self.origin.map(|o| done.timing.started_at.saturating_sub(o));
-        Some(self.rows[i].1.clone())
+        let request = plan.jobs.get(job).and_then(|j| j.requests.get(done.request))?;
+        let i = self.rows.binary_search_by_key(&(request.target, job), |(k, _)| *k).ok()?;
+        let (row, times) = (&mut self.rows[i].1, &mut self.times[i]);
+        if request.head {
+            row.confirm = Some(confirmation(&done.reply, plan.purges[request.target].soft()));
+            times.confirm = Some((done.request, done.timing));
+        } else {
+            let c = &done.classified;
+            row.outcome = c.outcome;
+            row.http_status = c.http_status;
+            row.error = c.error.clone();
+            row.retryable = c.retryable;
+            row.elapsed_ms = Some(done.elapsed_ms);
+            row.attempts = done.attempts;
+            row.started_ms = self.origin.map(|o| done.timing.started_at.saturating_sub(o));
+            times.timing = Some(done.timing);
+            times.purge_count =
+                done.reply.as_ref().ok().and_then(|a| a.header(PURGE_COUNT_HEADER)?.trim().parse().ok());
+        }
+        times.outstanding = times.outstanding.saturating_sub(1);
+        (times.outstanding == 0).then(|| row.clone())
     }
 
     /// The fan-out as spans under `parent`: one per instance connection (its first request's
@@ -90,52 +153,26 @@ impl ReportBuilder {
                 .iter()
                 .zip(&self.times)
                 .filter(|(((_, rj), _), _)| *rj == j)
-                .filter_map(|(((t, _), row), (r, timing, count))| timing.map(|timing| (*t, *r, row, timing, *count)))
+                .filter_map(|(((t, _), row), times)| times.timing.map(|timing| (*t, row, timing, times)))
                 .collect();
-            let (Some(start), Some(end)) =
-                (done.iter().map(|d| d.3.started_at).min(), done.iter().map(|d| d.3.ended_at).max())
+            let timings = || done.iter().flat_map(|d| std::iter::once(d.2).chain(d.3.confirm.map(|(_, c)| c)));
+            let (Some(start), Some(end)) = (timings().map(|t| t.started_at).min(), timings().map(|t| t.ended_at).max())
             else {
                 continue;
             };
             let connection_id = ids.id("connection", j, 0);
-            let instance = &job.instance;
-            let mut connection = Span::new(connection_id, Some(parent), "connection", Kind::Client, start, end)
-                .with("edgepurge.instance", instance.key())
-                .with("edgepurge.tls", instance.tls.is_some())
-                .with("edgepurge.requests", done.len() as i64);
-            match &instance.connect {
-                Endpoint::Addr(addr) => {
-                    connection = connection
-                        .with("server.address", addr.ip().to_string())
-                        .with("server.port", i64::from(addr.port()))
-                }
-                Endpoint::Host { name, port } => {
-                    connection = connection.with("server.address", name.clone()).with("server.port", i64::from(*port))
-                }
-            }
-            if let Some((region, _)) = instance.name.as_deref().and_then(|n| n.split_once(' ')) {
-                connection = connection.with("cloud.region", region);
-            }
-            if let Some(ms) = done.iter().find_map(|d| d.3.connect_ms) {
-                connection = connection.with("edgepurge.connect_ms", ms as i64);
-            }
-            let failed = done.iter().filter(|d| !d.2.outcome.is_success()).count();
-            if failed > 0 {
-                connection = connection.failed(format!("{failed} of {} requests did not succeed", done.len()));
-            }
-            spans.push(connection);
-            for (t, r, row, timing, count) in done {
+            spans.push(connection_span(job, connection_id, parent, start, end, &done));
+            for &(t, row, timing, times) in &done {
                 let purge = &plan.purges[t];
-                let method = if plan.jobs[j].requests[r].head { "HEAD" } else { "PURGE" };
                 let mut span = Span::new(
-                    ids.id("request", j, r),
+                    ids.id("request", j, times.request),
                     Some(connection_id),
-                    method,
+                    "PURGE",
                     Kind::Client,
                     timing.started_at,
                     timing.ended_at,
                 )
-                .with("http.request.method", method)
+                .with("http.request.method", "PURGE")
                 .with("edgepurge.item", row.url.clone())
                 .with("edgepurge.kind", purge.kind())
                 .with("edgepurge.soft", purge.soft())
@@ -145,7 +182,7 @@ impl ReportBuilder {
                 if let Some(status) = row.http_status {
                     span = span.with("http.response.status_code", i64::from(status));
                 }
-                if let Some(n) = count {
+                if let Some(n) = times.purge_count {
                     span = span.with("edgepurge.purge_count", i64::try_from(n).unwrap_or(i64::MAX));
                 }
                 if !row.outcome.is_success() {
@@ -153,6 +190,33 @@ impl ReportBuilder {
                     span = span.failed(row.error.clone().unwrap_or_else(|| row.outcome.as_str().to_owned()));
                 }
                 spans.push(span);
+                if let (Some((r, c)), Some(confirm)) = (times.confirm, &row.confirm) {
+                    let mut head = Span::new(
+                        ids.id("request", j, r),
+                        Some(connection_id),
+                        "HEAD",
+                        Kind::Client,
+                        c.started_at,
+                        c.ended_at,
+                    )
+                    .with("http.request.method", "HEAD")
+                    .with("edgepurge.item", row.url.clone());
+                    if let Some(fresh) = confirm.fresh {
+                        head = head.with("edgepurge.fresh", fresh);
+                    }
+                    if let Some(status) = confirm.http_status {
+                        head = head.with("http.response.status_code", i64::from(status));
+                    }
+                    if let Some(value) = &confirm.cache_status {
+                        head = head.with("http.response.header.cache-status", value.clone());
+                    }
+                    if confirm.fresh != Some(true) {
+                        head = head.failed(
+                            confirm.error.clone().unwrap_or_else(|| "the instance still serves the old copy".into()),
+                        );
+                    }
+                    spans.push(head);
+                }
             }
         }
         spans

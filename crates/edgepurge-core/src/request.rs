@@ -24,7 +24,7 @@ pub fn require(role: Role, action: Action) -> Result<(), ApiError> {
 /// Validates a purge request by a caller with `role` into purges: every host checked against
 /// the allowlist, the wide kinds (prefix, host) only for admins, duplicates collapsed.
 pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result<Vec<Purge>, ApiError> {
-    let PurgeRequest { urls, keys, prefixes, hosts, soft } = request;
+    let PurgeRequest { urls, keys, prefixes, hosts, soft, .. } = request;
     let total = urls.len() + keys.len() + prefixes.len() + hosts.len();
     if total == 0 {
         return Err(ApiError::bad_request("nothing to purge: give urls, keys, prefixes or hosts"));
@@ -71,7 +71,7 @@ pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result
 /// [`Purge::label`] where it parses (the same text a completed purge's rows carry), otherwise
 /// its kind and a printable, shortened copy of what was sent.
 pub fn labels(config: &Config, request: &PurgeRequest) -> Vec<String> {
-    let PurgeRequest { urls, keys, prefixes, hosts, soft } = request;
+    let PurgeRequest { urls, keys, prefixes, hosts, soft, .. } = request;
     let groups = key_hosts(config).unwrap_or_default();
     let mut out = Vec::new();
     for raw in urls {

@@ -5,7 +5,7 @@
 //! last member represents the cache closest to the user". We report the last member: the
 //! instance we asked. Requests are `HEAD` (the instance treats it like a GET for caching).
 
-use crate::api::VerifyResult;
+use crate::api::{Confirmation, VerifyResult};
 use crate::http1::Answer;
 use crate::outcome::DeliveryError;
 
@@ -110,6 +110,25 @@ pub fn verify_result(instance: String, reply: &Result<Answer, DeliveryError>) ->
                 ttl: last.as_ref().and_then(|c| c.ttl),
                 age: answer.header("age").and_then(|a| a.parse().ok()),
                 error: raw.is_none().then(|| "no Cache-Status header: is the edgepurge VCL included?".to_owned()),
+                cache_status: raw,
+            }
+        }
+    }
+}
+
+/// What the `HEAD` behind a `PURGE` says: whether the instance now serves a fresh copy (not a
+/// hit; after a soft purge, a hit on a copy it marked stale also counts).
+pub fn confirmation(reply: &Result<Answer, DeliveryError>, soft: bool) -> Confirmation {
+    match reply {
+        Err(e) => Confirmation { fresh: None, http_status: None, cache_status: None, error: Some(e.to_string()) },
+        Ok(answer) => {
+            let raw = answer.header("cache-status").map(str::to_owned);
+            let last = raw.as_deref().map(parse_cache_status).and_then(|mut v| v.pop());
+            let fresh = last.map(|c| !c.hit || (soft && c.fwd.as_deref() == Some("stale")));
+            Confirmation {
+                fresh,
+                http_status: Some(answer.status),
+                error: fresh.is_none().then(|| "no Cache-Status header: is the edgepurge VCL included?".to_owned()),
                 cache_status: raw,
             }
         }

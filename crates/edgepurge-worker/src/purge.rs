@@ -155,7 +155,8 @@ pub async fn prepare(
         let mut resolver = Resolver::new(&base.config).traced(tracer.clone());
         let instances = resolver.resolve_hosts(purges.iter().map(Purge::host)).await?;
         let start = clock();
-        let mut plan = Plan::build(purges, &instances, &base.config.purge_token, base.config.concurrency)?;
+        let (token, concurrency) = (&base.config.purge_token, base.config.concurrency);
+        let mut plan = Plan::build(purges, &instances, token, concurrency, request.confirm)?;
         plan.trace(&tracer.context, &tracer.ids);
         budget = base.config.instance_budget(resolver.subrequests());
         let s = plan.summary();

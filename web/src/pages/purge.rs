@@ -14,10 +14,13 @@ pub fn PurgePage() -> impl IntoView {
     let text = RwSignal::new(String::new());
     let kind = RwSignal::new(Kind::Urls);
     let soft = RwSignal::new(false);
+    // On by default: a purge the console shows is one it has seen take effect.
+    let confirm = RwSignal::new(true);
     let live = RwSignal::new(LivePurge::default());
     let call = Call::new(app);
     let run = move || {
-        let body = purge_request(kind.get_untracked(), &text.get_untracked(), soft.get_untracked());
+        let body =
+            purge_request(kind.get_untracked(), &text.get_untracked(), soft.get_untracked(), confirm.get_untracked());
         if urls_from_text(&text.get_untracked()).is_empty() {
             call.refuse("Give at least one item, one per line.");
             return;
@@ -54,6 +57,12 @@ pub fn PurgePage() -> impl IntoView {
                     disabled=move || matches!(kind.get(), Kind::Prefixes | Kind::Hosts)
                     on:change=move |ev| soft.set(event_target_checked(&ev))/>
                 " Soft: mark stale, serve stale while refetching"
+            </label>
+            <label class="check">
+                <input type="checkbox" data-testid="purge-confirm" prop:checked=move || confirm.get()
+                    disabled=move || kind.get() != Kind::Urls
+                    on:change=move |ev| confirm.set(event_target_checked(&ev))/>
+                " Confirm: ask each instance for each URL right after, and show what it now serves"
             </label>
             <button type="submit" disabled=move || call.busy() data-testid="purge-submit">
                 {move || if call.busy() { "Purging…" } else { "Purge" }}

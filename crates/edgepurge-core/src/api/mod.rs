@@ -29,6 +29,12 @@ pub struct PurgeRequest {
     /// Mark stale instead of removing (URLs and keys): instances serve stale while refetching.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub soft: bool,
+    /// Right behind each URL's `PURGE`, on the same connection, send a `HEAD` of the URL: each
+    /// row then says whether that instance now serves a fresh copy (its `confirm`), and the
+    /// instance is warmed again for the next visitor. URLs only: keys, prefixes and hosts name
+    /// no URL to ask for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm: bool,
 }
 
 /// Overall result of a purge.
@@ -141,6 +147,30 @@ pub struct PurgeResult {
     /// Failed inline, queued for background redelivery (see `GET /api/deliveries`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending: bool,
+    /// With `confirm`: what the instance served for the URL right after the purge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Confirmation>,
+}
+
+/// The answer to the `HEAD` sent right behind a `PURGE` (`confirm`), read through the instance's
+/// RFC 9211 `Cache-Status`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// Whether the instance no longer serves the old copy: its answer was not a cache hit, or,
+    /// after a soft purge, a hit on a copy marked stale (`fwd=stale`). `None` when it could
+    /// not tell (no answer, or no `Cache-Status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<bool>,
+    /// The instance's HTTP status for the `HEAD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// Its `Cache-Status` field, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_status: Option<String>,
+    /// Why there is no verdict, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Counts of each outcome in a report.

@@ -85,6 +85,7 @@ fn cloudflare_bodies_translate_as_documented() {
             prefixes: vec!["https://www.example.com/p/".into()],
             hosts: vec!["cdn.example.com".into()],
             soft: false,
+            confirm: false,
         }
     );
     assert_eq!(cf(r#"{"purge_everything": true}"#).unwrap().hosts, hosts());

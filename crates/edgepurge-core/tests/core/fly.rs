@@ -120,7 +120,7 @@ fn every_request_to_a_machine_names_it_for_the_edge() {
     let mut by_host = BTreeMap::new();
     by_host.insert("changelog.com".to_owned(), instances);
     let targets = parse_all(&["https://changelog.com/a", "https://changelog.com/b"].map(String::from)).unwrap();
-    let plan = Plan::build(Purge::urls(targets.clone(), false), &by_host, &token(), 6).unwrap();
+    let plan = Plan::build(Purge::urls(targets.clone(), false), &by_host, &token(), 6, false).unwrap();
     assert_eq!(plan.jobs.len(), 2);
     for job in &plan.jobs {
         let id = job.instance.route.as_ref().unwrap().as_str().to_owned();

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 mod compat;
+mod confirm;
 mod delivery;
 mod fly;
 mod hardening;
@@ -564,7 +565,7 @@ pub fn two_host_plan() -> Plan {
     let mut instances = BTreeMap::new();
     instances.insert("a.example".to_owned(), vec![addr("10.0.0.2:80"), addr("10.0.0.1:80")]);
     instances.insert("b.example".to_owned(), vec![addr("10.0.0.1:80")]);
-    Plan::build(Purge::urls(targets, false), &instances, &token(), 6).unwrap()
+    Plan::build(Purge::urls(targets, false), &instances, &token(), 6, false).unwrap()
 }
 
 #[test]
@@ -587,7 +588,7 @@ fn plan_opens_one_connection_per_instance_and_closes_after_the_last() {
     assert!(err.detail.contains("needs 2 connections (5 requests)"), "{}", err.detail);
 
     let targets = parse_all(&["https://c.example/".to_owned()]).unwrap();
-    let err = Plan::build(Purge::urls(targets, false), &BTreeMap::new(), &token(), 6).unwrap_err();
+    let err = Plan::build(Purge::urls(targets, false), &BTreeMap::new(), &token(), 6, false).unwrap_err();
     assert_eq!(err.status(), 502);
 }
 

@@ -37,6 +37,7 @@ fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResult {
         started_ms: None,
         attempts: 1,
         pending: false,
+        confirm: None,
     }
 }
 

@@ -109,7 +109,7 @@ fn one_address_serving_two_tls_hosts_is_two_connections_with_their_own_names() {
     let mut instances = BTreeMap::new();
     instances.insert("a.example".to_owned(), vec![at("a.example")]);
     instances.insert("b.example".to_owned(), vec![at("b.example")]);
-    let plan = Plan::build(Purge::urls(targets.clone(), false), &instances, &token(), 6).unwrap();
+    let plan = Plan::build(Purge::urls(targets.clone(), false), &instances, &token(), 6, false).unwrap();
     let names: Vec<_> = plan.jobs.iter().map(|j| (j.instance.tls.clone(), j.requests.len())).collect();
     assert_eq!(names, [(Some("a.example".into()), 1), (Some("b.example".into()), 1)]);
     // In clear text the same address is one connection carrying both.
@@ -117,7 +117,7 @@ fn one_address_serving_two_tls_hosts_is_two_connections_with_their_own_names() {
     let mut instances = BTreeMap::new();
     instances.insert("a.example".to_owned(), vec![plain.clone()]);
     instances.insert("b.example".to_owned(), vec![plain]);
-    let plan = Plan::build(Purge::urls(targets, false), &instances, &token(), 6).unwrap();
+    let plan = Plan::build(Purge::urls(targets, false), &instances, &token(), 6, false).unwrap();
     assert_eq!(plan.jobs.len(), 1);
     assert_eq!(plan.jobs[0].requests.len(), 2);
 }
