@@ -42,6 +42,10 @@ TLS_IPS = ("127.0.3.1", "127.0.3.2")
 FLY_SITE = "fly.edgepurge.test"
 FLY_APP = "edgepurge-demo"
 FLY_EDGE_IP = "127.0.4.1"
+# A wide group, for fan-out past six connections: 15 instance addresses, five on each of the app
+# group's varnishd (extra listen addresses), named by a static list.
+WIDE_SITE = "wide.edgepurge.test"
+WIDE_IPS = tuple(f"127.0.6.{n}" for n in range(1, 16))
 # (id, region, state, the varnishd behind it)
 FLY_MACHINES = (
     ("3d8d9e1f0e9d87", "fra", "started", "127.0.1.6"),
@@ -132,6 +136,10 @@ class LocalCDN:
         return [f"{ip}:{self.ports.varnish}" for ip in INSTANCE_IPS]
 
     @property
+    def wide_instances(self):
+        return [f"{ip}:{self.ports.varnish}" for ip in WIDE_IPS]
+
+    @property
     def assets_instances(self):
         """The assets group as reports name them: the TLS addresses the worker connects to."""
         return [f"{ip}:{self.ports.tls}" for ip in TLS_IPS]
@@ -210,10 +218,11 @@ class LocalCDN:
         wait_for("origin", lambda: tcp_open("127.0.0.1", self.ports.origin), 15, proc, log)
 
     def start_instance(self, i):
-        """Starts varnishd number i (0-based) on INSTANCE_IPS[i] with a fresh, empty cache."""
-        self._start_varnish(INSTANCE_IPS[i], f"varnish-{i + 1}", self.purge_token)
+        """Starts varnishd number i (0-based) on INSTANCE_IPS[i] (and five of WIDE_IPS) with a
+        fresh, empty cache."""
+        self._start_varnish(INSTANCE_IPS[i], f"varnish-{i + 1}", self.purge_token, WIDE_IPS[5 * i:5 * i + 5])
 
-    def _start_varnish(self, ip, name, purge_token):
+    def _start_varnish(self, ip, name, purge_token, more_ips=()):
         vcl = self.state / "demo.vcl"
         if not vcl.exists():
             text = (ROOT / "tests/cdn/demo.vcl").read_text()
@@ -222,7 +231,8 @@ class LocalCDN:
             vcl.write_text(text)
         workdir = self.state / name
         workdir.mkdir(exist_ok=True)
-        argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}",
+        listen = [arg for extra in more_ips for arg in ("-a", f"{extra}:{self.ports.varnish}")]
+        argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}", *listen,
                 "-T", "none", "-i", name.replace("varnish", "edge"), "-f", str(vcl), "-s", "malloc,32m",
                 "-p", "timeout_idle=5", "-p", "thread_stats_rate=1", "-t", "3600"]
         proc, log = self._spawn(name, argv, env={"EDGEPURGE_PURGE_TOKEN": purge_token})
@@ -432,11 +442,11 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         env_sh = ROOT / "scripts/env.sh"
         tls_list = ",".join(self.assets_instances)
         vars_ = {
-            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}",
+            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}, {WIDE_SITE}",
             # The app group by DNS over HTTPS in clear text (loopback), the assets group by a
             # static list over TLS, the Fly-like app by its Machines through its edge.
             "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; {FLY_SITE}=fly:{FLY_APP}@{FLY_EDGE_IP}:{self.ports.tls}; "
-                         f"*=dns:{DNS_NAME}:{self.ports.varnish}",
+                         f"{WIDE_SITE}=static:{','.join(self.wide_instances)}; *=dns:{DNS_NAME}:{self.ports.varnish}",
             "FLY_API_URL": f"http://127.0.0.1:{self.ports.fly_api}",
             # Traces to the local receiver, unless the environment names another collector
             # (e.g. Honeycomb's https://api.honeycomb.io with OTEL_EXPORTER_OTLP_HEADERS).

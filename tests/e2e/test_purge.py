@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
 from localcdn import (  # noqa: E402
-    ASSETS_SITE, BLACKHOLE_IP, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, SITE, TEST_PORTS, WRONG_TOKEN_IP, LocalCDN,
-    http_get,
+    ASSETS_SITE, BLACKHOLE_IP, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, SITE, TEST_PORTS, WIDE_SITE, WRONG_TOKEN_IP,
+    LocalCDN, http_get,
 )
 
 CDN = None
@@ -376,6 +376,67 @@ class Pipelining(CdnTestCase):
         paths[9] = f"/close-after/{batch}"
         _, sess, reqs = self.purge_batch(paths)
         self.assertEqual((sess, reqs), ([2, 2, 2], [100, 100, 100]))
+
+
+class Shards(CdnTestCase):
+    """Fan-out past six connections: 15 instances under CONCURRENCY=6 run in three shards of
+    five, the first in the calling invocation and two in Durable Objects, all at once."""
+
+    def purge_wide(self, live):
+        path = new_page()
+        urls = [f"https://{WIDE_SITE}{path}", f"https://{WIDE_SITE}{path}?v=2"]
+        for u in urls:
+            for inst in CDN.wide_instances:
+                ip, port = inst.rsplit(":", 1)
+                http_get(ip, int(port), u.split(WIDE_SITE, 1)[1], headers={"Host": WIDE_SITE})
+        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        headers = {"Authorization": f"Bearer {CDN.api_token}", "Content-Type": "application/json"}
+        if live:
+            headers["Accept"] = "application/x-ndjson"
+        req = urllib.request.Request(CDN.api + "/api/purge", data=json.dumps({"urls": urls, "confirm": True}).encode(),
+                                     method="POST", headers=headers)
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            tp = resp.headers["traceparent"]
+            body = resp.read()
+        self.assertEqual(counter_deltas("MAIN.sess_conn", connections, [5, 5, 5]), [5, 5, 5],
+                         "one connection per instance address")
+        return urls, tp.split("-")[1], body
+
+    def check_trace(self, trace_id):
+        root = [s for s in trace_spans(trace_id, 1) if s["name"] == "POST /api/purge"]
+        self.assertEqual(len(root), 1)
+        attrs = root[0]["attributes"]
+        # The driver's socket counters: the caller's own shard and each Durable Object held at
+        # most CONCURRENCY (6) sockets at once; here five each, all instances of a shard at once.
+        self.assertEqual(attrs["edgepurge.shards"], 2)
+        self.assertEqual(attrs["edgepurge.sockets.peak"], 5)
+        self.assertEqual(attrs["edgepurge.shards.sockets.peak"], 5)
+        purges = [s for s in trace_spans(trace_id, 1 + 15 + 30 + 30) if s["name"] == "PURGE"]
+        self.assertEqual(len(purges), 30, "every request of every shard is in the one trace")
+
+    def test_a_15_instance_plan_runs_in_shards_and_every_row_is_reported_once(self):
+        urls, trace_id, body = self.purge_wide(live=False)
+        report = json.loads(body)
+        self.assertEqual(report["plan"]["instances"], 15)
+        pairs = sorted((r["url"], r["instance"]) for r in report["results"])
+        self.assertEqual(pairs, sorted((u, i) for u in urls for i in CDN.wide_instances))
+        for row in report["results"]:
+            self.assertIn(row["outcome"], ("purged", "not_cached"), row)
+            self.assertIn("confirm", row, "the HEAD's answer came back from the shard too")
+        # (Five addresses share each varnishd's cache, and their PURGEs and HEADs interleave, so
+        # which of them finds a URL cached, and what each HEAD then sees, varies from run to run.)
+        self.check_trace(trace_id)
+
+    def test_live_rows_from_every_shard_arrive_once_each(self):
+        urls, trace_id, body = self.purge_wide(live=True)
+        events = [json.loads(line) for line in body.decode().splitlines()]
+        self.assertEqual(events[0]["event"], "started")
+        self.assertEqual(len(events[0]["pairs"]), 30)
+        rows = [(e["url"], e["instance"]) for e in events if e["event"] == "result"]
+        self.assertEqual(sorted(rows), sorted((u, i) for u in urls for i in CDN.wide_instances))
+        self.assertEqual(events[-1]["event"], "done")
+        self.assertEqual(events[-1]["status"], "purged", events[-1]["summary"])
+        self.check_trace(trace_id)
 
 
 class Confirm(CdnTestCase):

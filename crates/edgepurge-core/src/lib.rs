@@ -38,6 +38,7 @@ pub mod purge;
 pub mod report;
 pub mod request;
 pub mod retry;
+pub mod shard;
 pub mod stats;
 pub mod target;
 pub mod trace;

@@ -32,6 +32,8 @@ pub enum DeliveryError {
     /// Not sent, because the job had opened all the connections its share of
     /// `SUBREQUEST_BUDGET` allows (the number).
     Budget(u32),
+    /// The error a shard reported for a request it ran (classified there).
+    Relayed(String),
 }
 
 impl DeliveryError {
@@ -52,6 +54,7 @@ impl fmt::Display for DeliveryError {
             DeliveryError::Budget(n) => {
                 write!(f, "not sent: this instance's {n} connections of SUBREQUEST_BUDGET are spent")
             }
+            DeliveryError::Relayed(e) => f.write_str(e),
         }
     }
 }

@@ -29,7 +29,7 @@ fn with_cookie(resp: Response, cookie: &str) -> HandlerResult {
 
 /// `POST /api/session`: exchange a personal token for a session cookie.
 pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
-    let Base { config, store, now } = Base::open(env)?;
+    let Base { config, store, now, .. } = Base::open(env)?;
     let what = "sign-ins (SIGN_IN_RATE_LIMIT_PER_MINUTE)";
     store.within(&format!("signin:{}", client(req)), now, config.sign_in_rate_limit_per_minute, what).await?;
     // No session yet, so no CSRF token: refuse cross-origin sign-ins (login CSRF) by Origin.
@@ -57,7 +57,7 @@ pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
 
 /// `DELETE /api/session`: sign out.
 pub async fn sign_out(req: &Request, env: &Env) -> HandlerResult {
-    let Base { config, store, now } = Base::open(env)?;
+    let Base { config, store, now, .. } = Base::open(env)?;
     // Signing out without a valid session just clears the cookie; with one, CSRF applies.
     let signed_in = match auth::authenticate(req, &config, &store, now).await {
         Ok(_) => true,

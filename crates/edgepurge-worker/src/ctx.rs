@@ -6,6 +6,7 @@
 use crate::auth::{self, Identity};
 use crate::body::{read_capped, Unread};
 use crate::problem::internal;
+use crate::shard::Shards;
 use crate::store::Store;
 use edgepurge_core::auth::Action;
 use edgepurge_core::config::{Config, MAX_BODY_BYTES};
@@ -43,16 +44,18 @@ pub fn load_config(env: &Env) -> Result<Config, ApiError> {
     .map_err(ApiError::from)
 }
 
-/// The configuration, the store and the clock reading, before the caller is known.
+/// The configuration, the store, the fan-out's shards and the clock reading, before the caller
+/// is known.
 pub struct Base {
     pub config: Config,
     pub store: Store,
+    pub shards: Option<Shards>,
     pub now: i64,
 }
 
 impl Base {
     pub fn open(env: &Env) -> Result<Base, ApiError> {
-        Ok(Base { config: load_config(env)?, store: Store::open(env)?, now: now_ms() })
+        Ok(Base { config: load_config(env)?, store: Store::open(env)?, shards: Shards::from_env(env), now: now_ms() })
     }
 }
 
@@ -67,7 +70,7 @@ pub struct Ctx {
 /// Authenticates (CSRF included, see [`auth::authenticate`]), counts the request against the
 /// caller's `READ_RATE_LIMIT_PER_MINUTE`, and checks the role for `action`.
 pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
-    let Base { config, store, now } = Base::open(env)?;
+    let Base { config, store, now, .. } = Base::open(env)?;
     let identity = auth::authenticate(req, &config, &store, now).await?;
     let what = "requests (READ_RATE_LIMIT_PER_MINUTE)";
     store.within(&format!("read:{}", identity.person.id), now, config.read_rate_limit_per_minute, what).await?;

@@ -22,6 +22,7 @@ mod problem;
 mod purge;
 mod redeliver;
 mod routes;
+mod shard;
 mod socket;
 mod store;
 mod trace;

@@ -10,13 +10,13 @@
 use crate::auth::{self, Identity, Refused};
 use crate::ctx::{client, header, json_body, random_u32, Base};
 use crate::doh::Resolver;
-use crate::fanout::{self, Finished, Sockets};
+use crate::fanout::{Finished, Sockets};
 use crate::problem::{internal, json};
+use crate::shard::{fan_out, Shards};
 use crate::store::{Completion, HistoryRecord, Store};
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus};
 use edgepurge_core::auth::Action;
-use edgepurge_core::config::Config;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::limits;
@@ -200,10 +200,10 @@ pub async fn prepare(
 }
 
 /// Runs every request of `plan` and collects each into the report.
-pub async fn collect(plan: &Plan, limits: Limits, sockets: &Sockets) -> ReportBuilder {
+pub async fn collect(plan: &Plan, limits: Limits, sockets: &Sockets, shards: Option<&Shards>) -> ReportBuilder {
     let mut report = ReportBuilder::new(plan);
     report.started(clock());
-    let mut results = fanout::deliveries(plan, limits, sockets);
+    let mut results = fan_out(plan, limits, sockets, shards);
     while let Some(Finished { job, done }) = results.next().await {
         report.record(plan, job, &done);
     }
@@ -219,9 +219,9 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
     ctx.wait_until(async move {
         let _held = held;
         let limits = Limits::for_plan(&base.config, &prepared.plan, prepared.budget);
-        let builder = collect(&prepared.plan, limits, &prepared.sockets).await;
+        let builder = collect(&prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).await;
         // The caller may be gone: the report is then only in the history.
-        let _ = reply.send(finish(&base.store, &base.config, base.now, &prepared, builder).await);
+        let _ = reply.send(finish(&base, &prepared, builder).await);
     });
     report.await.map_err(internal)
 }
@@ -250,14 +250,14 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
         let limits = Limits::for_plan(&base.config, &plan, prepared.budget);
-        fanout::deliveries(&plan, limits, &prepared.sockets).filter_map(move |Finished { job, done }| {
+        fan_out(&plan, limits, &prepared.sockets, base.shards.as_ref()).filter_map(move |Finished { job, done }| {
             let row = builder.borrow_mut().record(&plan, job, &done);
             futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
         })
     };
     let done = stream::once(async move {
         let finished = builder.borrow().clone();
-        ndjson(&PurgeEvent::Done(finish(&base.store, &base.config, base.now, &prepared, finished).await))
+        ndjson(&PurgeEvent::Done(finish(&base, &prepared, finished).await))
     });
     stream::once(futures_util::future::ready(started)).chain(rows).chain(done)
 }
@@ -272,13 +272,8 @@ fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
 /// Finishes a purge's report: queues what failed retryably for background redelivery (marking
 /// those rows pending) and completes its history entry with the per-instance results; a
 /// failure there is in the report (`audit_error`), not only in the log.
-async fn finish(
-    store: &Store,
-    config: &Config,
-    now: i64,
-    prepared: &Prepared,
-    mut builder: ReportBuilder,
-) -> PurgeReport {
+async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) -> PurgeReport {
+    let (store, config, now, shards) = (&base.store, &base.config, base.now, base.shards.as_ref());
     let queued = builder.queue_retryable();
     let tracer = &prepared.tracer;
     tracer.spans(builder.spans(&prepared.plan, tracer.root(), &tracer.ids));
@@ -287,6 +282,10 @@ async fn finish(
     let s = &report.summary;
     tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
     tracer.attr("edgepurge.sockets.peak", prepared.sockets.peak() as i64);
+    if let Some((shards, peak)) = shards.map(Shards::reported).filter(|(n, _)| *n > 0) {
+        tracer.attr("edgepurge.shards", shards as i64);
+        tracer.attr("edgepurge.shards.sockets.peak", peak as i64);
+    }
     for (key, n) in [
         ("edgepurge.pairs", s.total),
         ("edgepurge.purged", s.purged),

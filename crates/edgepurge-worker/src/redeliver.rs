@@ -36,7 +36,7 @@ impl Pass {
 
 /// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows).
 pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
-    let Base { config, store, now } = Base::open(env)?;
+    let Base { config, store, shards, now } = Base::open(env)?;
     store.prune_rate_limits(now).await?;
     let policy: RedeliveryPolicy = config.redelivery;
     let mut resolver = Resolver::new(&config).traced(tracer.clone());
@@ -75,7 +75,7 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
     plan.trace(&tracer.context, &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
     let sockets = Sockets::default();
-    let builder = collect(&plan, Limits::for_plan(&config, &plan, budget), &sockets).await;
+    let builder = collect(&plan, Limits::for_plan(&config, &plan, budget), &sockets, shards.as_ref()).await;
     tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
     tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
     let report = builder.finish();

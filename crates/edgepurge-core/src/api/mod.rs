@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod compat;
+pub mod shard;
 
 /// Body of `POST /api/purge`: any mix of the kinds, at least one item in all.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -33,6 +33,7 @@ mod fly;
 mod hardening;
 mod redelivery;
 mod request;
+mod shard;
 mod stats;
 mod trace;
 mod transport;

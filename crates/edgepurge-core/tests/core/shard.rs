@@ -1,0 +1,115 @@
+//! Fan-out past six connections: a plan split into shards, each shard's jobs on the wire and
+//! back, and its finished requests recorded in the caller's one report.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use super::{addr, answer_with, completed, token};
+use edgepurge_core::api::shard::ShardEvent;
+use edgepurge_core::api::Outcome;
+use edgepurge_core::delivery::Limits;
+use edgepurge_core::discovery::{Endpoint, Instance};
+use edgepurge_core::outcome::DeliveryError;
+use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::Purge;
+use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::retry::RetryPolicy;
+use edgepurge_core::shard::{completed as from_line, finished, from_wire, split, to_wire};
+use edgepurge_core::target::parse_all;
+use std::collections::BTreeMap;
+
+fn plan(instances: usize, concurrency: usize) -> Plan {
+    let targets = parse_all(&["https://a.example/1", "https://a.example/2"].map(String::from)).unwrap();
+    let mut by_host = BTreeMap::new();
+    let mut list: Vec<Instance> =
+        (0..instances).map(|i| addr(&format!("10.0.{}.{}:80", i / 200, i % 200 + 1))).collect();
+    list[0] = Instance { tls: Some("a.example".into()), ..Instance::plain("[2001:db8::1]:443".parse().unwrap()) };
+    by_host.insert("a.example".to_owned(), list);
+    Plan::build(Purge::urls(targets, false), &by_host, &token(), concurrency, true).unwrap()
+}
+
+const LIMITS: Limits = Limits {
+    timeout_ms: 5000,
+    retry: RetryPolicy { attempts: 3, base_ms: 100, cap_ms: 2000 },
+    connections: 7,
+    window: 128,
+};
+
+#[test]
+fn shards_hold_at_most_the_concurrency_and_are_as_even_as_can_be() {
+    let sizes = |n, c| split(&plan(n, c)).iter().map(Vec::len).collect::<Vec<_>>();
+    assert_eq!(sizes(3, 6), [3], "a plan that fits is one shard: the caller's own");
+    assert_eq!(sizes(6, 6), [6]);
+    assert_eq!(sizes(7, 6), [4, 3]);
+    assert_eq!(sizes(15, 6), [5, 5, 5]);
+    assert_eq!(sizes(60, 6), [6; 10]);
+    assert_eq!(sizes(61, 6), [6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5]);
+    // Every job is in exactly one shard, in plan order.
+    let all: Vec<usize> = split(&plan(61, 6)).concat();
+    assert_eq!(all, (0..61).collect::<Vec<_>>());
+    assert!(split(&plan(61, 6)).iter().all(|s| s.len() <= 6 && !s.is_empty()));
+}
+
+#[test]
+fn a_shard_runs_exactly_the_jobs_it_was_given_as_the_core_wrote_them() {
+    let p = plan(15, 6);
+    let shards = split(&p);
+    let wire = to_wire(&p, &shards[0], LIMITS);
+    let wire = serde_json::from_str(&serde_json::to_string(&wire).unwrap()).unwrap();
+    let (got, limits) = from_wire(wire).unwrap();
+    assert_eq!(limits, LIMITS);
+    assert_eq!(got.concurrency, 6);
+    assert_eq!(got.jobs.len(), shards[0].len());
+    for (job, &j) in got.jobs.iter().zip(&shards[0]) {
+        assert_eq!(job.instance.connect, p.jobs[j].instance.connect);
+        assert_eq!(job.instance.tls, p.jobs[j].instance.tls);
+        let bytes: Vec<_> = job.requests.iter().map(|r| (r.bytes.clone(), r.head, r.keep_alive)).collect();
+        let want: Vec<_> = p.jobs[j].requests.iter().map(|r| (r.bytes.clone(), r.head, r.keep_alive)).collect();
+        assert_eq!(bytes, want);
+    }
+    // A name, not an address, stays a name.
+    let mut wire = to_wire(&p, &shards[1], LIMITS);
+    wire.jobs[0].connect = "fly.example:443".into();
+    let (got, _) = from_wire(wire.clone()).unwrap();
+    assert_eq!(got.jobs[0].instance.connect, Endpoint::Host { name: "fly.example".into(), port: 443 });
+    // What the core never writes is refused rather than sent.
+    wire.jobs[0].requests[0].text.push('\0');
+    assert!(from_wire(wire.clone()).is_err());
+    wire.jobs[0].connect = "no port".into();
+    assert!(from_wire(wire).is_err());
+}
+
+#[test]
+fn each_finished_request_comes_back_to_its_row_in_the_callers_report() {
+    let p = plan(15, 6);
+    let shards = split(&p);
+    let mut report = ReportBuilder::new(&p);
+    // Shard 2's first job (the caller's job shards[2][0]) answers its PURGE and its HEAD.
+    let purge = completed(0, Ok(answer_with(200, &[("purge-count", "1")])), 4, 1);
+    let head = completed(1, Ok(answer_with(200, &[("cache-status", "edge-9; fwd=uri-miss; stored")])), 2, 1);
+    let failed = completed(2, Err(DeliveryError::Timeout(5000)), 5000, 3);
+    let mut rows = Vec::new();
+    for done in [purge, head, failed] {
+        let line = serde_json::to_string(&finished(0, &done)).unwrap();
+        let ShardEvent::Finished(f) = serde_json::from_str(&line).unwrap() else { panic!("{line}") };
+        let (job, back) = from_line(&shards[2], f).unwrap();
+        assert_eq!(job, shards[2][0]);
+        assert_eq!(
+            (back.request, back.attempts, back.classified.clone()),
+            (done.request, done.attempts, done.classified)
+        );
+        rows.extend(report.record(&p, job, &back));
+    }
+    assert_eq!(rows.len(), 1, "the first URL's row, once its PURGE and HEAD are both back");
+    assert_eq!(rows[0].instance, p.jobs[shards[2][0]].instance.key());
+    assert_eq!((rows[0].outcome, rows[0].confirm.as_ref().unwrap().fresh), (Outcome::Purged, Some(true)));
+    let report = report.finish();
+    let timed_out = report.results.iter().find(|r| r.instance == rows[0].instance && r.url.ends_with("/2")).unwrap();
+    assert_eq!(timed_out.outcome, Outcome::Failed);
+    assert!(timed_out.retryable);
+    assert!(timed_out.error.as_deref().unwrap().contains("5000"));
+    // A line naming a job the shard was not given is dropped, not misfiled.
+    let ShardEvent::Finished(mut f) = finished(0, &completed(0, Ok(answer_with(200, &[])), 1, 1)) else { panic!() };
+    f.job = 9;
+    assert!(from_line(&shards[2], f).is_none());
+}
