@@ -75,7 +75,9 @@ CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=
 # with some client socket's local port ("Address already in use").
 SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280, otlp=30318)
 API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280, otlp=20318)
-PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS}
+BENCH_PORTS = Ports(varnish=27081, origin=27080, doh=27053, dns=27054, worker=27787, inspector=27229, tls=27443, fly_api=27280, otlp=27318)
+PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS,
+             "bench": BENCH_PORTS}
 
 
 def wait_for(what, check, timeout, proc=None, log=None):

@@ -220,8 +220,10 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
         let _held = held;
         let limits = Limits::for_plan(&base.config, &prepared.plan, prepared.budget);
         let builder = collect(&prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).await;
+        let (report, later) = finish(&base, &prepared, builder).await;
         // The caller may be gone: the report is then only in the history.
-        let _ = reply.send(finish(&base, &prepared, builder).await);
+        let _ = reply.send(report);
+        complete_later(&base, &prepared, later).await;
     });
     report.await.map_err(internal)
 }
@@ -255,9 +257,16 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
             futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
         })
     };
-    let done = stream::once(async move {
+    // The report's line, then (once it is sent) the history entry's completion, if it waited.
+    let done = stream::unfold(Some((base, prepared, builder, None)), |state| async move {
+        let (base, prepared, builder, later) = state?;
+        if let Some(later) = later {
+            complete_later(&base, &prepared, later).await;
+            return None;
+        }
         let finished = builder.borrow().clone();
-        ndjson(&PurgeEvent::Done(finish(&base, &prepared, finished).await))
+        let (report, later) = finish(&base, &prepared, finished).await;
+        Some((ndjson(&PurgeEvent::Done(report)), Some((base, prepared, builder, Some(later)))))
     });
     stream::once(futures_util::future::ready(started)).chain(rows).chain(done)
 }
@@ -271,8 +280,11 @@ fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
 
 /// Finishes a purge's report: queues what failed retryably for background redelivery (marking
 /// those rows pending) and completes its history entry with the per-instance results; a
-/// failure there is in the report (`audit_error`), not only in the log.
-async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) -> PurgeReport {
+/// failure there is in the report (`audit_error`), not only in the log. When nothing is queued
+/// the completion is not part of the answer: it comes back to be written after the reply
+/// ([`complete_later`]), off the caller's wait; the write-ahead entry is there before any
+/// `PURGE` either way.
+async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) -> (PurgeReport, Option<Completion>) {
     let (store, config, now, shards) = (&base.store, &base.config, base.now, base.shards.as_ref());
     let queued = builder.queue_retryable();
     let tracer = &prepared.tracer;
@@ -311,6 +323,10 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
         queued,
         next_at: config.redelivery.next_at(now, 1, random_u32()),
     };
+    log_purge(prepared, &report, completion.status);
+    if completion.queued.is_empty() {
+        return (report, Some(completion));
+    }
     if let Err(e) = store.complete(prepared.entry, now, &completion).await {
         // The entry stays `running`, and nothing was queued: the report must say so.
         worker::console_error!(
@@ -328,12 +344,26 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
             completion.queued.len()
         ));
     }
+    (report, None)
+}
+
+/// Completes the history entry after the reply (nothing was queued, so the report promised
+/// nothing that depends on it); a failure leaves the entry `running` and is logged and traced.
+async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Completion>) {
+    let Some(completion) = completion else { return };
+    if let Err(e) = base.store.complete(prepared.entry, base.now, &completion).await {
+        worker::console_error!("history entry {} not completed: {}", prepared.entry, e.detail);
+        prepared.tracer.fail(format!("history entry {} not completed: {}", prepared.entry, e.detail));
+    }
+}
+
+fn log_purge(prepared: &Prepared, report: &PurgeReport, status: HistoryStatus) {
     let s = &report.summary;
     worker::console_log!(
         "purge {} by {}: {} items={} instances={} purged={} not_cached={} unconfirmed={} rejected={} failed={}",
         prepared.entry,
         prepared.actor,
-        completion.status.as_str(),
+        status.as_str(),
         prepared.plan.purges.len(),
         report.plan.instances,
         s.purged,
@@ -342,7 +372,6 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
         s.rejected,
         s.failed
     );
-    report
 }
 
 /// Writes a purge attempt refused before the caller was known, within the refusal budget: at

@@ -18,8 +18,14 @@ use edgepurge_core::stats::Sample;
 use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::cell::RefCell;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
+
+thread_local! {
+    /// The bootstrap admin's row, once read in this isolate.
+    static BOOTSTRAP_PERSON: RefCell<Option<Person>> = const { RefCell::new(None) };
+}
 
 /// The name of the person the bootstrap tokens (`API_TOKENS`) sign in as.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
@@ -311,14 +317,26 @@ impl Store {
     }
 
     /// The person the bootstrap tokens act as, created on first use.
+    /// The bootstrap admin, made on first use: one D1 round trip the first time in an isolate,
+    /// none after (it can be neither changed nor removed, so the copy cannot go stale).
     pub async fn bootstrap_admin(&self, now: i64) -> Result<Person, ApiError> {
-        self.run(
-            "INSERT OR IGNORE INTO people (name, email, role, created_at) VALUES (?1, NULL, 'admin', ?2)",
-            &[s(BOOTSTRAP_ADMIN), n(now)],
-        )
-        .await?;
-        let person = self.person_where("SELECT * FROM people WHERE name = ?1", &[s(BOOTSTRAP_ADMIN)]).await?;
-        person.ok_or_else(|| internal("bootstrap admin missing"))
+        if let Some(person) = BOOTSTRAP_PERSON.with(|p| p.borrow().clone()) {
+            return Ok(person);
+        }
+        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
+        let batch = vec![
+            stmt(
+                "INSERT OR IGNORE INTO people (name, email, role, created_at) VALUES (?1, NULL, 'admin', ?2)",
+                &[s(BOOTSTRAP_ADMIN), n(now)],
+            )?,
+            stmt("SELECT * FROM people WHERE name = ?1", &[s(BOOTSTRAP_ADMIN)])?,
+        ];
+        let results = self.db.batch(batch).await.map_err(internal)?;
+        let row = results.get(1).map(|r| r.results::<PersonRow>()).transpose().map_err(internal)?;
+        let person = row.and_then(|rows| rows.into_iter().next()).ok_or_else(|| internal("bootstrap admin missing"))?;
+        let person = person.person()?;
+        BOOTSTRAP_PERSON.with(|p| *p.borrow_mut() = Some(person.clone()));
+        Ok(person)
     }
 
     // ---- tokens ---------------------------------------------------------------------------

@@ -1,0 +1,331 @@
+"""scripts/bench: edgepurge against the alternatives, side by side in one run, on loopback with a
+latency-injecting proxy in front of every instance.
+
+Instances: the local CDN's varnishd (the bench's own ports), each reached through
+`latency_proxy.py` at its own address with its own round-trip time, spread evenly from 20 to
+250 ms (N = 3, 15 and 60). Each new connection pays a round trip for the handshake, as on a real
+network, so the floor for any client is two round trips to the farthest instance.
+
+Tools, each purging 1 and 100 URLs on all N instances:
+  edgepurge      POST /api/purge to the worker in workerd (wrangler dev), which fans out itself
+  shell loop     the seed's loop: one curl -X PURGE after the other
+  parallel curl  one curl process per (URL, instance), all started at once (at most 256 running)
+  pipelined      a reference client: one connection per instance, all its PURGEs in one write
+
+Prints the table (min and median wall time, and the median's ratio to the floor), writes it as
+JSON and a PNG chart to .state/bench/, and measures the worker's own overhead at zero latency.
+"""
+import argparse
+import asyncio
+import concurrent.futures
+import datetime
+import gzip
+import http.client
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "cdn"))
+from localcdn import BENCH_PORTS, DNS_NAME, INSTANCE_IPS, SITE, LocalCDN  # noqa: E402
+
+PROXY_PORT = 27090
+SIZES = (3, 15, 60)
+URL_COUNTS = (1, 100)
+RTT_MIN, RTT_MAX = 20.0, 250.0
+OUT = ROOT / ".state" / "bench"
+
+
+def rtts(n):
+    return [RTT_MIN + (RTT_MAX - RTT_MIN) * i / (n - 1) for i in range(n)] if n > 1 else [RTT_MAX]
+
+
+def group(n):
+    """The proxy addresses of group n (127.0.<7 + index>.x) and the host name purged there."""
+    net = 7 + SIZES.index(n)
+    return f"bench-{n}.test", [f"127.0.{net}.{i + 1}:{PROXY_PORT}" for i in range(n)]
+
+
+def start_proxies(cdn):
+    specs = []
+    for n in SIZES:
+        _, addrs = group(n)
+        for i, (addr, rtt) in enumerate(zip(addrs, rtts(n))):
+            upstream = f"{INSTANCE_IPS[i % len(INSTANCE_IPS)]}:{cdn.ports.varnish}"
+            specs.append(f"{addr}={rtt:g}={upstream}")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("latency_proxy.py")), *specs],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError("latency proxy did not start")
+    return proc
+
+
+# ---- the tools ---------------------------------------------------------------------------------
+
+def edgepurge(cdn, host, urls, instances):
+    body = json.dumps({"urls": urls}).encode()
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", cdn.ports.worker, timeout=120)
+    conn.request("POST", "/api/purge", body=body, headers={
+        "Authorization": f"Bearer {cdn.api_token}", "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    report = json.loads(resp.read())
+    elapsed = time.perf_counter() - start
+    conn.close()
+    ok = report.get("summary", {}).get("total") == len(urls) * len(instances) and report.get("status") == "purged"
+    return elapsed, ok, report
+
+
+def curl_args(cdn, host, url, instance):
+    path = url.split(host, 1)[1]
+    return ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}\\n", "-X", "PURGE", "-H", f"Host: {host}",
+            "-H", f"Purge-Token: {cdn.purge_token}", f"http://{instance}{path}"]
+
+
+def shell_loop(cdn, host, urls, instances):
+    script = "\n".join(shlex.join(curl_args(cdn, host, u, i)) for u in urls for i in instances)
+    start = time.perf_counter()
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True).stdout.split()
+    return time.perf_counter() - start, out.count("200") == len(urls) * len(instances), None
+
+
+def parallel_curl(cdn, host, urls, instances):
+    """One curl process per (URL, instance), all started at once (at most 256 running: past that
+    a 2-core machine spends its time starting processes)."""
+    jobs = [curl_args(cdn, host, u, i) for u in urls for i in instances]
+
+    def one(argv):
+        return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(256, len(jobs))) as pool:
+        codes = list(pool.map(one, jobs))
+    return time.perf_counter() - start, codes.count("200") == len(jobs), None
+
+
+def pipelined(cdn, host, urls, instances):
+    async def one(instance):
+        ip, port = instance.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(ip, int(port))
+        reqs = []
+        for n, u in enumerate(urls):
+            path = u.split(host, 1)[1]
+            close = "close" if n == len(urls) - 1 else "keep-alive"
+            reqs.append(f"PURGE {path} HTTP/1.1\r\nHost: {host}\r\nPurge-Token: {cdn.purge_token}\r\n"
+                        f"Connection: {close}\r\n\r\n")
+        writer.write("".join(reqs).encode())
+        await writer.drain()
+        buf, answered = b"", 0
+        while answered < len(urls):
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                continue
+            head = buf[:end].decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                if line.startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            if len(buf) < end + 4 + length:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                continue
+            answered += head.startswith("http/1.1 200")
+            buf = buf[end + 4 + length:]
+        writer.close()
+        return answered
+
+    async def all_of_them():
+        return await asyncio.gather(*(one(i) for i in instances))
+
+    start = time.perf_counter()
+    answered = asyncio.run(all_of_them())
+    return time.perf_counter() - start, sum(answered) == len(urls) * len(instances), None
+
+
+TOOLS = {
+    "edgepurge": edgepurge,
+    "shell loop": shell_loop,
+    "parallel curl": parallel_curl,
+    "pipelined": pipelined,
+}
+
+
+def runs_for(tool, n, count, quick):
+    if tool == "shell loop":
+        # One after the other: 100 URLs x 15 instances would take some 7 minutes, x 60 half an
+        # hour. Run where it takes under a minute and a half.
+        estimate = count * sum(2 * r for r in rtts(n)) / 1000
+        return (1 if estimate < 90 else 0), estimate
+    if tool == "parallel curl":
+        return (1 if quick or count * n > 1000 else 3), None
+    return (3 if quick else 5), None
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+def machine():
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs ({cpu or platform.machine()})"
+
+
+def sizes():
+    out = {}
+    for name, path in (("worker", ROOT / "crates/edgepurge-worker/build/index_bg.wasm"),
+                       ("console", next((ROOT / "web/dist/pkg").glob("*_bg.wasm"), None))):
+        if path and path.exists():
+            raw = path.read_bytes()
+            out[name] = {"raw": len(raw), "gzip": len(gzip.compress(raw, 9))}
+    return out
+
+
+def overhead(cdn, runs=30):
+    """The worker's own path at zero latency: p50 of `runs` one-URL purges of the local CDN's
+    three instances through edgepurge, against the same PURGEs sent directly and at once."""
+    instances = [f"{ip}:{cdn.ports.varnish}" for ip in INSTANCE_IPS]
+    host = "bench-0.test"
+    via, direct = [], []
+    for _ in range(runs):
+        url = f"https://{host}/overhead/{uuid.uuid4().hex}"
+        via.append(edgepurge(cdn, host, [url], instances)[0] * 1000)
+        direct.append(pipelined(cdn, host, [url], instances)[0] * 1000)
+    # The local runtime's own cost per request (wrangler dev's proxy in front of workerd), which
+    # production does not have: an API request that touches no instance and no database.
+    health = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", cdn.ports.worker, timeout=30)
+        conn.request("GET", "/api/openapi.json")
+        conn.getresponse().read()
+        conn.close()
+        health.append((time.perf_counter() - start) * 1000)
+    return {"runs": runs, "edgepurge_p50_ms": statistics.median(via), "direct_p50_ms": statistics.median(direct),
+            "overhead_p50_ms": statistics.median(via) - statistics.median(direct),
+            "runtime_p50_ms": statistics.median(health)}
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(URL_COUNTS), figsize=(11, 4.2), sharey=False)
+    for ax, count in zip(axes, URL_COUNTS):
+        for tool in TOOLS:
+            pts = [(r["instances"], r["median_ms"]) for r in results
+                   if r["tool"] == tool and r["urls"] == count and r["median_ms"] is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=tool)
+        floor = [(n, 2 * RTT_MAX) for n in SIZES]
+        ax.plot(*zip(*floor), linestyle="--", color="grey", label="floor (2 x slowest round trip)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(SIZES, [str(n) for n in SIZES])
+        ax.set_xlabel("instances (round trips 20 to 250 ms)")
+        ax.set_ylabel("median wall time, ms")
+        ax.set_title(f"{count} URL{'s' if count > 1 else ''} per purge")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--chart", type=Path, help="also copy the chart here (e.g. docs/bench.png)")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    hosts = {n: group(n) for n in SIZES}
+    discovery = "; ".join(f"{h}=static:{','.join(a)}" for h, a in hosts.values())
+    direct = ",".join(f"{ip}:{BENCH_PORTS.varnish}" for ip in INSTANCE_IPS)
+    extra = {
+        "ALLOWED_HOSTS": ", ".join([SITE, "bench-0.test", *(h for h, _ in hosts.values())]),
+        "DISCOVERY": f"{discovery}; bench-0.test=static:{direct}; *=dns:{DNS_NAME}:{BENCH_PORTS.varnish}",
+        "RATE_LIMIT_PER_MINUTE": "100000",
+        "INSTANCE_TIMEOUT_MS": "10000",
+    }
+    cdn = LocalCDN(ports=BENCH_PORTS, state=ROOT / ".state" / "bench-cdn", extra_vars=extra)
+    print("starting the local CDN (bench ports) and the latency proxies...", flush=True)
+    cdn.start()
+    proxy = start_proxies(cdn)
+    results = []
+    try:
+        # Warm the worker (first request compiles and opens D1).
+        edgepurge(cdn, "bench-0.test", ["https://bench-0.test/warm"], direct.split(","))
+        for n in SIZES:
+            host, instances = hosts[n]
+            for count in URL_COUNTS:
+                for tool, fn in TOOLS.items():
+                    runs, estimate = runs_for(tool, n, count, args.quick)
+                    times, ok = [], True
+                    for _ in range(runs):
+                        batch = uuid.uuid4().hex
+                        urls = [f"https://{host}/bench/{batch}/{i}" for i in range(count)]
+                        elapsed, good, _ = fn(cdn, host, urls, instances)
+                        ok &= good
+                        times.append(elapsed * 1000)
+                    row = {"tool": tool, "instances": n, "urls": count, "runs": runs, "all_answered": ok,
+                           "min_ms": min(times) if times else None,
+                           "median_ms": statistics.median(times) if times else None,
+                           "floor_ms": 2 * RTT_MAX, "estimate_ms": None if times else estimate * 1000}
+                    results.append(row)
+                    shown = f"{row['median_ms']:9.0f}" if times else f"  (not run: about {estimate:.0f} s)"
+                    print(f"  {n:3} instances x {count:3} URLs  {tool:14} {shown}", flush=True)
+        zero = overhead(cdn)
+    finally:
+        proxy.kill()
+        cdn.stop()
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = {"date": stamp, "machine": machine(), "round_trips_ms": [RTT_MIN, RTT_MAX],
+           "floor_ms": 2 * RTT_MAX, "results": results, "zero_latency": zero, "wasm": sizes()}
+    (OUT / "bench.json").write_text(json.dumps(out, indent=2))
+    chart(results, OUT / "bench.png")
+    if args.chart:
+        args.chart.write_bytes((OUT / "bench.png").read_bytes())
+    print()
+    print(f"edgepurge bench, {stamp}, {out['machine']}")
+    print(f"round trips {RTT_MIN:g}-{RTT_MAX:g} ms; floor = {2 * RTT_MAX:g} ms: a new connection's handshake "
+          "plus one round trip to the farthest instance")
+    print()
+    print("| purge | tool | runs | min ms | median ms | median / floor |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        label = f"{r['urls']} URL{'s' if r['urls'] > 1 else ''} x {r['instances']} instances"
+        if r["median_ms"] is None:
+            print(f"| {label} | {r['tool']} | 0 | | not run (about {r['estimate_ms'] / 1000:.0f} s) | |")
+            continue
+        flag = "" if r["all_answered"] else " (not all answered!)"
+        print(f"| {label} | {r['tool']} | {r['runs']} | {r['min_ms']:,.0f} | {r['median_ms']:,.0f}{flag} | "
+              f"{r['median_ms'] / r['floor_ms']:.2f} |")
+    print()
+    print(f"zero latency, p50 of {zero['runs']} one-URL purges of 3 instances: edgepurge "
+          f"{zero['edgepurge_p50_ms']:.1f} ms, direct parallel PURGE {zero['direct_p50_ms']:.1f} ms, "
+          f"overhead {zero['overhead_p50_ms']:.1f} ms; of which the local runtime's own round trip "
+          f"(wrangler dev in front of workerd, a request that reads no database) {zero['runtime_p50_ms']:.1f} ms")
+    for name, s in out["wasm"].items():
+        print(f"{name} wasm: {s['raw']:,} bytes raw, {s['gzip']:,} gzip")
+    print(f"\nwritten: {OUT / 'bench.json'}, {OUT / 'bench.png'}")
+    bad = [r for r in results if r["median_ms"] is not None and not r["all_answered"]]
+    if bad:
+        print(f"{len(bad)} runs did not get every answer", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
