@@ -126,6 +126,7 @@ class LocalCDN:
     fly_token: str = field(default_factory=lambda: "fo1_demo_" + secrets.token_urlsafe(24))
     instance_timeout_ms: int = 2000
     extra_vars: dict = field(default_factory=dict)  # more worker settings, e.g. Cloudflare Access
+    wide: bool = False  # the 15-address group (WIDE_SITE), for the fan-out tests
     procs: dict = field(default_factory=dict)
 
     # ---- what callers need ------------------------------------------------------------------
@@ -222,7 +223,8 @@ class LocalCDN:
     def start_instance(self, i):
         """Starts varnishd number i (0-based) on INSTANCE_IPS[i] (and five of WIDE_IPS) with a
         fresh, empty cache."""
-        self._start_varnish(INSTANCE_IPS[i], f"varnish-{i + 1}", self.purge_token, WIDE_IPS[5 * i:5 * i + 5])
+        more = WIDE_IPS[5 * i:5 * i + 5] if self.wide else ()
+        self._start_varnish(INSTANCE_IPS[i], f"varnish-{i + 1}", self.purge_token, more)
 
     def _start_varnish(self, ip, name, purge_token, more_ips=()):
         vcl = self.state / "demo.vcl"
@@ -444,11 +446,12 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         env_sh = ROOT / "scripts/env.sh"
         tls_list = ",".join(self.assets_instances)
         vars_ = {
-            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}, {WIDE_SITE}",
+            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}" + (f", {WIDE_SITE}" if self.wide else ""),
             # The app group by DNS over HTTPS in clear text (loopback), the assets group by a
             # static list over TLS, the Fly-like app by its Machines through its edge.
             "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; {FLY_SITE}=fly:{FLY_APP}@{FLY_EDGE_IP}:{self.ports.tls}; "
-                         f"{WIDE_SITE}=static:{','.join(self.wide_instances)}; *=dns:{DNS_NAME}:{self.ports.varnish}",
+                         + (f"{WIDE_SITE}=static:{','.join(self.wide_instances)}; " if self.wide else "")
+                         + f"*=dns:{DNS_NAME}:{self.ports.varnish}",
             "FLY_API_URL": f"http://127.0.0.1:{self.ports.fly_api}",
             # Traces to the local receiver, unless the environment names another collector
             # (e.g. Honeycomb's https://api.honeycomb.io with OTEL_EXPORTER_OTLP_HEADERS).

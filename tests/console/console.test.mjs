@@ -177,12 +177,22 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   await editor.page.keyboard.press("Tab");
   assert.equal(await editor.page.evaluate(() => document.activeElement.dataset.testid), "purge-soft");
   await editor.page.keyboard.press("Tab");
+  assert.equal(await editor.page.evaluate(() => document.activeElement.dataset.testid), "purge-confirm");
+  assert.equal(await editor.page.getByTestId("purge-confirm").isChecked(), true, "confirm is on by default");
+  await editor.page.keyboard.press("Tab");
   assert.equal(await editor.page.evaluate(() => document.activeElement.dataset.testid), "purge-submit");
   await editor.page.keyboard.press("Enter");
   await editor.page.locator("[data-testid=live-table] caption", { hasText: "All purged" }).waitFor();
   const rows = editor.page.getByTestId("live-row");
   assert.equal(await rows.count(), 3);
   for (let i = 0; i < 3; i++) assert.equal(await rows.nth(i).getAttribute("data-outcome"), "purged");
+  // Confirmed: the HEAD behind each PURGE found no old copy, and stored a fresh one.
+  const confirmed = await editor.page.getByTestId("confirm").evaluateAll((c) => c.map((x) => [x.dataset.confirm, x.title]));
+  assert.equal(confirmed.length, 3);
+  for (const [state, title] of confirmed) {
+    assert.equal(state, "freshcopy");
+    assert.match(title, /^edge-\d; fwd=uri-miss; stored$/);
+  }
   assert.deepEqual((await rows.evaluateAll((r) => r.map((x) => x.dataset.instance))).sort(), [...info.instances].sort());
   // The waterfall: one bar per instance, from its request's start to its answer.
   const bars = editor.page.getByTestId("waterfall-bar");
@@ -200,8 +210,9 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   await editor.page.getByTestId("verify-url").fill(`https://${info.site}${path}`);
   await editor.page.getByTestId("verify-submit").click();
   await editor.page.getByTestId("verify-row").nth(2).waitFor();
+  // Each instance serves the fresh copy its confirming HEAD stored: a hit, not the old page.
   const hits = await editor.page.getByTestId("verify-row").evaluateAll((r) => r.map((x) => x.dataset.hit));
-  assert.deepEqual(hits, ["false", "false", "false"]);
+  assert.deepEqual(hits, ["true", "true", "true"]);
 
   // --- history: the purge is there, by Edna, with per-instance detail
   await editor.page.getByTestId("nav-history").click();

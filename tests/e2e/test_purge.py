@@ -34,7 +34,7 @@ CDN = None
 
 def setUpModule():
     global CDN
-    CDN = LocalCDN(ports=TEST_PORTS, state=Path(__file__).resolve().parents[2] / ".state" / "e2e")
+    CDN = LocalCDN(ports=TEST_PORTS, state=Path(__file__).resolve().parents[2] / ".state" / "e2e", wide=True)
     CDN.start()
 
 
@@ -513,6 +513,7 @@ class Kinds(CdnTestCase):
         self.assertEqual(sorted((r["url"], r["instance"]) for r in report["results"]),
                          sorted([(f"key:{tag}@{ASSETS_SITE}", i) for i in CDN.assets_instances]
                                 + [(f"key:{tag}@{FLY_SITE}", i) for i in fly_started()]
+                                + [(f"key:{tag}@{WIDE_SITE}", i) for i in CDN.wide_instances]
                                 + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
         # The Fly-like app's Machines are the assets group's varnishd: whichever of the two
         # purges of the key reaches one second finds nothing left to purge there.
