@@ -224,6 +224,7 @@ def chart(results, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     fig, axes = plt.subplots(1, len(URL_COUNTS), figsize=(11, 4.2), sharey=False)
     for ax, count in zip(axes, URL_COUNTS):
         for tool in TOOLS:
@@ -236,6 +237,7 @@ def chart(results, path):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xticks(SIZES, [str(n) for n in SIZES])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("instances (round trips 20 to 250 ms)")
         ax.set_ylabel("median wall time, ms")
         ax.set_title(f"{count} URL{'s' if count > 1 else ''} per purge")
@@ -249,8 +251,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--chart", type=Path, help="also copy the chart here (e.g. docs/bench.png)")
+    parser.add_argument("--replot", action="store_true", help="only draw the chart again from the last bench.json")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.replot:
+        chart(json.loads((OUT / "bench.json").read_text())["results"], OUT / "bench.png")
+        if args.chart:
+            args.chart.write_bytes((OUT / "bench.png").read_bytes())
+        return
     hosts = {n: group(n) for n in SIZES}
     discovery = "; ".join(f"{h}=static:{','.join(a)}" for h, a in hosts.values())
     direct = ",".join(f"{ip}:{BENCH_PORTS.varnish}" for ip in INSTANCE_IPS)
