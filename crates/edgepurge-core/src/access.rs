@@ -145,15 +145,7 @@ pub fn key_id(jwt: &str) -> Result<String, JwtError> {
     Ok(h.kid)
 }
 
-/// The issuer Access uses for a team domain such as `myteam.cloudflareaccess.com`.
-pub fn issuer_for(team_domain: &str) -> String {
-    let d = team_domain.trim().trim_end_matches('/');
-    if d.starts_with("https://") || d.starts_with("http://") {
-        d.to_owned()
-    } else {
-        format!("https://{d}")
-    }
-}
+pub use crate::config::access_issuer as issuer_for;
 
 /// Verifies `jwt` against `jwks`, `audience`, `issuer` and the time `now` (seconds).
 pub fn verify(jwt: &str, jwks: &Jwks, audience: &str, issuer: &str, now: i64) -> Result<AccessIdentity, JwtError> {

@@ -314,7 +314,7 @@ impl Config {
         let access = match (optional("ACCESS_TEAM_DOMAIN"), optional("ACCESS_AUD")) {
             (None, None) => None,
             (Some(team), Some(audience)) => {
-                let issuer = crate::access::issuer_for(&team);
+                let issuer = access_issuer(&team);
                 let certs_url =
                     optional("ACCESS_CERTS_URL").unwrap_or_else(|| format!("{issuer}/cdn-cgi/access/certs"));
                 if !matches!(Url::parse(&certs_url), Ok(u) if matches!(u.scheme(), "http" | "https")) {
@@ -600,4 +600,14 @@ fn otel_settings(optional: &dyn Fn(&str) -> Option<String>) -> Result<Option<Ote
     };
     let service_name = optional("OTEL_SERVICE_NAME").unwrap_or_else(|| "edgepurge".to_owned());
     Ok(Some(OtelSettings { endpoint, headers, service_name, ratio }))
+}
+
+/// The issuer Cloudflare Access uses for a team domain such as `myteam.cloudflareaccess.com`.
+pub fn access_issuer(team_domain: &str) -> String {
+    let d = team_domain.trim().trim_end_matches('/');
+    if d.starts_with("https://") || d.starts_with("http://") {
+        d.to_owned()
+    } else {
+        format!("https://{d}")
+    }
 }
