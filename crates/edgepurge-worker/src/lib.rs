@@ -4,8 +4,8 @@
 //! depend downward only: [`routes`] (the route table) -> the endpoints ([`purge`], the one purge
 //! pipeline; [`compat`], Fastly and Cloudflare forms of it; [`inspect`], verify and instances;
 //! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, randomness,
-//! caller, body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`fanout`]
-//! (sockets to instances) -> [`body`] (capped reads, requests under a timeout) and [`problem`] (errors as RFC 9457
+//! caller, body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`shard`]
+//! (fan-out past six connections, in Durable Objects) -> [`fanout`] (sockets to instances) -> [`body`] (capped reads, requests under a timeout) and [`problem`] (errors as RFC 9457
 //! responses). Everything else is the console's static files from the `ASSETS` binding;
 //! [`redeliver`] is the cron trigger.
 
