@@ -33,7 +33,9 @@
 //!   was an idle close, above): the rest are sent again, as they were, on a new connection.
 //!   Nothing is sent behind a request that itself asks the instance to close.
 //!
-//! Each request's timeout runs from when it was put on the connection.
+//! Each request's timeout runs from when it was put on the connection, or from the answer
+//! before it, whichever is later: answers come in order, so one slow answer (a confirming `HEAD`
+//! waiting for the origin) does not time out the ones queued behind it.
 
 use crate::api::Outcome;
 use crate::config::Config;
@@ -318,6 +320,10 @@ impl InstanceDelivery {
         }
         if !self.connected {
             if self.connects >= self.limits.connections {
+                // Not sent: the attempt `fill` counted for it did not happen.
+                if let Some(front) = self.in_flight.front_mut() {
+                    front.attempts = front.attempts.saturating_sub(1);
+                }
                 let budget = self.limits.connections;
                 self.lost(DeliveryError::Budget(budget), now, false);
                 return None;
@@ -417,7 +423,6 @@ impl InstanceDelivery {
             (Phase::Connecting(since), Event::Connected) => {
                 self.connected = true;
                 self.answered_here = 0;
-                self.closing = false;
                 for flight in &mut self.in_flight {
                     flight.connect_ms = Some(now.saturating_sub(since));
                 }
@@ -478,6 +483,12 @@ impl InstanceDelivery {
     fn answered(&mut self, answer: Answer, now: u64) {
         let Some(flight) = self.in_flight.pop_front() else { return };
         self.answered_here += 1;
+        // The instance answers in order: the next one's time runs from this answer, not from
+        // when it was sent (a slow answer ahead of it is not its fault).
+        let timeout = u64::from(self.limits.timeout_ms);
+        if let Some(next) = self.in_flight.front_mut() {
+            next.deadline = next.deadline.max(now + timeout);
+        }
         let keep_alive = answer.keep_alive;
         self.conclude(flight, Ok(answer), now, false);
         if !keep_alive {

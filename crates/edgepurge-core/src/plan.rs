@@ -2,7 +2,7 @@
 //!
 //! Workers allows 6 simultaneous outgoing connections per invocation and caps subrequests, so
 //! the plan opens one connection per instance and sends that instance's purges on it, pipelined
-//! (HTTP/1.1 keep-alive; the last asks the instance to close). At most
+//! (HTTP/1.1 keep-alive; the driver closes it after the last answer). At most
 //! [`Plan::concurrency`] instances are worked on at once; the rest wait their turn.
 
 use crate::api::PlanSummary;
@@ -23,8 +23,8 @@ pub struct PlannedRequest {
     /// Whether it is a `HEAD` request (its answer has no body): in a purge plan, the
     /// confirmation of the `PURGE` of the same target before it.
     pub head: bool,
-    /// Whether it lets the connection carry more requests (`Connection: keep-alive`); the
-    /// last of a job asks the instance to close.
+    /// Whether it lets the connection carry more requests (`Connection: keep-alive`); a
+    /// request that asks the instance to close ends what can be sent on its connection.
     pub keep_alive: bool,
 }
 
@@ -119,8 +119,9 @@ impl Plan {
     }
 
     /// One job per instance from its queue of purge indices, each purge sent as `sends` says
-    /// (a `PURGE`, a `HEAD`, or both in that order); every request keeps the connection alive
-    /// but the last.
+    /// (a `PURGE`, a `HEAD`, or both in that order). Every request keeps the connection alive,
+    /// the last too: the delivery machine closes it after the last answer, and a retry can
+    /// still use it until then (a `Connection: close` on the wire would need a new one).
     fn from_queues(
         purges: Vec<Purge>,
         queues: BTreeMap<Instance, Vec<usize>>,
@@ -133,12 +134,10 @@ impl Plan {
             .map(|(instance, idx)| {
                 let planned: Vec<(usize, bool)> =
                     idx.iter().flat_map(|&t| sends(&purges[t]).iter().map(move |&head| (t, head))).collect();
-                let last = planned.len().saturating_sub(1);
                 let requests = planned
                     .into_iter()
-                    .enumerate()
-                    .map(|(n, (target, head))| {
-                        let (purge, keep_alive, routing) = (&purges[target], n != last, instance.routing());
+                    .map(|(target, head)| {
+                        let (purge, keep_alive, routing) = (&purges[target], true, instance.routing());
                         let bytes = match (head, purge_token) {
                             (false, Some(token)) => purge.request_via(token, routing, keep_alive),
                             _ => {

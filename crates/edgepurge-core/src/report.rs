@@ -138,6 +138,14 @@ impl ReportBuilder {
                 done.reply.as_ref().ok().and_then(|a| a.header(PURGE_COUNT_HEADER)?.trim().parse().ok());
         }
         times.outstanding = times.outstanding.saturating_sub(1);
+        // A HEAD answered before its PURGE's final answer (the PURGE was retried) saw the
+        // instance before the purge took effect: it confirms nothing.
+        if let (Some(purge), Some((_, head)), Some(confirm)) = (times.timing, times.confirm, row.confirm.as_mut()) {
+            if head.ended_at < purge.ended_at && confirm.fresh.is_some() {
+                confirm.fresh = None;
+                confirm.error = Some("answered before the purge's retry was: not a confirmation of it".into());
+            }
+        }
         (times.outstanding == 0).then(|| row.clone())
     }
 

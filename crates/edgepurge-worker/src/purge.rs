@@ -236,15 +236,23 @@ pub fn live(ctx: &Context, base: Base, prepared: Prepared) -> impl Stream<Item =
     ctx.wait_until(async move {
         let _held = held;
         let mut events = Box::pin(events(base, prepared));
-        while let Some(line) = events.next().await {
+        let mut lines = Some(lines);
+        while let Some((line, last)) = events.next().await {
             // The caller may be gone: the purge goes on to its end regardless.
-            let _ = lines.unbounded_send(line);
+            if let Some(sender) = &lines {
+                let _ = sender.unbounded_send(line);
+            }
+            if last {
+                // The report is out: the reply ends here, whatever is still written after it.
+                lines = None;
+            }
         }
     });
     received
 }
 
-fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
+/// The live purge's lines, each with whether it is the last one (the report).
+fn events(base: Base, prepared: Prepared) -> impl Stream<Item = (Vec<u8>, bool)> {
     let plan = prepared.plan.clone();
     let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
     builder.borrow_mut().started(clock());
@@ -254,7 +262,7 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
         let limits = Limits::for_plan(&base.config, &plan, prepared.budget);
         fan_out(&plan, limits, &prepared.sockets, base.shards.as_ref()).filter_map(move |Finished { job, done }| {
             let row = builder.borrow_mut().record(&plan, job, &done);
-            futures_util::future::ready(row.map(|row| ndjson(&PurgeEvent::Result(row))))
+            futures_util::future::ready(row.map(|row| (ndjson(&PurgeEvent::Result(row)), false)))
         })
     };
     // The report's line, then (once it is sent) the history entry's completion, if it waited.
@@ -266,9 +274,9 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = Vec<u8>> {
         }
         let finished = builder.borrow().clone();
         let (report, later) = finish(&base, &prepared, finished).await;
-        Some((ndjson(&PurgeEvent::Done(report)), Some((base, prepared, builder, Some(later)))))
+        Some(((ndjson(&PurgeEvent::Done(report)), true), Some((base, prepared, builder, Some(later)))))
     });
-    stream::once(futures_util::future::ready(started)).chain(rows).chain(done)
+    stream::once(futures_util::future::ready((started, false))).chain(rows).chain(done)
 }
 
 fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {

@@ -42,7 +42,7 @@ fn each_url_purge_is_followed_by_a_head_of_the_url_on_the_same_connection() {
     assert_eq!(heads, [false, true, false, true, false]);
     assert!(text(&p, 1).contains("\r\nHost: a.example\r\n") && text(&p, 1).contains("Connection: keep-alive"));
     assert!(!text(&p, 1).contains("Purge-Token"), "a HEAD carries no purge secret");
-    assert!(text(&p, 4).ends_with("Connection: close\r\n\r\n"));
+    assert!(text(&p, 4).ends_with("Connection: keep-alive\r\n\r\n"));
     assert_eq!(p.summary().requests, 5);
     // Without confirm, the plan is the PURGEs alone.
     assert_eq!(plan(false, false).jobs[0].requests.len(), 3);
@@ -64,9 +64,21 @@ fn a_row_is_reported_once_with_its_confirmation_when_both_requests_are_done() {
         (c.fresh, c.http_status, c.cache_status.as_deref()),
         (Some(true), Some(200), Some("edge-1; fwd=uri-miss; stored"))
     );
-    // The HEAD may finish first (its PURGE was retried): the row still waits for both.
-    assert_eq!(b.record(&p, 0, &completed(3, Ok(hit), 6, 1)), None);
-    let row = b.record(&p, 0, &completed(2, Ok(purged.clone()), 5, 2)).unwrap();
+    // The HEAD may finish first (its PURGE was retried): the row still waits for both, and a
+    // HEAD answered before the PURGE's final answer confirms nothing.
+    let at = |mut c: edgepurge_core::delivery::Completed, end| {
+        c.timing.ended_at = end;
+        c
+    };
+    assert_eq!(b.record(&p, 0, &at(completed(3, Ok(hit.clone()), 6, 1), 10)), None);
+    let row = b.record(&p, 0, &at(completed(2, Ok(purged.clone()), 5, 2), 20)).unwrap();
+    let c = row.confirm.unwrap();
+    assert_eq!(c.fresh, None, "{c:?}");
+    assert!(c.error.unwrap().contains("retry"));
+    // In order (the HEAD answered after its PURGE), a hit means the old copy is still served.
+    let mut b2 = ReportBuilder::new(&p);
+    b2.record(&p, 0, &at(completed(2, Ok(purged.clone()), 5, 1), 20));
+    let row = b2.record(&p, 0, &at(completed(3, Ok(hit), 6, 1), 20)).unwrap();
     assert_eq!(row.confirm.unwrap().fresh, Some(false), "a hit after the purge: the old copy is still served");
     // The key row has no HEAD: done with its PURGE.
     let key = b.record(&p, 0, &completed(4, Ok(purged), 5, 1)).unwrap();

@@ -47,7 +47,7 @@ fn pipelined(attempts: u32, window: u32) -> Limits {
     Limits { window, ..limits(attempts) }
 }
 
-/// A job of `n` URL purges (the last asks to close), or `HEAD`s when `head`.
+/// A job of `n` URL purges, or `HEAD`s when `head`, all keep-alive as the plan writes them.
 fn job(n: usize, head: bool) -> Job {
     let requests = (0..n)
         .map(|i| {
@@ -55,9 +55,9 @@ fn job(n: usize, head: bool) -> Job {
             let bytes = if head {
                 edgepurge_core::http1::head_request(&target)
             } else {
-                Purge::Url { target, soft: false }.request(&token(), i + 1 < n)
+                Purge::Url { target, soft: false }.request(&token(), true)
             };
-            PlannedRequest { target: i, bytes, head, keep_alive: i + 1 < n }
+            PlannedRequest { target: i, bytes, head, keep_alive: true }
         })
         .collect();
     Job { instance: addr("10.0.0.1:80"), requests }
@@ -559,4 +559,38 @@ fn a_hundred_requests_cost_one_connection_and_one_write() {
     assert_eq!(trace.iter().filter(|t| *t == "connect").count(), 1);
     assert_eq!(done.len(), 100);
     assert!(done.iter().enumerate().all(|(i, c)| c.request == i && c.classified.outcome == Outcome::Purged));
+}
+
+#[test]
+fn nothing_is_sent_behind_a_request_that_asks_the_instance_to_close() {
+    // Request 1 of 3 says `Connection: close`: request 2 waits for a new connection.
+    let mut j = job(3, false);
+    let target = edgepurge_core::target::Target::parse("https://www.example.com/1").unwrap();
+    j.requests[1].bytes = Purge::Url { target, soft: false }.request(&token(), false);
+    j.requests[1].keep_alive = false;
+    let two = Vec::leak([OK, OK_CLOSE].concat());
+    let (trace, done) = drive(j, pipelined(1, 32), &[Ok, Ok, Data(two), Ok, Ok, Data(OK)]);
+    assert_eq!(
+        trace,
+        ["connect", "send 0,1", "recv", "done 0", "done 1", "close", "connect", "send 2", "recv", "done 2", "close"]
+    );
+    assert!(outcomes(&done).iter().all(|&(_, o, a)| o == Outcome::Purged && a == 1), "{done:?}");
+}
+
+#[test]
+fn a_slow_answer_does_not_time_out_the_ones_behind_it() {
+    // Each answer comes 600 ms after the one before (limit 1000 ms per answer): the third is
+    // 1800 ms after they were all sent, yet in time, counted from the answer before it.
+    let mut m = InstanceDelivery::new(job(3, false), pipelined(1, 8), 1);
+    assert!(matches!(m.poll(0), Step::Connect { .. }));
+    m.handle(Event::Connected, 0);
+    assert!(matches!(m.poll(0), Step::Send { .. }));
+    m.handle(Event::Sent, 0);
+    for (i, at) in [600u64, 1200, 1800].into_iter().enumerate() {
+        assert!(matches!(m.poll(at - 1), Step::Receive { .. }), "answer {i} still awaited");
+        m.handle(Event::Received(OK), at);
+        assert_eq!(m.poll_completed().map(|c| (c.request, c.classified.outcome)), Some((i, Outcome::Purged)));
+    }
+    assert_eq!(m.poll(1800), Step::Close);
+    assert_eq!(m.poll(1800), Step::Done);
 }
