@@ -14,6 +14,7 @@ use edgepurge_core::api::shard::{ShardEvent, ShardPlan};
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::shard;
+use futures_util::future::join_all;
 use futures_util::stream::{self, Stream, StreamExt};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -77,49 +78,49 @@ impl Shards {
         (peaks.len(), peaks.iter().copied().max().unwrap_or(0))
     }
 
-    /// Runs `wire` in a new shard: its finished requests as the caller's (`jobs` maps the
-    /// shard's job indices to the caller's).
-    pub fn run(&self, wire: ShardPlan, jobs: Vec<usize>) -> impl Stream<Item = Finished> + 'static {
-        let (namespace, peaks) = (self.namespace.clone(), self.peaks.clone());
-        let start = async move {
-            match open(&namespace, &wire).await {
-                Ok(body) => Some(body),
-                Err(e) => {
-                    worker::console_error!("shard of {} instances unreachable: {e}", wire.jobs.len());
-                    None
+    /// Starts `wire` in a new shard: its reply's body once the shard has answered, `None` (and
+    /// a log line) if it could not be reached.
+    async fn start(&self, wire: &ShardPlan) -> Option<ByteStream> {
+        match open(&self.namespace, wire).await {
+            Ok(body) => Some(body),
+            Err(e) => {
+                worker::console_error!("shard of {} instances unreachable: {e}", wire.jobs.len());
+                None
+            }
+        }
+    }
+
+    /// A started shard's finished requests, as the caller's (`jobs` maps the shard's job indices
+    /// to the caller's); ends with the shard's reply, early if it breaks.
+    fn read(&self, body: Option<ByteStream>, jobs: Vec<usize>) -> impl Stream<Item = Finished> + 'static {
+        let state = (body, Vec::new(), VecDeque::new(), jobs, self.peaks.clone());
+        stream::unfold(state, |(mut body, mut buf, mut ready, jobs, peaks)| async move {
+            loop {
+                if let Some(done) = ready.pop_front() {
+                    return Some((done, (body, buf, ready, jobs, peaks)));
+                }
+                let chunk = match body.as_mut()?.next().await {
+                    Some(Ok(chunk)) => chunk,
+                    Some(Err(e)) => {
+                        worker::console_error!("shard stream broke: {e}");
+                        return None;
+                    }
+                    None => return None,
+                };
+                buf.extend_from_slice(&chunk);
+                while let Some(end) = buf.iter().position(|&b| b == b'\n') {
+                    let text: Vec<u8> = buf.drain(..=end).collect();
+                    match serde_json::from_slice::<ShardEvent>(&text) {
+                        Ok(ShardEvent::Finished(f)) => {
+                            if let Some((job, done)) = shard::completed(&jobs, f) {
+                                ready.push_back(Finished { job, done });
+                            }
+                        }
+                        Ok(ShardEvent::End { sockets_peak }) => peaks.borrow_mut().push(sockets_peak),
+                        Err(e) => worker::console_error!("shard sent an unreadable line: {e}"),
+                    }
                 }
             }
-        };
-        stream::once(start).flat_map(move |body| {
-            let state = (body, Vec::new(), VecDeque::new(), jobs.clone(), peaks.clone());
-            stream::unfold(state, |(mut body, mut buf, mut ready, jobs, peaks)| async move {
-                loop {
-                    if let Some(done) = ready.pop_front() {
-                        return Some((done, (body, buf, ready, jobs, peaks)));
-                    }
-                    let chunk = match body.as_mut()?.next().await {
-                        Some(Ok(chunk)) => chunk,
-                        Some(Err(e)) => {
-                            worker::console_error!("shard stream broke: {e}");
-                            return None;
-                        }
-                        None => return None,
-                    };
-                    buf.extend_from_slice(&chunk);
-                    while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-                        let text: Vec<u8> = buf.drain(..=end).collect();
-                        match serde_json::from_slice::<ShardEvent>(&text) {
-                            Ok(ShardEvent::Finished(f)) => {
-                                if let Some((job, done)) = shard::completed(&jobs, f) {
-                                    ready.push_back(Finished { job, done });
-                                }
-                            }
-                            Ok(ShardEvent::End { sockets_peak }) => peaks.borrow_mut().push(sockets_peak),
-                            Err(e) => worker::console_error!("shard sent an unreadable line: {e}"),
-                        }
-                    }
-                }
-            })
         })
     }
 }
@@ -140,26 +141,46 @@ async fn open(namespace: &ObjectNamespace, wire: &ShardPlan) -> worker::Result<B
 /// Every request of `plan`, yielded as each finishes: with `shards`, a plan past `CONCURRENCY`
 /// instances runs its first shard here on `sockets` and each other one in a shard of its own,
 /// all at once; otherwise all of it here, `CONCURRENCY` instances at a time.
+///
+/// The shards are started first, and this invocation's own sockets opened only once every
+/// shard has answered: on Workers a request waiting for its response headers holds one of the
+/// invocation's six connections, so sockets opened first would leave the shards queued behind
+/// them until the local shard is done. (`wrangler dev` does not enforce the six; production
+/// does.)
 pub fn fan_out(
     plan: &Plan,
     limits: Limits,
     sockets: &Sockets,
     shards: Option<&Shards>,
 ) -> Pin<Box<dyn Stream<Item = Finished>>> {
-    let Some(shards) = shards.filter(|_| plan.jobs.len() > plan.concurrency) else {
+    let Some(shards) = shards.filter(|_| plan.jobs.len() > plan.concurrency).cloned() else {
         return Box::pin(fanout::deliveries(plan, limits, sockets));
     };
     let mut parts = shard::split(plan).into_iter();
     let here = parts.next().unwrap_or_default();
-    let mut streams: Vec<Pin<Box<dyn Stream<Item = Finished>>>> =
-        parts.map(|jobs| Box::pin(shards.run(shard::to_wire(plan, &jobs, limits), jobs)) as _).collect();
+    let remote: Vec<(ShardPlan, Vec<usize>)> = parts.map(|jobs| (shard::to_wire(plan, &jobs, limits), jobs)).collect();
     let local = Plan {
         purges: Vec::new(),
         jobs: here.iter().filter_map(|&j| plan.jobs.get(j).cloned()).collect(),
         concurrency: plan.concurrency,
     };
-    let own = fanout::deliveries(&local, limits, sockets)
-        .filter_map(move |f| futures_util::future::ready(here.get(f.job).map(|&job| Finished { job, done: f.done })));
-    streams.push(Box::pin(own));
-    Box::pin(stream::select_all(streams))
+    let sockets = sockets.clone();
+    let starting = {
+        let shards = shards.clone();
+        async move {
+            let bodies = join_all(remote.iter().map(|(wire, _)| shards.start(wire))).await;
+            bodies.into_iter().zip(remote.into_iter().map(|(_, jobs)| jobs)).collect::<Vec<_>>()
+        }
+    };
+    let all = stream::once(starting).flat_map(move |started| {
+        let mut streams: Vec<Pin<Box<dyn Stream<Item = Finished>>>> =
+            started.into_iter().map(|(body, jobs)| Box::pin(shards.read(body, jobs)) as _).collect();
+        let here = here.clone();
+        let own = fanout::deliveries(&local, limits, &sockets).filter_map(move |f| {
+            futures_util::future::ready(here.get(f.job).map(|&job| Finished { job, done: f.done }))
+        });
+        streams.push(Box::pin(own));
+        stream::select_all(streams)
+    });
+    Box::pin(all)
 }
