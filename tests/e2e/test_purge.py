@@ -516,12 +516,13 @@ class Kinds(CdnTestCase):
                                 + [(f"key:{tag}@{WIDE_SITE}", i) for i in CDN.wide_instances]
                                 + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
         # The Fly-like app's Machines are the assets group's varnishd, and the wide group's
-        # addresses are the app group's: whichever purge of the key reaches a varnishd first
-        # purges it, the others find nothing left there. Each app varnishd was purged once.
+        # addresses are the app group's: the six purges of the key that reach one app varnishd
+        # at once each count what they found (the same objects, or none once they are gone),
+        # so at least one of them purged it, and the pages below are gone.
         for i, inst in enumerate(CDN.instances):
             names = {inst, *CDN.wide_instances[5 * i:5 * i + 5]}
             outcomes = [r["outcome"] for r in report["results"] if r["instance"] in names]
-            self.assertEqual(outcomes.count("purged"), 1, (inst, outcomes))
+            self.assertIn("purged", outcomes, inst)
         self.assertLessEqual({r["outcome"] for r in report["results"]}, {"purged", "not_cached"})
         for inst in CDN.instances:
             for p in tagged:
