@@ -5,6 +5,7 @@
 
 use edgepurge_core::api::{Problem, PurgeEvent, PurgeRequest};
 use edgepurge_core::auth::CSRF_HEADER;
+use edgepurge_core::ndjson::LineBuffer;
 use gloo_net::http::{Request, RequestBuilder, Response};
 use js_sys::{Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
@@ -104,28 +105,6 @@ pub async fn delete(path: &str) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(failure(&resp).await)
-    }
-}
-
-/// Splits newline-delimited JSON as it arrives: complete lines out, the rest kept for later.
-#[derive(Debug, Default)]
-pub struct LineBuffer {
-    buf: Vec<u8>,
-}
-
-impl LineBuffer {
-    /// Adds bytes; returns every complete, non-empty line.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        self.buf.extend_from_slice(bytes);
-        let mut lines = Vec::new();
-        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
-            let text = String::from_utf8_lossy(&line).trim().to_owned();
-            if !text.is_empty() {
-                lines.push(text);
-            }
-        }
-        lines
     }
 }
 

@@ -5,7 +5,7 @@
 use edgepurge_core::api::{
     Confirmation, Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult, PurgeStatus, Summary,
 };
-use edgepurge_web::api::LineBuffer;
+use edgepurge_core::ndjson::LineBuffer;
 use edgepurge_web::app::{AppState, Page, SignInForm};
 use edgepurge_web::live::{purge_request, urls_from_text, Kind, LivePurge};
 use edgepurge_web::ui::LiveTable;

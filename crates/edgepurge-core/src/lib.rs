@@ -35,6 +35,7 @@ pub mod fly;
 pub mod history;
 pub mod http1;
 pub mod limits;
+pub mod ndjson;
 pub mod outcome;
 pub mod plan;
 pub mod purge;

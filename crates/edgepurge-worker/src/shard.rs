@@ -12,6 +12,7 @@
 use crate::fanout::{self, Finished, Sockets};
 use edgepurge_core::api::shard::{ShardEvent, ShardPlan};
 use edgepurge_core::delivery::Limits;
+use edgepurge_core::ndjson::LineBuffer;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::shard;
 use futures_util::future::join_all;
@@ -93,11 +94,11 @@ impl Shards {
     /// A started shard's finished requests, as the caller's (`jobs` maps the shard's job indices
     /// to the caller's); ends with the shard's reply, early if it breaks.
     fn read(&self, body: Option<ByteStream>, jobs: Vec<usize>) -> impl Stream<Item = Finished> + 'static {
-        let state = (body, Vec::new(), VecDeque::new(), jobs, self.peaks.clone());
-        stream::unfold(state, |(mut body, mut buf, mut ready, jobs, peaks)| async move {
+        let state = (body, LineBuffer::default(), VecDeque::new(), jobs, self.peaks.clone());
+        stream::unfold(state, |(mut body, mut lines, mut ready, jobs, peaks)| async move {
             loop {
                 if let Some(done) = ready.pop_front() {
-                    return Some((done, (body, buf, ready, jobs, peaks)));
+                    return Some((done, (body, lines, ready, jobs, peaks)));
                 }
                 let chunk = match body.as_mut()?.next().await {
                     Some(Ok(chunk)) => chunk,
@@ -107,10 +108,8 @@ impl Shards {
                     }
                     None => return None,
                 };
-                buf.extend_from_slice(&chunk);
-                while let Some(end) = buf.iter().position(|&b| b == b'\n') {
-                    let text: Vec<u8> = buf.drain(..=end).collect();
-                    match serde_json::from_slice::<ShardEvent>(&text) {
+                for line in lines.push(&chunk) {
+                    match serde_json::from_str::<ShardEvent>(&line) {
                         Ok(ShardEvent::Finished(f)) => {
                             if let Some((job, done)) = shard::completed(&jobs, f) {
                                 ready.push_back(Finished { job, done });
