@@ -100,8 +100,7 @@ pub fn verify_result(instance: String, reply: &Result<Answer, DeliveryError>) ->
             error: Some(e.to_string()),
         },
         Ok(answer) => {
-            let raw = answer.header("cache-status").map(str::to_owned);
-            let last = raw.as_deref().map(parse_cache_status).and_then(|mut v| v.pop());
+            let (raw, last) = instance_status(answer);
             VerifyResult {
                 instance,
                 http_status: Some(answer.status),
@@ -109,11 +108,20 @@ pub fn verify_result(instance: String, reply: &Result<Answer, DeliveryError>) ->
                 fwd: last.as_ref().and_then(|c| c.fwd.clone()),
                 ttl: last.as_ref().and_then(|c| c.ttl),
                 age: answer.header("age").and_then(|a| a.parse().ok()),
-                error: raw.is_none().then(|| "no Cache-Status header: is the edgepurge VCL included?".to_owned()),
+                error: raw.is_none().then(|| NO_CACHE_STATUS.to_owned()),
                 cache_status: raw,
             }
         }
     }
+}
+
+const NO_CACHE_STATUS: &str = "no Cache-Status header: is the edgepurge VCL included?";
+
+/// An answer's `Cache-Status` as sent, and its last member: what the instance asked says of itself.
+fn instance_status(answer: &Answer) -> (Option<String>, Option<CacheStatus>) {
+    let raw = answer.header("cache-status").map(str::to_owned);
+    let last = raw.as_deref().map(parse_cache_status).and_then(|mut v| v.pop());
+    (raw, last)
 }
 
 /// What the `HEAD` behind a `PURGE` says: whether the instance now serves a fresh copy (not a
@@ -122,13 +130,12 @@ pub fn confirmation(reply: &Result<Answer, DeliveryError>, soft: bool) -> Confir
     match reply {
         Err(e) => Confirmation { fresh: None, http_status: None, cache_status: None, error: Some(e.to_string()) },
         Ok(answer) => {
-            let raw = answer.header("cache-status").map(str::to_owned);
-            let last = raw.as_deref().map(parse_cache_status).and_then(|mut v| v.pop());
+            let (raw, last) = instance_status(answer);
             let fresh = last.map(|c| !c.hit || (soft && c.fwd.as_deref() == Some("stale")));
             Confirmation {
                 fresh,
                 http_status: Some(answer.status),
-                error: fresh.is_none().then(|| "no Cache-Status header: is the edgepurge VCL included?".to_owned()),
+                error: fresh.is_none().then(|| NO_CACHE_STATUS.to_owned()),
                 cache_status: raw,
             }
         }
