@@ -6,9 +6,10 @@
 //! authenticate like API callers.
 
 use crate::auth::{self, Identity, Refused};
-use crate::ctx::{header, json_body, query, random_u32, Base};
+use crate::ctx::{header, json_body, query, Base};
 use crate::problem::json;
 use crate::purge;
+use crate::random::random_u32;
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::compat::CloudflarePurge;
 use edgepurge_core::api::Via;

@@ -2,8 +2,9 @@
 //! the redelivery queue. Purging itself is [`crate::purge`]'s.
 
 use crate::auth::{self, Identity, Refused};
-use crate::ctx::{client, ctx, json_body, query, random32, Base, Ctx};
+use crate::ctx::{client, ctx, json_body, query, Base, Ctx};
 use crate::problem::{internal, json};
+use crate::random::random32;
 use crate::store::BOOTSTRAP_ADMIN;
 use edgepurge_core::api::{DeliveriesQuery, HistoryQuery, IssuedToken, NewPerson, NewToken, PersonUpdate, SignIn, Via};
 use edgepurge_core::auth::{

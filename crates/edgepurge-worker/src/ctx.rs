@@ -21,21 +21,6 @@ pub fn now_ms() -> i64 {
     Date::now().as_millis() as i64
 }
 
-/// 32 bytes from the platform's CSPRNG (`crypto.getRandomValues`).
-pub fn random32() -> Result<[u8; 32], ApiError> {
-    let mut buf = [0u8; 32];
-    getrandom::getrandom(&mut buf).map_err(internal)?;
-    Ok(buf)
-}
-
-/// A random u32 (backoff jitter, reply ids). On failure it is merely 0: jitter then adds
-/// nothing, and backoff still grows with its cap.
-pub fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    let _ = getrandom::getrandom(&mut b);
-    u32::from_le_bytes(b)
-}
-
 /// The settings, validated by the core.
 pub fn load_config(env: &Env) -> Result<Config, ApiError> {
     Config::from_lookup(|name| {

@@ -4,6 +4,7 @@
 //! each on one connection: [`Sockets`] counts what is open, so the most ever open at once is a
 //! figure the trace shows, not a hope.
 
+use crate::random::random_u64;
 use crate::socket::Connection;
 use edgepurge_core::delivery::{Completed, Event, InstanceDelivery, Limits, Step};
 use edgepurge_core::discovery::Instance;
@@ -59,7 +60,7 @@ pub fn deliveries(plan: &Plan, limits: Limits, sockets: &Sockets) -> impl Stream
 type Socket = Option<(Connection, Held)>;
 
 fn pump(job: usize, plan_job: Job, limits: Limits, sockets: Sockets) -> impl Stream<Item = Finished> {
-    let seed = jitter_seed();
+    let seed = random_u64();
     let machine = InstanceDelivery::new(plan_job, limits, seed);
     stream::unfold((machine, None::<(Connection, Held)>), move |(mut m, mut socket)| {
         let sockets = sockets.clone();
@@ -133,12 +134,4 @@ async fn timed<T>(timeout_ms: u32, step: impl Future<Output = T>) -> Option<T> {
         Either::Left((out, _)) => Some(out),
         Either::Right(_) => None,
     }
-}
-
-/// A random seed for one machine's backoff jitter, from the platform's CSPRNG; on failure 0
-/// (jitter then adds nothing, and backoff still grows to its cap).
-fn jitter_seed() -> u64 {
-    let mut b = [0u8; 8];
-    let _ = getrandom::getrandom(&mut b);
-    u64::from_le_bytes(b)
 }

@@ -3,10 +3,10 @@
 //! Only this crate knows Cloudflare, and it decides nothing: `edgepurge-core` does. Files
 //! depend downward only: [`routes`] (the route table) -> the endpoints ([`purge`], the one purge
 //! pipeline; [`compat`], Fastly and Cloudflare forms of it; [`inspect`], verify and instances;
-//! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, randomness,
-//! caller, body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`shard`]
+//! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, caller,
+//! body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`shard`]
 //! (fan-out past six connections, in Durable Objects) -> [`fanout`] (sockets to instances) -> [`body`] (capped reads, requests under a timeout) and [`problem`] (errors as RFC 9457
-//! responses). Everything else is the console's static files from the `ASSETS` binding;
+//! responses) and [`random`] (the CSPRNG). Everything else is the console's static files from the `ASSETS` binding;
 //! [`redeliver`] is the cron trigger.
 
 mod auth;
@@ -20,6 +20,7 @@ mod fly;
 mod inspect;
 mod problem;
 mod purge;
+mod random;
 mod redeliver;
 mod routes;
 mod shard;

@@ -8,10 +8,11 @@
 //! core gives their items, within the bounds of `core::limits`.
 
 use crate::auth::{self, Identity, Refused};
-use crate::ctx::{client, header, json_body, random_u32, Base};
+use crate::ctx::{client, header, json_body, Base};
 use crate::doh::Resolver;
 use crate::fanout::{Finished, Sockets};
 use crate::problem::{internal, json};
+use crate::random::random_u32;
 use crate::shard::{fan_out, Shards};
 use crate::store::{Completion, HistoryRecord, Store};
 use crate::trace::{clock, Tracer};

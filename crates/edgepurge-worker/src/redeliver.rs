@@ -5,10 +5,11 @@
 //! Every decision is the core's [`RedeliveryPolicy`]: which deliveries to send, and what each
 //! result means; this module reads the queue, discovers, sends and writes the updates back.
 
-use crate::ctx::{random_u32, Base};
+use crate::ctx::Base;
 use crate::doh::Resolver;
 use crate::fanout::Sockets;
 use crate::purge::collect;
+use crate::random::random_u32;
 use crate::trace::Tracer;
 use edgepurge_core::api::DeliveryStatus;
 use edgepurge_core::delivery::Limits;

@@ -7,7 +7,8 @@
 //! and a size cap, and its failures are only counted (`GET /api/health`) and logged.
 
 use crate::body::{fetch_within, Unsent};
-use crate::ctx::{load_config, now_ms, random32};
+use crate::ctx::{load_config, now_ms};
+use crate::random::random32;
 use edgepurge_core::api::ExportStatus;
 use edgepurge_core::config::OtelSettings;
 use edgepurge_core::trace::{Kind, Span, SpanId, SpanIds, Trace, TraceContext, TraceId, Value};
