@@ -840,6 +840,39 @@ class Hardening(CdnTestCase):
         self.assertEqual(status, 200, page)
         return page["entries"][0]["id"] if page["entries"] else 0
 
+    def test_a_valid_purge_over_the_limit_is_refused_after_planning_and_sends_nothing(self):
+        # The limit is counted in the D1 batch that writes the history entry: the request over it
+        # was validated and planned, yet no PURGE leaves for it.
+        status, _, person = api("POST", "/api/people", {"name": f"busy-{uuid.uuid4().hex[:8]}", "role": "editor"})
+        self.assertEqual(status, 201, person)
+        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "busy"})
+        self.assertEqual(status, 201, issued)
+        newest = self.newest_history_id()
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        seen = []
+        for _ in range(300):
+            url = f"https://{SITE}{new_page()}"
+            status, _, body = api("POST", "/api/purge", {"urls": [url]}, token=issued["token"])
+            seen.append(status)
+            if status != 200:
+                break
+        self.assertEqual((seen[-1], body["type"]), (429, "urn:edgepurge:problem:rate-limited"), body)
+        self.assertEqual(set(seen[:-1]), {200})
+        self.assertTrue(121 <= len(seen) <= 241, len(seen))
+        # One request per instance for each accepted purge, none for the refused one.
+        accepted = len(seen) - 1
+        self.assertEqual(counter_deltas("MAIN.client_req", before, [accepted] * 3), [accepted] * 3)
+        # The next one is refused too, and a page stays cached on every instance.
+        path = new_page()
+        self.warm(path)
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, _, body = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]}, token=issued["token"])
+        self.assertEqual(status, 429, body)
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        rows = self.history_since(newest, actor=person["name"])
+        self.assertEqual([r["http_status"] for r in rows].count(429), 1, "one 429 a minute is recorded")
+        self.assertEqual(len(rows), accepted + 1, "every accepted purge has its entry")
+
     def test_finding_3_refusals_of_unknown_callers_are_written_within_a_budget(self):
         # 150 refused requests from 150 addresses: at most REFUSAL_BUDGET_PER_MINUTE (60) rows,
         # whichever minutes they fall in (at most two).

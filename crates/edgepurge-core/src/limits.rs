@@ -12,6 +12,7 @@
 //!   being an IPv4 address or an IPv6 /64.
 
 use crate::error::{ApiError, ErrorKind};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// The minute a time (ms since the epoch) falls in: the window a count belongs to.
@@ -38,6 +39,39 @@ pub fn over(count: i64, limit: u32, now_ms: i64, what: &str) -> Option<ApiError>
 /// under the limit, and the first one over it.
 pub fn record_refusal(count: i64, limit: u32) -> bool {
     count <= i64::from(limit) + 1
+}
+
+/// The callers an isolate has seen over their limit in the current window. A count only grows
+/// within its window, so a caller once over stays over until the window turns: the worker then
+/// refuses at once, before reading the body or asking discovery, instead of learning it again
+/// from the count written with the history entry (which would cost a discovery per request).
+#[derive(Debug, Default)]
+pub struct OverLimit {
+    window: i64,
+    keys: BTreeSet<String>,
+}
+
+impl OverLimit {
+    /// The most callers remembered per window (beyond that, a caller is found over its limit
+    /// one discovery later: the count in D1 still decides).
+    pub const MAX_KEYS: usize = 4096;
+
+    /// Notes `key`'s `count`-th request at `now_ms`.
+    pub fn saw(&mut self, key: &str, count: i64, limit: u32, now_ms: i64) {
+        let w = window(now_ms);
+        if w != self.window {
+            self.window = w;
+            self.keys.clear();
+        }
+        if count > i64::from(limit) && self.keys.len() < Self::MAX_KEYS {
+            self.keys.insert(key.to_owned());
+        }
+    }
+
+    /// Whether `key` is known to be over its limit at `now_ms`.
+    pub fn known(&self, key: &str, now_ms: i64) -> bool {
+        self.window == window(now_ms) && self.keys.contains(key)
+    }
 }
 
 /// The bucket a client address counts in: the address for IPv4, its /64 for IPv6 (one site's

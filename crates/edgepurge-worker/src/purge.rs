@@ -20,7 +20,7 @@ use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, 
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
-use edgepurge_core::limits;
+use edgepurge_core::limits::{self, OverLimit};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
@@ -63,10 +63,39 @@ pub struct Prepared {
     entry: i64,
 }
 
-/// An identified caller of a purge route, and its requests this minute (this one included).
+/// An identified caller of a purge route, and its requests this minute (this one included) once
+/// counted. An accepted purge is counted in the batch that writes its history entry (one D1
+/// round trip for both); a refused one on its way out; a caller this isolate already saw over
+/// its limit right away, so it is refused before its body is read or discovery is asked.
 pub struct Caller {
     pub identity: Identity,
-    calls: i64,
+    calls: Option<i64>,
+}
+
+impl Caller {
+    fn key(&self) -> String {
+        rate_key(&self.identity)
+    }
+}
+
+fn rate_key(identity: &Identity) -> String {
+    format!("person:{}", identity.person.id)
+}
+
+thread_local! {
+    /// The callers this isolate saw over `RATE_LIMIT_PER_MINUTE` this minute.
+    static OVER_LIMIT: RefCell<OverLimit> = RefCell::new(OverLimit::default());
+}
+
+/// Counts one request by `key` now, and notes whether it is over the limit.
+async fn count(base: &Base, key: &str) -> Result<i64, ApiError> {
+    let calls = base.store.hit(key, base.now).await?;
+    saw(base, key, calls);
+    Ok(calls)
+}
+
+fn saw(base: &Base, key: &str, calls: i64) {
+    OVER_LIMIT.with(|o| o.borrow_mut().saw(key, calls, base.config.rate_limit_per_minute, base.now));
 }
 
 /// The caller of a purge route, as authentication found them. Every request of an identified
@@ -87,10 +116,15 @@ pub async fn caller(
             return Err(error);
         }
     };
-    let calls = base.store.hit(&format!("person:{}", identity.person.id), base.now).await?;
+    let key = rate_key(&identity);
     match refusal {
-        None => Ok(Caller { identity, calls }),
+        None => {
+            let known = OVER_LIMIT.with(|o| o.borrow().known(&key, base.now));
+            let calls = if known { Some(count(base, &key).await?) } else { None };
+            Ok(Caller { identity, calls })
+        }
         Some(error) => {
+            let calls = count(base, &key).await?;
             let error = limits::over(calls, limit, base.now, PURGES).unwrap_or(error);
             if limits::record_refusal(calls, limit) {
                 record_refusal(&base.store, base.now, Some(&identity), Vec::new(), &error, Some(tracer.trace_id()))
@@ -127,24 +161,27 @@ pub fn authenticated(tracer: &Tracer, start: u64, caller: &Result<Caller, ApiErr
     }
 }
 
-/// Everything between an authenticated caller and the fan-out: the rate limit, the role, the
-/// request (read after the role check, so a caller without the role is refused before its body
-/// is read), validation into purges, discovery and the plan; then the history entry,
-/// written ahead: if it cannot be written, nothing is sent (503). A refusal is recorded in the
-/// history, naming the request's items, before it is returned.
+/// Everything between an authenticated caller and the fan-out: the role, the request (read
+/// after the role check, so a caller without the role is refused before its body is read),
+/// validation into purges, discovery and the plan; then the rate limit and the history entry,
+/// written ahead, in one D1 batch: over the limit (429), or if the entry cannot be written
+/// (503), nothing is sent. A refused request is counted too, and a 429 wins over any other
+/// refusal. A refusal is recorded in the history, naming the request's items, before it is
+/// returned.
 pub async fn prepare(
     base: &Base,
     caller: &Caller,
     request: impl Future<Output = Result<PurgeRequest, ApiError>>,
     tracer: &Rc<Tracer>,
 ) -> Result<Prepared, ApiError> {
-    let (identity, limit) = (&caller.identity, base.config.rate_limit_per_minute);
+    let (identity, limit, key) = (&caller.identity, base.config.rate_limit_per_minute, caller.key());
     let mut items = Vec::new();
     let mut budget = 0;
+    let mut calls = caller.calls;
     let result = async {
-        if let Some(e) = limits::over(caller.calls, limit, base.now, PURGES) {
+        if let Some((n, e)) = calls.and_then(|n| Some((n, limits::over(n, limit, base.now, PURGES)?))) {
             // Read (capped) only to name the items of the one 429 a minute that is recorded.
-            if limits::record_refusal(caller.calls, limit) {
+            if limits::record_refusal(n, limit) {
                 items = request.await.map(|r| labels(&base.config, &r)).unwrap_or_default();
             }
             return Err(e);
@@ -178,9 +215,14 @@ pub async fn prepare(
             detail: None,
             trace_id: Some(tracer.trace_id()),
         };
-        let entry = base.store.record(&entry).await.map_err(|e| {
+        let (n, entry) = base.store.record_within(&entry, &key, limit).await.map_err(|e| {
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
             ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
+        })?;
+        calls = Some(n);
+        saw(base, &key, n);
+        let entry = entry.ok_or_else(|| {
+            limits::over(n, limit, base.now, PURGES).unwrap_or_else(|| internal("the history entry was not written"))
         })?;
         Ok(Prepared {
             plan: Rc::new(plan),
@@ -192,12 +234,18 @@ pub async fn prepare(
         })
     }
     .await;
-    if let Err(e) = &result {
-        if limits::record_refusal(caller.calls, limit) {
-            record_refusal(&base.store, base.now, Some(identity), items, e, Some(tracer.trace_id())).await;
-        }
+    let Err(error) = result else { return result };
+    let calls = match calls {
+        Some(n) => Some(n),
+        // Refused before the batch that counts: counted now (if D1 cannot, the refusal stands).
+        None => count(base, &key).await.map_err(|e| worker::console_error!("rate count failed: {}", e.detail)).ok(),
+    };
+    let Some(calls) = calls else { return Err(error) };
+    let error = limits::over(calls, limit, base.now, PURGES).unwrap_or(error);
+    if limits::record_refusal(calls, limit) {
+        record_refusal(&base.store, base.now, Some(identity), items, &error, Some(tracer.trace_id())).await;
     }
-    result
+    Err(error)
 }
 
 /// Runs every request of `plan` and collects each into the report.

@@ -252,6 +252,13 @@ pub struct SessionRow {
     pub personal: bool,
 }
 
+/// Counts one request by `?1` in window `?2`; returns the count, this one included.
+const HIT: &str = "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
+                   ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count";
+
+/// Forgets `?1`'s windows before `?2`.
+const FORGET_WINDOWS: &str = "DELETE FROM rate_limits WHERE key = ?1 AND window < ?2";
+
 impl Store {
     pub fn open(env: &Env) -> Result<Store, ApiError> {
         let db = env.d1("DB").map_err(|e| {
@@ -508,6 +515,48 @@ impl Store {
         row.map(|r| r.id).ok_or_else(|| internal("INSERT returned no row"))
     }
 
+    /// Counts one request by `key` in the current minute and, in the same D1 batch (one round
+    /// trip, one transaction), opens the history entry only if that count is within `limit`.
+    /// Returns the count (this request included) and the entry's id, `None` when over the limit.
+    pub async fn record_within(
+        &self,
+        r: &HistoryRecord,
+        key: &str,
+        limit: u32,
+    ) -> Result<(i64, Option<i64>), ApiError> {
+        let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
+        let window = limits::window(r.at);
+        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
+        let batch = vec![
+            stmt(HIT, &[s(key), n(window)])?,
+            stmt(FORGET_WINDOWS, &[s(key), n(window)])?,
+            stmt(
+                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, \
+                 trace_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9 \
+                 WHERE (SELECT count FROM rate_limits WHERE key = ?10 AND window = ?11) <= ?12 RETURNING id",
+                &[
+                    n(r.at),
+                    s(&r.actor),
+                    r.person_id.map_or(JsValue::NULL, n),
+                    s(&items),
+                    s(r.status.as_str()),
+                    n(r.http_status.into()),
+                    opt(r.detail.as_deref()),
+                    n(r.labels.len() as i64),
+                    opt(r.trace_id.as_deref()),
+                    s(key),
+                    n(window),
+                    n(limit.into()),
+                ],
+            )?,
+        ];
+        let results = self.db.batch(batch).await.map_err(internal)?;
+        let count = results.first().map(|r| r.results::<Count>()).transpose().map_err(internal)?;
+        let id = results.get(2).map(|r| r.results::<Id>()).transpose().map_err(internal)?;
+        let count = count.and_then(|rows| rows.into_iter().next()).ok_or_else(|| internal("no count returned"))?;
+        Ok((count.count, id.and_then(|rows| rows.into_iter().next()).map(|r| r.id)))
+    }
+
     /// Completes entry `id` with a purge's outcome, each (item, instance) result, and the
     /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
     pub async fn complete(&self, id: i64, at: i64, c: &Completion) -> Result<(), ApiError> {
@@ -659,17 +708,11 @@ impl Store {
     /// Counts one request by `key` in the current minute; returns the count, this one included.
     pub async fn hit(&self, key: &str, now: i64) -> Result<i64, ApiError> {
         let window = limits::window(now);
-        let row: Option<Count> = self
-            .row(
-                "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count",
-                &[s(key), n(window)],
-            )
-            .await?;
+        let row: Option<Count> = self.row(HIT, &[s(key), n(window)]).await?;
         let count = row.map_or(0, |r| r.count);
         if count == 1 {
             // First request of a new window for this key: forget its old windows.
-            self.run("DELETE FROM rate_limits WHERE key = ?1 AND window < ?2", &[s(key), n(window)]).await?;
+            self.run(FORGET_WINDOWS, &[s(key), n(window)]).await?;
         }
         Ok(count)
     }

@@ -212,6 +212,16 @@ fn finding_3_limits_count_every_request_and_bound_the_refusals_recorded() {
     assert_eq!(client_bucket(Some("203.0.113.7")), "203.0.113.7");
     assert_eq!(client_bucket(Some("2001:db8:1:2:aaaa::1")), client_bucket(Some("2001:db8:1:2:ffff::9")));
     assert_eq!(client_bucket(Some("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+    // An isolate remembers who is over the limit until the window turns, and no one else.
+    let mut seen = edgepurge_core::limits::OverLimit::default();
+    seen.saw("person:1", 120, 120, 61_000);
+    assert!(!seen.known("person:1", 61_000));
+    seen.saw("person:1", 121, 120, 61_000);
+    seen.saw("person:2", 5, 120, 61_500);
+    assert!(seen.known("person:1", 119_999) && !seen.known("person:2", 119_999));
+    assert!(!seen.known("person:1", 120_000), "a new window forgets");
+    seen.saw("person:2", 1, 120, 120_000);
+    assert!(!seen.known("person:1", 61_000), "the old window is gone");
     assert_ne!(client_bucket(Some("2001:db8:1:2::1")), client_bucket(Some("2001:db8:1:3::1")));
     assert_eq!(client_bucket(Some("::ffff:203.0.113.7")), "203.0.113.7");
     assert_eq!((client_bucket(None), client_bucket(Some("not an address"))), ("unknown".into(), "unknown".into()));
