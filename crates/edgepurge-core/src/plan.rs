@@ -69,6 +69,9 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     /// Jobs run at once, at most.
     pub concurrency: usize,
+    /// The order the jobs start in, as indices into `jobs` ([`Plan::slowest_first`]); empty
+    /// for plan order.
+    pub start: Vec<usize>,
 }
 
 impl Plan {
@@ -150,7 +153,36 @@ impl Plan {
                 Job { instance, requests }
             })
             .collect();
-        Plan { purges, jobs, concurrency: concurrency.max(1) }
+        Plan { purges, jobs, concurrency: concurrency.max(1), start: Vec::new() }
+    }
+
+    /// The jobs `jobs` (indices into this plan's), in that order, as a plan of their own with
+    /// no purges: what one shard runs.
+    pub fn subset(&self, jobs: &[usize]) -> Plan {
+        let jobs = jobs.iter().filter_map(|&j| self.jobs.get(j).cloned()).collect();
+        Plan { purges: Vec::new(), jobs, concurrency: self.concurrency, start: Vec::new() }
+    }
+
+    /// Starts the slowest instances first, by `latency_ms` (each instance's recent typical
+    /// request time, keyed as reports name instances), those with no figure before all (nothing
+    /// says they are fast), ties in plan order. With more instances than `concurrency` running
+    /// in one invocation, the slow ones then overlap the later waves instead of being one.
+    /// Reports keep plan order.
+    pub fn slowest_first(&mut self, latency_ms: &BTreeMap<String, u32>) {
+        let mut order: Vec<usize> = (0..self.jobs.len()).collect();
+        order.sort_by_key(|&j| {
+            std::cmp::Reverse(latency_ms.get(&self.jobs[j].instance.key()).copied().unwrap_or(u32::MAX))
+        });
+        self.start = order;
+    }
+
+    /// The indices of the jobs in the order they start.
+    pub fn start_order(&self) -> Vec<usize> {
+        if self.start.len() == self.jobs.len() {
+            self.start.clone()
+        } else {
+            (0..self.jobs.len()).collect()
+        }
     }
 
     /// Refuses (422) a plan needing more instance connections than `budget` (the platform caps

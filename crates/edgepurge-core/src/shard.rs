@@ -101,7 +101,7 @@ pub fn from_wire(wire: ShardPlan) -> Result<(Plan, Limits), String> {
         connections: wire.connections.max(1),
         window: wire.window.max(1),
     };
-    Ok((Plan { purges: Vec::new(), jobs, concurrency: wire.concurrency.max(1) }, limits))
+    Ok((Plan { purges: Vec::new(), jobs, concurrency: wire.concurrency.max(1), start: Vec::new() }, limits))
 }
 
 /// A finished request of the shard's job `job`, as its line.

@@ -17,6 +17,18 @@ pub struct Sample {
     pub elapsed_ms: Option<u64>,
 }
 
+/// How far back an instance's request times count towards its typical time, which orders the
+/// fan-out (`Plan::slowest_first`).
+pub const LATENCY_WINDOW_MS: i64 = 10 * 60_000;
+
+/// How long an isolate keeps the typical times it read before reading them again.
+pub const LATENCY_REFRESH_MS: i64 = 60_000;
+
+/// Whether typical times read at `read_at` (never: `None`) are due to be read again at `now`.
+pub fn latency_refresh_due(read_at: Option<i64>, now: i64) -> bool {
+    read_at.is_none_or(|at| now - at >= LATENCY_REFRESH_MS || now < at)
+}
+
 /// The statistics window: the last 24 hours, in hourly buckets.
 pub const WINDOW_MS: i64 = 24 * 3_600_000;
 const BUCKETS: usize = 24;

@@ -50,10 +50,14 @@ impl Drop for Held {
     }
 }
 
-/// Every request of `plan`, yielded as each finishes; `sockets` counts the connections.
+/// Every request of `plan`, yielded as each finishes, its jobs started in the plan's start
+/// order; `sockets` counts the connections.
 pub fn deliveries(plan: &Plan, limits: Limits, sockets: &Sockets) -> impl Stream<Item = Finished> + 'static {
-    let pumps: Vec<_> =
-        plan.jobs.iter().enumerate().map(|(j, job)| Box::pin(pump(j, job.clone(), limits, sockets.clone()))).collect();
+    let pumps: Vec<_> = plan
+        .start_order()
+        .into_iter()
+        .filter_map(|j| Some(Box::pin(pump(j, plan.jobs.get(j)?.clone(), limits, sockets.clone()))))
+        .collect();
     stream::iter(pumps).flatten_unordered(plan.concurrency)
 }
 

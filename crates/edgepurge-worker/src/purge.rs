@@ -25,10 +25,12 @@ use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::request::{labels, purges_for};
+use edgepurge_core::stats;
 use edgepurge_core::ApiError;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
 use worker::{Context, Env, Headers, Request, Response};
@@ -85,6 +87,29 @@ fn rate_key(identity: &Identity) -> String {
 thread_local! {
     /// The callers this isolate saw over `RATE_LIMIT_PER_MINUTE` this minute.
     static OVER_LIMIT: RefCell<OverLimit> = RefCell::new(OverLimit::default());
+    /// Each instance's recent typical request time, and when this isolate read them (after a
+    /// reply, at most once a minute): the fan-out starts the slowest first.
+    static LATENCIES: RefCell<(Option<i64>, BTreeMap<String, u32>)> = const { RefCell::new((None, BTreeMap::new())) };
+}
+
+/// Reads the instances' typical times again if they are due (`core::stats`).
+async fn refresh_latencies(base: &Base) {
+    let due = LATENCIES.with(|l| {
+        let mut l = l.borrow_mut();
+        let due = stats::latency_refresh_due(l.0, base.now);
+        if due {
+            // Marked first, so concurrent purges in this isolate do not read them too.
+            l.0 = Some(base.now);
+        }
+        due
+    });
+    if !due {
+        return;
+    }
+    match base.store.typical_latencies(base.now - stats::LATENCY_WINDOW_MS).await {
+        Ok(map) => LATENCIES.with(|l| l.borrow_mut().1 = map),
+        Err(e) => worker::console_error!("reading the instances' typical times failed: {}", e.detail),
+    }
 }
 
 /// Counts one request by `key` now, and notes whether it is over the limit.
@@ -195,6 +220,11 @@ pub async fn prepare(
         let start = clock();
         let (token, concurrency) = (&base.config.purge_token, base.config.concurrency);
         let mut plan = Plan::build(purges, &instances, token, concurrency, request.confirm)?;
+        let timed = LATENCIES.with(|l| {
+            let figures = &l.borrow().1;
+            plan.slowest_first(figures);
+            plan.jobs.iter().filter(|j| figures.contains_key(&j.instance.key())).count()
+        });
         plan.trace(&tracer.context, &tracer.ids);
         budget = base.config.instance_budget(resolver.subrequests());
         let s = plan.summary();
@@ -202,7 +232,8 @@ pub async fn prepare(
         tracer.span(
             span.with("edgepurge.requests", s.requests as i64)
                 .with("edgepurge.concurrency", s.concurrency as i64)
-                .with("edgepurge.budget", budget as i64),
+                .with("edgepurge.budget", budget as i64)
+                .with("edgepurge.instances.timed", timed as i64),
         );
         plan.check_budget(budget)?;
         let entry = HistoryRecord {
@@ -404,14 +435,17 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
     (report, None)
 }
 
-/// Completes the history entry after the reply (nothing was queued, so the report promised
-/// nothing that depends on it); a failure leaves the entry `running` and is logged and traced.
+/// What is left after the reply: the history entry's completion, when nothing was queued (the
+/// report promised nothing that depends on it; a failure leaves the entry `running` and is
+/// logged and traced), and the instances' typical times when due.
 async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Completion>) {
-    let Some(completion) = completion else { return };
-    if let Err(e) = base.store.complete(prepared.entry, base.now, &completion).await {
-        worker::console_error!("history entry {} not completed: {}", prepared.entry, e.detail);
-        prepared.tracer.fail(format!("history entry {} not completed: {}", prepared.entry, e.detail));
+    if let Some(completion) = completion {
+        if let Err(e) = base.store.complete(prepared.entry, base.now, &completion).await {
+            worker::console_error!("history entry {} not completed: {}", prepared.entry, e.detail);
+            prepared.tracer.fail(format!("history entry {} not completed: {}", prepared.entry, e.detail));
+        }
     }
+    refresh_latencies(base).await;
 }
 
 fn log_purge(prepared: &Prepared, report: &PurgeReport, status: HistoryStatus) {

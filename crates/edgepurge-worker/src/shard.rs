@@ -158,11 +158,7 @@ pub fn fan_out(
     let mut parts = shard::split(plan).into_iter();
     let here = parts.next().unwrap_or_default();
     let remote: Vec<(ShardPlan, Vec<usize>)> = parts.map(|jobs| (shard::to_wire(plan, &jobs, limits), jobs)).collect();
-    let local = Plan {
-        purges: Vec::new(),
-        jobs: here.iter().filter_map(|&j| plan.jobs.get(j).cloned()).collect(),
-        concurrency: plan.concurrency,
-    };
+    let local = plan.subset(&here);
     let sockets = sockets.clone();
     let starting = {
         let shards = shards.clone();

@@ -19,6 +19,7 @@ use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env};
 
@@ -202,6 +203,12 @@ impl DeliveryRow {
 struct StatusCount {
     status: String,
     n: usize,
+}
+
+#[derive(Deserialize)]
+struct LatencyRow {
+    instance: String,
+    ms: i64,
 }
 
 #[derive(Deserialize)]
@@ -643,6 +650,19 @@ impl Store {
             out.push(LastPurge { instance: r.instance, at: r.at, url: r.url, outcome });
         }
         Ok(out)
+    }
+
+    /// Each instance's mean request time over the results recorded since `since` (ms): one
+    /// query, for the fan-out's start order.
+    pub async fn typical_latencies(&self, since: i64) -> Result<BTreeMap<String, u32>, ApiError> {
+        let rows: Vec<LatencyRow> = self
+            .rows(
+                "SELECT instance, CAST(AVG(elapsed_ms) AS INTEGER) AS ms FROM purge_results \
+                 WHERE at > ?1 AND elapsed_ms IS NOT NULL GROUP BY instance LIMIT 100000",
+                &[n(since)],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.instance, u32::try_from(r.ms.max(0)).unwrap_or(u32::MAX))).collect())
     }
 
     /// Every result recorded since `since` (ms), for the Instances page's figures: one query.

@@ -51,6 +51,21 @@ fn shards_hold_at_most_the_concurrency_and_are_as_even_as_can_be() {
 }
 
 #[test]
+fn within_one_invocation_the_slowest_instances_start_first() {
+    let mut plan = plan(5, 2);
+    assert_eq!(plan.start_order(), [0, 1, 2, 3, 4], "no figures: plan order");
+    let key = |j: usize| plan.jobs[j].instance.key();
+    // Job 3 has no figure (a new instance): nothing says it is fast, so it starts first.
+    let figures: BTreeMap<String, u32> = [(key(0), 20), (key(1), 250), (key(2), 80), (key(4), 250)].into();
+    let before = plan.jobs.clone();
+    plan.slowest_first(&figures);
+    assert_eq!(plan.start_order(), [3, 1, 4, 2, 0], "longest first, ties in plan order");
+    assert_eq!(plan.jobs, before, "the jobs (and so the report's rows) keep plan order");
+    assert_eq!(plan.subset(&[4, 0]).jobs, [before[4].clone(), before[0].clone()]);
+    assert_eq!(plan.subset(&[4, 0]).start_order(), [0, 1]);
+}
+
+#[test]
 fn a_shard_runs_exactly_the_jobs_it_was_given_as_the_core_wrote_them() {
     let p = plan(15, 6);
     let shards = split(&p);

@@ -34,3 +34,12 @@ fn each_instance_gets_its_percentiles_failures_and_hourly_p95() {
     assert_eq!(fra.hourly_p95_ms[18], Some(5000));
     assert_eq!(fra.hourly_p95_ms.iter().filter(|h| h.is_some()).count(), 2);
 }
+
+#[test]
+fn typical_times_are_read_again_once_a_minute() {
+    use edgepurge_core::stats::{latency_refresh_due, LATENCY_REFRESH_MS};
+    assert!(latency_refresh_due(None, NOW), "never read");
+    assert!(!latency_refresh_due(Some(NOW), NOW + LATENCY_REFRESH_MS - 1));
+    assert!(latency_refresh_due(Some(NOW), NOW + LATENCY_REFRESH_MS));
+    assert!(latency_refresh_due(Some(NOW), NOW - 1), "a clock that went back");
+}
