@@ -51,6 +51,29 @@ fn shards_hold_at_most_the_concurrency_and_are_as_even_as_can_be() {
 }
 
 #[test]
+fn shard_requests_fit_in_the_calling_invocations_subrequest_budget() {
+    // The budget is checked against every instance and shared among them all, but the calling
+    // invocation connects only to its own shard's instances: each shard request stands in for
+    // at least one connection it would otherwise have made. So its connections (retries
+    // included) plus one request per other shard never pass the budget, and each shard's own
+    // connections fit in that shard's budget.
+    let config = super::config(&[]);
+    for instances in [1, 5, 6, 7, 15, 16, 60, 61, 130] {
+        for concurrency in [1, 2, 6] {
+            let plan = plan(instances, concurrency);
+            for budget in [instances, instances + 1, 2 * instances + 3, 1000] {
+                plan.check_budget(budget).unwrap();
+                let per_job = Limits::for_plan(&config, &plan, budget).connections as usize;
+                let shards = split(&plan);
+                let caller = shards[0].len() * per_job + (shards.len() - 1);
+                assert!(caller <= budget, "{instances} instances, concurrency {concurrency}, budget {budget}");
+                assert!(shards.iter().all(|s| s.len() * per_job <= budget));
+            }
+        }
+    }
+}
+
+#[test]
 fn within_one_invocation_the_slowest_instances_start_first() {
     let mut plan = plan(5, 2);
     assert_eq!(plan.start_order(), [0, 1, 2, 3, 4], "no figures: plan order");
