@@ -19,7 +19,8 @@
 //!   time, and a client may then retry an idempotent request).
 //! - **Skip after unreachable.** Once a request's final error says the instance is unreachable
 //!   (connect failure, timeout), the rest of its queue is reported as skipped at once instead of
-//!   each waiting for its own timeout.
+//!   each waiting for its own timeout; one that was written behind the failed one (pipelined)
+//!   is reported as sent and unanswered, not as skipped.
 //! - **Connection budget.** A job opens at most `Limits::connections` connections, retries and
 //!   reconnects included; past that a request fails (retryable: redelivery has a budget of its
 //!   own) without connecting.
@@ -190,6 +191,8 @@ struct Flight {
     /// Whether this attempt already reopened a connection the instance closed.
     reconnected: bool,
     sent: bool,
+    /// Whether its bytes were ever written to a connection (so a skip cannot say "not sent").
+    written: bool,
     received: usize,
     reader: AnswerReader,
     /// How long the last connection opened for it took to open.
@@ -336,6 +339,7 @@ impl InstanceDelivery {
             self.send_buf.clear();
             for flight in self.in_flight.iter_mut().filter(|f| !f.sent) {
                 flight.sent = true;
+                flight.written = true;
                 self.send_buf.extend_from_slice(&self.job.requests[flight.request].bytes);
             }
             self.phase = Phase::Sending;
@@ -372,15 +376,19 @@ impl InstanceDelivery {
             if let Some(e) = self.unreachable.clone() {
                 let first = self.queue.iter().enumerate().min_by_key(|(_, f)| f.request).map(|(i, _)| i);
                 let skipped = match first.map(|i| self.queue.swap_remove(i)) {
-                    Some(flight) => Some((flight.request, flight.attempts)),
+                    Some(flight) => Some((flight.request, flight.attempts, flight.written)),
                     None if self.next < self.job.requests.len() => {
                         self.next += 1;
-                        Some((self.next - 1, 0))
+                        Some((self.next - 1, 0, false))
                     }
                     None => None,
                 };
-                let (request, attempts) = skipped?;
-                let reply = Err(DeliveryError::Skipped(Box::new(e)));
+                let (request, attempts, written) = skipped?;
+                // Written once but unanswered: it was sent, so it says so, and counts that send.
+                let (reply, attempts) = match written {
+                    true => (Err(DeliveryError::Unanswered(Box::new(e))), attempts.max(1)),
+                    false => (Err(DeliveryError::Skipped(Box::new(e))), attempts),
+                };
                 let classified = classify(&reply);
                 let timing = Timing { started_at: now, ended_at: now, connect_ms: None };
                 self.completed.push_back(Completed { request, reply, classified, attempts, elapsed_ms: 0, timing });
@@ -403,6 +411,7 @@ impl InstanceDelivery {
                 waited: true,
                 reconnected: false,
                 sent: false,
+                written: false,
                 received: 0,
                 reader: AnswerReader::new(),
                 connect_ms: None,

@@ -29,6 +29,10 @@ pub enum DeliveryError {
     /// Not sent, because an earlier request to the same instance could not connect or timed
     /// out; carries that earlier error.
     Skipped(Box<DeliveryError>),
+    /// Sent (pipelined behind a request that then failed), but never answered, and not sent
+    /// again because the instance became unreachable; carries that error. Whether the instance
+    /// acted on it is unknown.
+    Unanswered(Box<DeliveryError>),
     /// Not sent, because the job had opened all the connections its share of
     /// `SUBREQUEST_BUDGET` allows (the number).
     Budget(u32),
@@ -39,7 +43,13 @@ pub enum DeliveryError {
 impl DeliveryError {
     /// Whether the instance is unreachable, so the rest of its queue should not be tried now.
     pub fn instance_unreachable(&self) -> bool {
-        matches!(self, DeliveryError::Connect(_) | DeliveryError::Timeout(_) | DeliveryError::Skipped(_))
+        matches!(
+            self,
+            DeliveryError::Connect(_)
+                | DeliveryError::Timeout(_)
+                | DeliveryError::Skipped(_)
+                | DeliveryError::Unanswered(_)
+        )
     }
 }
 
@@ -51,6 +61,9 @@ impl fmt::Display for DeliveryError {
             DeliveryError::Io(e) => write!(f, "connection broke: {e}"),
             DeliveryError::Answer(e) => e.fmt(f),
             DeliveryError::Skipped(e) => write!(f, "not sent: instance unreachable ({e})"),
+            DeliveryError::Unanswered(e) => {
+                write!(f, "sent, but no answer came before the instance became unreachable ({e})")
+            }
             DeliveryError::Budget(n) => {
                 write!(f, "not sent: this instance's {n} connections of SUBREQUEST_BUDGET are spent")
             }

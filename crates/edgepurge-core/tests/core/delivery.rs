@@ -541,7 +541,20 @@ fn a_timeout_in_the_window_skips_the_rest_of_an_unreachable_instance() {
     let (trace, done) = drive(job(3, false), pipelined(1, 8), &[Ok, Ok, Timeout]);
     assert_eq!(trace, ["connect", "send 0,1,2", "recv", "done 0", "close", "done 1", "done 2"]);
     assert_eq!(done[0].reply, Err(DeliveryError::Timeout(TIMEOUT)));
-    assert!(done[1..].iter().all(|c| matches!(c.reply, Err(DeliveryError::Skipped(_))) && c.attempts == 0));
+    // Requests 1 and 2 were written behind 0: sent, unanswered, one send each; never "not sent".
+    assert!(done[1..].iter().all(|c| matches!(&c.reply, Err(DeliveryError::Unanswered(e))
+        if matches!(**e, DeliveryError::Timeout(_)))
+        && c.attempts == 1));
+    assert!(done[1].classified.retryable && done[1].classified.error.as_deref().unwrap().starts_with("sent, but no"));
+}
+
+#[test]
+fn only_what_was_written_behind_a_timeout_is_unanswered_the_rest_is_not_sent() {
+    // A window of 2: requests 0 and 1 go out, 0 times out; 1 was written, 2 and 3 never were.
+    let (trace, done) = drive(job(4, false), pipelined(1, 2), &[Ok, Ok, Timeout]);
+    assert_eq!(trace, ["connect", "send 0,1", "recv", "done 0", "close", "done 1", "done 2", "done 3"]);
+    assert!(matches!(done[1].reply, Err(DeliveryError::Unanswered(_))) && done[1].attempts == 1);
+    assert!(done[2..].iter().all(|c| matches!(c.reply, Err(DeliveryError::Skipped(_))) && c.attempts == 0));
 }
 
 #[test]
