@@ -10,11 +10,10 @@
 //! belong to the name (directly or through a CNAME chain in the same answer) count.
 
 use crate::api::Transport;
+use crate::dns::{self, Data};
 use crate::error::{ApiError, ErrorKind};
 use crate::fly::{Machine, FORCE_INSTANCE_HEADER};
 use crate::http1::FieldValue;
-use simple_dns::rdata::RData;
-use simple_dns::{Name, Packet, PacketFlag, Question, CLASS, QTYPE, RCODE, TYPE};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -214,10 +213,10 @@ impl RecordType {
     /// Both address types, in the order they are asked.
     pub const BOTH: [RecordType; 2] = [RecordType::A, RecordType::Aaaa];
 
-    fn qtype(self) -> TYPE {
+    fn qtype(self) -> u16 {
         match self {
-            RecordType::A => TYPE::A,
-            RecordType::Aaaa => TYPE::AAAA,
+            RecordType::A => dns::TYPE_A,
+            RecordType::Aaaa => dns::TYPE_AAAA,
         }
     }
 }
@@ -271,11 +270,7 @@ impl fmt::Display for DnsError {
 /// Builds the RFC 8484 wire-format query for `name`'s records of type `rtype`, with recursion
 /// desired.
 pub fn dns_query(name: &str, rtype: RecordType, id: u16) -> Result<Vec<u8>, DnsError> {
-    let mut packet = Packet::new_query(id);
-    packet.set_flags(PacketFlag::RECURSION_DESIRED);
-    let qname = Name::new(name).map_err(|e| DnsError::Malformed(e.to_string()))?;
-    packet.questions.push(Question::new(qname, rtype.qtype().into(), CLASS::IN.into(), false));
-    packet.build_bytes_vec().map_err(|e| DnsError::Malformed(e.to_string()))
+    dns::query(name, rtype.qtype(), id).map_err(DnsError::Malformed)
 }
 
 /// Parses the answer to [`dns_query`]`(name, rtype, id)` into its addresses.
@@ -283,32 +278,28 @@ pub fn dns_query(name: &str, rtype: RecordType, id: u16) -> Result<Vec<u8>, DnsE
 /// NOERROR with no records of the type is an empty list, not an error: a name with only IPv4
 /// instances has no AAAA records.
 pub fn parse_answer(name: &str, rtype: RecordType, id: u16, bytes: &[u8]) -> Result<Vec<IpAddr>, DnsError> {
-    let packet = Packet::parse(bytes).map_err(|e| DnsError::Malformed(e.to_string()))?;
-    if packet.id() != id {
-        return Err(DnsError::WrongId { expected: id, got: packet.id() });
+    let message = dns::parse(bytes).map_err(DnsError::Malformed)?;
+    if message.id != id {
+        return Err(DnsError::WrongId { expected: id, got: message.id });
     }
-    if !packet.has_flags(PacketFlag::RESPONSE) {
+    if !message.response {
         return Err(DnsError::NotOurAnswer);
     }
-    let asked = packet.questions.iter().any(|q| same_name(&q.qname, name) && q.qtype == QTYPE::TYPE(rtype.qtype()));
-    if packet.questions.len() != 1 || !asked {
+    let asked = message.questions.iter().any(|(q, t)| same_name(q, name) && *t == rtype.qtype());
+    if message.questions.len() != 1 || !asked {
         return Err(DnsError::NotOurAnswer);
     }
-    match packet.rcode() {
-        RCODE::NoError => {}
-        RCODE::NameError => return Err(DnsError::Rcode(format!("NXDOMAIN for {name}"))),
-        RCODE::ServerFailure => return Err(DnsError::Rcode(format!("SERVFAIL for {name}"))),
-        other => return Err(DnsError::Rcode(format!("{other:?} for {name}"))),
+    if message.rcode != dns::RCODE_NOERROR {
+        return Err(DnsError::Rcode(format!("{} for {name}", dns::rcode_name(message.rcode))));
     }
     // Follow the CNAME chain from `name` (bounded, against loops).
     let mut owners: Vec<String> = vec![name.trim_end_matches('.').to_ascii_lowercase()];
     for _ in 0..8 {
         let before = owners.len();
-        for rr in &packet.answers {
-            if let RData::CNAME(target) = &rr.rdata {
-                let target = target.0.to_string().trim_end_matches('.').to_ascii_lowercase();
-                if owners.iter().any(|o| same_name(&rr.name, o)) && !owners.contains(&target) {
-                    owners.push(target);
+        for rr in &message.answers {
+            if let Data::Cname(target) = &rr.data {
+                if owners.iter().any(|o| same_name(&rr.name, o)) && !owners.contains(target) {
+                    owners.push(target.clone());
                 }
             }
         }
@@ -317,13 +308,13 @@ pub fn parse_answer(name: &str, rtype: RecordType, id: u16, bytes: &[u8]) -> Res
         }
     }
     let mut out = Vec::new();
-    for rr in &packet.answers {
+    for rr in &message.answers {
         if !owners.iter().any(|o| same_name(&rr.name, o)) {
             continue;
         }
-        let ip = match (&rr.rdata, rtype) {
-            (RData::A(a), RecordType::A) => IpAddr::V4(Ipv4Addr::from(a.address)),
-            (RData::AAAA(a), RecordType::Aaaa) => IpAddr::V6(Ipv6Addr::from(a.address)),
+        let ip = match (&rr.data, rtype) {
+            (Data::A(a), RecordType::A) => IpAddr::V4(Ipv4Addr::from(*a)),
+            (Data::Aaaa(a), RecordType::Aaaa) => IpAddr::V6(Ipv6Addr::from(*a)),
             _ => continue,
         };
         if !out.contains(&ip) {
@@ -333,8 +324,8 @@ pub fn parse_answer(name: &str, rtype: RecordType, id: u16, bytes: &[u8]) -> Res
     Ok(out)
 }
 
-fn same_name(n: &Name<'_>, s: &str) -> bool {
-    n.to_string().trim_end_matches('.').eq_ignore_ascii_case(s.trim_end_matches('.'))
+fn same_name(n: &str, s: &str) -> bool {
+    n.trim_end_matches('.').eq_ignore_ascii_case(s.trim_end_matches('.'))
 }
 
 /// Combines the A and AAAA lookups of `name` into instances at `port`.

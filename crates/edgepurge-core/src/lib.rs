@@ -7,7 +7,8 @@
 //! 1. [`config::Config`] is read from string settings (`[vars]` and secrets on Workers).
 //! 2. [`target::Target::parse`] validates each URL; [`config::Config::check_host`] applies the
 //!    allowlist.
-//! 3. [`discovery`] builds RFC 8484 DNS queries and turns the answers into instances.
+//! 3. [`discovery`] builds RFC 8484 DNS queries (the message format is [`dns`]) and turns the
+//!    answers into instances.
 //! 4. [`request::purges_for`] validates a purge request into [`purge::Purge`]s (the Fastly and
 //!    Cloudflare forms first become a request through [`compat`]).
 //! 5. [`plan::Plan`] groups purges by instance, one connection per instance, under a
@@ -30,6 +31,7 @@ pub mod compat;
 pub mod config;
 pub mod delivery;
 pub mod discovery;
+pub mod dns;
 pub mod error;
 pub mod fly;
 pub mod history;

@@ -278,6 +278,33 @@ fn dns_answers_are_checked_before_they_are_believed() {
 }
 
 #[test]
+fn dns_answers_as_servers_write_them_compressed_are_read() {
+    // As a resolver writes it: names compressed against the question, the CNAME's target
+    // against the question's tail, and a signature record that is not read.
+    let name = "instances.example.net";
+    let mut m = vec![0, 0, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0];
+    for label in ["instances", "example", "net"] {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let example = 12 + 1 + 9; // where "example" starts, in the question
+    m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 7, 4, b'p', b'o', b'o', b'l', 0xc0, example]);
+    let pool = (m.len() - 7) as u8;
+    m.extend_from_slice(&[0xc0, pool, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 7]);
+    m.extend_from_slice(&[0xc0, 12, 0, 46, 0, 1, 0, 0, 0, 60, 0, 3, 1, 2, 3]);
+    assert_eq!(parse_answer(name, RecordType::A, 0, &m).unwrap(), ["198.51.100.7".parse::<IpAddr>().unwrap()]);
+    // The same with REFUSED in the header: an error that names it.
+    m[3] = 0x85;
+    assert_eq!(parse_answer(name, RecordType::A, 0, &m), Err(DnsError::Rcode(format!("REFUSED for {name}"))));
+    // A record claiming more data than the message holds: malformed.
+    m[3] = 0x80;
+    let last = m.len() - 4;
+    m[last] = 9;
+    assert!(matches!(parse_answer(name, RecordType::A, 0, &m), Err(DnsError::Malformed(_))));
+}
+
+#[test]
 fn dns_answers_follow_cnames_and_ignore_strangers() {
     let name = "instances.example.net";
     let records = vec![
