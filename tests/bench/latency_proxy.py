@@ -58,11 +58,25 @@ async def pump(reader, pipe):
     pipe.close()
 
 
+# The running connections' tasks, held: asyncio keeps only weak references to them, and under
+# thousands of connections at once it collected some while they waited ("Task was destroyed but
+# it is pending!").
+RUNNING = set()
+
+
 def handler(rtt_ms, upstream):
     half = rtt_ms / 2000.0
     host, port = upstream.rsplit(":", 1)
 
     async def handle(client_reader, client_writer):
+        task = asyncio.current_task()
+        RUNNING.add(task)
+        try:
+            await proxy(client_reader, client_writer)
+        finally:
+            RUNNING.discard(task)
+
+    async def proxy(client_reader, client_writer):
         accepted = time.monotonic()
         try:
             up_reader, up_writer = await asyncio.open_connection(host, int(port))
@@ -73,8 +87,10 @@ def handler(rtt_ms, upstream):
         # opened (the handshake), then half a round trip on the way. Back: half a round trip.
         to_instance = Pipe(up_writer, half, hold_until=accepted + 2 * half)
         to_client = Pipe(client_writer, half)
+        RUNNING.update((to_instance.task, to_client.task))
         await asyncio.gather(pump(client_reader, to_instance), pump(up_reader, to_client))
         await asyncio.gather(to_instance.task, to_client.task, return_exceptions=True)
+        RUNNING.difference_update((to_instance.task, to_client.task))
 
     return handle
 
