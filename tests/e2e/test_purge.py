@@ -441,6 +441,26 @@ class Shards(CdnTestCase):
         # which of them finds a URL cached, and what each HEAD then sees, varies from run to run.)
         self.check_trace(trace_id)
 
+    def test_verification_of_15_instances_runs_in_shards_too(self):
+        path = new_page()
+        for inst in CDN.wide_instances:
+            ip, port = inst.rsplit(":", 1)
+            http_get(ip, int(port), path, headers={"Host": WIDE_SITE})
+        req = urllib.request.Request(CDN.api + "/api/verify", data=json.dumps({"url": f"https://{WIDE_SITE}{path}"}).encode(),
+                                     method="POST", headers={"Authorization": f"Bearer {CDN.api_token}",
+                                                             "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            trace_id = resp.headers["traceparent"].split("-")[1]
+            report = json.loads(resp.read())
+        self.assertEqual(sorted(r["instance"] for r in report["results"]), sorted(CDN.wide_instances))
+        # Each address was fetched through just before: every one of them serves a hit.
+        self.assertTrue(all(r.get("hit") is True for r in report["results"]), report["results"])
+        root = [s for s in trace_spans(trace_id, 1) if s["name"] == "POST /api/verify"]
+        self.assertEqual(len(root), 1)
+        attrs = root[0]["attributes"]
+        self.assertEqual((attrs["edgepurge.shards"], attrs["edgepurge.sockets.peak"],
+                          attrs["edgepurge.shards.sockets.peak"]), (2, 5, 5))
+
     def test_live_rows_from_every_shard_arrive_once_each(self):
         urls, trace_id, body = self.purge_wide(live=True)
         events = [json.loads(line) for line in body.decode().splitlines()]

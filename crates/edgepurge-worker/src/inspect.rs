@@ -3,8 +3,10 @@
 
 use crate::ctx::{ctx, json_body, Ctx};
 use crate::doh::Resolver;
-use crate::fanout::{self, Finished};
+use crate::fanout::{Finished, Sockets};
 use crate::problem::json;
+use crate::shard::{fan_out, Shards};
+use crate::trace::Tracer;
 use edgepurge_core::api::{HostInstances, InstancesReply, SkippedInstance, VerifyReport, VerifyRequest};
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
@@ -17,8 +19,9 @@ use edgepurge_core::ApiError;
 use futures_util::StreamExt;
 use worker::{Env, Request, Response};
 
-/// `POST /api/verify`: a `HEAD` of the URL on every instance serving it.
-pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> {
+/// `POST /api/verify`: a `HEAD` of the URL on every instance serving it, past `CONCURRENCY`
+/// instances in shards as a purge is (the trace's root span counts them).
+pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Response, ApiError> {
     let Ctx { config, .. } = ctx(req, env, Action::Verify).await?;
     let request: VerifyRequest = json_body(req).await?;
     let target = Target::parse(&request.url)
@@ -31,11 +34,17 @@ pub async fn verify(req: &mut Request, env: &Env) -> Result<Response, ApiError> 
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
     let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
-    let mut results: Vec<_> = fanout::deliveries(&plan, limits, &fanout::Sockets::default())
+    let (sockets, shards) = (Sockets::default(), Shards::from_env(env));
+    let mut results: Vec<_> = fan_out(&plan, limits, &sockets, shards.as_ref())
         .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.key(), &done.reply))
         .collect()
         .await;
     results.sort_by(|a, b| a.instance.cmp(&b.instance));
+    tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
+    if let Some((n, peak)) = shards.as_ref().map(Shards::reported).filter(|(n, _)| *n > 0) {
+        tracer.attr("edgepurge.shards", n as i64);
+        tracer.attr("edgepurge.shards.sockets.peak", peak as i64);
+    }
     json(&VerifyReport { url, results }, 200)
 }
 

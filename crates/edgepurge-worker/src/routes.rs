@@ -52,7 +52,7 @@ pub async fn route(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Trace
             json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces }, 200)
         }
         (Method::Post, ["purge"]) => purge::endpoint(req, env, ctx, tracer).await,
-        (Method::Post, ["verify"]) => inspect::verify(&mut req, env).await,
+        (Method::Post, ["verify"]) => inspect::verify(&mut req, env, tracer).await,
         (Method::Get, ["instances"]) => inspect::instances(&req, env).await,
         (Method::Post, ["session"]) => console::sign_in(&mut req, env).await,
         (Method::Delete, ["session"]) => console::sign_out(&req, env).await,
