@@ -82,7 +82,13 @@ async fn live_table_fills_in_as_instances_answer() {
 
     // Confirmed rows say what the instance served right after: a fresh copy, or the old one.
     let confirmed = |fresh, cache_status: &str| {
-        Some(Confirmation { fresh, http_status: Some(200), cache_status: Some(cache_status.to_owned()), error: None })
+        Some(Confirmation {
+            fresh,
+            http_status: Some(200),
+            cache_status: Some(cache_status.to_owned()),
+            error: None,
+            url: None,
+        })
     };
     let results = vec![
         PurgeResult {

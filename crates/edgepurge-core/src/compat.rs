@@ -127,7 +127,7 @@ pub fn cloudflare_request(
         prefixes: body.prefixes.iter().map(|p| format!("https://{p}")).collect(),
         hosts: body.hosts.clone(),
         soft: soft && stale_able,
-        confirm: false,
+        ..Default::default()
     })
 }
 

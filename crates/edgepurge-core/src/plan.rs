@@ -10,6 +10,7 @@ use crate::discovery::Instance;
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::{add_field, head_request_via, FieldValue};
 use crate::purge::Purge;
+use crate::target::Target;
 use crate::trace::{SpanIds, TraceContext};
 use std::collections::BTreeMap;
 
@@ -26,12 +27,48 @@ pub struct PlannedRequest {
     /// Whether it lets the connection carry more requests (`Connection: keep-alive`); a
     /// request that asks the instance to close ends what can be sent on its connection.
     pub keep_alive: bool,
+    /// For a `HEAD` of a named URL (`confirm_urls`): that URL, which the verdict names.
+    pub confirms: Option<String>,
 }
 
-/// How each purge is sent: `false` a `PURGE`, `true` a `HEAD` of its URL.
-const PURGE: &[bool] = &[false];
-const HEAD: &[bool] = &[true];
-const PURGE_THEN_HEAD: &[bool] = &[false, true];
+/// One request a purge puts on an instance's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Send {
+    /// Its `PURGE`.
+    Purge,
+    /// A `HEAD` of its own URL.
+    Head,
+    /// A `HEAD` of a URL named to confirm it (an index into [`Confirm::named`]).
+    Named(usize),
+}
+
+/// What to confirm with `HEAD`s right behind the purges (`PurgeRequest::confirm` and
+/// `confirm_urls`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirm {
+    /// Each URL purge, by a `HEAD` of its URL.
+    pub urls: bool,
+    /// Key, prefix and host purges, by a `HEAD` of each of these they cover.
+    pub named: Vec<Target>,
+}
+
+/// The most `HEAD`s of named URLs one instance's queue may carry (purges x URLs they cover).
+pub const MAX_NAMED_HEADS: usize = 100;
+
+/// Whether a `HEAD` of `url` on `instance` says something about purge `p` there: `p` is a key
+/// purge of instances that serve `url`'s host, a prefix `url` starts with, or `url`'s host.
+fn covers(p: &Purge, url: &Target, instance: &Instance, instances: &BTreeMap<String, Vec<Instance>>) -> bool {
+    let serves = instances.get(url.host()).is_some_and(|list| list.contains(instance));
+    serves
+        && match p {
+            Purge::Url { .. } => false,
+            Purge::Key { .. } => true,
+            Purge::Prefix { target } => {
+                target.authority() == url.authority() && url.path_and_query().starts_with(target.path_and_query())
+            }
+            Purge::Host { host } => host == url.host(),
+        }
+}
 
 /// Each instance's queue of purge indices, for the hosts its purges name.
 fn queues(
@@ -87,9 +124,52 @@ impl Plan {
         concurrency: usize,
         confirm: bool,
     ) -> Result<Plan, ApiError> {
+        Plan::confirming(purges, instances, purge_token, concurrency, &Confirm { urls: confirm, named: Vec::new() })
+    }
+
+    /// [`Plan::build`] with what `confirm` asks for: a `HEAD` right behind each URL's `PURGE`,
+    /// and of each named URL right behind each key, prefix or host `PURGE` that covers it on
+    /// that instance (its row then carries the verdict). A named URL no purge covers is a 400,
+    /// as is a queue of more than [`MAX_NAMED_HEADS`] such `HEAD`s.
+    pub fn confirming(
+        purges: Vec<Purge>,
+        instances: &BTreeMap<String, Vec<Instance>>,
+        purge_token: &FieldValue,
+        concurrency: usize,
+        confirm: &Confirm,
+    ) -> Result<Plan, ApiError> {
         let queues = queues(&purges, instances)?;
-        let sends = |p: &Purge| if confirm && p.url_target().is_some() { PURGE_THEN_HEAD } else { PURGE };
-        Ok(Plan::from_queues(purges, queues, concurrency, sends, Some(purge_token)))
+        let named = |p: &Purge, at: &Instance| {
+            let covered = confirm.named.iter().enumerate().filter(|(_, u)| covers(p, u, at, instances));
+            covered.map(|(i, _)| i).collect::<Vec<_>>()
+        };
+        for (i, url) in confirm.named.iter().enumerate() {
+            if !queues.iter().any(|(at, queue)| queue.iter().any(|&t| covers(&purges[t], url, at, instances))) {
+                return Err(ApiError::bad_request(format!(
+                    "confirm_urls[{i}]: no key, prefix or host purge of this request covers {}",
+                    url.url()
+                ))
+                .with_subject(url.url()));
+            }
+        }
+        for (at, queue) in &queues {
+            let heads: usize = queue.iter().map(|&t| named(&purges[t], at).len()).sum();
+            if heads > MAX_NAMED_HEADS {
+                return Err(ApiError::bad_request(format!(
+                    "confirm_urls: {heads} HEADs on {} (purges x the URLs they cover); at most {MAX_NAMED_HEADS}",
+                    at.key()
+                )));
+            }
+        }
+        let sends = |p: &Purge, at: &Instance| {
+            let mut sends = vec![Send::Purge];
+            if confirm.urls && p.url_target().is_some() {
+                sends.push(Send::Head);
+            }
+            sends.extend(named(p, at).into_iter().map(Send::Named));
+            sends
+        };
+        Ok(Plan::from_queues(purges, queues, concurrency, sends, Some(purge_token), &confirm.named))
     }
 
     /// Plans exactly the given (purge, instance) pairs: background redelivery, where each
@@ -107,7 +187,7 @@ impl Plan {
                 queue.push(i);
             }
         }
-        Plan::from_queues(purges, queues, concurrency, |_| PURGE, Some(purge_token))
+        Plan::from_queues(purges, queues, concurrency, |_, _| vec![Send::Purge], Some(purge_token), &[])
     }
 
     /// Plans a `HEAD` of each URL on every instance of its host, for verification.
@@ -118,7 +198,7 @@ impl Plan {
     ) -> Result<Plan, ApiError> {
         let purges: Vec<Purge> = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
         let queues = queues(&purges, instances)?;
-        Ok(Plan::from_queues(purges, queues, concurrency, |_| HEAD, None))
+        Ok(Plan::from_queues(purges, queues, concurrency, |_, _| vec![Send::Head], None, &[]))
     }
 
     /// One job per instance from its queue of purge indices, each purge sent as `sends` says
@@ -129,25 +209,34 @@ impl Plan {
         purges: Vec<Purge>,
         queues: BTreeMap<Instance, Vec<usize>>,
         concurrency: usize,
-        sends: impl Fn(&Purge) -> &'static [bool],
+        sends: impl Fn(&Purge, &Instance) -> Vec<Send>,
         purge_token: Option<&FieldValue>,
+        named: &[Target],
     ) -> Plan {
         let jobs = queues
             .into_iter()
             .map(|(instance, idx)| {
-                let planned: Vec<(usize, bool)> =
-                    idx.iter().flat_map(|&t| sends(&purges[t]).iter().map(move |&head| (t, head))).collect();
+                let planned: Vec<(usize, Send)> = idx
+                    .iter()
+                    .flat_map(|&t| sends(&purges[t], &instance).into_iter().map(move |send| (t, send)))
+                    .collect();
                 let requests = planned
                     .into_iter()
-                    .map(|(target, head)| {
+                    .map(|(target, send)| {
                         let (purge, keep_alive, routing) = (&purges[target], true, instance.routing());
-                        let bytes = match (head, purge_token) {
-                            (false, Some(token)) => purge.request_via(token, routing, keep_alive),
-                            _ => {
-                                purge.url_target().map(|t| head_request_via(t, routing, keep_alive)).unwrap_or_default()
-                            }
+                        let head = |t: Option<&Target>, routing| {
+                            t.map(|t| head_request_via(t, routing, keep_alive)).unwrap_or_default()
                         };
-                        PlannedRequest { target, bytes, head, keep_alive }
+                        let bytes = match (send, purge_token) {
+                            (Send::Purge, Some(token)) => purge.request_via(token, routing, keep_alive),
+                            (Send::Named(i), _) => head(named.get(i), routing),
+                            _ => head(purge.url_target(), routing),
+                        };
+                        let confirms = match send {
+                            Send::Named(i) => named.get(i).map(|t| t.url().to_owned()),
+                            _ => None,
+                        };
+                        PlannedRequest { target, bytes, head: send != Send::Purge, keep_alive, confirms }
                     })
                     .collect();
                 Job { instance, requests }

@@ -4,7 +4,7 @@
 //! go missing: a fan-out that is cut short still reports every pair, the unfinished ones as
 //! failed and retryable.
 
-use crate::api::{Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
+use crate::api::{Confirmation, Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
 use crate::delivery::{Completed, Timing};
 use crate::discovery::Endpoint;
 use crate::outcome::PURGE_COUNT_HEADER;
@@ -60,15 +60,24 @@ pub struct ReportBuilder {
     origin: Option<u64>,
 }
 
-/// A row's requests: the `PURGE`'s index in its job, times and `Purge-Count`, its confirming
-/// `HEAD`'s index and times, and how many of them are still to finish.
+/// A row's requests: the `PURGE`'s index in its job, times and `Purge-Count`, each confirming
+/// `HEAD`'s index, times and verdict, and how many of them are still to finish.
 #[derive(Debug, Clone, Default)]
 struct RowTimes {
     request: usize,
     timing: Option<Timing>,
     purge_count: Option<u64>,
-    confirm: Option<(usize, Timing)>,
+    confirms: Vec<(usize, Timing, Confirmation)>,
     outstanding: usize,
+}
+
+/// How bad a verdict is: the old copy still served, then no verdict, then fresh.
+fn rank(c: &Confirmation) -> u8 {
+    match c.fresh {
+        Some(false) => 0,
+        None => 1,
+        Some(true) => 2,
+    }
 }
 
 impl ReportBuilder {
@@ -122,8 +131,10 @@ impl ReportBuilder {
         let i = self.rows.binary_search_by_key(&(request.target, job), |(k, _)| *k).ok()?;
         let (row, times) = (&mut self.rows[i].1, &mut self.times[i]);
         if request.head {
-            row.confirm = Some(confirmation(&done.reply, plan.purges[request.target].soft()));
-            times.confirm = Some((done.request, done.timing));
+            let mut verdict = confirmation(&done.reply, plan.purges[request.target].soft());
+            verdict.url = request.confirms.clone();
+            times.confirms.push((done.request, done.timing, verdict));
+            times.confirms.sort_by_key(|(r, _, _)| *r);
         } else {
             let c = &done.classified;
             row.outcome = c.outcome;
@@ -140,12 +151,16 @@ impl ReportBuilder {
         times.outstanding = times.outstanding.saturating_sub(1);
         // A HEAD answered before its PURGE's final answer (the PURGE was retried) saw the
         // instance before the purge took effect: it confirms nothing.
-        if let (Some(purge), Some((_, head)), Some(confirm)) = (times.timing, times.confirm, row.confirm.as_mut()) {
-            if head.ended_at < purge.ended_at && confirm.fresh.is_some() {
-                confirm.fresh = None;
-                confirm.error = Some("answered before the purge's retry was: not a confirmation of it".into());
+        if let Some(purge) = times.timing {
+            for (_, head, confirm) in &mut times.confirms {
+                if head.ended_at < purge.ended_at && confirm.fresh.is_some() {
+                    confirm.fresh = None;
+                    confirm.error = Some("answered before the purge's retry was: not a confirmation of it".into());
+                }
             }
         }
+        // The row's verdict is the worst of its HEADs' (the first of equals).
+        row.confirm = times.confirms.iter().map(|(_, _, c)| c).min_by_key(|c| rank(c)).cloned();
         (times.outstanding == 0).then(|| row.clone())
     }
 
@@ -163,7 +178,8 @@ impl ReportBuilder {
                 .filter(|(((_, rj), _), _)| *rj == j)
                 .filter_map(|(((t, _), row), times)| times.timing.map(|timing| (*t, row, timing, times)))
                 .collect();
-            let timings = || done.iter().flat_map(|d| std::iter::once(d.2).chain(d.3.confirm.map(|(_, c)| c)));
+            let timings =
+                || done.iter().flat_map(|d| std::iter::once(d.2).chain(d.3.confirms.iter().map(|(_, c, _)| *c)));
             let (Some(start), Some(end)) = (timings().map(|t| t.started_at).min(), timings().map(|t| t.ended_at).max())
             else {
                 continue;
@@ -198,7 +214,8 @@ impl ReportBuilder {
                     span = span.failed(row.error.clone().unwrap_or_else(|| row.outcome.as_str().to_owned()));
                 }
                 spans.push(span);
-                if let (Some((r, c)), Some(confirm)) = (times.confirm, &row.confirm) {
+                for (r, c, confirm) in &times.confirms {
+                    let (r, c) = (*r, *c);
                     let mut head = Span::new(
                         ids.id("request", j, r),
                         Some(connection_id),
@@ -209,6 +226,9 @@ impl ReportBuilder {
                     )
                     .with("http.request.method", "HEAD")
                     .with("edgepurge.item", row.url.clone());
+                    if let Some(url) = &confirm.url {
+                        head = head.with("url.full", url.clone());
+                    }
                     if let Some(fresh) = confirm.fresh {
                         head = head.with("edgepurge.fresh", fresh);
                     }

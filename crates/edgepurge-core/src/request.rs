@@ -9,6 +9,7 @@ use crate::auth::{permits, Action};
 use crate::config::Config;
 use crate::discovery::DiscoveryRule;
 use crate::error::{ApiError, ErrorKind};
+use crate::plan::Confirm;
 use crate::purge::{parse_key, parse_prefix, Purge};
 use crate::target::{normalise_host, parse_all, printable, Target};
 
@@ -65,6 +66,28 @@ pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result
         }
     }
     Ok(unique)
+}
+
+/// The most `confirm_urls` one request may name.
+pub const MAX_CONFIRM_URLS: usize = 10;
+
+/// What a request asks to confirm: its URL purges (`confirm`), and its `confirm_urls`, parsed
+/// and within `ALLOWED_HOSTS` (which purges cover them is the plan's to say: it knows the
+/// instances, `Plan::confirming`).
+pub fn confirm_for(config: &Config, request: &PurgeRequest) -> Result<Confirm, ApiError> {
+    let raw = &request.confirm_urls;
+    if raw.len() > MAX_CONFIRM_URLS {
+        return Err(ApiError::bad_request(format!("confirm_urls: {} URLs; at most {MAX_CONFIRM_URLS}", raw.len())));
+    }
+    let mut named: Vec<Target> = Vec::with_capacity(raw.len());
+    for (i, url) in raw.iter().enumerate() {
+        let target = Target::parse(url).map_err(|e| ItemError::Bad(e.to_string()).in_field("confirm_urls", i, url))?;
+        config.check_host(&target)?;
+        if !named.contains(&target) {
+            named.push(target);
+        }
+    }
+    Ok(Confirm { urls: request.confirm, named })
 }
 
 /// The labels the history keeps for a request, accepted or refused: each item's

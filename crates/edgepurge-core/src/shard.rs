@@ -90,6 +90,7 @@ pub fn from_wire(wire: ShardPlan) -> Result<(Plan, Limits), String> {
                 bytes: r.text.into_bytes(),
                 head: r.head,
                 keep_alive: r.keep_alive,
+                confirms: None,
             });
         }
         let instance = Instance { connect, tls: job.tls, route: None, name: None };

@@ -128,7 +128,9 @@ fn instance_status(answer: &Answer) -> (Option<String>, Option<CacheStatus>) {
 /// hit; after a soft purge, a hit on a copy it marked stale also counts).
 pub fn confirmation(reply: &Result<Answer, DeliveryError>, soft: bool) -> Confirmation {
     match reply {
-        Err(e) => Confirmation { fresh: None, http_status: None, cache_status: None, error: Some(e.to_string()) },
+        Err(e) => {
+            Confirmation { fresh: None, http_status: None, cache_status: None, error: Some(e.to_string()), url: None }
+        }
         Ok(answer) => {
             let (raw, last) = instance_status(answer);
             let fresh = last.map(|c| !c.hit || (soft && c.fwd.as_deref() == Some("stale")));
@@ -137,6 +139,7 @@ pub fn confirmation(reply: &Result<Answer, DeliveryError>, soft: bool) -> Confir
                 http_status: Some(answer.status),
                 error: fresh.is_none().then(|| NO_CACHE_STATUS.to_owned()),
                 cache_status: raw,
+                url: None,
             }
         }
     }

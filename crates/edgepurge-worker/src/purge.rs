@@ -24,8 +24,9 @@ use edgepurge_core::limits::{self, OverLimit};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
-use edgepurge_core::request::{labels, purges_for};
+use edgepurge_core::request::{confirm_for, labels, purges_for};
 use edgepurge_core::stats;
+use edgepurge_core::target::Target;
 use edgepurge_core::ApiError;
 use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -215,11 +216,13 @@ pub async fn prepare(
         let request = request.await?;
         items = labels(&base.config, &request);
         let purges = purges_for(&base.config, identity.person.role, &request)?;
+        let confirm = confirm_for(&base.config, &request)?;
         let mut resolver = Resolver::new(&base.config).traced(tracer.clone());
-        let instances = resolver.resolve_hosts(purges.iter().map(Purge::host)).await?;
+        let hosts = purges.iter().map(Purge::host).chain(confirm.named.iter().map(Target::host));
+        let instances = resolver.resolve_hosts(hosts).await?;
         let start = clock();
         let (token, concurrency) = (&base.config.purge_token, base.config.concurrency);
-        let mut plan = Plan::build(purges, &instances, token, concurrency, request.confirm)?;
+        let mut plan = Plan::confirming(purges, &instances, token, concurrency, &confirm)?;
         let timed = LATENCIES.with(|l| {
             let figures = &l.borrow().1;
             plan.slowest_first(figures);

@@ -32,10 +32,17 @@ pub struct PurgeRequest {
     pub soft: bool,
     /// Right behind each URL's `PURGE`, on the same connection, send a `HEAD` of the URL: each
     /// row then says whether that instance now serves a fresh copy (its `confirm`), and the
-    /// instance is warmed again for the next visitor. URLs only: keys, prefixes and hosts name
-    /// no URL to ask for.
+    /// instance is warmed again for the next visitor. Keys, prefixes and hosts name no URL of
+    /// their own: see `confirm_urls`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confirm: bool,
+    /// URLs to confirm key, prefix and host purges with (at most 10): each is asked for with a
+    /// `HEAD` right behind every `PURGE` of this request that covers it (a key purge of its
+    /// host's instances, a prefix it starts with, its host), on each of those instances; the
+    /// purge's row then carries the verdict (`confirm`, naming the URL). Each must be covered by
+    /// at least one such purge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirm_urls: Vec<String>,
 }
 
 /// Overall result of a purge.
@@ -172,6 +179,11 @@ pub struct Confirmation {
     /// Why there is no verdict, when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The URL asked for, when it is not the row's own (a key, prefix or host purge confirmed
+    /// through `confirm_urls`). With several, the verdict is the worst: the first URL still
+    /// served old, else the first that could not tell, else the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// Counts of each outcome in a report.

@@ -86,6 +86,7 @@ fn cloudflare_bodies_translate_as_documented() {
             hosts: vec!["cdn.example.com".into()],
             soft: false,
             confirm: false,
+            confirm_urls: vec![],
         }
     );
     assert_eq!(cf(r#"{"purge_everything": true}"#).unwrap().hosts, hosts());

@@ -125,3 +125,107 @@ fn the_head_has_its_own_span_next_to_its_purge() {
     assert_eq!(spans[2].parent, Some(spans[0].id));
     assert!(spans[2].error.is_some(), "a hit after the purge is an error on the HEAD's span");
 }
+
+/// A key purge and a prefix purge of a.example (two instances), a host purge of b.example (its
+/// own instance), confirmed through `urls`.
+fn named_plan(urls: &[&str]) -> Result<Plan, edgepurge_core::ApiError> {
+    use edgepurge_core::plan::Confirm;
+    use edgepurge_core::target::Target;
+    let purges = vec![
+        Purge::Key { key: FieldValue::new("episode-1").unwrap(), host: "a.example".into(), soft: false },
+        Purge::Prefix { target: Target::parse("https://a.example/news/").unwrap() },
+        Purge::Host { host: "b.example".into() },
+    ];
+    let mut instances = BTreeMap::new();
+    instances.insert("a.example".to_owned(), vec![addr("10.0.0.1:80"), addr("10.0.0.2:80")]);
+    instances.insert("b.example".to_owned(), vec![addr("10.0.0.3:80")]);
+    instances.insert("d.example".to_owned(), vec![addr("10.0.0.4:80")]);
+    let named = urls.iter().map(|u| Target::parse(u).unwrap()).collect();
+    Plan::confirming(purges, &instances, &token(), 6, &Confirm { urls: true, named })
+}
+
+#[test]
+fn named_urls_confirm_the_key_prefix_and_host_purges_that_cover_them() {
+    let p = named_plan(&["https://a.example/news/1", "https://a.example/about", "https://b.example/x"]).unwrap();
+    let lines = |j: usize| -> Vec<String> {
+        let reqs = &p.jobs[j].requests;
+        let line = |r: &edgepurge_core::plan::PlannedRequest| {
+            let text = String::from_utf8(r.bytes.clone()).unwrap();
+            let host = text.lines().find_map(|l| l.strip_prefix("Host: ")).unwrap().to_owned();
+            format!("{} {host} -> {}", text.lines().next().unwrap(), r.target)
+        };
+        reqs.iter().map(line).collect()
+    };
+    // On each a.example instance: the key purge, then both of its host's URLs; the prefix
+    // purge, then only the URL under it. b.example's URL is not on these instances.
+    let a = [
+        "PURGE / HTTP/1.1 a.example -> 0",
+        "HEAD /news/1 HTTP/1.1 a.example -> 0",
+        "HEAD /about HTTP/1.1 a.example -> 0",
+        "PURGE / HTTP/1.1 a.example -> 1",
+        "HEAD /news/1 HTTP/1.1 a.example -> 1",
+    ];
+    assert_eq!((lines(0), lines(1)), (a.map(String::from).to_vec(), a.map(String::from).to_vec()));
+    assert_eq!(lines(2), ["PURGE / HTTP/1.1 b.example -> 2", "HEAD /x HTTP/1.1 b.example -> 2"]);
+    assert_eq!(p.jobs[0].requests[2].confirms.as_deref(), Some("https://a.example/about"));
+
+    // The key row's verdict is the worst of its two HEADs, naming that URL.
+    let mut b = ReportBuilder::new(&p);
+    assert_eq!(b.pairs().len(), 5, "HEADs add to rows, not rows");
+    let purged = answer_with(200, &[("purge-count", "3")]);
+    let miss = answer_with(200, &[("cache-status", "edge-1; fwd=uri-miss; stored")]);
+    let hit = answer_with(200, &[("cache-status", "edge-1; hit; ttl=3599")]);
+    assert_eq!(b.record(&p, 0, &completed(0, Ok(purged.clone()), 5, 1)), None);
+    assert_eq!(b.record(&p, 0, &completed(1, Ok(miss.clone()), 6, 1)), None, "waits for every HEAD");
+    let row = b.record(&p, 0, &completed(2, Ok(hit), 6, 1)).unwrap();
+    let c = row.confirm.unwrap();
+    assert_eq!((c.fresh, c.url.as_deref()), (Some(false), Some("https://a.example/about")));
+    // All fresh: fresh, naming the first.
+    b.record(&p, 1, &completed(0, Ok(purged), 5, 1));
+    b.record(&p, 1, &completed(1, Ok(miss.clone()), 6, 1));
+    let c = b.record(&p, 1, &completed(2, Ok(miss), 6, 1)).unwrap().confirm.unwrap();
+    assert_eq!((c.fresh, c.url.as_deref()), (Some(true), Some("https://a.example/news/1")));
+    // A URL purge's own HEAD names no URL.
+    let own = plan(false, true);
+    let mut b = ReportBuilder::new(&own);
+    b.record(&own, 0, &completed(0, Ok(answer_with(200, &[("purge-count", "1")])), 5, 1));
+    let c = b.record(&own, 0, &completed(1, Ok(answer_with(200, &[("cache-status", "e; fwd=miss")])), 5, 1));
+    assert_eq!(c.unwrap().confirm.unwrap().url, None);
+}
+
+#[test]
+fn a_named_url_no_purge_covers_is_refused() {
+    // Any a.example URL is on the key purge's instances (a key is not bound to a port), so it is
+    // covered; d.example's instance has no purge, and c.example no instance at all.
+    assert!(named_plan(&["https://a.example/other", "http://a.example:8080/x"]).is_ok());
+    for url in ["https://c.example/x", "https://d.example/news/1"] {
+        let e = named_plan(&[url]).unwrap_err();
+        assert_eq!(e.status(), 400, "{url}");
+        assert!(e.detail.contains("covers"), "{}", e.detail);
+    }
+}
+
+#[test]
+fn confirm_urls_are_bounded_parsed_and_allowed() {
+    use edgepurge_core::api::PurgeRequest;
+    use edgepurge_core::request::{confirm_for, MAX_CONFIRM_URLS};
+    let config = super::config(&[]);
+    let ask = |urls: Vec<String>| confirm_for(&config, &PurgeRequest { confirm_urls: urls, ..Default::default() });
+    let same = vec!["https://WWW.example.com/a".to_owned(), "https://www.example.com/a".to_owned()];
+    assert_eq!(ask(same).unwrap().named.len(), 1, "the same URL twice is asked for once");
+    let many = (0..=MAX_CONFIRM_URLS).map(|i| format!("https://www.example.com/{i}")).collect();
+    assert_eq!(ask(many).unwrap_err().status(), 400);
+    assert_eq!(ask(vec!["https://evil.example/".into()]).unwrap_err().status(), 403);
+    let e = ask(vec!["https://www.example.com/ok".into(), "not a url".into()]).unwrap_err();
+    assert!(e.detail.starts_with("confirm_urls[1]:"), "{}", e.detail);
+    // Over MAX_NAMED_HEADS on one instance: 100 key purges, each covering two named URLs.
+    use edgepurge_core::plan::{Confirm, MAX_NAMED_HEADS};
+    let purges: Vec<Purge> = (0..MAX_NAMED_HEADS)
+        .map(|i| Purge::Key { key: FieldValue::new(&format!("k{i}")).unwrap(), host: "a.example".into(), soft: false })
+        .collect();
+    let mut instances = BTreeMap::new();
+    instances.insert("a.example".to_owned(), vec![addr("10.0.0.1:80")]);
+    let named = parse_all(&["https://a.example/1", "https://a.example/2"].map(String::from)).unwrap();
+    let e = Plan::confirming(purges, &instances, &token(), 6, &Confirm { urls: false, named }).unwrap_err();
+    assert!(e.detail.contains("at most 100"), "{}", e.detail);
+}

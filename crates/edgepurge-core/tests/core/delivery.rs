@@ -57,7 +57,7 @@ fn job(n: usize, head: bool) -> Job {
             } else {
                 Purge::Url { target, soft: false }.request(&token(), true)
             };
-            PlannedRequest { target: i, bytes, head, keep_alive: true }
+            PlannedRequest { target: i, bytes, head, keep_alive: true, confirms: None }
         })
         .collect();
     Job { instance: addr("10.0.0.1:80"), requests }
