@@ -516,6 +516,41 @@ class Confirm(CdnTestCase):
             self.assertTrue(row["confirm"]["fresh"], row)
             self.assertIn("fwd=stale", row["confirm"]["cache_status"], row)
 
+    def test_key_and_prefix_purges_are_confirmed_through_the_urls_the_caller_names(self):
+        tag = f"t{uuid.uuid4().hex[:8]}"
+        pages = [f"/tagged/{tag}/a", f"/tagged/{tag}/b"]
+        for p in pages:
+            self.warm(p)
+        named = [f"https://{SITE}{p}" for p in pages]
+        status, _, report = api("POST", "/api/purge", {"keys": [tag], "confirm_urls": named})
+        self.assertEqual(status, 200, report)
+        mine = [r for r in report["results"] if r["url"] == f"key:{tag}@{SITE}"]
+        self.assertEqual(sorted(r["instance"] for r in mine), sorted(CDN.instances))
+        for row in mine:
+            # Both pages fresh: the verdict is fresh and names the first.
+            self.assertEqual((row["confirm"]["fresh"], row["confirm"]["url"]), (True, named[0]), row)
+            self.assertRegex(row["confirm"]["cache_status"], r"^edge-\d+; fwd=uri-miss; stored$")
+        # The other groups' instances serve none of the named URLs' host: nothing to confirm.
+        self.assertTrue(all("confirm" not in r for r in report["results"] if r not in mine))
+        # (Whether the next visitor gets a hit is not checked here: the wide group's purges of
+        # the key reach the same varnishd through other addresses, after some of these HEADs.)
+        # A prefix, confirmed through a page under it; the next visitor then gets a hit.
+        prefix = f"https://{SITE}/pfx-{uuid.uuid4().hex[:8]}/"
+        self.warm(prefix.split(SITE, 1)[1] + "page")
+        status, _, report = api("POST", "/api/purge", {"prefixes": [prefix], "confirm_urls": [prefix + "page"]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual([(r["confirm"]["fresh"], r["confirm"]["url"]) for r in report["results"]],
+                         [(True, prefix + "page")] * 3, report["results"])
+        self.assert_all_hits(prefix.split(SITE, 1)[1] + "page")
+
+    def test_a_named_url_no_purge_covers_is_refused_and_nothing_is_sent(self):
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        prefix = f"https://{SITE}/pfx-{uuid.uuid4().hex[:8]}/"
+        status, _, problem = api("POST", "/api/purge", {"prefixes": [prefix], "confirm_urls": [f"https://{SITE}/elsewhere"]})
+        self.assertEqual((status, problem["type"]), (400, "urn:edgepurge:problem:bad-request"), problem)
+        self.assertIn("covers", problem["detail"])
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+
 
 class Kinds(CdnTestCase):
     """Purge kinds against the real instances (vcl/edgepurge.vcl with vmod_xkey and bans)."""
