@@ -255,6 +255,35 @@ test("admin creates an editor; the editor purges live, verifies, finds it in his
   await editor.context.close();
 });
 
+test("a surrogate-key purge is confirmed in the console through a URL named for it", async () => {
+  const tag = `c${Date.now()}`;
+  const path = `/tagged/${tag}/page`;
+  for (const inst of info.instances) {
+    await cacheStatus(inst, path);
+    assert.match(await cacheStatus(inst, path), /; hit/);
+  }
+  const admin = await signIn(info.token);
+  await admin.page.getByTestId("purge-kind").selectOption("keys");
+  await admin.page.getByTestId("purge-urls").fill(tag);
+  const url = `https://${info.site}${path}`;
+  await admin.page.getByTestId("purge-confirm-urls").fill(url);
+  await admin.page.getByTestId("purge-submit").click();
+  await admin.page.locator("[data-testid=live-table] caption", { hasText: "All purged" }).waitFor();
+  const cells = await admin.page.getByTestId("live-row").evaluateAll((rows) => rows.map((r) => {
+    const c = r.querySelector("[data-testid=confirm]");
+    return [r.dataset.instance, c.dataset.confirm, c.title];
+  }));
+  // The key's rows on the site's instances say what each now serves at the named URL.
+  const site = cells.filter(([inst]) => info.instances.includes(inst));
+  assert.equal(site.length, 3, JSON.stringify(cells));
+  for (const [, state, title] of site) {
+    assert.equal(state, "freshcopy");
+    assert.ok(title.startsWith(`${url}: edge-`), title);
+  }
+  assert.deepEqual(admin.errors, []);
+  await admin.context.close();
+});
+
 test("an admin changes a role and removes a person in the console; their session ends at once", async () => {
   const admin = await signIn(info.token);
   await admin.page.getByTestId("nav-people").click();

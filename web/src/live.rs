@@ -116,10 +116,13 @@ impl Kind {
 }
 
 /// The purge request for the box's text; `confirm` asks each instance for each URL right after
-/// its purge (URLs only: the other kinds name no URL).
-pub fn purge_request(kind: Kind, text: &str, soft: bool, confirm: bool) -> PurgeRequest {
+/// its purge, or, for the other kinds (which name no URL), for the URLs in `confirm_text`.
+pub fn purge_request(kind: Kind, text: &str, soft: bool, confirm: bool, confirm_text: &str) -> PurgeRequest {
     let items = urls_from_text(text);
     let mut req = PurgeRequest { soft, confirm: confirm && kind == Kind::Urls, ..Default::default() };
+    if confirm && kind != Kind::Urls {
+        req.confirm_urls = urls_from_text(confirm_text);
+    }
     match kind {
         Kind::Urls => req.urls = items,
         Kind::Keys => req.keys = items,

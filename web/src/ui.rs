@@ -145,7 +145,12 @@ fn confirm_cell(confirm: Option<&Confirmation>) -> impl IntoView {
         Some(Some(false)) => ("old copy!", "confirm stale"),
         Some(None) => ("cannot tell", "confirm unknown"),
     };
-    let title = confirm.and_then(|c| c.cache_status.clone().or_else(|| c.error.clone())).unwrap_or_default();
+    let detail = confirm.and_then(|c| c.cache_status.clone().or_else(|| c.error.clone())).unwrap_or_default();
+    // A key, prefix or host purge is confirmed through a URL the request named: say which.
+    let title = match confirm.and_then(|c| c.url.as_deref()) {
+        Some(url) => format!("{url}: {detail}"),
+        None => detail,
+    };
     let state = label.replace([' ', '!'], "");
     view! { <td class=class title=title data-testid="confirm" data-confirm=state>{label}</td> }
 }

@@ -167,10 +167,15 @@ fn url_box_and_hash_routes() {
         urls_from_text(" https://a.example/1 \n\n https://a.example/2\n"),
         ["https://a.example/1", "https://a.example/2"]
     );
-    // Confirmation is for URLs only: keys name no URL to ask for.
-    assert!(purge_request(Kind::Urls, "https://a.example/1", false, true).confirm);
-    assert!(!purge_request(Kind::Keys, "episode-1", false, true).confirm);
-    assert!(!purge_request(Kind::Urls, "https://a.example/1", false, false).confirm);
+    // URLs confirm themselves; keys (which name no URL) through the URLs given for them.
+    let named = "https://a.example/1\n https://a.example/2 ";
+    let urls = purge_request(Kind::Urls, "https://a.example/1", false, true, named);
+    assert!(urls.confirm && urls.confirm_urls.is_empty());
+    let keys = purge_request(Kind::Keys, "episode-1", false, true, named);
+    assert!(!keys.confirm);
+    assert_eq!(keys.confirm_urls, ["https://a.example/1", "https://a.example/2"]);
+    assert!(purge_request(Kind::Keys, "episode-1", false, false, named).confirm_urls.is_empty());
+    assert!(!purge_request(Kind::Urls, "https://a.example/1", false, false, "").confirm);
     let cases = [
         ("", Page::Purge),
         ("#/verify", Page::Verify),

@@ -16,11 +16,18 @@ pub fn PurgePage() -> impl IntoView {
     let soft = RwSignal::new(false);
     // On by default: a purge the console shows is one it has seen take effect.
     let confirm = RwSignal::new(true);
+    // For keys, prefixes and hosts: the URLs that show whether the purge took.
+    let confirm_text = RwSignal::new(String::new());
     let live = RwSignal::new(LivePurge::default());
     let call = Call::new(app);
     let run = move || {
-        let body =
-            purge_request(kind.get_untracked(), &text.get_untracked(), soft.get_untracked(), confirm.get_untracked());
+        let body = purge_request(
+            kind.get_untracked(),
+            &text.get_untracked(),
+            soft.get_untracked(),
+            confirm.get_untracked(),
+            &confirm_text.get_untracked(),
+        );
         if urls_from_text(&text.get_untracked()).is_empty() {
             call.refuse("Give at least one item, one per line.");
             return;
@@ -60,10 +67,19 @@ pub fn PurgePage() -> impl IntoView {
             </label>
             <label class="check">
                 <input type="checkbox" data-testid="purge-confirm" prop:checked=move || confirm.get()
-                    disabled=move || kind.get() != Kind::Urls
                     on:change=move |ev| confirm.set(event_target_checked(&ev))/>
-                " Confirm: ask each instance for each URL right after, and show what it now serves"
+                {move || if kind.get() == Kind::Urls {
+                    " Confirm: ask each instance for each URL right after, and show what it now serves"
+                } else {
+                    " Confirm: ask each instance for these URLs right after, and show what it now serves"
+                }}
             </label>
+            <Show when=move || confirm.get() && kind.get() != Kind::Urls>
+                <label for="confirm-urls">"URLs to confirm with, one per line (optional, at most 10)"</label>
+                <textarea id="confirm-urls" rows="2" data-testid="purge-confirm-urls"
+                    placeholder="https://www.example.com/episodes/1"
+                    prop:value=move || confirm_text.get() on:input=move |ev| confirm_text.set(event_target_value(&ev))></textarea>
+            </Show>
             <button type="submit" disabled=move || call.busy() data-testid="purge-submit">
                 {move || if call.busy() { "Purging…" } else { "Purge" }}
             </button>
