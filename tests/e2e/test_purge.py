@@ -303,6 +303,21 @@ class PurgeApi(CdnTestCase):
         status, _, _ = api("POST", "/api/purge", body)
         self.assertEqual(status, 403)
 
+    def test_the_fan_out_learns_each_instances_typical_time_from_the_history(self):
+        # An isolate reads the instances' mean request times from D1 after a reply, at most once
+        # a minute, and starts the slowest first; the plan span says how many had a figure.
+        deadline = time.monotonic() + 90
+        while True:
+            status, _, report = api("POST", "/api/purge", {"urls": [f"https://{SITE}{new_page()}"]})
+            self.assertEqual(status, 200, report)
+            plan = [s for s in trace_spans(report["trace_id"], 2) if s["name"] == "plan"]
+            self.assertEqual(len(plan), 1)
+            timed = plan[0]["attributes"]["edgepurge.instances.timed"]
+            if timed == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(5)
+        self.assertEqual(timed, 3, "no figures read within a minute and a half")
+
     def test_instances_lists_what_dns_says(self):
         url = f"https://{SITE}{new_page()}"
         self.assertEqual(api("POST", "/api/purge", {"urls": [url]})[0], 200)
