@@ -352,13 +352,18 @@ class PurgeApi(CdnTestCase):
         self.assert_problem(status, ctype, body, 404)
 
 
-def editor_token():
-    """A fresh editor's personal token."""
-    status, _, person = api("POST", "/api/people", {"name": f"editor-{uuid.uuid4().hex[:8]}", "role": "editor"})
+def new_editor(name="editor"):
+    """A fresh editor (named `name-<random>`) and their personal token."""
+    status, _, person = api("POST", "/api/people", {"name": f"{name}-{uuid.uuid4().hex[:8]}", "role": "editor"})
     assert status == 201, person
     status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "e2e"})
     assert status == 201, issued
-    return issued["token"]
+    return person, issued["token"]
+
+
+def editor_token():
+    """A fresh editor's personal token."""
+    return new_editor()[1]
 
 
 class Pipelining(CdnTestCase):
@@ -913,16 +918,13 @@ class Hardening(CdnTestCase):
     def test_a_valid_purge_over_the_limit_is_refused_after_planning_and_sends_nothing(self):
         # The limit is counted in the D1 batch that writes the history entry: the request over it
         # was validated and planned, yet no PURGE leaves for it.
-        status, _, person = api("POST", "/api/people", {"name": f"busy-{uuid.uuid4().hex[:8]}", "role": "editor"})
-        self.assertEqual(status, 201, person)
-        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "busy"})
-        self.assertEqual(status, 201, issued)
+        person, token = new_editor("busy")
         newest = self.newest_history_id()
         before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
         seen = []
         for _ in range(300):
             url = f"https://{SITE}{new_page()}"
-            status, _, body = api("POST", "/api/purge", {"urls": [url]}, token=issued["token"])
+            status, _, body = api("POST", "/api/purge", {"urls": [url]}, token=token)
             seen.append(status)
             if status != 200:
                 break
@@ -936,7 +938,7 @@ class Hardening(CdnTestCase):
         path = new_page()
         self.warm(path)
         before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
-        status, _, body = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]}, token=issued["token"])
+        status, _, body = api("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]}, token=token)
         self.assertEqual(status, 429, body)
         self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
         rows = self.history_since(newest, actor=person["name"])
@@ -962,14 +964,11 @@ class Hardening(CdnTestCase):
 
     def test_finding_3_an_identified_callers_refusals_count_towards_its_limit(self):
         # 415s (and 400s, CSRF) used to be written before the rate limit and never got a 429.
-        status, _, person = api("POST", "/api/people", {"name": f"refused-{uuid.uuid4().hex[:8]}", "role": "editor"})
-        self.assertEqual(status, 201, person)
-        status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": "refused"})
-        self.assertEqual(status, 201, issued)
+        person, token = new_editor("refused")
         newest = self.newest_history_id()
         seen = []
         for _ in range(300):
-            status, _, _ = api("POST", "/api/purge", {"urls": ["https://x/"]}, token=issued["token"],
+            status, _, _ = api("POST", "/api/purge", {"urls": ["https://x/"]}, token=token,
                                content_type="text/plain")
             seen.append(status)
             if status == 429:
@@ -983,7 +982,7 @@ class Hardening(CdnTestCase):
         self.assertEqual(rows[0]["http_status"], 429)
         # Over the limit, further refusals are answered but not written.
         for _ in range(20):
-            status, _, _ = api("POST", "/api/purge", {"urls": ["https://x/"]}, token=issued["token"],
+            status, _, _ = api("POST", "/api/purge", {"urls": ["https://x/"]}, token=token,
                                content_type="text/plain")
             self.assertEqual(status, 429)
         self.assertEqual(len(self.history_since(newest, actor=person["name"])), len(rows))

@@ -259,6 +259,25 @@ pub struct SessionRow {
     pub personal: bool,
 }
 
+/// A new history entry's columns, filled from [`entry_args`] (`?1` to `?9`; `results` is `'[]'`).
+const NEW_ENTRY: &str =
+    "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, trace_id)";
+
+fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
+    let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
+    Ok(vec![
+        n(r.at),
+        s(&r.actor),
+        r.person_id.map_or(JsValue::NULL, n),
+        s(&items),
+        s(r.status.as_str()),
+        n(r.http_status.into()),
+        opt(r.detail.as_deref()),
+        n(r.labels.len() as i64),
+        opt(r.trace_id.as_deref()),
+    ])
+}
+
 /// Counts one request by `?1` in window `?2`; returns the count, this one included.
 const HIT: &str = "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
                    ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count";
@@ -501,24 +520,8 @@ impl Store {
 
     /// Opens a history entry; returns its id.
     pub async fn record(&self, r: &HistoryRecord) -> Result<i64, ApiError> {
-        let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
-        let row: Option<Id> = self
-            .row(
-                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, \
-                 trace_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9) RETURNING id",
-                &[
-                    n(r.at),
-                    s(&r.actor),
-                    r.person_id.map_or(JsValue::NULL, n),
-                    s(&items),
-                    s(r.status.as_str()),
-                    n(r.http_status.into()),
-                    opt(r.detail.as_deref()),
-                    n(r.labels.len() as i64),
-                    opt(r.trace_id.as_deref()),
-                ],
-            )
-            .await?;
+        let sql = format!("{NEW_ENTRY} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9) RETURNING id");
+        let row: Option<Id> = self.row(&sql, &entry_args(r)?).await?;
         row.map(|r| r.id).ok_or_else(|| internal("INSERT returned no row"))
     }
 
@@ -531,32 +534,16 @@ impl Store {
         key: &str,
         limit: u32,
     ) -> Result<(i64, Option<i64>), ApiError> {
-        let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
         let window = limits::window(r.at);
         let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
-        let batch = vec![
-            stmt(HIT, &[s(key), n(window)])?,
-            stmt(FORGET_WINDOWS, &[s(key), n(window)])?,
-            stmt(
-                "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, \
-                 trace_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9 \
-                 WHERE (SELECT count FROM rate_limits WHERE key = ?10 AND window = ?11) <= ?12 RETURNING id",
-                &[
-                    n(r.at),
-                    s(&r.actor),
-                    r.person_id.map_or(JsValue::NULL, n),
-                    s(&items),
-                    s(r.status.as_str()),
-                    n(r.http_status.into()),
-                    opt(r.detail.as_deref()),
-                    n(r.labels.len() as i64),
-                    opt(r.trace_id.as_deref()),
-                    s(key),
-                    n(window),
-                    n(limit.into()),
-                ],
-            )?,
-        ];
+        let mut args = entry_args(r)?;
+        args.extend([s(key), n(window), n(limit.into())]);
+        let insert = format!(
+            "{NEW_ENTRY} SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9 \
+             WHERE (SELECT count FROM rate_limits WHERE key = ?10 AND window = ?11) <= ?12 RETURNING id"
+        );
+        let batch =
+            vec![stmt(HIT, &[s(key), n(window)])?, stmt(FORGET_WINDOWS, &[s(key), n(window)])?, stmt(&insert, &args)?];
         let results = self.db.batch(batch).await.map_err(internal)?;
         let count = results.first().map(|r| r.results::<Count>()).transpose().map_err(internal)?;
         let id = results.get(2).map(|r| r.results::<Id>()).transpose().map_err(internal)?;
