@@ -21,7 +21,7 @@ use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, Env};
+use worker::{D1Database, D1PreparedStatement, D1Result, Env};
 
 thread_local! {
     /// The bootstrap admin's row, once read in this isolate.
@@ -259,6 +259,12 @@ pub struct SessionRow {
     pub personal: bool,
 }
 
+/// The first row statement `i` of a batch returned, if it returned any.
+fn first_row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Option<T>, ApiError> {
+    let rows = results.get(i).map(|r| r.results::<T>()).transpose().map_err(internal)?;
+    Ok(rows.and_then(|rows| rows.into_iter().next()))
+}
+
 /// A new history entry's columns, filled from [`entry_args`] (`?1` to `?9`; `results` is `'[]'`).
 const NEW_ENTRY: &str =
     "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, trace_id)";
@@ -293,9 +299,13 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// `sql` with its arguments bound: one statement, to run alone or in a batch.
+    fn stmt(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, ApiError> {
+        self.db.prepare(sql).bind(args).map_err(internal)
+    }
+
     async fn rows<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Vec<T>, ApiError> {
-        let stmt = self.db.prepare(sql).bind(args).map_err(internal)?;
-        stmt.all().await.map_err(internal)?.results::<T>().map_err(internal)
+        self.stmt(sql, args)?.all().await.map_err(internal)?.results::<T>().map_err(internal)
     }
 
     async fn row<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Option<T>, ApiError> {
@@ -303,8 +313,7 @@ impl Store {
     }
 
     async fn run(&self, sql: &str, args: &[JsValue]) -> Result<(), ApiError> {
-        let stmt = self.db.prepare(sql).bind(args).map_err(internal)?;
-        stmt.run().await.map_err(internal)?;
+        self.stmt(sql, args)?.run().await.map_err(internal)?;
         Ok(())
     }
 
@@ -349,24 +358,21 @@ impl Store {
         .ok_or_else(|| internal("INSERT returned no row"))
     }
 
-    /// The person the bootstrap tokens act as, created on first use.
-    /// The bootstrap admin, made on first use: one D1 round trip the first time in an isolate,
+    /// The person the bootstrap tokens act as, made on first use: one D1 round trip the first time in an isolate,
     /// none after (it can be neither changed nor removed, so the copy cannot go stale).
     pub async fn bootstrap_admin(&self, now: i64) -> Result<Person, ApiError> {
         if let Some(person) = BOOTSTRAP_PERSON.with(|p| p.borrow().clone()) {
             return Ok(person);
         }
-        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
         let batch = vec![
-            stmt(
+            self.stmt(
                 "INSERT OR IGNORE INTO people (name, email, role, created_at) VALUES (?1, NULL, 'admin', ?2)",
                 &[s(BOOTSTRAP_ADMIN), n(now)],
             )?,
-            stmt("SELECT * FROM people WHERE name = ?1", &[s(BOOTSTRAP_ADMIN)])?,
+            self.stmt("SELECT * FROM people WHERE name = ?1", &[s(BOOTSTRAP_ADMIN)])?,
         ];
         let results = self.db.batch(batch).await.map_err(internal)?;
-        let row = results.get(1).map(|r| r.results::<PersonRow>()).transpose().map_err(internal)?;
-        let person = row.and_then(|rows| rows.into_iter().next()).ok_or_else(|| internal("bootstrap admin missing"))?;
+        let person = first_row::<PersonRow>(&results, 1)?.ok_or_else(|| internal("bootstrap admin missing"))?;
         let person = person.person()?;
         BOOTSTRAP_PERSON.with(|p| *p.borrow_mut() = Some(person.clone()));
         Ok(person)
@@ -497,16 +503,18 @@ impl Store {
         if self.person(id).await?.is_none() {
             return Ok(false);
         }
-        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
         let batch = vec![
             // The name and e-mail are freed (both are unique), so the person can be added again.
-            stmt(
+            self.stmt(
                 "UPDATE people SET removed_at = ?2, name = name || ' (removed ' || id || ')', email = NULL \
                  WHERE id = ?1 AND removed_at IS NULL",
                 &[n(id), n(now)],
             )?,
-            stmt("UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE person_id = ?1", &[n(id), n(now)])?,
-            stmt("DELETE FROM sessions WHERE person_id = ?1", &[n(id)])?,
+            self.stmt(
+                "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?2) WHERE person_id = ?1",
+                &[n(id), n(now)],
+            )?,
+            self.stmt("DELETE FROM sessions WHERE person_id = ?1", &[n(id)])?,
         ];
         self.db.batch(batch).await.map_err(internal)?;
         Ok(true)
@@ -535,33 +543,32 @@ impl Store {
         limit: u32,
     ) -> Result<(i64, Option<i64>), ApiError> {
         let window = limits::window(r.at);
-        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
         let mut args = entry_args(r)?;
         args.extend([s(key), n(window), n(limit.into())]);
         let insert = format!(
             "{NEW_ENTRY} SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9 \
              WHERE (SELECT count FROM rate_limits WHERE key = ?10 AND window = ?11) <= ?12 RETURNING id"
         );
-        let batch =
-            vec![stmt(HIT, &[s(key), n(window)])?, stmt(FORGET_WINDOWS, &[s(key), n(window)])?, stmt(&insert, &args)?];
+        let batch = vec![
+            self.stmt(HIT, &[s(key), n(window)])?,
+            self.stmt(FORGET_WINDOWS, &[s(key), n(window)])?,
+            self.stmt(&insert, &args)?,
+        ];
         let results = self.db.batch(batch).await.map_err(internal)?;
-        let count = results.first().map(|r| r.results::<Count>()).transpose().map_err(internal)?;
-        let id = results.get(2).map(|r| r.results::<Id>()).transpose().map_err(internal)?;
-        let count = count.and_then(|rows| rows.into_iter().next()).ok_or_else(|| internal("no count returned"))?;
-        Ok((count.count, id.and_then(|rows| rows.into_iter().next()).map(|r| r.id)))
+        let count = first_row::<Count>(&results, 0)?.ok_or_else(|| internal("no count returned"))?;
+        Ok((count.count, first_row::<Id>(&results, 2)?.map(|r| r.id)))
     }
 
     /// Completes entry `id` with a purge's outcome, each (item, instance) result, and the
     /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
     pub async fn complete(&self, id: i64, at: i64, c: &Completion) -> Result<(), ApiError> {
         let results_json = serde_json::to_string(&history::bounded_results(&c.results)).map_err(internal)?;
-        let stmt = |sql: &str, args: &[JsValue]| self.db.prepare(sql).bind(args).map_err(internal);
-        let mut batch = vec![stmt(
+        let mut batch = vec![self.stmt(
             "UPDATE purges SET status = ?2, http_status = ?3, results = ?4 WHERE id = ?1",
             &[n(id), s(c.status.as_str()), n(c.http_status.into()), s(&results_json)],
         )?];
         for row in &c.results {
-            batch.push(stmt(
+            batch.push(self.stmt(
                 "INSERT INTO purge_results (purge_id, at, url, instance, outcome, elapsed_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 &[
@@ -575,7 +582,7 @@ impl Store {
             )?);
         }
         for row in &c.queued {
-            batch.push(stmt(
+            batch.push(self.stmt(
                 "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
                  VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?5, ?7)",
                 &[
