@@ -40,11 +40,7 @@ pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Res
         .collect()
         .await;
     results.sort_by(|a, b| a.instance.cmp(&b.instance));
-    tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
-    if let Some((n, peak)) = shards.as_ref().map(Shards::reported).filter(|(n, _)| *n > 0) {
-        tracer.attr("edgepurge.shards", n as i64);
-        tracer.attr("edgepurge.shards.sockets.peak", peak as i64);
-    }
+    tracer.fan_out(&sockets, shards.as_ref());
     json(&VerifyReport { url, results }, 200)
 }
 

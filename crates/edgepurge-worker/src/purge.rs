@@ -384,11 +384,7 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
     report.trace_id = Some(tracer.trace_id());
     let s = &report.summary;
     tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
-    tracer.attr("edgepurge.sockets.peak", prepared.sockets.peak() as i64);
-    if let Some((shards, peak)) = shards.map(Shards::reported).filter(|(n, _)| *n > 0) {
-        tracer.attr("edgepurge.shards", shards as i64);
-        tracer.attr("edgepurge.shards.sockets.peak", peak as i64);
-    }
+    tracer.fan_out(&prepared.sockets, shards);
     for (key, n) in [
         ("edgepurge.pairs", s.total),
         ("edgepurge.purged", s.purged),

@@ -8,7 +8,9 @@
 
 use crate::body::{fetch_within, Unsent};
 use crate::ctx::{load_config, now_ms};
+use crate::fanout::Sockets;
 use crate::random::random32;
+use crate::shard::Shards;
 use edgepurge_core::api::ExportStatus;
 use edgepurge_core::config::OtelSettings;
 use edgepurge_core::trace::{Kind, Span, SpanId, SpanIds, Trace, TraceContext, TraceId, Value};
@@ -116,6 +118,16 @@ impl Tracer {
     /// Sets an attribute of the request's span.
     pub fn attr(&self, key: &'static str, value: impl Into<Value>) {
         self.attributes.borrow_mut().push((key, value.into()));
+    }
+
+    /// What a fan-out held: the most sockets open at once in this invocation and, when it ran
+    /// in shards, how many and the most any of them held (the one place these are named).
+    pub fn fan_out(&self, sockets: &Sockets, shards: Option<&Shards>) {
+        self.attr("edgepurge.sockets.peak", sockets.peak() as i64);
+        if let Some((n, peak)) = shards.map(Shards::reported).filter(|(n, _)| *n > 0) {
+            self.attr("edgepurge.shards", n as i64);
+            self.attr("edgepurge.shards.sockets.peak", peak as i64);
+        }
     }
 
     /// Marks the request's span failed (a refusal, or a purge not fully successful).
