@@ -173,6 +173,10 @@ class PurgeApi(CdnTestCase):
         self.assertEqual(counter_deltas("MAIN.sess_conn", connections, [1, 1, 1]), [1, 1, 1])
         self.assertEqual(report["summary"]["total"], 300)
         self.assertEqual(report["plan"], {"instances": 3, "requests": 300, "concurrency": 3})
+        # Those connections opened while the history was written (CONCURRENCY 6 leaves one for
+        # it), and were the ones the PURGEs then went on: still one per instance.
+        plan = [s for s in trace_spans(report["trace_id"], 2) if s["name"] == "plan"]
+        self.assertEqual([p["attributes"]["edgepurge.connections.early"] for p in plan], [3])
         for p in paths:
             for inst in CDN.instances:
                 self.assertIn("fwd=uri-miss", fetch(inst, p)[0])

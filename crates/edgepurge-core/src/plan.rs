@@ -274,6 +274,21 @@ impl Plan {
         }
     }
 
+    /// The jobs whose connections may open while the purge is still being written to the
+    /// history (before any request is sent): the first of the start order, at most
+    /// `concurrency - 1`, so that with the one connection the history write may hold, no more
+    /// than `concurrency` are ever open. The handshakes then overlap that write instead of
+    /// following it. None when the plan runs in shards (`sharded`): the shard requests go first
+    /// there, and this invocation's own connections only after them (`shard::split`).
+    pub fn early_connects(&self, sharded: bool) -> Vec<usize> {
+        if sharded && self.jobs.len() > self.concurrency {
+            return Vec::new();
+        }
+        let mut order = self.start_order();
+        order.truncate(self.concurrency.saturating_sub(1));
+        order
+    }
+
     /// Refuses (422) a plan needing more instance connections than `budget` (the platform caps
     /// subrequests per invocation: 50 on Workers' free plan, 1,000 or more on paid plans), so a
     /// purge is refused up front instead of failing halfway.

@@ -5,13 +5,12 @@
 //! figure the trace shows, not a hope.
 
 use crate::random::random_u64;
-use crate::socket::Connection;
+use crate::socket::{Connection, Opening};
 use edgepurge_core::delivery::{Completed, Event, InstanceDelivery, Limits, Step};
-use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::{Job, Plan};
 use futures_util::future::{select, Either};
 use futures_util::stream::{self, Stream, StreamExt};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -23,30 +22,55 @@ pub struct Finished {
     pub done: Completed,
 }
 
-/// The sockets one invocation's fan-out holds: open now, and the most at once.
-#[derive(Debug, Clone, Default)]
-pub struct Sockets(Rc<Cell<(usize, usize)>>);
+/// The sockets one invocation's fan-out holds: open now, and the most at once; and the
+/// connections opened early (`Plan::early_connects`), by job, until their job takes them.
+#[derive(Clone, Default)]
+pub struct Sockets {
+    counts: Rc<Cell<(usize, usize)>>,
+    early: Rc<RefCell<Vec<(usize, Opening, Held)>>>,
+}
 
 impl Sockets {
     /// The most sockets that were open (or opening) at once.
     pub fn peak(&self) -> usize {
-        self.0.get().1
+        self.counts.get().1
     }
 
     fn take(&self) -> Held {
-        let (open, peak) = self.0.get();
-        self.0.set((open + 1, peak.max(open + 1)));
-        Held(self.clone())
+        let (open, peak) = self.counts.get();
+        self.counts.set((open + 1, peak.max(open + 1)));
+        Held(self.counts.clone())
+    }
+
+    /// Starts connecting to the instances of `jobs` of `plan` now, before anything may be sent
+    /// to them: each job's first connection step takes its connection over. One that cannot
+    /// even start is left to that step. Those never taken are closed when these `Sockets` go.
+    pub fn open_early(&self, plan: &Plan, jobs: &[usize]) {
+        for &j in jobs {
+            let Some(job) = plan.jobs.get(j) else { continue };
+            let held = self.take();
+            if let Ok(opening) = Opening::start(&job.instance.connect, job.instance.tls.as_deref()) {
+                self.early.borrow_mut().push((j, opening, held));
+            }
+        }
+    }
+
+    fn early(&self, job: usize) -> Option<(Opening, Held)> {
+        let mut early = self.early.borrow_mut();
+        let at = early.iter().position(|(j, ..)| *j == job)?;
+        let (_, opening, held) = early.swap_remove(at);
+        Some((opening, held))
     }
 }
 
-/// One socket counted from the moment it starts to open until it is closed or dropped.
-struct Held(Sockets);
+/// One socket counted (in its `Sockets`' counts) from the moment it starts to open until it is
+/// closed or dropped.
+struct Held(Rc<Cell<(usize, usize)>>);
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let (open, peak) = self.0 .0.get();
-        self.0 .0.set((open.saturating_sub(1), peak));
+        let (open, peak) = self.0.get();
+        self.0.set((open.saturating_sub(1), peak));
     }
 }
 
@@ -88,8 +112,12 @@ fn pump(job: usize, plan_job: Job, limits: Limits, sockets: Sockets) -> impl Str
                         Event::Waited
                     }
                     Step::Connect { timeout_ms } => {
-                        let held = sockets.take();
-                        io(timed(timeout_ms, connect(&mut socket, m.instance(), held)).await, &mut failure)
+                        let opening = sockets.early(job).map(Ok).unwrap_or_else(|| {
+                            let held = sockets.take();
+                            let instance = m.instance();
+                            Opening::start(&instance.connect, instance.tls.as_deref()).map(|o| (o, held))
+                        });
+                        io(timed(timeout_ms, connect(&mut socket, opening)).await, &mut failure)
                     }
                     // The machine never asks to send or receive without a connection.
                     Step::Send { bytes, timeout_ms } => {
@@ -110,9 +138,11 @@ fn pump(job: usize, plan_job: Job, limits: Limits, sockets: Sockets) -> impl Str
     })
 }
 
-/// Opens the connection, counted in `held` from now (dropped, and uncounted, if it fails).
-async fn connect(slot: &mut Socket, instance: &Instance, held: Held) -> Result<Event<'static>, String> {
-    *slot = Some((Connection::open(&instance.connect, instance.tls.as_deref()).await?, held));
+/// Waits for the connection to open, counted in its `Held` since it started (dropped, and
+/// uncounted, if it fails).
+async fn connect(slot: &mut Socket, opening: Result<(Opening, Held), String>) -> Result<Event<'static>, String> {
+    let (opening, held) = opening?;
+    *slot = Some((opening.opened().await?, held));
     Ok(Event::Connected)
 }
 

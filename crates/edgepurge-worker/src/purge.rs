@@ -230,13 +230,15 @@ pub async fn prepare(
         });
         plan.trace(&tracer.context, &tracer.ids);
         budget = base.config.instance_budget(resolver.subrequests());
+        let early = plan.early_connects(base.shards.is_some());
         let s = plan.summary();
         let span = tracer.child("plan", 0, start).with("edgepurge.instances", s.instances as i64);
         tracer.span(
             span.with("edgepurge.requests", s.requests as i64)
                 .with("edgepurge.concurrency", s.concurrency as i64)
                 .with("edgepurge.budget", budget as i64)
-                .with("edgepurge.instances.timed", timed as i64),
+                .with("edgepurge.instances.timed", timed as i64)
+                .with("edgepurge.connections.early", early.len() as i64),
         );
         plan.check_budget(budget)?;
         let entry = HistoryRecord {
@@ -249,6 +251,10 @@ pub async fn prepare(
             detail: None,
             trace_id: Some(tracer.trace_id()),
         };
+        // The first connections open while the history is written (nothing is sent on them
+        // before it holds the purge); over the limit, or if the write fails, they close unused.
+        let sockets = Sockets::default();
+        sockets.open_early(&plan, &early);
         let (n, entry) = base.store.record_within(&entry, &key, limit).await.map_err(|e| {
             worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
             ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
@@ -260,7 +266,7 @@ pub async fn prepare(
         })?;
         Ok(Prepared {
             plan: Rc::new(plan),
-            sockets: Sockets::default(),
+            sockets,
             tracer: tracer.clone(),
             budget,
             actor: identity.person.name.clone(),

@@ -38,25 +38,22 @@ pub struct Connection {
     reading: Option<JsFuture>,
 }
 
-impl Connection {
-    /// Connects to `to` (an address, or a name the platform resolves); over TLS when `tls` names
-    /// the server, which its certificate must match.
-    pub async fn open(to: &Endpoint, tls: Option<&str>) -> Result<Connection, String> {
-        // The runtime's own message for a refused certificate is opaque ("internal error;
-        // reference = ..."): say what was expected.
-        let context = |e: String| match tls {
-            Some(name) => format!("TLS expecting a certificate for {name}: {e}"),
-            None => e,
-        };
+/// A connection asked for and not yet known to be open: the handshake goes on in the
+/// background from the moment it is asked for. Dropped unopened, it is closed.
+pub struct Opening {
+    inner: Option<worker_sys::Socket>,
+    tls: Option<String>,
+}
+
+impl Opening {
+    /// Starts connecting to `to` (an address, or a name the platform resolves); over TLS when
+    /// `tls` names the server, which its certificate must match.
+    pub fn start(to: &Endpoint, tls: Option<&str>) -> Result<Opening, String> {
         let (hostname, port) = match to {
             Endpoint::Addr(addr) => (addr.ip().to_string(), addr.port()),
             Endpoint::Host { name, port } => (name.clone(), *port),
         };
-        Connection::connect(&hostname, port, tls).await.map_err(context)
-    }
-
-    async fn connect(hostname: &str, port: u16, tls: Option<&str>) -> Result<Connection, String> {
-        let address = object(&[("hostname", hostname.into()), ("port", port.into())])?;
+        let address = object(&[("hostname", hostname.as_str().into()), ("port", port.into())])?;
         // Connecting by the very name the certificate must carry needs no upgrade option: plain
         // `on` checks it against that name. Only an address needs `expectedServerHostname`.
         let (transport, upgrade) = match tls {
@@ -65,17 +62,56 @@ impl Connection {
             Some(name) => ("starttls", Some(name)),
         };
         let options = object(&[("secureTransport", transport.into()), ("allowHalfOpen", false.into())])?;
-        let mut inner = worker_sys::connect(address, options).map_err(text)?;
+        let tls = tls.map(str::to_owned);
+        let mut inner = worker_sys::connect(address, options).map_err(|e| context(tls.as_deref(), text(e)))?;
         if let Some(name) = upgrade {
             let options = object(&[("expectedServerHostname", name.into())])?;
-            inner = inner.unchecked_ref::<Upgradable>().start_tls(&options).map_err(text)?;
+            inner = inner
+                .unchecked_ref::<Upgradable>()
+                .start_tls(&options)
+                .map_err(|e| context(tls.as_deref(), text(e)))?;
         }
-        JsFuture::from(inner.opened().map_err(text)?).await.map_err(text)?;
-        let reader = inner.readable().map_err(text)?.get_reader().unchecked_into();
-        let writer = inner.writable().map_err(text)?.get_writer().map_err(text)?;
-        Ok(Connection { inner, reader, writer, reading: None })
+        Ok(Opening { inner: Some(inner), tls })
     }
 
+    /// The connection, once open.
+    pub async fn opened(mut self) -> Result<Connection, String> {
+        let tls = self.tls.take();
+        let inner = self.inner.take().ok_or("the connection was already taken")?;
+        let open = async {
+            JsFuture::from(inner.opened().map_err(text)?).await.map_err(text)?;
+            let reader = inner.readable().map_err(text)?.get_reader().unchecked_into();
+            let writer = inner.writable().map_err(text)?.get_writer().map_err(text)?;
+            Ok((reader, writer))
+        };
+        match open.await {
+            Ok((reader, writer)) => Ok(Connection { inner, reader, writer, reading: None }),
+            Err(e) => {
+                let _ = inner.close();
+                Err(context(tls.as_deref(), e))
+            }
+        }
+    }
+}
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let _ = inner.close();
+        }
+    }
+}
+
+/// The runtime's own message for a refused certificate is opaque ("internal error; reference =
+/// ..."): say what was expected.
+fn context(tls: Option<&str>, e: String) -> String {
+    match tls {
+        Some(name) => format!("TLS expecting a certificate for {name}: {e}"),
+        None => e,
+    }
+}
+
+impl Connection {
     /// Writes all of `bytes`.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
         JsFuture::from(self.writer.write_with_chunk(&Uint8Array::from(bytes))).await.map(drop).map_err(text)

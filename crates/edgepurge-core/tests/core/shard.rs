@@ -89,6 +89,29 @@ fn within_one_invocation_the_slowest_instances_start_first() {
 }
 
 #[test]
+fn connections_opened_early_are_the_first_to_start_and_leave_one_for_the_history() {
+    let mut plan = plan(5, 6);
+    assert_eq!(plan.early_connects(false), [0, 1, 2, 3, 4]);
+    assert_eq!(plan.early_connects(true), [0, 1, 2, 3, 4], "5 instances under 6: no shards");
+    let figures: BTreeMap<String, u32> = [(plan.jobs[2].instance.key(), 250)].into();
+    plan.slowest_first(&figures);
+    let order = plan.start_order();
+    assert_eq!(plan.early_connects(false), order);
+    let mut plan = self::plan(6, 6);
+    assert_eq!(plan.early_connects(false), [0, 1, 2, 3, 4], "one of six left for the history write");
+    plan.concurrency = 2;
+    assert_eq!(plan.early_connects(false), [0], "waves: the first wave's, less one");
+    assert_eq!(plan.early_connects(true), Vec::<usize>::new(), "shards start first");
+    plan.concurrency = 1;
+    assert_eq!(plan.early_connects(false), Vec::<usize>::new());
+    for (instances, concurrency) in [(1, 6), (15, 6), (60, 6), (3, 3)] {
+        let p = self::plan(instances, concurrency);
+        assert!(p.early_connects(false).len() < concurrency);
+        assert!(p.early_connects(false).iter().all(|&j| j < p.jobs.len()));
+    }
+}
+
+#[test]
 fn a_shard_runs_exactly_the_jobs_it_was_given_as_the_core_wrote_them() {
     let p = plan(15, 6);
     let shards = split(&p);
