@@ -62,7 +62,6 @@ pub struct Prepared {
     tracer: Rc<Tracer>,
     /// Connections to instances left within `SUBREQUEST_BUDGET` after discovery.
     budget: usize,
-    actor: String,
     entry: i64,
 }
 
@@ -264,14 +263,7 @@ pub async fn prepare(
         let entry = entry.ok_or_else(|| {
             limits::over(n, limit, base.now, PURGES).unwrap_or_else(|| internal("the history entry was not written"))
         })?;
-        Ok(Prepared {
-            plan: Rc::new(plan),
-            sockets,
-            tracer: tracer.clone(),
-            budget,
-            actor: identity.person.name.clone(),
-            entry,
-        })
+        Ok(Prepared { plan: Rc::new(plan), sockets, tracer: tracer.clone(), budget, entry })
     }
     .await;
     let Err(error) = result else { return result };
@@ -391,7 +383,12 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
     let s = &report.summary;
     tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
     tracer.fan_out(&prepared.sockets, shards);
+    // These attributes are also the request's one JSON log line (`trace::finish`, after the
+    // reply): a console line of its own here would cost the caller's wait.
+    tracer.attr("edgepurge.entry", prepared.entry);
     for (key, n) in [
+        ("edgepurge.items", prepared.plan.purges.len()),
+        ("edgepurge.instances", report.plan.instances),
         ("edgepurge.pairs", s.total),
         ("edgepurge.purged", s.purged),
         ("edgepurge.not_cached", s.not_cached),
@@ -416,7 +413,6 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
         queued,
         next_at: config.redelivery.next_at(now, 1, random_u32()),
     };
-    log_purge(prepared, &report, completion.status);
     if completion.queued.is_empty() {
         return (report, Some(completion));
     }
@@ -451,23 +447,6 @@ async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Com
         }
     }
     refresh_latencies(base).await;
-}
-
-fn log_purge(prepared: &Prepared, report: &PurgeReport, status: HistoryStatus) {
-    let s = &report.summary;
-    worker::console_log!(
-        "purge {} by {}: {} items={} instances={} purged={} not_cached={} unconfirmed={} rejected={} failed={}",
-        prepared.entry,
-        prepared.actor,
-        status.as_str(),
-        prepared.plan.purges.len(),
-        report.plan.instances,
-        s.purged,
-        s.not_cached,
-        s.unconfirmed,
-        s.rejected,
-        s.failed
-    );
 }
 
 /// Writes a purge attempt refused before the caller was known, within the refusal budget: at
