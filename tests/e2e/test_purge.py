@@ -212,6 +212,21 @@ class PurgeApi(CdnTestCase):
             self.assertIn("not in ALLOWED_HOSTS", entry["detail"])
             self.assertEqual(entry["results"], [])
 
+    def test_an_international_domain_name_is_put_in_its_xn_form_by_the_runtime(self):
+        # The core has no Unicode tables: the worker's runtime (workerd's URL) does IDNA, for
+        # URLs and hosts alike; the result is checked against ALLOWED_HOSTS like any host.
+        path = new_page()
+        for body, detail in (({"urls": [f"https://Bücher.example{path}"]}, "\"xn--bcher-kva.example\""),
+                             ({"hosts": ["BÜCHER.example"]}, "\"xn--bcher-kva.example\"")):
+            status, ctype, problem = api("POST", "/api/purge", body)
+            self.assert_problem(status, ctype, problem, 403)
+            self.assertIn(detail, problem["detail"])
+            self.assertIn("not in ALLOWED_HOSTS", problem["detail"])
+        # What the runtime refuses (full-width % maps to %, which no host may hold) is a 400.
+        status, ctype, problem = api("POST", "/api/purge", {"urls": ["https://exa\uff05mple.com/"]})
+        self.assert_problem(status, ctype, problem, 400)
+        self.assertIn("invalid international domain name", problem["detail"])
+
     def test_hostile_input_is_a_4xx_problem_and_no_purge_reaches_any_instance(self):
         path = new_page()
         self.warm(path)

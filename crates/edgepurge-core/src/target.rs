@@ -9,10 +9,58 @@
 //! Input is rejected rather than repaired where repair would change meaning. In particular the
 //! WHATWG parser silently strips tabs and newlines; we refuse any control character before
 //! parsing, so no CR or LF can ever reach a request line.
+//!
+//! International domain names are the platform's: the build carries no Unicode tables (the
+//! `url` crate's IDNA back end is the stub `idna_adapter` 1.0, which takes ASCII and `xn--`
+//! labels only; the tables were a tenth of the worker). A host with other characters is given to
+//! the platform's own WHATWG parser (`new URL(...)` in a worker or a browser, installed with
+//! [`use_platform_idna`]) and its ASCII result parsed again here. Without one, such a host is
+//! refused with an error that says to send its `xn--` form: never guessed.
 
 use crate::error::{ApiError, ErrorKind};
 use std::fmt;
+use std::sync::OnceLock;
 use url::{Host, Url};
+
+/// The platform's WHATWG URL parser: an absolute URL in, its serialisation (ASCII, the host in
+/// IDNA `xn--` form) out, `None` if it refuses the URL.
+pub type PlatformUrl = fn(&str) -> Option<String>;
+
+static PLATFORM_URL: OnceLock<PlatformUrl> = OnceLock::new();
+
+/// Installs the platform's URL parser for international domain names (once per process; later
+/// calls change nothing).
+pub fn use_platform_idna(parser: PlatformUrl) {
+    let _ = PLATFORM_URL.set(parser);
+}
+
+/// `Url::parse`, with hosts outside ASCII put in their `xn--` form by `platform` first (the
+/// stub back end is never given one).
+fn parse_url(input: &str, platform: Option<PlatformUrl>) -> Result<Url, TargetError> {
+    let unparsable = |e: url::ParseError| TargetError::Unparsable(e.to_string());
+    if authority_is_ascii(input) {
+        return Url::parse(input).map_err(unparsable);
+    }
+    let platform = platform.ok_or_else(|| {
+        TargetError::Unparsable(
+            "international domain name: this build has no IDNA of its own; send the host in its xn-- \
+             (Punycode) form"
+                .into(),
+        )
+    })?;
+    let ascii = platform(input)
+        .filter(|a| a.is_ascii())
+        .ok_or_else(|| TargetError::Unparsable("invalid international domain name".into()))?;
+    Url::parse(&ascii).map_err(unparsable)
+}
+
+/// Whether the authority (user information, host and port) of `input` is ASCII: what follows
+/// the scheme's `:` and any slashes (the WHATWG parser takes `\` for `/` in http and https), up
+/// to the path, query or fragment.
+fn authority_is_ascii(input: &str) -> bool {
+    let Some((_, rest)) = input.split_once(':') else { return true };
+    rest.trim_start_matches(['/', '\\']).split(['/', '\\', '?', '#']).next().unwrap_or("").is_ascii()
+}
 
 /// The longest URL accepted, in bytes. Varnish's default `http_req_size` is 32 KiB for the
 /// whole request head; 8 KiB keeps well inside it.
@@ -69,6 +117,11 @@ impl fmt::Display for TargetError {
 impl Target {
     /// Validates and normalises one caller URL.
     pub fn parse(input: &str) -> Result<Target, TargetError> {
+        Target::parse_with(input, PLATFORM_URL.get().copied())
+    }
+
+    /// [`Target::parse`] with `platform` as the parser of international domain names.
+    pub fn parse_with(input: &str, platform: Option<PlatformUrl>) -> Result<Target, TargetError> {
         if input.len() > MAX_URL_LEN {
             return Err(TargetError::TooLong);
         }
@@ -76,7 +129,7 @@ impl Target {
         if input.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(TargetError::ControlCharacter);
         }
-        let url = Url::parse(input).map_err(|e| TargetError::Unparsable(e.to_string()))?;
+        let url = parse_url(input, platform)?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(TargetError::Scheme(url.scheme().to_owned()));
         }
@@ -183,10 +236,15 @@ pub fn printable(raw: &str) -> String {
 /// Normalises a configured host name the way [`Target::parse`] normalises URL hosts:
 /// lower-cased, IDNA to ASCII, one trailing dot dropped; `None` for anything but a domain name.
 pub fn normalise_host(raw: &str) -> Option<String> {
+    normalise_host_with(raw, PLATFORM_URL.get().copied())
+}
+
+/// [`normalise_host`] with `platform` as the parser of international domain names.
+pub fn normalise_host_with(raw: &str, platform: Option<PlatformUrl>) -> Option<String> {
     if raw.bytes().any(|b| !b.is_ascii_graphic() && b.is_ascii()) || raw.contains(['/', '@', ':', '?', '#']) {
         return None;
     }
-    match Url::parse(&format!("http://{raw}/")).ok()?.host()? {
+    match parse_url(&format!("http://{raw}/"), platform).ok()?.host()? {
         Host::Domain(d) => {
             Some(d.strip_suffix('.').unwrap_or(d)).filter(|d| !d.is_empty() && !d.ends_with('.')).map(str::to_owned)
         }

@@ -44,6 +44,28 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("cross-origin-opener-policy", "same-origin"),
 ];
 
+/// Once per isolate: international domain names go through the runtime's own WHATWG URL
+/// parser (the core carries no Unicode tables of its own, see `edgepurge_core::target`).
+#[event(start)]
+fn start() {
+    edgepurge_core::target::use_platform_idna(platform_url);
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The runtime's `URL`.
+    type URL;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(input: &str) -> std::result::Result<URL, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn href(this: &URL) -> String;
+}
+
+/// `new URL(input).href`: the URL as the runtime serialises it, its host in `xn--` form.
+fn platform_url(input: &str) -> Option<String> {
+    URL::new(input).ok().map(|u| u.href())
+}
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
