@@ -34,17 +34,17 @@ pub fn use_platform_idna(parser: PlatformUrl) {
     let _ = PLATFORM_URL.set(parser);
 }
 
-/// `Url::parse`, with hosts outside ASCII put in their `xn--` form by `platform` first (the
-/// stub back end is never given one).
+/// `Url::parse`, with a host outside ASCII put in its `xn--` form by `platform` first (the stub
+/// back end is never given one).
 fn parse_url(input: &str, platform: Option<PlatformUrl>) -> Result<Url, TargetError> {
     let unparsable = |e: url::ParseError| TargetError::Unparsable(e.to_string());
-    if authority_is_ascii(input) {
+    if authority_is_plain(input) {
         return Url::parse(input).map_err(unparsable);
     }
     let platform = platform.ok_or_else(|| {
         TargetError::Unparsable(
-            "international domain name: this build has no IDNA of its own; send the host in its xn-- \
-             (Punycode) form"
+            "a host with non-ASCII or percent-encoded characters: this build has no IDNA of its own; send \
+             the host in its xn-- (Punycode) form"
                 .into(),
         )
     })?;
@@ -54,12 +54,14 @@ fn parse_url(input: &str, platform: Option<PlatformUrl>) -> Result<Url, TargetEr
     Url::parse(&ascii).map_err(unparsable)
 }
 
-/// Whether the authority (user information, host and port) of `input` is ASCII: what follows
-/// the scheme's `:` and any slashes (the WHATWG parser takes `\` for `/` in http and https), up
-/// to the path, query or fragment.
-fn authority_is_ascii(input: &str) -> bool {
+/// Whether the authority (user information, host and port) of `input` is ASCII without
+/// percent-encoding (the WHATWG parser decodes a host's `%xx` before IDNA, so `b%C3%BCcher` is
+/// `bücher`): what follows the scheme's `:` and any slashes (it takes `\` for `/` in http and
+/// https), up to the path, query or fragment.
+fn authority_is_plain(input: &str) -> bool {
     let Some((_, rest)) = input.split_once(':') else { return true };
-    rest.trim_start_matches(['/', '\\']).split(['/', '\\', '?', '#']).next().unwrap_or("").is_ascii()
+    let authority = rest.trim_start_matches(['/', '\\']).split(['/', '\\', '?', '#']).next().unwrap_or("");
+    authority.is_ascii() && !authority.contains('%')
 }
 
 /// The longest URL accepted, in bytes. Varnish's default `http_req_size` is 32 KiB for the

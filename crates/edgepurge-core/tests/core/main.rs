@@ -99,6 +99,7 @@ fn platform_url(input: &str) -> Option<String> {
     match input {
         "https://Bücher.example/ä?q=ü" => Some("https://xn--bcher-kva.example/%C3%A4?q=%C3%BC".into()),
         "http://bücher.example/" => Some("http://xn--bcher-kva.example/".into()),
+        "https://b%C3%BCcher.example/" => Some("https://xn--bcher-kva.example/".into()),
         _ => None,
     }
 }
@@ -119,6 +120,11 @@ fn international_domain_names_go_through_the_platforms_parser() {
     let Err(TargetError::Unparsable(why)) = Target::parse_with(input, None) else { panic!("accepted without IDNA") };
     assert!(why.contains("xn--"), "{why}");
     assert_eq!(edgepurge_core::target::normalise_host_with("bücher.example", None), None);
+    // A percent-encoded host is decoded before IDNA, so it needs it too.
+    let t = Target::parse_with("https://b%C3%BCcher.example/", Some(platform_url)).unwrap();
+    assert_eq!(t.authority(), "xn--bcher-kva.example");
+    assert!(Target::parse_with("https://b%C3%BCcher.example/", None).is_err());
+    assert_eq!(edgepurge_core::target::normalise_host_with("htt-C3%43%EAx=%8E", None), None, "found by the fuzzer");
     // ASCII never needs it.
     assert!(Target::parse_with("https://example.com/ä", None).is_ok());
     // What the platform refuses is refused.
