@@ -14,6 +14,8 @@ use edgepurge_core::error::ErrorKind;
 use edgepurge_core::limits;
 use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
+use std::cell::RefCell;
+use std::rc::Rc;
 use worker::{Date, Env, Request};
 
 /// Milliseconds since the epoch: the one clock reading per request, passed down.
@@ -21,18 +23,32 @@ pub fn now_ms() -> i64 {
     Date::now().as_millis() as i64
 }
 
-/// The settings, validated by the core.
-pub fn load_config(env: &Env) -> Result<Config, ApiError> {
-    Config::from_lookup(|name| {
-        env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
-    })
-    .map_err(ApiError::from)
+thread_local! {
+    /// The settings as this isolate first read them: an isolate's bindings never change (a
+    /// new deployment or setting is a new isolate), so they are read and checked once.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+/// The settings, validated by the core (once per isolate; a refusal is not kept, so it is
+/// reported again on every request).
+pub fn load_config(env: &Env) -> Result<Rc<Config>, ApiError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let config = Rc::new(
+        Config::from_lookup(|name| {
+            env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok()
+        })
+        .map_err(ApiError::from)?,
+    );
+    CONFIG.with(|c| *c.borrow_mut() = Some(config.clone()));
+    Ok(config)
 }
 
 /// The configuration, the store, the fan-out's shards and the clock reading, before the caller
 /// is known.
 pub struct Base {
-    pub config: Config,
+    pub config: Rc<Config>,
     pub store: Store,
     pub shards: Option<Shards>,
     pub now: i64,
@@ -46,7 +62,7 @@ impl Base {
 
 /// The configuration, the store and the authenticated caller, for handlers that need all three.
 pub struct Ctx {
-    pub config: Config,
+    pub config: Rc<Config>,
     pub store: Store,
     pub identity: Identity,
     pub now: i64,

@@ -48,7 +48,7 @@ pub async fn route(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Trace
     let segments: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method.clone(), segments.as_slice()) {
         (Method::Get | Method::Head, ["health"]) => {
-            let traces = load_config(env).ok().and_then(|c| c.otel).map(|_| trace::export_status());
+            let traces = load_config(env).ok().filter(|c| c.otel.is_some()).map(|_| trace::export_status());
             json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces }, 200)
         }
         (Method::Post, ["purge"]) => purge::endpoint(req, env, ctx, tracer).await,
