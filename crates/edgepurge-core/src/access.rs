@@ -5,14 +5,15 @@
 //! the signature against the key named by `kid`, the `aud` (the application's audience tag), the
 //! `iss` (the team domain) and the expiry. The worker fetches and caches the JWKS; this module
 //! only computes (the current time is passed in).
+//!
+//! The RSA arithmetic itself is the platform's, as a socket or a clock is: [`signed`] decides
+//! which key, which bytes and which signature (RS256: RSASSA-PKCS1-v1_5 with SHA-256), the
+//! worker has WebCrypto check them, and [`Signed::claims`] reads the claims only of a token whose
+//! signature held. The worker carries no bignum code (RSA was 12 KB of its gzip size).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::signature::Verifier;
-use rsa::{BigUint, RsaPublicKey};
 use serde::Deserialize;
-use sha2::Sha256;
 use std::fmt;
 
 /// Allowed clock skew, in seconds, for `exp` and `nbf`.
@@ -60,7 +61,20 @@ impl fmt::Display for JwtError {
 /// A JSON Web Key Set, reduced to its RSA keys.
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
-    keys: Vec<(String, RsaPublicKey)>,
+    keys: Vec<RsaKey>,
+}
+
+/// An RSA public key of the set, as WebCrypto imports a JWK: modulus and exponent in unpadded
+/// base64url, big-endian without leading zeros. Checked on parsing: a modulus of 2,048 to 8,192
+/// bits, an odd exponent from 3 to 2^32 - 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaKey {
+    /// The key id (`kid`).
+    pub kid: String,
+    /// The modulus (`n`).
+    pub n: String,
+    /// The public exponent (`e`).
+    pub e: String,
 }
 
 #[derive(Deserialize)]
@@ -79,24 +93,46 @@ struct JwkDoc {
     e: String,
 }
 
+/// An unsigned big-endian integer's bytes without leading zeros.
+fn magnitude(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+    &bytes[zeros..]
+}
+
+impl RsaKey {
+    fn parse(k: JwkDoc) -> Result<RsaKey, JwtError> {
+        let bad = |why: &str| JwtError::Malformed(format!("JWKS key {:?}: {why}", k.kid));
+        let n = b64(&k.n)?;
+        let e = b64(&k.e)?;
+        let (n, e) = (magnitude(&n), magnitude(&e));
+        let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
+        if !(2048..=8192).contains(&bits) {
+            return Err(bad(&format!("a modulus of {bits} bits")));
+        }
+        let exponent = if e.len() <= 4 { e.iter().fold(0u64, |v, &b| v << 8 | u64::from(b)) } else { 0 };
+        if exponent < 3 || exponent % 2 == 0 {
+            return Err(bad("an exponent that is not an odd number from 3 to 2^32 - 1"));
+        }
+        Ok(RsaKey { n: URL_SAFE_NO_PAD.encode(n), e: URL_SAFE_NO_PAD.encode(e), kid: k.kid })
+    }
+
+    /// The modulus' length in bytes: an RS256 signature's length.
+    fn modulus_len(&self) -> usize {
+        b64(&self.n).map_or(0, |n| n.len())
+    }
+}
+
 impl Jwks {
-    /// Parses a JWKS document; non-RSA keys are skipped.
+    /// Parses a JWKS document; non-RSA keys are skipped, an unusable RSA key refuses the set.
     pub fn parse(json: &[u8]) -> Result<Jwks, JwtError> {
         let doc: JwksDoc = serde_json::from_slice(json).map_err(|e| JwtError::Malformed(format!("JWKS: {e}")))?;
-        let mut keys = Vec::new();
-        for k in doc.keys.into_iter().filter(|k| k.kty == "RSA") {
-            let n = b64(&k.n)?;
-            let e = b64(&k.e)?;
-            let key = RsaPublicKey::new(BigUint::from_bytes_be(&n), BigUint::from_bytes_be(&e))
-                .map_err(|e| JwtError::Malformed(format!("JWKS key {}: {e}", k.kid)))?;
-            keys.push((k.kid, key));
-        }
+        let keys = doc.keys.into_iter().filter(|k| k.kty == "RSA").map(RsaKey::parse).collect::<Result<_, _>>()?;
         Ok(Jwks { keys })
     }
 
     /// Whether a key with this id is present.
     pub fn has(&self, kid: &str) -> bool {
-        self.keys.iter().any(|(k, _)| k == kid)
+        self.keys.iter().any(|k| k.kid == kid)
     }
 }
 
@@ -147,8 +183,22 @@ pub fn key_id(jwt: &str) -> Result<String, JwtError> {
 
 pub use crate::config::access_issuer as issuer_for;
 
-/// Verifies `jwt` against `jwks`, `audience`, `issuer` and the time `now` (seconds).
-pub fn verify(jwt: &str, jwks: &Jwks, audience: &str, issuer: &str, now: i64) -> Result<AccessIdentity, JwtError> {
+/// A JWT whose signature is still to be checked: `message` (its signed bytes) against
+/// `signature` with `key`, RSASSA-PKCS1-v1_5 with SHA-256.
+#[derive(Debug)]
+pub struct Signed<'a> {
+    /// The key the header names.
+    pub key: &'a RsaKey,
+    /// The signed bytes: header and claims as sent, with the dot between them.
+    pub message: &'a [u8],
+    /// The signature, as long as the key's modulus.
+    pub signature: Vec<u8>,
+    claims: &'a str,
+}
+
+/// Reads what `jwt` asks to be checked against `jwks`: it must be three base64url parts,
+/// RS256, signed by a key of the set, with a signature of the key's length.
+pub fn signed<'a>(jwt: &'a str, jwks: &'a Jwks) -> Result<Signed<'a>, JwtError> {
     let mut parts = jwt.split('.');
     let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwtError::Malformed("expected three parts".into()));
@@ -157,35 +207,59 @@ pub fn verify(jwt: &str, jwks: &Jwks, audience: &str, issuer: &str, now: i64) ->
     if header.alg != "RS256" {
         return Err(JwtError::Algorithm(header.alg));
     }
-    let key = jwks
-        .keys
-        .iter()
-        .find(|(kid, _)| *kid == header.kid)
-        .map(|(_, k)| k.clone())
-        .ok_or(JwtError::UnknownKey(header.kid))?;
-    let signature = Signature::try_from(b64(s)?.as_slice()).map_err(|_| JwtError::BadSignature)?;
-    let signed = &jwt[..h.len() + 1 + c.len()];
-    VerifyingKey::<Sha256>::new(key).verify(signed.as_bytes(), &signature).map_err(|_| JwtError::BadSignature)?;
-    // Only a verified token's claims are read.
-    let claims: Claims = serde_json::from_slice(&b64(c)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
-    if now > claims.exp + LEEWAY_SECS {
-        return Err(JwtError::Expired);
+    let key = jwks.keys.iter().find(|k| k.kid == header.kid).ok_or(JwtError::UnknownKey(header.kid))?;
+    let signature = b64(s)?;
+    if signature.len() != key.modulus_len() {
+        return Err(JwtError::BadSignature);
     }
-    if claims.nbf.is_some_and(|nbf| now + LEEWAY_SECS < nbf) {
-        return Err(JwtError::NotYetValid);
+    Ok(Signed { key, message: &jwt.as_bytes()[..h.len() + 1 + c.len()], signature, claims: c })
+}
+
+impl Signed<'_> {
+    /// The identity, once the platform said whether the signature verifies (`verified`):
+    /// refused if it did not; otherwise only then are the claims read and checked against
+    /// `audience`, `issuer` and the time `now` (seconds).
+    pub fn claims(self, verified: bool, audience: &str, issuer: &str, now: i64) -> Result<AccessIdentity, JwtError> {
+        if !verified {
+            return Err(JwtError::BadSignature);
+        }
+        let claims: Claims =
+            serde_json::from_slice(&b64(self.claims)?).map_err(|e| JwtError::Malformed(e.to_string()))?;
+        if now > claims.exp + LEEWAY_SECS {
+            return Err(JwtError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| now + LEEWAY_SECS < nbf) {
+            return Err(JwtError::NotYetValid);
+        }
+        let aud_ok = match &claims.aud {
+            Audience::One(a) => a == audience,
+            Audience::Many(list) => list.iter().any(|a| a == audience),
+        };
+        if !aud_ok {
+            return Err(JwtError::Audience);
+        }
+        if claims.iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
+            return Err(JwtError::Issuer);
+        }
+        let email = claims.email.filter(|e| e.contains('@')).ok_or(JwtError::NoEmail)?;
+        Ok(AccessIdentity { email: email.to_ascii_lowercase(), exp: claims.exp })
     }
-    let aud_ok = match &claims.aud {
-        Audience::One(a) => a == audience,
-        Audience::Many(list) => list.iter().any(|a| a == audience),
-    };
-    if !aud_ok {
-        return Err(JwtError::Audience);
-    }
-    if claims.iss.trim_end_matches('/') != issuer.trim_end_matches('/') {
-        return Err(JwtError::Issuer);
-    }
-    let email = claims.email.filter(|e| e.contains('@')).ok_or(JwtError::NoEmail)?;
-    Ok(AccessIdentity { email: email.to_ascii_lowercase(), exp: claims.exp })
+}
+
+/// Verifies `jwt` against `jwks`, `audience`, `issuer` and the time `now` (seconds), with a
+/// synchronous RS256 check (`rs256(key, message, signature)`); the worker's is asynchronous
+/// (WebCrypto) and goes through [`signed`] and [`Signed::claims`] itself.
+pub fn verify(
+    jwt: &str,
+    jwks: &Jwks,
+    audience: &str,
+    issuer: &str,
+    now: i64,
+    rs256: impl FnOnce(&RsaKey, &[u8], &[u8]) -> bool,
+) -> Result<AccessIdentity, JwtError> {
+    let s = signed(jwt, jwks)?;
+    let verified = rs256(s.key, s.message, &s.signature);
+    s.claims(verified, audience, issuer, now)
 }
 
 /// The shortest time between two fetches of the JWKS, in milliseconds: a JWT naming a key the

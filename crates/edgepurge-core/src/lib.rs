@@ -21,8 +21,8 @@
 //! Only [`api`] is serialised: it is the one contract between the worker and the console.
 #![deny(missing_docs)]
 
-/// Cloudflare Access JWT verification (RS256): the worker's; off in the console, which verifies
-/// nothing and so links no RSA.
+/// Cloudflare Access JWT checks (RS256, the signature itself by the platform): the worker's;
+/// off in the console, which checks no JWT.
 #[cfg(feature = "access")]
 pub mod access;
 pub mod api;

@@ -1,18 +1,23 @@
 //! Who is calling: a bearer token, a Cloudflare Access JWT, or a console session cookie.
 //!
 //! The decisions (hashing, constant-time comparison, JWT checks, roles, CSRF) are the core's;
-//! this module gathers the inputs from the request, D1 and the Access JWKS.
+//! this module gathers the inputs from the request, D1 and the Access JWKS, and has the
+//! runtime's WebCrypto check the RS256 signature the core names.
 
 use crate::body::{fetch_within, read_capped, Unread, Unsent};
 use crate::problem::internal;
 use crate::store::Store;
-use edgepurge_core::access::{self, Jwks};
+use edgepurge_core::access::{self, Jwks, RsaKey};
 use edgepurge_core::api::{Me, Person, Via};
 use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEADER, SESSION_COOKIE};
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Method, Request, Url};
 
 /// An authenticated caller.
@@ -195,5 +200,52 @@ async fn verify_access(settings: &AccessSettings, jwt: &str, now_ms: i64) -> Res
             fetched?
         }
     };
-    access::verify(jwt, &jwks, &settings.audience, &settings.issuer, now_ms / 1000).map_err(|e| e.to_string())
+    let signed = access::signed(jwt, &jwks).map_err(|e| e.to_string())?;
+    let verified = rs256(signed.key, signed.message, &signed.signature).await;
+    signed.claims(verified, &settings.audience, &settings.issuer, now_ms / 1000).map_err(|e| e.to_string())
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `crypto.subtle.importKey(format, keyData, algorithm, extractable, usages)`.
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey, catch)]
+    fn import_key(
+        format: &str,
+        key: &JsValue,
+        algorithm: &JsValue,
+        extractable: bool,
+        usages: &Array,
+    ) -> Result<Promise, JsValue>;
+
+    /// `crypto.subtle.verify(algorithm, key, signature, data)`.
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
+    fn subtle_verify(
+        algorithm: &str,
+        key: &JsValue,
+        signature: &Uint8Array,
+        data: &Uint8Array,
+    ) -> Result<Promise, JsValue>;
+}
+
+/// Whether `signature` is `key`'s RS256 (RSASSA-PKCS1-v1_5, SHA-256) signature of `message`,
+/// by the runtime's WebCrypto. A key it refuses to import verifies nothing.
+async fn rs256(key: &RsaKey, message: &[u8], signature: &[u8]) -> bool {
+    let checked = async {
+        let jwk = Object::new();
+        for (name, value) in [("kty", "RSA"), ("n", key.n.as_str()), ("e", key.e.as_str()), ("alg", "RS256")] {
+            Reflect::set(&jwk, &name.into(), &value.into())?;
+        }
+        let algorithm = Object::new();
+        Reflect::set(&algorithm, &"name".into(), &"RSASSA-PKCS1-v1_5".into())?;
+        Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
+        let usages = Array::of1(&"verify".into());
+        let imported = JsFuture::from(import_key("jwk", &jwk, &algorithm, false, &usages)?).await?;
+        let verified =
+            subtle_verify("RSASSA-PKCS1-v1_5", &imported, &Uint8Array::from(signature), &Uint8Array::from(message))?;
+        Ok::<_, JsValue>(JsFuture::from(verified).await?.as_bool() == Some(true))
+    };
+    checked.await.unwrap_or_else(|e| {
+        worker::console_error!("WebCrypto refused Access key {:?}: {e:?}", key.kid);
+        false
+    })
 }
