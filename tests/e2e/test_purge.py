@@ -68,6 +68,21 @@ def fetch(instance, path, host=SITE):
     return headers.get("cache-status", ""), body
 
 
+def settled_counters(name, quiet=0.3, timeout=3.0):
+    """A varnishstat counter on each instance once it has stopped moving for `quiet` seconds:
+    a snapshot taken right after a warm-up must not miss the warm-up's own connections counted
+    a moment late (the acceptor's statistics reach the shared counters in their own time)."""
+    deadline = time.monotonic() + timeout
+    values = [CDN.counter(i, name) for i in range(3)]
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        again = [CDN.counter(i, name) for i in range(3)]
+        if again == values:
+            break
+        values = again
+    return values
+
+
 def counter_deltas(name, before, expected, timeout=2.0):
     """How much a varnishstat counter grew on each instance since `before`: polled until it
     equals `expected` or, with `expected` None (nothing should arrive), for the whole `timeout`."""
@@ -164,7 +179,7 @@ class PurgeApi(CdnTestCase):
         for p in paths:
             self.warm(p)
         urls = [f"https://{SITE}{p}" for p in paths]
-        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        connections = settled_counters("MAIN.sess_conn")
         requests = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
         status, _, report = api("POST", "/api/purge", {"urls": urls})
         self.assertEqual(status, 200, report)
@@ -392,7 +407,7 @@ class Pipelining(CdnTestCase):
         urls = [f"https://{SITE}{p}" for p in paths]
         for p in paths:
             self.warm(p)
-        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        connections = settled_counters("MAIN.sess_conn")
         requests = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
         status, _, report = api("POST", "/api/purge", {"urls": urls})
         reqs = counter_deltas("MAIN.client_req", requests, [100, 100, 100])
@@ -442,7 +457,7 @@ class Shards(CdnTestCase):
             for inst in CDN.wide_instances:
                 ip, port = inst.rsplit(":", 1)
                 http_get(ip, int(port), u.split(WIDE_SITE, 1)[1], headers={"Host": WIDE_SITE})
-        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        connections = settled_counters("MAIN.sess_conn")
         headers = {"Authorization": f"Bearer {CDN.api_token}", "Content-Type": "application/json"}
         if live:
             headers["Accept"] = "application/x-ndjson"
@@ -520,7 +535,7 @@ class Confirm(CdnTestCase):
         for p in paths:
             self.warm(p)
         urls = [f"https://{SITE}{p}" for p in paths]
-        connections = [CDN.counter(i, "MAIN.sess_conn") for i in range(3)]
+        connections = settled_counters("MAIN.sess_conn")
         status, _, report = api("POST", "/api/purge", {"urls": urls, "confirm": True})
         self.assertEqual(counter_deltas("MAIN.sess_conn", connections, None, timeout=0), [1, 1, 1])
         self.assertEqual(status, 200, report)
