@@ -6,9 +6,10 @@
 //! `iss` (the team domain) and the expiry. The worker fetches and caches the JWKS; this module
 //! only computes (the current time is passed in).
 //!
-//! The RSA arithmetic itself is the platform's, as a socket or a clock is: [`signed`] decides
-//! which key, which bytes and which signature (RS256: RSASSA-PKCS1-v1_5 with SHA-256), the
-//! worker has WebCrypto check them, and [`Signed::claims`] reads the claims only of a token whose
+//! The RSA arithmetic itself is the platform's, as a socket or a clock is:
+//! [`signed`](crate::access::signed) decides which key, which bytes and which signature (RS256:
+//! RSASSA-PKCS1-v1_5 with SHA-256), the worker has WebCrypto check them, and
+//! [`Signed::claims`](crate::access::Signed::claims) reads the claims only of a token whose
 //! signature held. The worker carries no bignum code (RSA was 12 KB of its gzip size).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
