@@ -5,6 +5,7 @@
 //! runtime's WebCrypto check the RS256 signature the core names.
 
 use crate::body::{fetch_within, read_capped, Unread, Unsent};
+use crate::js::{object, text};
 use crate::problem::internal;
 use crate::store::Store;
 use edgepurge_core::access::{self, Jwks, RsaKey};
@@ -13,7 +14,7 @@ use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEAD
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
-use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
@@ -231,21 +232,23 @@ extern "C" {
 /// by the runtime's WebCrypto. A key it refuses to import verifies nothing.
 async fn rs256(key: &RsaKey, message: &[u8], signature: &[u8]) -> bool {
     let checked = async {
-        let jwk = Object::new();
-        for (name, value) in [("kty", "RSA"), ("n", key.n.as_str()), ("e", key.e.as_str()), ("alg", "RS256")] {
-            Reflect::set(&jwk, &name.into(), &value.into())?;
-        }
-        let algorithm = Object::new();
-        Reflect::set(&algorithm, &"name".into(), &"RSASSA-PKCS1-v1_5".into())?;
-        Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
+        let jwk = object(&[
+            ("kty", "RSA".into()),
+            ("n", key.n.as_str().into()),
+            ("e", key.e.as_str().into()),
+            ("alg", "RS256".into()),
+        ])?;
+        let algorithm = object(&[("name", "RSASSA-PKCS1-v1_5".into()), ("hash", "SHA-256".into())])?;
         let usages = Array::of1(&"verify".into());
-        let imported = JsFuture::from(import_key("jwk", &jwk, &algorithm, false, &usages)?).await?;
+        let importing = import_key("jwk", &jwk, &algorithm, false, &usages).map_err(text)?;
+        let imported = JsFuture::from(importing).await.map_err(text)?;
         let verified =
-            subtle_verify("RSASSA-PKCS1-v1_5", &imported, &Uint8Array::from(signature), &Uint8Array::from(message))?;
-        Ok::<_, JsValue>(JsFuture::from(verified).await?.as_bool() == Some(true))
+            subtle_verify("RSASSA-PKCS1-v1_5", &imported, &Uint8Array::from(signature), &Uint8Array::from(message))
+                .map_err(text)?;
+        Ok::<_, String>(JsFuture::from(verified).await.map_err(text)?.as_bool() == Some(true))
     };
     checked.await.unwrap_or_else(|e| {
-        worker::console_error!("WebCrypto refused Access key {:?}: {e:?}", key.kid);
+        worker::console_error!("WebCrypto refused Access key {:?}: {e}", key.kid);
         false
     })
 }

@@ -6,7 +6,7 @@
 //! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, caller,
 //! body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`shard`]
 //! (fan-out past six connections, in Durable Objects) -> [`fanout`] (sockets to instances) -> [`body`] (capped reads, requests under a timeout) and [`problem`] (errors as RFC 9457
-//! responses) and [`random`] (the CSPRNG). Everything else is the console's static files from the `ASSETS` binding;
+//! responses) and [`random`] (the CSPRNG) and [`js`] (JavaScript options and errors). Everything else is the console's static files from the `ASSETS` binding;
 //! [`redeliver`] is the cron trigger.
 
 mod auth;
@@ -18,6 +18,7 @@ mod doh;
 mod fanout;
 mod fly;
 mod inspect;
+mod js;
 mod problem;
 mod purge;
 mod random;

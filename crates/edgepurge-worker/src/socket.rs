@@ -9,8 +9,9 @@
 //! A certificate that does not match, or is not trusted, fails the connection; nothing here
 //! can turn the check off.
 
+use crate::js::{object, text};
 use edgepurge_core::discovery::Endpoint;
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{ReadableStreamDefaultReader, WritableStreamDefaultWriter};
@@ -139,17 +140,4 @@ impl Connection {
             });
         }
     }
-}
-
-fn object(fields: &[(&str, JsValue)]) -> Result<JsValue, String> {
-    let object = Object::new();
-    for (name, value) in fields {
-        Reflect::set(&object, &JsValue::from_str(name), value).map_err(text)?;
-    }
-    Ok(object.into())
-}
-
-/// A JavaScript error as text: its message when it has one.
-fn text(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map_or_else(|| format!("{e:?}"), |e| String::from(e.message()))
 }
