@@ -274,6 +274,12 @@ impl Plan {
         }
     }
 
+    /// Whether the plan has more instances than one invocation works on at once: where shards
+    /// are available, it runs in them (`shard::split`).
+    pub fn needs_shards(&self) -> bool {
+        self.jobs.len() > self.concurrency
+    }
+
     /// The jobs whose connections may open while the purge is still being written to the
     /// history (before any request is sent): the first of the start order, at most
     /// `concurrency - 1`, so that with the one connection the history write may hold, no more
@@ -281,7 +287,7 @@ impl Plan {
     /// following it. None when the plan runs in shards (`sharded`): the shard requests go first
     /// there, and this invocation's own connections only after them (`shard::split`).
     pub fn early_connects(&self, sharded: bool) -> Vec<usize> {
-        if sharded && self.jobs.len() > self.concurrency {
+        if sharded && self.needs_shards() {
             return Vec::new();
         }
         let mut order = self.start_order();

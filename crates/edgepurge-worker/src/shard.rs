@@ -152,7 +152,7 @@ pub fn fan_out(
     sockets: &Sockets,
     shards: Option<&Shards>,
 ) -> Pin<Box<dyn Stream<Item = Finished>>> {
-    let Some(shards) = shards.filter(|_| plan.jobs.len() > plan.concurrency).cloned() else {
+    let Some(shards) = shards.filter(|_| plan.needs_shards()).cloned() else {
         return Box::pin(fanout::deliveries(plan, limits, sockets));
     };
     let mut parts = shard::split(plan).into_iter();
