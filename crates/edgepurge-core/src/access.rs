@@ -117,9 +117,10 @@ impl RsaKey {
         Ok(RsaKey { n: URL_SAFE_NO_PAD.encode(n), e: URL_SAFE_NO_PAD.encode(e), kid: k.kid })
     }
 
-    /// The modulus' length in bytes: an RS256 signature's length.
+    /// The modulus' length in bytes, an RS256 signature's length: read off its unpadded
+    /// base64url form (four characters for every three bytes, the rest in the last 2 or 3).
     fn modulus_len(&self) -> usize {
-        b64(&self.n).map_or(0, |n| n.len())
+        self.n.len() * 3 / 4
     }
 }
 
