@@ -75,23 +75,20 @@ impl Opening {
         Ok(Opening { inner: Some(inner), tls })
     }
 
-    /// The connection, once open.
+    /// The connection, once open. Until then the socket is also `self`'s, so a connect that fails,
+    /// or whose future is dropped when its timeout runs out, closes it (`Drop`).
     pub async fn opened(mut self) -> Result<Connection, String> {
-        let tls = self.tls.take();
-        let inner = self.inner.take().ok_or("the connection was already taken")?;
+        let inner = self.inner.clone().ok_or("the connection was already taken")?;
         let open = async {
             JsFuture::from(inner.opened().map_err(text)?).await.map_err(text)?;
             let reader = inner.readable().map_err(text)?.get_reader().unchecked_into();
             let writer = inner.writable().map_err(text)?.get_writer().map_err(text)?;
             Ok((reader, writer))
         };
-        match open.await {
-            Ok((reader, writer)) => Ok(Connection { inner, reader, writer, reading: None }),
-            Err(e) => {
-                let _ = inner.close();
-                Err(context(tls.as_deref(), e))
-            }
-        }
+        let (reader, writer) = open.await.map_err(|e| context(self.tls.as_deref(), e))?;
+        // Open: from here on the Connection closes it.
+        self.inner = None;
+        Ok(Connection { inner, reader, writer, reading: None })
     }
 }
 
