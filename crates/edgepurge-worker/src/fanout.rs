@@ -7,6 +7,7 @@
 use crate::random::random_u64;
 use crate::socket::{Connection, Opening};
 use edgepurge_core::delivery::{Completed, Event, InstanceDelivery, Limits, Step};
+use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::{Job, Plan};
 use futures_util::future::{select, Either};
 use futures_util::stream::{self, Stream, StreamExt};
@@ -48,11 +49,16 @@ impl Sockets {
     pub fn open_early(&self, plan: &Plan, jobs: &[usize]) {
         for &j in jobs {
             let Some(job) = plan.jobs.get(j) else { continue };
-            let held = self.take();
-            if let Ok(opening) = Opening::start(&job.instance.connect, job.instance.tls.as_deref()) {
+            if let Ok((opening, held)) = self.open(&job.instance) {
                 self.early.borrow_mut().push((j, opening, held));
             }
         }
+    }
+
+    /// Starts connecting to `instance`, counted from now (uncounted at once if it cannot start).
+    fn open(&self, instance: &Instance) -> Result<(Opening, Held), String> {
+        let held = self.take();
+        Ok((Opening::start(&instance.connect, instance.tls.as_deref())?, held))
     }
 
     fn early(&self, job: usize) -> Option<(Opening, Held)> {
@@ -112,11 +118,7 @@ fn pump(job: usize, plan_job: Job, limits: Limits, sockets: Sockets) -> impl Str
                         Event::Waited
                     }
                     Step::Connect { timeout_ms } => {
-                        let opening = sockets.early(job).map(Ok).unwrap_or_else(|| {
-                            let held = sockets.take();
-                            let instance = m.instance();
-                            Opening::start(&instance.connect, instance.tls.as_deref()).map(|o| (o, held))
-                        });
+                        let opening = sockets.early(job).map(Ok).unwrap_or_else(|| sockets.open(m.instance()));
                         io(timed(timeout_ms, connect(&mut socket, opening)).await, &mut failure)
                     }
                     // The machine never asks to send or receive without a connection.
