@@ -7,7 +7,7 @@
 //! | setting | required | meaning |
 //! |---|---|---|
 //! | `ALLOWED_HOSTS` | yes | host names that may be purged, separated by commas or spaces |
-//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec[:tls\|:insecure]`; spec is `dns:<name>:<port>` or `static:<ip:port>,...`; no host (or `*`) means every host; `:tls` speaks TLS to the instances (certificate checked against the purged host), none speaks clear text to loopback and private addresses only, `:insecure` to any |
+//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec[:tls\|:insecure][:contract=plain[:token-header=<name>\|none]]`; spec is `dns:<name>:<port>`, `static:<ip:port>,...` or `fly:<app>[:<regions>][@<edge>]`; no host (or `*`) means every host; `:tls` speaks TLS to the instances (certificate checked against the purged host), none speaks clear text to loopback and private addresses only, `:insecure` to any; `:contract=plain` for instances without the edgepurge VCL (URL purges only, see `dialect`), their token in `Purge-Token` unless `:token-header=` names another field (or `none`) |
 //! | `DOH_URL` | no | DNS-over-HTTPS endpoint (RFC 8484), default Cloudflare's; https, or http on loopback only |
 //! | `INSTANCE_TIMEOUT_MS` | no | per-request timeout towards an instance, default 5000 |
 //! | `DISCOVERY_TIMEOUT_MS` | no | timeout of one DoH lookup, default 3000 |
@@ -39,11 +39,12 @@
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
 
-use crate::api::Transport;
+use crate::api::{Contract, Transport};
 use crate::auth::{constant_time_eq, secret_hash};
+use crate::dialect::{Dialect, TokenHeader};
 use crate::discovery::{non_public, DiscoveryRule, DiscoverySpec};
 use crate::error::{ApiError, ErrorKind};
-use crate::http1::FieldValue;
+use crate::http1::{FieldValue, PURGE_TOKEN_HEADER};
 use crate::target::{normalise_host, Target};
 use std::net::SocketAddr;
 use url::Url;
@@ -484,6 +485,10 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
     let mut rules = Vec::new();
     for rule in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let (pattern, spec) = match rule.split_once('=') {
+            // `contract=` and `token-header=` options have an `=` too, after a spec's `:`.
+            Some((h, _)) if ["dns:", "static:", "fly:"].iter().any(|kind| h.trim_start().starts_with(kind)) => {
+                (HostPattern::Any, rule)
+            }
             Some((h, spec)) if h.trim() == "*" => (HostPattern::Any, spec.trim()),
             Some((h, spec)) => {
                 let host = normalise_host(h.trim()).ok_or_else(|| err(format!("{h:?} is not a host name")))?;
@@ -491,6 +496,7 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
             }
             None => (HostPattern::Any, rule),
         };
+        let (spec, dialect) = parse_dialect(spec).map_err(|why| err(format!("{rule:?}: {why}")))?;
         let (spec, mut transport) = match (spec.strip_suffix(":tls"), spec.strip_suffix(":insecure")) {
             (Some(spec), _) => (spec, Transport::Tls),
             (_, Some(spec)) => (spec, Transport::Insecure),
@@ -533,12 +539,46 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
         if rules.iter().any(|(p, _)| *p == pattern) {
             return Err(err("two rules for the same host".into()));
         }
-        rules.push((pattern, DiscoveryRule { spec, transport }));
+        rules.push((pattern, DiscoveryRule { spec, transport, dialect }));
     }
     if rules.is_empty() {
         return Err(err("no rules".into()));
     }
     Ok(rules)
+}
+
+/// A rule's trailing dialect options, `:contract=<edgepurge|plain>` and (with `plain`)
+/// `:token-header=<field name|none>`, in either order: the rest of the rule and the dialect.
+fn parse_dialect(spec: &str) -> Result<(&str, Dialect), String> {
+    let (mut rest, mut contract, mut token_header) = (spec, None, None);
+    while let Some((head, option)) = rest.rsplit_once(':') {
+        if let Some(value) = option.strip_prefix("contract=") {
+            let parsed =
+                Contract::parse(value).ok_or_else(|| format!("{value:?} is not a contract: edgepurge or plain"))?;
+            if contract.replace(parsed).is_some() {
+                return Err("contract= given twice".into());
+            }
+        } else if let Some(value) = option.strip_prefix("token-header=") {
+            let parsed = match value {
+                "none" => None,
+                name => Some(TokenHeader::new(name).ok_or_else(|| format!("{name:?} is not a header field name"))?),
+            };
+            if token_header.replace(parsed).is_some() {
+                return Err("token-header= given twice".into());
+            }
+        } else {
+            break;
+        }
+        rest = head;
+    }
+    let dialect = match (contract.unwrap_or_default(), token_header) {
+        (Contract::Edgepurge, None) => Dialect::edgepurge(),
+        (Contract::Edgepurge, Some(_)) => {
+            return Err("token-header= is for contract=plain: the edgepurge VCL reads Purge-Token".into())
+        }
+        (Contract::Plain, header) => Dialect::plain(header.unwrap_or_else(|| TokenHeader::new(PURGE_TOKEN_HEADER))),
+    };
+    Ok((rest, dialect))
 }
 
 /// `<app>[:<region>,<region>][@<ip:port>]`.

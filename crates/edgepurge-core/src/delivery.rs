@@ -389,7 +389,7 @@ impl InstanceDelivery {
                     true => (Err(DeliveryError::Unanswered(Box::new(e))), attempts.max(1)),
                     false => (Err(DeliveryError::Skipped(Box::new(e))), attempts),
                 };
-                let classified = classify(&reply);
+                let classified = classify(&reply, self.job.instance.dialect.contract);
                 let timing = Timing { started_at: now, ended_at: now, connect_ms: None };
                 self.completed.push_back(Completed { request, reply, classified, attempts, elapsed_ms: 0, timing });
                 continue;
@@ -551,7 +551,7 @@ impl InstanceDelivery {
     /// The attempt is over: queue a retry after a backoff (no new connection before it, when
     /// the connection failed), or complete the request.
     fn conclude(&mut self, mut flight: Flight, reply: Result<Answer, DeliveryError>, now: u64, connection: bool) {
-        let classified = classify(&reply);
+        let classified = classify(&reply, self.job.instance.dialect.contract);
         // Out of connections, sending again inline cannot help; redelivery can (its own budget).
         let out_of_budget = matches!(reply, Err(DeliveryError::Budget(_)));
         let retryable = classified.outcome == Outcome::Failed && classified.retryable && !out_of_budget;

@@ -10,6 +10,7 @@
 //! belong to the name (directly or through a CNAME chain in the same answer) count.
 
 use crate::api::Transport;
+use crate::dialect::Dialect;
 use crate::dns::{self, Data};
 use crate::error::{ApiError, ErrorKind};
 use crate::fly::{Machine, FORCE_INSTANCE_HEADER};
@@ -76,11 +77,21 @@ pub struct DiscoveryRule {
     pub spec: DiscoverySpec,
     /// TLS, or clear text (`plain`, or `insecure` where public addresses are accepted).
     pub transport: Transport,
+    /// What its instances understand of a `PURGE` (`:contract=`, `:token-header=`).
+    pub dialect: Dialect,
 }
 
 impl fmt::Display for DiscoveryRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.spec, self.transport.suffix())
+        write!(f, "{}{}", self.spec, self.transport.suffix())?;
+        if self.dialect != Dialect::default() {
+            write!(f, ":contract={}", self.dialect.contract.as_str())?;
+            if self.dialect.token_header != Dialect::default().token_header {
+                let name = self.dialect.token_header.as_ref().map_or("none", |h| h.as_str());
+                write!(f, ":token-header={name}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -110,7 +121,8 @@ impl DiscoveryRule {
             }
         }
         let tls = (self.transport == Transport::Tls).then(|| host.to_owned());
-        Ok(addrs.iter().map(|&addr| Instance { tls: tls.clone(), ..Instance::plain(addr) }).collect())
+        let instance = |addr| Instance { tls: tls.clone(), dialect: self.dialect.clone(), ..Instance::plain(addr) };
+        Ok(addrs.iter().map(|&addr| instance(addr)).collect())
     }
 
     /// The Machines discovery found that are not purged because they are not started, as
@@ -140,7 +152,13 @@ impl DiscoveryRule {
             DiscoverySpec::Fly { edge: Some(edge), .. } => Endpoint::Addr(*edge),
             _ => Endpoint::Host { name: host.to_owned(), port: 443 },
         };
-        Instance { connect, tls: Some(host.to_owned()), route: FieldValue::new(&m.id), name: Some(m.key()) }
+        Instance {
+            connect,
+            tls: Some(host.to_owned()),
+            route: FieldValue::new(&m.id),
+            name: Some(m.key()),
+            dialect: self.dialect.clone(),
+        }
     }
 }
 
@@ -180,12 +198,14 @@ pub struct Instance {
     pub route: Option<FieldValue>,
     /// Its name when it is not its address (a Machine: `fra 3d8d9e1f0e9d87`).
     pub name: Option<String>,
+    /// What it understands of a `PURGE`: how its requests are written and its answers read.
+    pub dialect: Dialect,
 }
 
 impl Instance {
     /// An instance at `addr`, reached in clear text.
     pub fn plain(addr: SocketAddr) -> Instance {
-        Instance { connect: Endpoint::Addr(addr), tls: None, route: None, name: None }
+        Instance { connect: Endpoint::Addr(addr), tls: None, route: None, name: None, dialect: Dialect::default() }
     }
 
     /// How reports, deliveries and the history name it: its name, else `ip:port` (IPv6 in

@@ -47,8 +47,9 @@ impl fmt::Debug for FieldValue {
 /// The request header carrying the instance's purge secret.
 pub const PURGE_TOKEN_HEADER: &str = "Purge-Token";
 
-/// Writes `PURGE <path> HTTP/1.1` with `Host: <authority>`, the purge token and extra header
-/// fields (the kind of purge, keys, prefix); [`crate::purge::Purge::request`] is its one caller.
+/// Writes `PURGE <path> HTTP/1.1` with `Host: <authority>`, the purge token in its header (if
+/// the instance takes one) and extra header fields (the kind of purge, keys, prefix);
+/// [`crate::dialect::Dialect::request`] is its one caller.
 ///
 /// `path` and `authority` come only from a validated [`Target`], a normalised host name or a
 /// constant; the fields are [`FieldValue`]s. All are printable ASCII without spaces.
@@ -57,7 +58,7 @@ pub const PURGE_TOKEN_HEADER: &str = "Purge-Token";
 pub(crate) fn write_purge(
     path: &str,
     authority: &str,
-    purge_token: &FieldValue,
+    token: Option<(&str, &FieldValue)>,
     extra: &[(&str, FieldValue)],
     keep_alive: bool,
 ) -> Vec<u8> {
@@ -71,7 +72,9 @@ pub(crate) fn write_purge(
     };
     line(&["PURGE ", path, " HTTP/1.1"]);
     line(&["Host: ", authority]);
-    line(&[PURGE_TOKEN_HEADER, ": ", purge_token.as_str()]);
+    if let Some((name, value)) = token {
+        line(&[name, ": ", value.as_str()]);
+    }
     for (name, value) in extra {
         line(&[name, ": ", value.as_str()]);
     }

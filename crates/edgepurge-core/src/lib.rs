@@ -27,9 +27,11 @@
 pub mod access;
 pub mod api;
 pub mod auth;
+pub mod check;
 pub mod compat;
 pub mod config;
 pub mod delivery;
+pub mod dialect;
 pub mod discovery;
 pub mod dns;
 pub mod error;

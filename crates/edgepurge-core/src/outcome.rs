@@ -1,12 +1,19 @@
 //! Classification of what one instance did with one `PURGE`: one pure function, [`classify`].
 //!
 //! Like pingora's purge handling, every possible reply maps to exactly one [`Outcome`], and the
-//! mapping lives here and nowhere else. The instance-side contract (see `vcl/edgepurge.vcl`):
-//! `200` with `Purge-Count: N` objects removed (`0` means it was not cached) or, for a ban,
-//! `Purge-Ban: added`; `401` for a bad purge token. A success without either, or a 404, did not
-//! come from the contract: it is `unconfirmed`, never `purged`.
+//! mapping lives here and nowhere else. It depends on the instance's contract
+//! ([`crate::dialect`]):
+//!
+//! - `edgepurge` (see `vcl/edgepurge.vcl`): `200` with `Purge-Count: N` objects removed (`0`
+//!   means it was not cached) or, for a ban, `Purge-Ban: added`; `401` for a bad purge token. A
+//!   success without either, or a 404, did not come from the contract: it is `unconfirmed`,
+//!   never `purged`.
+//! - `plain` (Varnish's `return(purge)` as in Pipely, nginx cache_purge, Apache Traffic
+//!   Server): the cache purges the request's URL and says so with any 2xx, which is `purged`
+//!   (a `Purge-Count`, if one comes, is believed); nginx and ATS answer 404 for a URL they did
+//!   not hold, which is `not_cached`.
 
-use crate::api::Outcome;
+use crate::api::{Contract, Outcome};
 use crate::http1::{Answer, AnswerError};
 use std::fmt;
 
@@ -85,8 +92,8 @@ pub struct Classified {
     pub retryable: bool,
 }
 
-/// Maps an instance's answer (or the failure to get one) to an outcome.
-pub fn classify(reply: &Result<Answer, DeliveryError>) -> Classified {
+/// Maps an instance's answer (or the failure to get one) to an outcome, as its `contract` reads.
+pub fn classify(reply: &Result<Answer, DeliveryError>, contract: Contract) -> Classified {
     let answer = match reply {
         Ok(a) => a,
         Err(e) => {
@@ -95,36 +102,42 @@ pub fn classify(reply: &Result<Answer, DeliveryError>) -> Classified {
         }
     };
     let status = answer.status;
-    let (outcome, error, retryable) = match status {
-        200..=299 => match answer.header(PURGE_COUNT_HEADER).map(|v| v.parse::<u64>()) {
-            Some(Ok(0)) => (Outcome::NotCached, None, false),
-            Some(Ok(_)) => (Outcome::Purged, None, false),
-            _ if answer.header(PURGE_BAN_HEADER).is_some() => (Outcome::Purged, None, false),
-            _ => (
-                Outcome::Unconfirmed,
-                Some(format!(
-                    "instance answered {status} without {PURGE_COUNT_HEADER}: is the edgepurge VCL included?"
-                )),
-                false,
-            ),
-        },
-        404 | 410 => (
+    let count = answer.header(PURGE_COUNT_HEADER).map(|v| v.parse::<u64>());
+    let not_contract = "is the edgepurge VCL included, or should the rule say :contract=plain?";
+    let (outcome, error, retryable) = match (contract, status) {
+        (_, 200..=299) if count == Some(Ok(0)) => (Outcome::NotCached, None, false),
+        (_, 200..=299) if matches!(count, Some(Ok(_))) => (Outcome::Purged, None, false),
+        (Contract::Edgepurge, 200..=299) if answer.header(PURGE_BAN_HEADER).is_some() => (Outcome::Purged, None, false),
+        (Contract::Plain, 200..=299) => (Outcome::Purged, None, false),
+        (Contract::Plain, 404) => (Outcome::NotCached, None, false),
+        (Contract::Edgepurge, 200..=299) => (
             Outcome::Unconfirmed,
-            Some(format!("instance answered {status}, not the VCL contract's answer: is the edgepurge VCL included?")),
+            Some(format!("instance answered {status} without {PURGE_COUNT_HEADER}: {not_contract}")),
             false,
         ),
-        401 | 403 => (
+        (Contract::Edgepurge, 404 | 410) => (
+            Outcome::Unconfirmed,
+            Some(format!("instance answered {status}, not the VCL contract's answer: {not_contract}")),
+            false,
+        ),
+        (_, 401 | 403) => (
             Outcome::Rejected,
-            Some(format!("instance refused the purge token ({status}): check PURGE_TOKEN against the instance's VCL")),
+            Some(format!(
+                "instance refused the purge token ({status}): check PURGE_TOKEN (and the rule's token-header) \
+                 against the instance"
+            )),
             false,
         ),
-        405 | 501 => (
+        (Contract::Edgepurge, 405 | 501) => (
             Outcome::Rejected,
             Some(format!("instance does not accept PURGE ({status}): is the edgepurge VCL included?")),
             false,
         ),
-        400..=499 => (Outcome::Rejected, Some(format!("instance rejected the purge ({status})")), false),
-        500..=599 => (Outcome::Failed, Some(format!("instance error ({status})")), true),
+        (Contract::Plain, 405 | 501) => {
+            (Outcome::Rejected, Some(format!("instance does not accept PURGE ({status})")), false)
+        }
+        (_, 400..=499) => (Outcome::Rejected, Some(format!("instance rejected the purge ({status})")), false),
+        (_, 500..=599) => (Outcome::Failed, Some(format!("instance error ({status})")), true),
         _ => (Outcome::Failed, Some(format!("unexpected answer status {status}")), false),
     };
     Classified { outcome, http_status: Some(status), error, retryable }

@@ -6,6 +6,7 @@
 //! [`Plan::concurrency`] instances are worked on at once; the rest wait their turn.
 
 use crate::api::PlanSummary;
+use crate::dialect::Support;
 use crate::discovery::Instance;
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::{add_field, head_request_via, FieldValue};
@@ -81,7 +82,14 @@ fn queues(
             ApiError::new(ErrorKind::DiscoveryFailed, format!("no instances known for host {}", p.host()))
                 .with_subject(p.host())
         })?;
-        for instance in addrs {
+        // Never a request an instance would misread (`request::purges_for` refuses or skips
+        // such items first, naming the group; this holds for any other caller too).
+        let able = addrs.iter().filter(|at| at.dialect.support(p) != Support::No).collect::<Vec<_>>();
+        if able.is_empty() {
+            let why = addrs.first().and_then(|at| at.dialect.refusal(p)).unwrap_or_default();
+            return Err(ApiError::bad_request(format!("{}: {why}", p.label())).with_subject(p.label()));
+        }
+        for instance in able {
             queues.entry(instance.clone()).or_default().push(i);
         }
     }
@@ -177,7 +185,7 @@ impl Plan {
     pub fn for_pairs(pairs: Vec<(Purge, Instance)>, purge_token: &FieldValue, concurrency: usize) -> Plan {
         let mut purges: Vec<Purge> = Vec::new();
         let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
-        for (purge, addr) in pairs {
+        for (purge, addr) in pairs.into_iter().filter(|(p, at)| at.dialect.support(p) != Support::No) {
             let i = purges.iter().position(|p| *p == purge).unwrap_or_else(|| {
                 purges.push(purge);
                 purges.len() - 1
@@ -228,7 +236,9 @@ impl Plan {
                             t.map(|t| head_request_via(t, routing, keep_alive)).unwrap_or_default()
                         };
                         let bytes = match (send, purge_token) {
-                            (Send::Purge, Some(token)) => purge.request_via(token, routing, keep_alive),
+                            (Send::Purge, Some(token)) => {
+                                instance.dialect.request(purge, token, routing, keep_alive).unwrap_or_default()
+                            }
                             (Send::Named(i), _) => head(named.get(i), routing),
                             _ => head(purge.url_target(), routing),
                         };

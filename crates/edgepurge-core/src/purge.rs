@@ -1,7 +1,7 @@
 //! The kinds of purge: a URL, a surrogate key, a path prefix, a whole host; hard or soft.
 //!
-//! Each kind is written as one `PURGE` request that `vcl/edgepurge.vcl` understands (see its
-//! header for the contract). Every kind has a *label*, the text the report and the history show
+//! Each kind is written as one `PURGE` request in the dialect of the instances it goes to
+//! ([`crate::dialect`]; `vcl/edgepurge.vcl`'s header states its contract). Every kind has a *label*, the text the report and the history show
 //! in their `url` field, which [`Purge::from_label`] reads back for background redelivery:
 //!
 //! | kind | label |
@@ -11,7 +11,8 @@
 //! | path prefix | `prefix:https://host/path/` |
 //! | whole host | `host:<host>` |
 
-use crate::http1::{write_purge, FieldValue};
+use crate::dialect::Dialect;
+use crate::http1::FieldValue;
 use crate::target::{Target, TargetError};
 use std::fmt;
 
@@ -190,39 +191,9 @@ impl Purge {
         }
     }
 
-    /// The `PURGE` request for this purge.
+    /// The `PURGE` request for this purge in the edgepurge VCL contract (for another
+    /// dialect, see [`Dialect::request`]).
     pub fn request(&self, token: &FieldValue, keep_alive: bool) -> Vec<u8> {
-        self.request_via(token, None, keep_alive)
-    }
-
-    /// [`Self::request`] for an instance behind a shared edge: `routing` (Fly's
-    /// `fly-force-instance-id` and the Machine's id, see `Instance::routing`) goes with it.
-    pub fn request_via(&self, token: &FieldValue, routing: Option<(&str, FieldValue)>, keep_alive: bool) -> Vec<u8> {
-        let one = |v: &str| FieldValue::new(v);
-        let soft = one("1");
-        let mut extra: Vec<(&str, FieldValue)> = Vec::new();
-        let (path, authority) = match self {
-            Purge::Url { target, soft: s } => {
-                extra.extend(soft.filter(|_| *s).map(|v| ("Purge-Soft", v)));
-                (target.path_and_query(), target.authority())
-            }
-            Purge::Key { key, host, soft: s } => {
-                extra.push(("Purge-Keys", key.clone()));
-                extra.extend(one("key").map(|v| ("Purge-Kind", v)));
-                extra.extend(soft.filter(|_| *s).map(|v| ("Purge-Soft", v)));
-                ("/", host.as_str())
-            }
-            Purge::Prefix { target } => {
-                extra.extend(one("prefix").map(|v| ("Purge-Kind", v)));
-                extra.extend(FieldValue::new(&regex_escape(target.path_and_query())).map(|v| ("Purge-Prefix", v)));
-                ("/", target.authority())
-            }
-            Purge::Host { host } => {
-                extra.extend(one("host").map(|v| ("Purge-Kind", v)));
-                ("/", host.as_str())
-            }
-        };
-        extra.extend(routing);
-        write_purge(path, authority, token, &extra, keep_alive)
+        Dialect::edgepurge().request(self, token, None, keep_alive).unwrap_or_default()
     }
 }

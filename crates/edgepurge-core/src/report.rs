@@ -6,6 +6,7 @@
 
 use crate::api::{Confirmation, Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
 use crate::delivery::{Completed, Timing};
+use crate::dialect::Support;
 use crate::discovery::Endpoint;
 use crate::outcome::PURGE_COUNT_HEADER;
 use crate::plan::{Job, Plan};
@@ -100,6 +101,7 @@ impl ReportBuilder {
                         attempts: 0,
                         pending: false,
                         confirm: None,
+                        done_hard: job.instance.dialect.support(&plan.purges[req.target]) == Support::Hard,
                     },
                 ));
             }
@@ -131,7 +133,9 @@ impl ReportBuilder {
         let i = self.rows.binary_search_by_key(&(request.target, job), |(k, _)| *k).ok()?;
         let (row, times) = (&mut self.rows[i].1, &mut self.times[i]);
         if request.head {
-            let mut verdict = confirmation(&done.reply, plan.purges[request.target].soft());
+            // A soft purge done hard leaves no stale copy: only a miss is fresh there.
+            let soft = plan.purges[request.target].soft() && !row.done_hard;
+            let mut verdict = confirmation(&done.reply, soft);
             verdict.url = request.confirms.clone();
             times.confirms.push((done.request, done.timing, verdict));
             times.confirms.sort_by_key(|(r, _, _)| *r);
@@ -289,6 +293,7 @@ impl ReportBuilder {
         } else {
             PurgeStatus::Partial
         };
-        PurgeReport { status, summary, plan: self.plan_summary, results, audit_error: None, trace_id: None }
+        let plan = self.plan_summary;
+        PurgeReport { status, summary, plan, results, skipped: Vec::new(), audit_error: None, trace_id: None }
     }
 }

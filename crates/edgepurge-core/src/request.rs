@@ -4,7 +4,7 @@
 //! All or nothing: one bad item refuses the whole request, before any I/O, so nothing is
 //! purged for a request that fails here.
 
-use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role};
+use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role, SkippedGroup};
 use crate::auth::{permits, Action};
 use crate::config::Config;
 use crate::discovery::DiscoveryRule;
@@ -49,15 +49,28 @@ pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result
     let mut purges = Purge::urls(targets, *soft);
     let groups = key_hosts(config)?;
     for (i, raw) in keys.iter().enumerate() {
-        purges.extend(key_purges(raw, &groups, *soft).map_err(|e| e.in_field("keys", i, raw))?);
+        let all = key_purges(raw, &groups, *soft).map_err(|e| e.in_field("keys", i, raw))?;
+        let able: Vec<Purge> = all.into_iter().filter(|p| key_group_able(config, p)).collect();
+        if able.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "keys[{i}]: no instance group can purge a key: {}",
+                groups.iter().map(|g| format!("{g} ({})", group_of(config, g))).collect::<Vec<_>>().join(", ")
+            ))
+            .with_subject(printable(raw)));
+        }
+        purges.extend(able);
     }
     for (i, raw) in prefixes.iter().enumerate() {
         let target = parse_prefix(raw).map_err(|e| ItemError::from(e).in_field("prefixes", i, raw))?;
         config.check_host(&target)?;
-        purges.push(Purge::Prefix { target });
+        let purge = Purge::Prefix { target };
+        capable(config, &purge).map_err(|e| e.in_field("prefixes", i, raw))?;
+        purges.push(purge);
     }
     for (i, raw) in hosts.iter().enumerate() {
-        purges.push(Purge::Host { host: allowed_host(config, raw).map_err(|e| e.in_field("hosts", i, raw))? });
+        let purge = Purge::Host { host: allowed_host(config, raw).map_err(|e| e.in_field("hosts", i, raw))? };
+        capable(config, &purge).map_err(|e| e.in_field("hosts", i, raw))?;
+        purges.push(purge);
     }
     let mut unique: Vec<Purge> = Vec::with_capacity(purges.len());
     for p in purges {
@@ -104,9 +117,11 @@ pub fn labels(config: &Config, request: &PurgeRequest) -> Vec<String> {
         });
     }
     for raw in keys {
-        match key_purges(raw, &groups, *soft) {
-            Ok(purges) if !purges.is_empty() => out.extend(purges.iter().map(Purge::label)),
-            _ => out.push(format!("key:{}", printable(raw))),
+        let purges = key_purges(raw, &groups, *soft).unwrap_or_default();
+        let able: Vec<String> = purges.iter().filter(|p| key_group_able(config, p)).map(Purge::label).collect();
+        match able.is_empty() {
+            false => out.extend(able),
+            true => out.push(format!("key:{}", printable(raw))),
         }
     }
     for raw in prefixes {
@@ -136,6 +151,45 @@ fn key_hosts(config: &Config) -> Result<Vec<&str>, ApiError> {
         }
     }
     Ok(groups.into_iter().map(|(_, host)| host).collect())
+}
+
+/// The rule of `host`'s group, as reports and problems name a group.
+fn group_of(config: &Config, host: &str) -> String {
+    config.discovery_rule(host).map(|rule| format!("{host}={rule}")).unwrap_or_else(|_| host.to_owned())
+}
+
+/// Whether the group a key purge is addressed to can purge keys.
+fn key_group_able(config: &Config, purge: &Purge) -> bool {
+    config.discovery_rule(purge.host()).is_ok_and(|rule| rule.dialect.refusal(purge).is_none())
+}
+
+/// A 400 naming the group and the kind when `purge`'s host's group cannot do it (a prefix or
+/// host purge to a `plain` group): refused before anything is sent.
+fn capable(config: &Config, purge: &Purge) -> Result<(), ItemError> {
+    let rule = config.discovery_rule(purge.host()).map_err(ItemError::Refused)?;
+    match rule.dialect.refusal(purge) {
+        None => Ok(()),
+        Some(why) => {
+            Err(ItemError::Bad(format!("the instance group {} cannot do it: {why}", group_of(config, purge.host()))))
+        }
+    }
+}
+
+/// The instance groups the keys of `request` are not sent to, because their contract has no
+/// keys: each (key, group) named in the report (nothing is sent there).
+pub fn skipped_groups(config: &Config, request: &PurgeRequest) -> Vec<SkippedGroup> {
+    let groups = key_hosts(config).unwrap_or_default();
+    let mut skipped = Vec::new();
+    for raw in &request.keys {
+        for purge in key_purges(raw, &groups, request.soft).unwrap_or_default() {
+            let Ok(rule) = config.discovery_rule(purge.host()) else { continue };
+            if let Some(reason) = rule.dialect.refusal(&purge) {
+                let (item, group, contract) = (purge.label(), group_of(config, purge.host()), rule.dialect.contract);
+                skipped.push(SkippedGroup { item, group, contract, reason });
+            }
+        }
+    }
+    skipped
 }
 
 fn key_purges(raw: &str, hosts: &[&str], soft: bool) -> Result<Vec<Purge>, ItemError> {

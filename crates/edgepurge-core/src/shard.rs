@@ -11,6 +11,7 @@
 
 use crate::api::shard::{ShardEvent, ShardFinished, ShardJob, ShardPlan, ShardRequest};
 use crate::delivery::{Completed, Limits, Timing};
+use crate::dialect::Dialect;
 use crate::discovery::{Endpoint, Instance};
 use crate::http1::Answer;
 use crate::outcome::{Classified, DeliveryError};
@@ -43,6 +44,7 @@ pub fn to_wire(plan: &Plan, jobs: &[usize], limits: Limits) -> ShardPlan {
             .map(|job| ShardJob {
                 connect: job.instance.connect.to_string(),
                 tls: job.instance.tls.clone(),
+                contract: job.instance.dialect.contract,
                 requests: job
                     .requests
                     .iter()
@@ -93,7 +95,9 @@ pub fn from_wire(wire: ShardPlan) -> Result<(Plan, Limits), String> {
                 confirms: None,
             });
         }
-        let instance = Instance { connect, tls: job.tls, route: None, name: None };
+        // The requests are written already: only the classification needs the contract.
+        let dialect = Dialect { contract: job.contract, token_header: None };
+        let instance = Instance { connect, tls: job.tls, route: None, name: None, dialect };
         jobs.push(Job { instance, requests });
     }
     let limits = Limits {

@@ -158,6 +158,10 @@ pub struct PurgeResult {
     /// With `confirm`: what the instance served for the URL right after the purge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<Confirmation>,
+    /// A soft purge done hard: the instance's contract has no soft purge (`plain`), so its
+    /// copy was removed rather than marked stale.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done_hard: bool,
 }
 
 /// The answer to the `HEAD` sent right behind a `PURGE` (`confirm`), read through the instance's
@@ -173,9 +177,12 @@ pub struct Confirmation {
     /// The instance's HTTP status for the `HEAD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
-    /// Its `Cache-Status` field, as sent.
+    /// Its cache status field, as sent (`Cache-Status`, or `X-Cache` where that was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_status: Option<String>,
+    /// The format the verdict was read in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<CacheStatusFormat>,
     /// Why there is no verdict, when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -217,6 +224,10 @@ pub struct PurgeReport {
     pub plan: PlanSummary,
     /// Every (URL, instance) pair, ordered by URL then instance.
     pub results: Vec<PurgeResult>,
+    /// Instance groups an item was not sent to, because their contract cannot do it (a key
+    /// purge and a `plain` group): nothing was sent there, and nothing there was purged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedGroup>,
     /// Why the history entry (written before the first `PURGE`) could not be completed with
     /// these results; no row is then `pending` (nothing was queued for redelivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,6 +235,65 @@ pub struct PurgeReport {
     /// The W3C trace id of this purge (also in the reply's `traceparent` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+}
+
+/// An item not sent to an instance group, and why.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedGroup {
+    /// The item, as rows and the history name it (`key:<key>@<host>`).
+    pub item: String,
+    /// The group: its `DISCOVERY` rule.
+    pub group: String,
+    /// The contract the rule declares.
+    pub contract: Contract,
+    /// Why it was not sent there.
+    pub reason: String,
+}
+
+/// What a group of instances understands of a `PURGE` (a `DISCOVERY` rule's `contract=`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Contract {
+    /// `vcl/edgepurge.vcl`: URLs, keys, prefixes and hosts, soft or hard, each answer with
+    /// `Purge-Count` or `Purge-Ban`.
+    #[default]
+    Edgepurge,
+    /// A cache that purges the one URL a `PURGE` names (Varnish's `return(purge)` as in
+    /// Pipely, nginx's cache_purge, Apache Traffic Server): URL purges only, always hard,
+    /// success is a 2xx.
+    Plain,
+}
+
+impl Contract {
+    /// The serialised name, as rules write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Contract::Edgepurge => "edgepurge",
+            Contract::Plain => "plain",
+        }
+    }
+
+    /// Reads a rule's `contract=` value.
+    pub fn parse(raw: &str) -> Option<Contract> {
+        [Contract::Edgepurge, Contract::Plain].into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
+/// Which format an instance's cache status was read in.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStatusFormat {
+    /// RFC 9211 `Cache-Status` (the edgepurge VCL's).
+    Rfc9211,
+    /// Pipely's `cache-status` (`region=...; origin=...; ttl=...; hit; hits=N`).
+    Pipely,
+    /// `X-Cache: HIT` / `MISS` (Squid, Varnish setups, Fastly, CloudFront).
+    XCache,
+    /// Only an `Age` header above 0: served from a cache.
+    Age,
 }
 
 /// What the fan-out used, so a caller can see it stayed within the platform's limits.
@@ -280,6 +350,9 @@ pub struct HostInstances {
     /// How they are spoken to: `tls`, or in clear text (`plain` to loopback or private
     /// addresses, `insecure` where a rule accepts clear text to public ones).
     pub transport: Transport,
+    /// What its instances understand of a `PURGE`.
+    #[serde(default)]
+    pub contract: Contract,
     /// The instances, as `ip:port`.
     pub instances: Vec<String>,
     /// Why discovery failed, when it did.
@@ -790,7 +863,11 @@ pub struct VerifyResult {
     /// The `Age` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age: Option<u64>,
-    /// Why there is no answer.
+    /// The format `hit` was read in; absent when no header could be read with confidence
+    /// (`hit` is then absent too, never a guess).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<CacheStatusFormat>,
+    /// Why there is no answer, or no verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -891,4 +968,82 @@ pub struct LastPurge {
     pub url: String,
     /// What happened.
     pub outcome: Outcome,
+}
+
+/// Reply of `POST /api/instances/check`: every instance of every group, asked a `PURGE` of a
+/// path that is never cached ([`CHECK_PATH`]) and a `HEAD` of `/`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// One row per instance, group by group in `DISCOVERY` order.
+    pub results: Vec<InstanceCheck>,
+    /// Rows with a warning.
+    pub warnings: usize,
+    /// Groups whose discovery failed: nothing was asked of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<GroupError>,
+    /// The W3C trace id of this check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+}
+
+/// The path an instance check purges: reserved, never cached by any site.
+pub const CHECK_PATH: &str = "/.well-known/edgepurge-check";
+
+/// A group the check could not discover.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupError {
+    /// The group: its `DISCOVERY` rule.
+    pub group: String,
+    /// The host it was discovered for.
+    pub host: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// What one instance showed of itself to the check.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceCheck {
+    /// The group: its `DISCOVERY` rule.
+    pub group: String,
+    /// The host it was checked as (`Host` and TLS name): the group's first allowed host.
+    pub host: String,
+    /// The instance, as reports name it.
+    pub instance: String,
+    /// The contract its rule declares.
+    pub declared: Contract,
+    /// Whether it answered the `PURGE` at all.
+    pub reachable: bool,
+    /// Over TLS: whether a connection with a certificate valid for `host` answered (the
+    /// platform always checks it); absent in clear text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_verified: Option<bool>,
+    /// Whether it took the purge token (its answer was not a 401 or 403); absent when it did
+    /// not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_accepted: Option<bool>,
+    /// Its status for the `PURGE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_status: Option<u16>,
+    /// The contract its answer shows: `edgepurge` with `Purge-Count`, `plain` with a 2xx
+    /// without it; absent when the answer shows neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<Contract>,
+    /// Its status for the `HEAD` of `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_status: Option<u16>,
+    /// The cache status field it sent with it, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_status: Option<String>,
+    /// The format that field was read in; absent when it could not be read with confidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_status_format: Option<CacheStatusFormat>,
+    /// What to fix, when the instance and its rule disagree or something is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// Why it could not be checked (fully), when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

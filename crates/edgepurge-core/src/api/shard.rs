@@ -34,6 +34,9 @@ pub struct ShardJob {
     /// For TLS: the name the certificate must carry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
+    /// The instance's contract: how the shard classifies its answers.
+    #[serde(default)]
+    pub contract: super::Contract,
     /// The requests, in order.
     pub requests: Vec<ShardRequest>,
 }

@@ -158,6 +158,7 @@ fn finding_2_every_history_entry_fits_whatever_its_items() {
         attempts: 1,
         pending: false,
         confirm: None,
+        done_hard: false,
     };
     let mut results: Vec<PurgeResult> = (0..MAX_RESULTS + 10).map(|i| row(i, Outcome::Purged)).collect();
     results.push(row(9999, Outcome::Failed));

@@ -7,7 +7,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use edgepurge_core::api::{ErrorSource, Outcome, PurgeRequest, PurgeStatus};
+use edgepurge_core::api::{Contract, ErrorSource, Outcome, PurgeRequest, PurgeStatus};
 use edgepurge_core::auth::constant_time_eq;
 use edgepurge_core::config::{Config, ConfigError};
 use edgepurge_core::delivery::Completed;
@@ -29,6 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 mod compat;
 mod confirm;
 mod delivery;
+mod dialect;
 mod fly;
 mod hardening;
 mod redelivery;
@@ -40,7 +41,7 @@ mod transport;
 
 /// A finished request as the delivery state machine reports it.
 pub fn completed(request: usize, reply: Result<Answer, DeliveryError>, elapsed_ms: u64, attempts: u32) -> Completed {
-    let classified = classify(&reply);
+    let classified = classify(&reply, Contract::Edgepurge);
     Completed { request, reply, classified, attempts, elapsed_ms, timing: Default::default() }
 }
 
@@ -630,12 +631,12 @@ fn every_reply_maps_to_one_outcome() {
         (Err(DeliveryError::Answer(AnswerError::Malformed("x".into()))), Outcome::Failed, None, false),
     ];
     for (reply, outcome, status, retryable) in cases {
-        let c = classify(&reply);
+        let c = classify(&reply, Contract::Edgepurge);
         assert_eq!((c.outcome, c.http_status, c.retryable), (outcome, status, retryable), "{reply:?}");
         assert_eq!(c.error.is_none(), matches!(outcome, Outcome::Purged | Outcome::NotCached), "{reply:?}");
         assert_eq!(outcome.is_success(), !matches!(outcome, Outcome::Rejected | Outcome::Failed));
     }
-    let c = classify(&Ok(answer_with(401, &[])));
+    let c = classify(&Ok(answer_with(401, &[])), Contract::Edgepurge);
     assert!(c.error.unwrap().contains("PURGE_TOKEN"));
 }
 

@@ -38,6 +38,7 @@ fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResult {
         attempts: 1,
         pending: false,
         confirm: None,
+        done_hard: false,
     }
 }
 

@@ -7,6 +7,7 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 use super::{config, settings, token};
 use edgepurge_core::api::{Delivery, DeliveryStatus, Transport};
 use edgepurge_core::config::Config;
+use edgepurge_core::dialect::Dialect;
 use edgepurge_core::discovery::{DiscoveryRule, DiscoverySpec, Found, Instance};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::plan::Plan;
@@ -38,7 +39,8 @@ fn rules_say_how_their_instances_are_spoken_to() {
         rule("a.example"),
         DiscoveryRule {
             spec: DiscoverySpec::Dns { name: "i.example.net".into(), port: 443 },
-            transport: Transport::Tls
+            transport: Transport::Tls,
+            dialect: Dialect::edgepurge(),
         }
     );
     assert_eq!(rule("a.example").to_string(), "dns:i.example.net:443:tls");
@@ -82,6 +84,7 @@ fn discovered_addresses_become_instances_of_their_rule() {
     let tls = DiscoveryRule {
         spec: DiscoverySpec::Dns { name: "i.example.net".into(), port: 443 },
         transport: Transport::Tls,
+        dialect: Dialect::edgepurge(),
     };
     let found = Found::Addrs(vec![sock("192.0.2.1:443"), sock("[2001:db8::1]:443")]);
     let instances = tls.instances("www.example.com", &found).unwrap();
