@@ -46,6 +46,19 @@ FLY_EDGE_IP = "127.0.4.1"
 # group's varnishd (extra listen addresses), named by a static list.
 WIDE_SITE = "wide.edgepurge.test"
 WIDE_IPS = tuple(f"127.0.6.{n}" for n in range(1, 16))
+# The plain group: two varnishd that behave like Pipely's stock Varnish config (tests/cdn/plain.vcl:
+# a token-checked PURGE of the request's own URL answered `200 Purged` with no count, Pipely's
+# cache-status), declared to the worker as such (`:contract=plain`), one per region.
+PLAIN_SITE = "pipely.edgepurge.test"
+PLAIN_IPS = ("127.0.5.1", "127.0.5.2")
+PLAIN_REGIONS = ("fra", "iad")
+# The misdeclared group: one more such varnishd, declared to the worker as an edgepurge-contract
+# instance (no contract option), as a mistaken setup would.
+MISDECLARED_SITE = "legacy.edgepurge.test"
+MISDECLARED_IPS = ("127.0.5.3",)
+MISDECLARED_REGIONS = ("syd",)
+# The host name plain.vcl's cache-status gives as the origin's (Pipely: env BACKEND_APP_FQDN).
+PLAIN_ORIGIN_FQDN = "origin.edgepurge.test"
 # (id, region, state, the varnishd behind it)
 FLY_MACHINES = (
     ("3d8d9e1f0e9d87", "fra", "started", "127.0.1.6"),
@@ -143,6 +156,16 @@ class LocalCDN:
         return [f"{ip}:{self.ports.varnish}" for ip in WIDE_IPS]
 
     @property
+    def plain_instances(self):
+        """The plain group (Pipely-like VCL, declared `:contract=plain`)."""
+        return [f"{ip}:{self.ports.varnish}" for ip in PLAIN_IPS]
+
+    @property
+    def misdeclared_instances(self):
+        """The misdeclared group (Pipely-like VCL, declared as edgepurge-contract instances)."""
+        return [f"{ip}:{self.ports.varnish}" for ip in MISDECLARED_IPS]
+
+    @property
     def assets_instances(self):
         """The assets group as reports name them: the TLS addresses the worker connects to."""
         return [f"{ip}:{self.ports.tls}" for ip in TLS_IPS]
@@ -157,7 +180,9 @@ class LocalCDN:
         return {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE,
                 "assets_site": ASSETS_SITE, "assets_instances": self.assets_instances,
                 "assets_varnish": self.assets_varnish,
-                "fly_site": FLY_SITE, "fly_instances": started}
+                "fly_site": FLY_SITE, "fly_instances": started,
+                "plain_site": PLAIN_SITE, "plain_instances": self.plain_instances,
+                "legacy_site": MISDECLARED_SITE, "legacy_instances": self.misdeclared_instances}
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self):
@@ -170,6 +195,10 @@ class LocalCDN:
                 self.start_instance(i)
             for i, ip in enumerate(ASSETS_IPS):
                 self._start_varnish(ip, f"assets-{i + 1}", self.purge_token)
+            for i in range(len(PLAIN_IPS)):
+                self.start_plain(i)
+            for i in range(len(MISDECLARED_IPS)):
+                self.start_misdeclared(i)
             self.make_certificates()
             self.start_tls()
             self.start_fly()
@@ -245,6 +274,39 @@ class LocalCDN:
     def stop_instance(self, i):
         self._kill(f"varnish-{i + 1}")
 
+    def start_plain(self, i):
+        """Starts varnishd number i (0-based) of the plain group, `plain-<i+1>` on PLAIN_IPS[i],
+        Pipely-like (tests/cdn/plain.vcl), region PLAIN_REGIONS[i], with a fresh, empty cache."""
+        self._start_pipely_like(PLAIN_IPS[i], f"plain-{i + 1}", PLAIN_REGIONS[i], PLAIN_SITE)
+
+    def stop_plain(self, i):
+        self._kill(f"plain-{i + 1}")
+
+    def start_misdeclared(self, i):
+        """Starts varnishd number i of the misdeclared group, `legacy-<i+1>`: the same VCL as the
+        plain group, but declared to the worker as an edgepurge-contract instance."""
+        self._start_pipely_like(MISDECLARED_IPS[i], f"legacy-{i + 1}", MISDECLARED_REGIONS[i], MISDECLARED_SITE)
+
+    def stop_misdeclared(self, i):
+        self._kill(f"legacy-{i + 1}")
+
+    def _start_pipely_like(self, ip, name, region, site):
+        """A varnishd with tests/cdn/plain.vcl, set up through the environment as Pipely's are:
+        PURGE_TOKEN (the same token as every other instance), FLY_REGION, BACKEND_APP_FQDN and
+        APP_HOST; its storage named `memory`, as Pipely's, so cache-status says storage.memory."""
+        vcl = self.state / "plain.vcl"
+        if not vcl.exists():
+            vcl.write_text((ROOT / "tests/cdn/plain.vcl").read_text().replace("${ORIGIN_PORT}", str(self.ports.origin)))
+        workdir = self.state / name
+        workdir.mkdir(exist_ok=True)
+        argv = ["varnishd", "-F", "-j", "none", "-n", str(workdir), "-a", f"{ip}:{self.ports.varnish}",
+                "-T", "none", "-i", name, "-f", str(vcl), "-s", "memory=malloc,32m",
+                "-p", "timeout_idle=5", "-p", "thread_stats_rate=1"]
+        env = {"PURGE_TOKEN": self.purge_token, "FLY_REGION": region, "BACKEND_APP_FQDN": PLAIN_ORIGIN_FQDN,
+               "APP_HOST": site}
+        proc, log = self._spawn(name, argv, env=env)
+        wait_for(f"varnishd on {ip}", lambda: tcp_open(ip, self.ports.varnish), 30, proc, log)
+
     def freeze_instance(self, i):
         """Freezes varnishd number i (SIGSTOP to its process group): unreachable, cache kept."""
         os.killpg(self.procs[f"varnish-{i + 1}"].pid, signal.SIGSTOP)
@@ -254,8 +316,9 @@ class LocalCDN:
 
     def counter(self, i, name, group="varnish"):
         """A varnishstat counter of varnishd number i of `group` (`varnish`: the app group,
-        `assets`: the TLS group), e.g. MAIN.client_req or MAIN.sess_conn. The instances run with
-        thread_stats_rate=1, so counters are current after each request."""
+        `assets`: the TLS group, `plain`: the plain group, `legacy`: the misdeclared one), e.g.
+        MAIN.client_req or MAIN.sess_conn. The instances run with thread_stats_rate=1, so counters
+        are current after each request."""
         out = subprocess.run(["varnishstat", "-n", str(self.state / f"{group}-{i + 1}"), "-1", "-f", name],
                              check=True, capture_output=True, text=True, timeout=30).stdout
         return int(out.split()[1])
@@ -446,10 +509,15 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         env_sh = ROOT / "scripts/env.sh"
         tls_list = ",".join(self.assets_instances)
         vars_ = {
-            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}" + (f", {WIDE_SITE}" if self.wide else ""),
+            "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}, {PLAIN_SITE}, {MISDECLARED_SITE}"
+                             + (f", {WIDE_SITE}" if self.wide else ""),
             # The app group by DNS over HTTPS in clear text (loopback), the assets group by a
-            # static list over TLS, the Fly-like app by its Machines through its edge.
+            # static list over TLS, the Fly-like app by its Machines through its edge, the plain
+            # group (Pipely-like VCL; its `purge-token` header is the default Purge-Token) declared
+            # as such, the misdeclared group (the same VCL) declared as edgepurge-contract instances.
             "DISCOVERY": f"{ASSETS_SITE}=static:{tls_list}:tls; {FLY_SITE}=fly:{FLY_APP}@{FLY_EDGE_IP}:{self.ports.tls}; "
+                         + f"{PLAIN_SITE}=static:{','.join(self.plain_instances)}:contract=plain; "
+                         + f"{MISDECLARED_SITE}=static:{','.join(self.misdeclared_instances)}; "
                          + (f"{WIDE_SITE}=static:{','.join(self.wide_instances)}; " if self.wide else "")
                          + f"*=dns:{DNS_NAME}:{self.ports.varnish}",
             "FLY_API_URL": f"http://127.0.0.1:{self.ports.fly_api}",
@@ -527,6 +595,9 @@ def main():
   assets     {ASSETS_SITE}: {", ".join(cdn.assets_varnish)} (varnishd) behind TLS on {", ".join(cdn.assets_instances)}
              (haproxy, certificate of the test CA {cdn.ca_file})
   fly app    {FLY_SITE}: Machines API stand-in http://127.0.0.1:{ports.fly_api}, edge {FLY_EDGE_IP}:{ports.tls}
+  plain      {PLAIN_SITE}: {", ".join(cdn.plain_instances)} (varnishd, Pipely-like VCL tests/cdn/plain.vcl,
+             declared contract=plain); misdeclared {MISDECLARED_SITE}: {", ".join(cdn.misdeclared_instances)}
+             (the same VCL, declared as edgepurge-contract instances)
   traces     {os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", cdn.otlp)}  (local receiver: the spans it got at {cdn.otlp}/spans)
   API        {cdn.api}
   API token  {cdn.api_token}

@@ -126,6 +126,7 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
                                 <td>
                                     {r.as_ref().and_then(|r| r.error.clone()).unwrap_or_default()}
                                     {r.as_ref().filter(|r| r.pending).map(|r| format!(" (after {} tries; queued for background redelivery)", r.attempts))}
+                                    {r.as_ref().filter(|r| r.done_hard).map(|_| view! { <span data-testid="done-hard">" soft purge done hard: this instance's contract has no soft purge"</span> })}
                                 </td>
                             </tr>
                         }
@@ -133,6 +134,15 @@ pub fn LiveTable(live: RwSignal<LivePurge>) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        {move || live.with(|l| l.report.as_ref().map(|r| r.skipped.clone())).filter(|s| !s.is_empty()).map(|skipped| view! {
+            <ul class="notice" data-testid="skipped-groups">
+                {skipped.into_iter().map(|s| view! {
+                    <li data-testid="skipped-group" data-group=s.group.clone()>
+                        {format!("{} not sent to {}: {}", s.item, s.group, s.reason)}
+                    </li>
+                }).collect_view()}
+            </ul>
+        })}
     }
 }
 

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used)]
 
 use edgepurge_core::api::{
-    Confirmation, Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult, PurgeStatus, Summary,
+    CacheStatusFormat, Confirmation, Contract, Outcome, Pair, PlanSummary, PurgeEvent, PurgeReport, PurgeResult,
+    PurgeStatus, SkippedGroup, Summary,
 };
 use edgepurge_core::ndjson::LineBuffer;
 use edgepurge_web::app::{AppState, Page, SignInForm};
@@ -36,6 +37,7 @@ fn result(instance: &str, outcome: Outcome, status: Option<u16>) -> PurgeResult 
         attempts: if outcome.is_success() { 1 } else { 3 },
         pending: !outcome.is_success(),
         confirm: None,
+        done_hard: false,
     }
 }
 
@@ -86,6 +88,7 @@ async fn live_table_fills_in_as_instances_answer() {
             fresh,
             http_status: Some(200),
             cache_status: Some(cache_status.to_owned()),
+            format: Some(CacheStatusFormat::Rfc9211),
             error: None,
             url: None,
         })
@@ -97,6 +100,7 @@ async fn live_table_fills_in_as_instances_answer() {
         },
         PurgeResult {
             confirm: confirmed(Some(false), "edge-2; hit; ttl=3599"),
+            done_hard: true,
             ..result("10.0.0.2:80", Outcome::Purged, Some(200))
         },
         result("10.0.0.3:80", Outcome::Failed, None),
@@ -106,6 +110,12 @@ async fn live_table_fills_in_as_instances_answer() {
         summary: Summary { total: 3, purged: 2, not_cached: 0, unconfirmed: 0, rejected: 0, failed: 1 },
         plan: PlanSummary { instances: 3, requests: 3, concurrency: 3 },
         results,
+        skipped: vec![SkippedGroup {
+            item: "key:episode-1@pipely.example.com".into(),
+            group: "pipely.example.com=static:contract=plain".into(),
+            contract: Contract::Plain,
+            reason: "a plain contract instance purges only the URL of its request line".into(),
+        }],
         audit_error: None,
         trace_id: None,
     };
@@ -132,6 +142,15 @@ async fn live_table_fills_in_as_instances_answer() {
     assert!(text.contains("Partly purged: 2 purged, 0 not cached, 0 rejected, 1 failed"), "{text}");
     assert!(text.contains("connection failed: refused"), "{text}");
     assert!(text.contains("after 3 tries; queued for background redelivery"), "{text}");
+    // A soft purge done hard says so on its row only; a group an item was not sent to is named.
+    let hard = root.query_selector_all("[data-testid=done-hard]").unwrap();
+    assert_eq!(hard.length(), 1);
+    let row: web_sys::HtmlElement =
+        hard.item(0).unwrap().unchecked_into::<web_sys::Element>().closest("tr").unwrap().unwrap().unchecked_into();
+    assert_eq!(row.get_attribute("data-instance").as_deref(), Some("10.0.0.2:80"));
+    let skipped = root.query_selector("[data-testid=skipped-group]").unwrap().unwrap();
+    assert_eq!(skipped.get_attribute("data-group").as_deref(), Some("pipely.example.com=static:contract=plain"));
+    assert!(text.contains("key:episode-1@pipely.example.com not sent to pipely.example.com"), "{text}");
 }
 
 #[wasm_bindgen_test]

@@ -47,13 +47,15 @@ pub enum Action {
     Read,
     /// Create people, issue and revoke tokens.
     ManagePeople,
+    /// Check every instance of every group (`POST /api/instances/check`).
+    CheckInstances,
 }
 
 /// Whether `role` may perform `action`.
 pub fn permits(role: Role, action: Action) -> bool {
     match action {
         Action::Purge | Action::Verify | Action::Read => true,
-        Action::PurgeWide | Action::ManagePeople => role == Role::Admin,
+        Action::PurgeWide | Action::ManagePeople | Action::CheckInstances => role == Role::Admin,
     }
 }
 

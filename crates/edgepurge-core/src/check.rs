@@ -8,7 +8,7 @@
 //! whether its cache status can be read; [`row`] turns them into one [`InstanceCheck`] with a
 //! warning where the rule and the instance disagree.
 
-use crate::api::{Contract, InstanceCheck, CHECK_PATH};
+use crate::api::{Contract, GroupError, InstanceCheck, CHECK_PATH};
 use crate::config::Config;
 use crate::discovery::{DiscoveryRule, Instance};
 use crate::http1::{head_request_via, Answer, FieldValue};
@@ -161,4 +161,25 @@ fn warning(check: &InstanceCheck, instance: &Instance) -> Option<String> {
         );
     }
     None
+}
+
+/// The history's words for a check: how many instances, and each warning and failed group,
+/// bounded (the entry's detail).
+pub fn summary(results: &[InstanceCheck], errors: &[GroupError]) -> String {
+    const MAX: usize = 4000;
+    let warnings = results.iter().filter(|r| r.warning.is_some()).count();
+    let mut out = format!("instance check: {} instances, {warnings} with a warning", results.len());
+    let lines = results
+        .iter()
+        .filter_map(|r| r.warning.as_ref().map(|w| format!("{} ({}): {w}", r.instance, r.group)))
+        .chain(errors.iter().map(|e| format!("{}: discovery failed: {}", e.group, e.error)));
+    for line in lines {
+        if out.len() + line.len() + 2 > MAX {
+            out.push_str("; ...");
+            break;
+        }
+        out.push_str("; ");
+        out.push_str(&line);
+    }
+    out
 }

@@ -164,7 +164,7 @@ pub fn fastly_reply(report: PurgeReport, id: PurgeId, batch: Option<Vec<String>>
     let id = id.fastly();
     if report.status != PurgeStatus::Purged {
         let msg = Some(shortfall(&report));
-        return (502, FastlyReply::Single { status: "error".into(), msg, id, report: Some(report) });
+        return (502, FastlyReply::Single { status: "error".into(), msg, id, report: Some(Box::new(report)) });
     }
     match batch {
         Some(keys) => (200, FastlyReply::Batch(keys.into_iter().map(|k| (k, id.clone())).collect())),

@@ -9,8 +9,8 @@
 
 use edgepurge_core::api::compat::{CloudflarePurge, CloudflareReply, FastlyReply};
 use edgepurge_core::api::{
-    DeliveriesReply, Health, HistoryPage, InstancesReply, IssuedToken, Me, NewPerson, NewToken, Person, PersonUpdate,
-    Problem, PurgeEvent, PurgeReport, PurgeRequest, SignIn, TokenInfo, VerifyReport, VerifyRequest,
+    CheckReport, DeliveriesReply, Health, HistoryPage, InstancesReply, IssuedToken, Me, NewPerson, NewToken, Person,
+    PersonUpdate, Problem, PurgeEvent, PurgeReport, PurgeRequest, SignIn, TokenInfo, VerifyReport, VerifyRequest,
     PROBLEM_CONTENT_TYPE,
 };
 use edgepurge_core::auth::{CSRF_HEADER, SESSION_COOKIE};
@@ -458,6 +458,26 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             example: None,
             replies: vec![(200, reply("One entry per allowed host", s.reply::<InstancesReply>()))],
             problems: AUTH.to_vec(),
+        },
+        Op {
+            path: "/api/instances/check",
+            method: "post",
+            id: "checkInstances",
+            tag: "inspect",
+            summary: "Check what every instance of every group really speaks",
+            description: "Admins only. Each instance of each group (each distinct `DISCOVERY` rule, under its first \
+                          allowed host) is sent, over its rule's transport, a `PURGE` of \
+                          `/.well-known/edgepurge-check` (a path no site caches) in its rule's contract and a \
+                          `HEAD` of `/`. Each row says whether it was reachable (TLS verified where the rule says \
+                          TLS), took the purge token, which contract its answer shows (`Purge-Count`: edgepurge; \
+                          a 2xx without it: plain), whether its cache status is readable, and a warning where the \
+                          rule and the instance disagree. Recorded in the history as a check. Takes no body.",
+            callers: Callers::Api,
+            params: vec![],
+            body: None,
+            example: None,
+            replies: vec![(200, reply("One row per instance", s.reply::<CheckReport>()))],
+            problems: with(&[AUTH, &[422]]),
         },
         Op {
             path: "/api/session",

@@ -1,16 +1,22 @@
-//! Looking without purging: verification through `Cache-Status`, and the instances discovery
-//! finds now.
+//! Looking without purging: verification through `Cache-Status`, the instances discovery
+//! finds now, and the instance check (what each instance really speaks).
 
 use crate::ctx::{ctx, json_body, Ctx};
 use crate::doh::Resolver;
 use crate::fanout::{Finished, Sockets};
 use crate::problem::json;
 use crate::shard::{fan_out, Shards};
+use crate::store::HistoryRecord;
 use crate::trace::Tracer;
-use edgepurge_core::api::{HostInstances, InstancesReply, SkippedInstance, VerifyReport, VerifyRequest};
+use edgepurge_core::api::{
+    CheckReport, GroupError, HistoryKind, HistoryStatus, HostInstances, InstancesReply, SkippedInstance, VerifyReport,
+    VerifyRequest,
+};
 use edgepurge_core::auth::Action;
+use edgepurge_core::check;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::discovery::Instance;
+use edgepurge_core::outcome::DeliveryError;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::stats::{instance_stats, WINDOW_MS};
 use edgepurge_core::target::{printable, Target};
@@ -64,6 +70,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             host: host.clone(),
             discovery: rule.to_string(),
             transport: rule.transport,
+            contract: rule.dialect.contract,
             instances,
             error,
             last,
@@ -73,4 +80,59 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let now = crate::ctx::now_ms();
     let stats = instance_stats(&store.samples_since(now - WINDOW_MS).await?, now);
     json(&InstancesReply { hosts, stats }, 200)
+}
+
+/// `POST /api/instances/check` (admins): every instance of every group is sent a `PURGE` of a
+/// reserved path in its rule's dialect and a `HEAD` of `/`; the core reads what each answer
+/// shows (`core::check`). Recorded in the history as a check.
+pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response, ApiError> {
+    let Ctx { config, store, identity, now } = ctx(req, env, Action::CheckInstances).await?;
+    let groups = check::groups(&config);
+    let mut resolver = Resolver::new(&config);
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    for group in &groups {
+        match resolver.resolve(&group.rule.spec).await.and_then(|f| group.rule.instances(&group.host, &f)) {
+            Ok(instances) => found.push((group, instances)),
+            Err(e) => errors.push(GroupError { group: group.name.clone(), host: group.host.clone(), error: e.detail }),
+        }
+    }
+    let plan = check::plan(&found, &config.purge_token, config.concurrency);
+    let budget = config.instance_budget(resolver.subrequests());
+    plan.check_budget(budget)?;
+    let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
+    let (sockets, shards) = (Sockets::default(), Shards::from_env(env));
+    let mut replies: Vec<[Option<_>; 2]> = vec![[None, None]; plan.jobs.len()];
+    let mut finished = fan_out(&plan, limits, &sockets, shards.as_ref());
+    while let Some(Finished { job, done }) = finished.next().await {
+        if let Some(slot) = replies.get_mut(job).and_then(|r| r.get_mut(done.request)) {
+            *slot = Some(done.reply);
+        }
+    }
+    tracer.fan_out(&sockets, shards.as_ref());
+    let mut results = Vec::with_capacity(plan.jobs.len());
+    for (job, [purge, head]) in plan.jobs.iter().zip(replies) {
+        let Some((group, _)) = job.requests.first().and_then(|r| found.get(r.target)) else { continue };
+        let purge = purge.unwrap_or_else(|| Err(DeliveryError::Relayed("no answer: the fan-out ended first".into())));
+        results.push(check::row(group, &job.instance, &purge, head.as_ref()));
+    }
+    let warnings = results.iter().filter(|r| r.warning.is_some()).count();
+    let record = HistoryRecord {
+        at: now,
+        actor: identity.person.name.clone(),
+        person_id: Some(identity.person.id),
+        labels: groups.iter().map(|g| g.name.clone()).collect(),
+        status: match (warnings + errors.len(), results.iter().any(|r| r.reachable)) {
+            (0, _) => HistoryStatus::Purged,
+            (_, true) => HistoryStatus::Partial,
+            (_, false) => HistoryStatus::Failed,
+        },
+        http_status: 200,
+        detail: Some(check::summary(&results, &errors)),
+        trace_id: Some(tracer.trace_id()),
+        kind: HistoryKind::Check,
+    };
+    if let Err(e) = store.record(&record).await {
+        worker::console_error!("history write of an instance check failed: {}", e.detail);
+    }
+    json(&CheckReport { results, warnings, errors, trace_id: Some(tracer.trace_id()) }, 200)
 }

@@ -16,7 +16,9 @@ use crate::random::random_u32;
 use crate::shard::{fan_out, Shards};
 use crate::store::{Completion, HistoryRecord, Store};
 use crate::trace::{clock, Tracer};
-use edgepurge_core::api::{HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus};
+use edgepurge_core::api::{
+    HistoryKind, HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus, SkippedGroup,
+};
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
@@ -24,7 +26,7 @@ use edgepurge_core::limits::{self, OverLimit};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
-use edgepurge_core::request::{confirm_for, labels, purges_for};
+use edgepurge_core::request::{confirm_for, labels, purges_for, skipped_groups};
 use edgepurge_core::stats;
 use edgepurge_core::target::Target;
 use edgepurge_core::ApiError;
@@ -63,6 +65,8 @@ pub struct Prepared {
     /// Connections to instances left within `SUBREQUEST_BUDGET` after discovery.
     budget: usize,
     entry: i64,
+    /// The groups items were not sent to (their contract cannot do them), for the report.
+    skipped: Vec<SkippedGroup>,
 }
 
 /// An identified caller of a purge route, and its requests this minute (this one included) once
@@ -215,6 +219,7 @@ pub async fn prepare(
         let request = request.await?;
         items = labels(&base.config, &request);
         let purges = purges_for(&base.config, identity.person.role, &request)?;
+        let skipped = skipped_groups(&base.config, &request);
         let confirm = confirm_for(&base.config, &request)?;
         let mut resolver = Resolver::new(&base.config).traced(tracer.clone());
         let hosts = purges.iter().map(Purge::host).chain(confirm.named.iter().map(Target::host));
@@ -249,6 +254,7 @@ pub async fn prepare(
             http_status: 0,
             detail: None,
             trace_id: Some(tracer.trace_id()),
+            kind: HistoryKind::Purge,
         };
         // The first connections open while the history is written (nothing is sent on them
         // before it holds the purge); over the limit, or if the write fails, they close unused.
@@ -263,7 +269,7 @@ pub async fn prepare(
         let entry = entry.ok_or_else(|| {
             limits::over(n, limit, base.now, PURGES).unwrap_or_else(|| internal("the history entry was not written"))
         })?;
-        Ok(Prepared { plan: Rc::new(plan), sockets, tracer: tracer.clone(), budget, entry })
+        Ok(Prepared { plan: Rc::new(plan), sockets, tracer: tracer.clone(), budget, entry, skipped })
     }
     .await;
     let Err(error) = result else { return result };
@@ -380,6 +386,7 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
     tracer.spans(builder.spans(&prepared.plan, tracer.root(), &tracer.ids));
     let mut report = builder.finish();
     report.trace_id = Some(tracer.trace_id());
+    report.skipped = prepared.skipped.clone();
     let s = &report.summary;
     tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
     tracer.fan_out(&prepared.sockets, shards);
@@ -494,6 +501,7 @@ async fn record_refusal(
             format!("{}: {}", p.title, p.detail)
         }),
         trace_id,
+        kind: HistoryKind::Purge,
     };
     if let Err(e) = store.record(&record).await {
         worker::console_error!("history write failed: {e}");

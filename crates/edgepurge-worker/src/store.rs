@@ -6,8 +6,8 @@
 
 use crate::problem::internal;
 use edgepurge_core::api::{
-    DeliveriesReply, Delivery, DeliveryStatus, HistoryEntry, HistoryPage, HistoryStatus, LastPurge, Outcome, Person,
-    PurgeResult, Role, TokenInfo,
+    DeliveriesReply, Delivery, DeliveryStatus, HistoryEntry, HistoryKind, HistoryPage, HistoryStatus, LastPurge,
+    Outcome, Person, PurgeResult, Role, TokenInfo,
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::history;
@@ -127,6 +127,8 @@ struct PurgeRow {
     item_count: Option<usize>,
     #[serde(default)]
     trace_id: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 impl PurgeRow {
@@ -144,6 +146,12 @@ impl PurgeRow {
             results: serde_json::from_str(&self.results).map_err(|e| corrupt("purges", id, format!("results: {e}")))?,
             item_count: self.item_count,
             trace_id: self.trace_id,
+            kind: match self.kind.as_deref() {
+                None => HistoryKind::Purge,
+                Some(raw) => {
+                    HistoryKind::parse(raw).ok_or_else(|| corrupt("purges", id, format!("unknown kind {raw:?}")))?
+                }
+            },
         })
     }
 }
@@ -234,6 +242,8 @@ pub struct HistoryRecord {
     pub detail: Option<String>,
     /// The W3C trace id of the request, when it was traced.
     pub trace_id: Option<String>,
+    /// A purge or an instance check.
+    pub kind: HistoryKind,
 }
 
 /// What a purge that ran adds to its entry: the outcome, each (item, instance) result, and what
@@ -267,7 +277,7 @@ fn first_row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Opti
 
 /// A new history entry's columns, filled from [`entry_args`] (`?1` to `?9`; `results` is `'[]'`).
 const NEW_ENTRY: &str =
-    "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, trace_id)";
+    "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, trace_id, kind)";
 
 fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
     let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
@@ -281,6 +291,7 @@ fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
         opt(r.detail.as_deref()),
         n(r.labels.len() as i64),
         opt(r.trace_id.as_deref()),
+        s(r.kind.as_str()),
     ])
 }
 
@@ -528,7 +539,7 @@ impl Store {
 
     /// Opens a history entry; returns its id.
     pub async fn record(&self, r: &HistoryRecord) -> Result<i64, ApiError> {
-        let sql = format!("{NEW_ENTRY} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9) RETURNING id");
+        let sql = format!("{NEW_ENTRY} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10) RETURNING id");
         let row: Option<Id> = self.row(&sql, &entry_args(r)?).await?;
         row.map(|r| r.id).ok_or_else(|| internal("INSERT returned no row"))
     }
@@ -546,8 +557,8 @@ impl Store {
         let mut args = entry_args(r)?;
         args.extend([s(key), n(window), n(limit.into())]);
         let insert = format!(
-            "{NEW_ENTRY} SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9 \
-             WHERE (SELECT count FROM rate_limits WHERE key = ?10 AND window = ?11) <= ?12 RETURNING id"
+            "{NEW_ENTRY} SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10 \
+             WHERE (SELECT count FROM rate_limits WHERE key = ?11 AND window = ?12) <= ?13 RETURNING id"
         );
         let batch = vec![
             self.stmt(HIT, &[s(key), n(window)])?,

@@ -4,7 +4,7 @@ use crate::api;
 use crate::state::state;
 use crate::ui::{when, Call};
 use crate::waterfall::Waterfall;
-use edgepurge_core::api::{HistoryEntry, HistoryPage, HistoryQuery};
+use edgepurge_core::api::{HistoryEntry, HistoryKind, HistoryPage, HistoryQuery};
 use leptos::prelude::*;
 
 /// The History page.
@@ -83,10 +83,11 @@ fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
         }
     });
     view! {
-        <li data-testid="history-entry" data-status=status>
+        <li data-testid="history-entry" data-status=status data-kind=e.kind.as_str()>
             <details>
                 <summary>
                     <span class=format!("badge {status}")>{status}</span>
+                    {(e.kind == HistoryKind::Check).then(|| view! { " " <span class="badge">"instance check"</span> })}
                     " " {when(e.at)} " · " <strong>{e.actor}</strong> " · "
                     <span class="url">{e.urls.join(", ")}</span>
                 </summary>

@@ -1,9 +1,12 @@
-//! `#/instances`: the instances each allowed host resolves to, with each one's last purge.
+//! `#/instances`: the instances each allowed host resolves to, with each one's last purge, and
+//! (admins) the instance check: what each instance really speaks.
 
 use crate::api;
 use crate::state::state;
 use crate::ui::{when, Call};
-use edgepurge_core::api::{HostInstances, InstanceStats, InstancesReply, Transport};
+use edgepurge_core::api::{
+    CheckReport, Contract, HostInstances, InstanceCheck, InstanceStats, InstancesReply, Transport,
+};
 use leptos::prelude::*;
 
 /// The Instances page.
@@ -18,13 +21,93 @@ pub fn InstancesPage() -> impl IntoView {
         });
     };
     load();
+    let app = state();
     view! {
         <h1>"Instances"</h1>
+        <Show when=move || app.is_admin()><CheckPanel/></Show>
         {call.error_box(load)}
         {move || data.get().map(|d| {
             let stats = d.stats;
             d.hosts.into_iter().map(|h| host(h, &stats)).collect_view()
         })}
+    }
+}
+
+/// The instance check (admins): a button, and one row per instance of every group.
+#[component]
+fn CheckPanel() -> impl IntoView {
+    let report = RwSignal::new(None::<CheckReport>);
+    let call = Call::new(state());
+    let run = move || {
+        call.run(async move {
+            report.set(Some(api::post("/api/instances/check", &()).await?));
+            Ok(())
+        });
+    };
+    view! {
+        <section class="check" data-testid="check">
+            <p>
+                <button data-testid="check-button" on:click=move |_| run() disabled=move || call.busy()>
+                    {move || if call.busy() { "Checking…" } else { "Check every instance" }}
+                </button>
+                " A PURGE of a path no site caches and a HEAD of / to every instance: what each one speaks."
+            </p>
+            {call.error_box(run)}
+            {move || report.get().map(check_table)}
+        </section>
+    }
+}
+
+/// The check's rows, grouped as the report gives them.
+fn check_table(r: CheckReport) -> impl IntoView {
+    let summary = format!("{} instances, {} with a warning", r.results.len(), r.warnings);
+    let class = if r.warnings > 0 { "notice" } else { "badge" };
+    view! {
+        <p data-testid="check-summary" class=class>{summary}</p>
+        {r.errors.into_iter().map(|e| view! {
+            <p class="error" data-testid="check-error">{format!("{}: {}", e.group, e.error)}</p>
+        }).collect_view()}
+        <div class="table-wrap">
+            <table data-testid="check-table">
+                <thead><tr><th scope="col">"Group"</th><th scope="col">"Instance"</th><th scope="col">"Reachable"</th><th scope="col">"Token"</th><th scope="col">"Declared"</th><th scope="col">"Speaks"</th><th scope="col">"Cache status"</th><th scope="col">"Warning"</th></tr></thead>
+                <tbody>{r.results.into_iter().map(check_row).collect_view()}</tbody>
+            </table>
+        </div>
+    }
+}
+
+fn check_row(c: InstanceCheck) -> impl IntoView {
+    let yes_no = |v: Option<bool>, yes: &'static str, no: &'static str| match v {
+        Some(true) => yes,
+        Some(false) => no,
+        None => "",
+    };
+    let reachable = match (c.reachable, c.tls_verified) {
+        (true, Some(true)) => "yes, TLS verified",
+        (true, _) => "yes",
+        (false, _) => "no",
+    };
+    let contract = |c: Option<Contract>| c.map_or("unknown", Contract::as_str);
+    let format = c.cache_status_format.map_or_else(
+        || if c.head_status.is_some() { "unreadable".to_owned() } else { String::new() },
+        |f| format!("{f:?}"),
+    );
+    let (instance, group, warned) = (c.instance.clone(), c.group.clone(), c.warning.is_some());
+    let warning_class = if warned { "error" } else { "" };
+    view! {
+        <tr data-testid="check-row" data-instance=instance data-group=group
+            data-seen=contract(c.seen) data-declared=c.declared.as_str() data-warning=warned.to_string()>
+            <td class="url">{c.group}</td>
+            <td>{c.instance}</td>
+            <td>{reachable}</td>
+            <td>{yes_no(c.token_accepted, "accepted", "refused")}</td>
+            <td>{c.declared.as_str()}</td>
+            <td data-testid="check-seen">{contract(c.seen)}</td>
+            <td title=c.cache_status.unwrap_or_default()>{format}</td>
+            <td class=warning_class data-testid="check-warning">
+                {c.warning.or(c.error).unwrap_or_default()}
+            </td>
+        </tr>
     }
 }
 
@@ -48,7 +131,8 @@ fn host(h: HostInstances, stats: &[InstanceStats]) -> impl IntoView {
     view! {
         <section class="host">
             <h2>{h.host}</h2>
-            <p>"Discovery: " <code>{h.discovery}</code></p>
+            <p>"Discovery: " <code>{h.discovery}</code> " · contract: "
+                <span data-testid="contract" data-contract=h.contract.as_str()>{h.contract.as_str()}</span></p>
             {transport(h.transport)}
             {h.error.map(|p| view! { <p class="error">{format!("{}: {}", p.title, p.detail)}</p> })}
             <div class="table-wrap">

@@ -105,7 +105,7 @@ pub enum FastlyReply {
         id: String,
         /// The full report, for errors.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        report: Option<PurgeReport>,
+        report: Option<Box<PurgeReport>>,
     },
     /// A batch purge by `Surrogate-Key`: each key mapped to the purge's id.
     Batch(BTreeMap<String, String>),

@@ -695,6 +695,37 @@ pub struct HistoryEntry {
     /// The W3C trace id of the request (absent in older entries and untraced refusals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
+    /// A purge, or an instance check (whose `urls` are the groups checked and whose `detail`
+    /// names each warning).
+    #[serde(default)]
+    pub kind: HistoryKind,
+}
+
+/// What a history entry records.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryKind {
+    /// A purge (or a refused attempt at one).
+    #[default]
+    Purge,
+    /// An instance check: nothing purged.
+    Check,
+}
+
+impl HistoryKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryKind::Purge => "purge",
+            HistoryKind::Check => "check",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(raw: &str) -> Option<HistoryKind> {
+        [HistoryKind::Purge, HistoryKind::Check].into_iter().find(|k| k.as_str() == raw)
+    }
 }
 
 /// How a purge attempt ended, as the history keeps it.
@@ -975,7 +1006,7 @@ pub struct LastPurge {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckReport {
-    /// One row per instance, group by group in `DISCOVERY` order.
+    /// One row per instance, group by group (each group under its first host in `ALLOWED_HOSTS`).
     pub results: Vec<InstanceCheck>,
     /// Rows with a warning.
     pub warnings: usize,
