@@ -23,16 +23,20 @@ _last = {"before": None, "after": None}
 _stats = {"calls": 0, "refused_checked": 0, "reached_instances": 0, "by_status": {}}
 
 
+# The app group's varnishd, and the Pipely-like ones of the plain and the misdeclared groups.
+NAMES = [f"varnish-{i + 1}" for i in range(INSTANCES)] + ["plain-1", "plain-2", "legacy-1"]
+
+
 def counters():
     """(sess_conn, client_req) of every instance, read from its varnishstat."""
     seen = []
-    for i in range(INSTANCES):
-        argv = ["varnishstat", "-n", str(STATE / f"varnish-{i + 1}"), "-1"]
-        for name in COUNTERS:
-            argv += ["-f", name]
+    for name in NAMES:
+        argv = ["varnishstat", "-n", str(STATE / name), "-1"]
+        for counter in COUNTERS:
+            argv += ["-f", counter]
         out = subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30).stdout
         values = {line.split()[0]: int(line.split()[1]) for line in out.splitlines() if line.strip()}
-        seen.append(tuple(values[name] for name in COUNTERS))
+        seen.append(tuple(values[counter] for counter in COUNTERS))
     return tuple(seen)
 
 

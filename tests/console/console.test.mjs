@@ -387,7 +387,8 @@ test("three instance groups in one purge: plain, TLS and Fly Machines by region 
   const skipped = await admin.page.getByTestId("skipped-instance").evaluateAll((s) => s.map((x) => x.dataset.instance));
   assert.deepEqual(skipped, ["syd 148e272b4e5d89"]);
   const transports = await admin.page.getByTestId("transport").evaluateAll((t) => t.map((x) => x.dataset.transport));
-  assert.deepEqual(transports.sort(), ["plain", "tls", "tls"]);
+  // The app group, the Pipely-like plain group and the misdeclared one in clear text (loopback).
+  assert.deepEqual(transports.sort(), ["plain", "plain", "plain", "tls", "tls"]);
   // Latency over the last 24 hours, from the purges so far: every purged instance has figures.
   for (const inst of [...info.instances, ...info.assets_instances, ...info.fly_instances]) {
     const row = admin.page.locator(`[data-testid=instance-row][data-instance="${inst}"]`);
@@ -397,6 +398,36 @@ test("three instance groups in one purge: plain, TLS and Fly Machines by region 
     assert.equal(await row.getByTestId("sparkline").count(), 1, inst);
   }
   await admin.page.screenshot({ path: join(SHOTS, "instances.png"), fullPage: true });
+  assert.deepEqual(admin.errors, []);
+  await admin.context.close();
+});
+
+test("an admin checks every instance: each one's contract is named and the misdeclared group is flagged", async () => {
+  const admin = await signIn(info.token);
+  await admin.page.getByTestId("nav-instances").click();
+  await admin.page.getByTestId("check-button").click();
+  await admin.page.getByTestId("check-summary").waitFor();
+  const rows = await admin.page.getByTestId("check-row").evaluateAll((r) => r.map((x) => ({
+    instance: x.dataset.instance, seen: x.dataset.seen, declared: x.dataset.declared, warning: x.dataset.warning,
+  })));
+  const by = Object.fromEntries(rows.map((r) => [r.instance, r]));
+  for (const inst of [...info.instances, ...info.assets_instances, ...info.fly_instances]) {
+    assert.deepEqual([by[inst].declared, by[inst].seen, by[inst].warning], ["edgepurge", "edgepurge", "false"], inst);
+  }
+  for (const inst of info.plain_instances) {
+    assert.deepEqual([by[inst].declared, by[inst].seen, by[inst].warning], ["plain", "plain", "false"], inst);
+  }
+  const legacy = by[info.legacy_instances[0]];
+  assert.deepEqual([legacy.declared, legacy.seen, legacy.warning], ["edgepurge", "plain", "true"]);
+  const warning = admin.page.locator(`[data-testid=check-row][data-instance="${info.legacy_instances[0]}"] [data-testid=check-warning]`);
+  assert.match(await warning.textContent(), /contract=plain/);
+  assert.match(await admin.page.getByTestId("check-summary").textContent(), /1 with a warning/);
+  const contracts = await admin.page.getByTestId("contract").evaluateAll((c) => c.map((x) => x.dataset.contract));
+  assert.deepEqual(contracts.sort(), ["edgepurge", "edgepurge", "edgepurge", "edgepurge", "plain"]);
+  await admin.page.screenshot({ path: join(SHOTS, "instance-check.png"), fullPage: true });
+  // The history keeps it as a check.
+  await admin.page.getByTestId("nav-history").click();
+  await admin.page.locator("[data-testid=history-entry][data-kind=check]").first().waitFor();
   assert.deepEqual(admin.errors, []);
   await admin.context.close();
 });

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
 from localcdn import (  # noqa: E402
-    ASSETS_SITE, BLACKHOLE_IP, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, SITE, TEST_PORTS, WIDE_SITE, WRONG_TOKEN_IP,
-    LocalCDN, http_get,
+    ASSETS_SITE, BLACKHOLE_IP, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, MISDECLARED_SITE, PLAIN_SITE, SITE, TEST_PORTS,
+    WIDE_SITE, WRONG_TOKEN_IP, LocalCDN, http_get,
 )
 
 CDN = None
@@ -1234,6 +1234,174 @@ def fly_deltas(before, expected, timeout=3.0):
 
 def fly_varnish():
     return [f"{ip}:{CDN.ports.varnish}" for *_, ip in FLY_MACHINES]
+
+
+def plain_counters(group="plain", n=2):
+    return [CDN.counter(i, "MAIN.client_req", group) for i in range(n)]
+
+
+def pipely_hit(cache_status):
+    """Pipely's cache-status says `; hit` for a cached copy, `; miss` for a fresh fetch."""
+    return "; hit;" in cache_status
+
+
+class Dialects(CdnTestCase):
+    """Caches as deployed: the plain group (tests/cdn/plain.vcl, which answers PURGE as Pipely's
+    stock VCL does: `return(purge)`, `200 Purged`, no count, Pipely's cache-status), declared
+    `:contract=plain`, and the misdeclared group (the same VCL, declared as the edgepurge
+    contract)."""
+
+    def warm_plain(self, path, instances=None, host=PLAIN_SITE):
+        for inst in instances or CDN.plain_instances:
+            first, _ = fetch(inst, path, host)
+            self.assertIn("; miss;", first, (inst, path))
+            second, _ = fetch(inst, path, host)
+            self.assertTrue(pipely_hit(second), (inst, path, second))
+
+    def test_a_url_purge_with_confirm_is_purged_and_fresh_on_every_plain_instance(self):
+        path = new_page()
+        self.warm_plain(path)
+        before = plain_counters()
+        url = f"https://{PLAIN_SITE}{path}"
+        status, _, report = api("POST", "/api/purge", {"urls": [url], "confirm": True})
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["status"], "purged", report)
+        self.assertEqual(sorted(r["instance"] for r in report["results"]), sorted(CDN.plain_instances))
+        for row in report["results"]:
+            # A 2xx is what the plain contract promises: purged, not "unconfirmed".
+            self.assertEqual((row["outcome"], row["http_status"]), ("purged", 200), row)
+            self.assertNotIn("error", row)
+            self.assertNotIn("done_hard", row)
+            confirm = row["confirm"]
+            self.assertIs(confirm["fresh"], True, row)
+            self.assertEqual(confirm["format"], "pipely", row)
+            self.assertIn("; miss;", confirm["cache_status"], row)
+        # One PURGE and one HEAD on each; the HEAD put the fresh copy back for the next visitor.
+        self.assertEqual([a - b for a, b in zip(plain_counters(), before)], [2, 2])
+        for inst in CDN.plain_instances:
+            self.assertTrue(pipely_hit(fetch(inst, path, PLAIN_SITE)[0]), inst)
+
+    def test_a_key_purge_sends_nothing_to_the_plain_group_and_says_so(self):
+        home = "/"
+        for inst in CDN.plain_instances:
+            fetch(inst, home, PLAIN_SITE)
+        self.assertTrue(all(pipely_hit(fetch(i, home, PLAIN_SITE)[0]) for i in CDN.plain_instances))
+        before = plain_counters()
+        tag = f"t{uuid.uuid4().hex[:8]}"
+        status, _, report = api("POST", "/api/purge", {"keys": [tag]})
+        self.assertEqual(status, 200, report)
+        self.assertNotIn(f"key:{tag}@{PLAIN_SITE}", {r["url"] for r in report["results"]})
+        self.assertFalse(set(CDN.plain_instances) & {r["instance"] for r in report["results"]}, report)
+        skipped = report["skipped"]
+        self.assertEqual(len(skipped), 1, skipped)
+        self.assertEqual(skipped[0]["item"], f"key:{tag}@{PLAIN_SITE}")
+        self.assertEqual(skipped[0]["contract"], "plain")
+        self.assertTrue(skipped[0]["group"].startswith(f"{PLAIN_SITE}=static:contract=plain"), skipped)
+        self.assertIn("home page", skipped[0]["reason"])
+        # Nothing reached the plain instances, and their home page is still cached.
+        self.assertEqual([a - b for a, b in zip(plain_counters(), before)], [0, 0])
+        for inst in CDN.plain_instances:
+            self.assertTrue(pipely_hit(fetch(inst, home, PLAIN_SITE)[0]), inst)
+
+    def test_a_prefix_or_host_purge_of_the_plain_group_is_a_400_that_sends_nothing(self):
+        home = "/"
+        for inst in CDN.plain_instances:
+            fetch(inst, home, PLAIN_SITE)
+        self.assertTrue(all(pipely_hit(fetch(i, home, PLAIN_SITE)[0]) for i in CDN.plain_instances))
+        before = plain_counters()
+        all_before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        for name, body, field in [
+            ("prefix", {"prefixes": [f"https://{PLAIN_SITE}/episodes/"]}, "prefixes[0]"),
+            ("host", {"hosts": [PLAIN_SITE]}, "hosts[0]"),
+            ("prefix beside a fine url", {"urls": [f"https://{SITE}{new_page()}"],
+                                          "prefixes": [f"https://{PLAIN_SITE}/episodes/"]}, "prefixes[0]"),
+        ]:
+            with self.subTest(name):
+                status, ctype, problem = api("POST", "/api/purge", body)
+                self.assert_problem(status, ctype, problem, 400)
+                self.assertTrue(problem["detail"].startswith(field), problem)
+                self.assertIn(f"{PLAIN_SITE}=static:contract=plain", problem["detail"])
+                self.assertIn(f"{name.split()[0]} purge", problem["detail"])
+        self.assertEqual([a - b for a, b in zip(plain_counters(), before)], [0, 0])
+        self.assertEqual(counter_deltas("MAIN.client_req", all_before, None), [0, 0, 0])
+        for inst in CDN.plain_instances:
+            self.assertTrue(pipely_hit(fetch(inst, home, PLAIN_SITE)[0]), f"{inst}: the home page must stay cached")
+
+    def test_a_soft_url_purge_of_the_plain_group_is_done_hard_and_says_so(self):
+        path = new_page()
+        self.warm_plain(path)
+        self.warm(path)
+        urls = [f"https://{PLAIN_SITE}{path}", f"https://{SITE}{path}"]
+        status, _, report = api("POST", "/api/purge", {"urls": urls, "soft": True})
+        self.assertEqual(status, 200, report)
+        rows = {r["instance"]: r for r in report["results"]}
+        for inst in CDN.plain_instances:
+            self.assertEqual((rows[inst]["outcome"], rows[inst].get("done_hard")), ("purged", True), rows[inst])
+            # Removed, not marked stale: the next fetch is a miss, not a stale hit.
+            self.assertIn("; miss;", fetch(inst, path, PLAIN_SITE)[0], inst)
+        for inst in CDN.instances:
+            self.assertNotIn("done_hard", rows[inst])
+            self.assertIn("; hit; fwd=stale", fetch(inst, path)[0], inst)
+
+    def test_a_misdeclared_group_is_unconfirmed_and_the_check_says_why(self):
+        path = new_page()
+        self.warm_plain(path, CDN.misdeclared_instances, MISDECLARED_SITE)
+        status, _, report = api("POST", "/api/purge", {"urls": [f"https://{MISDECLARED_SITE}{path}"]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual({r["outcome"] for r in report["results"]}, {"unconfirmed"}, report)
+        self.assertIn("contract=plain", report["results"][0]["error"])
+
+    def test_the_instance_check_names_what_every_instance_speaks(self):
+        before = plain_counters()
+        status, _, check = api("POST", "/api/instances/check")
+        self.assertEqual(status, 200, check)
+        rows = {r["instance"]: r for r in check["results"]}
+        groups = {r["group"].split("=", 1)[0] for r in check["results"]}
+        self.assertEqual(groups, {SITE, ASSETS_SITE, FLY_SITE, PLAIN_SITE, MISDECLARED_SITE, WIDE_SITE}, groups)
+        for inst in CDN.instances + CDN.assets_instances + CDN.wide_instances + fly_started():
+            row = rows[inst]
+            self.assertEqual((row["declared"], row["seen"], row["reachable"], row["token_accepted"]),
+                             ("edgepurge", "edgepurge", True, True), row)
+            self.assertEqual(row["cache_status_format"], "rfc9211", row)
+            self.assertNotIn("warning", row)
+        for inst in CDN.assets_instances + fly_started():
+            self.assertIs(rows[inst]["tls_verified"], True, rows[inst])
+        for inst in CDN.instances:
+            self.assertNotIn("tls_verified", rows[inst])
+        for inst in CDN.plain_instances:
+            row = rows[inst]
+            self.assertEqual((row["declared"], row["seen"], row["purge_status"]), ("plain", "plain", 200), row)
+            self.assertEqual(row["cache_status_format"], "pipely", row)
+            self.assertNotIn("warning", row)
+        legacy = rows[CDN.misdeclared_instances[0]]
+        self.assertEqual((legacy["declared"], legacy["seen"]), ("edgepurge", "plain"), legacy)
+        self.assertIn(":contract=plain", legacy["warning"])
+        self.assertEqual(check["warnings"], 1, check)
+        # One PURGE (of the reserved path) and one HEAD of / on each instance.
+        self.assertEqual([a - b for a, b in zip(plain_counters(), before)], [2, 2])
+        # In the history as a check, not a purge.
+        status, _, page = api("GET", "/api/history?limit=5", content_type=None)
+        entry = next(e for e in page["entries"] if e["kind"] == "check")
+        self.assertEqual((entry["status"], entry["results"]), ("partial", []), entry)
+        self.assertIn(f"{MISDECLARED_SITE}=static", " ".join(entry["urls"]))
+        self.assertIn("1 with a warning", entry["detail"])
+        # Admins only, and it takes no other method.
+        _, editor = new_editor("checker")
+        before = plain_counters()
+        status, ctype, problem = api("POST", "/api/instances/check", token=editor)
+        self.assert_problem(status, ctype, problem, 403)
+        self.assertEqual([a - b for a, b in zip(plain_counters(), before)], [0, 0])
+        status, ctype, problem = api("GET", "/api/instances/check", content_type=None)
+        self.assert_problem(status, ctype, problem, 405)
+
+    def test_instances_name_each_groups_contract(self):
+        status, _, body = api("GET", "/api/instances", content_type=None)
+        self.assertEqual(status, 200, body)
+        contracts = {h["host"]: h["contract"] for h in body["hosts"]}
+        self.assertEqual((contracts[PLAIN_SITE], contracts[MISDECLARED_SITE], contracts[SITE]),
+                         ("plain", "edgepurge", "edgepurge"))
+        hosts = {h["host"]: h for h in body["hosts"]}
+        self.assertEqual(hosts[PLAIN_SITE]["instances"], CDN.plain_instances)
 
 
 class FlyMachines(CdnTestCase):
