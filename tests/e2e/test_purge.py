@@ -623,7 +623,16 @@ class Kinds(CdnTestCase):
                          sorted([(f"key:{tag}@{ASSETS_SITE}", i) for i in CDN.assets_instances]
                                 + [(f"key:{tag}@{FLY_SITE}", i) for i in fly_started()]
                                 + [(f"key:{tag}@{WIDE_SITE}", i) for i in CDN.wide_instances]
+                                + [(f"key:{tag}@{MISDECLARED_SITE}", i) for i in CDN.misdeclared_instances]
                                 + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
+        # The plain group cannot purge keys: nothing sent there, and the report says so. The
+        # misdeclared group (Pipely-like, declared edgepurge) is sent it and answers 200 without
+        # a count: unconfirmed, as the instance check warns.
+        self.assertEqual([(g["item"], g["contract"]) for g in report["skipped"]],
+                         [(f"key:{tag}@{PLAIN_SITE}", "plain")])
+        legacy = [r for r in report["results"] if r["instance"] in CDN.misdeclared_instances]
+        self.assertEqual({r["outcome"] for r in legacy}, {"unconfirmed"}, legacy)
+        report["results"] = [r for r in report["results"] if r not in legacy]
         # The Fly-like app's Machines are the assets group's varnishd, and the wide group's
         # addresses are the app group's: the six purges of the key that reach one app varnishd
         # at once each count what they found (the same objects, or none once they are gone),
@@ -774,11 +783,18 @@ class FastlyCompatible(CdnTestCase):
             status, body = fastly(f"/purge/{SITE}{pages[0]}", key=key)
             self.assertEqual((status, body["type"]), (401, "urn:edgepurge:problem:unauthorized"), body)
         self.assert_all_hits(pages[0])
+        # Every allowed host includes the plain group's, and a plain cache cannot purge a whole
+        # host: purge_all is refused, naming the group, and nothing is sent anywhere.
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        plain_before = plain_counters()
         status, body = fastly("/service/x/purge_all")
-        self.assertEqual((status, body["status"]), (200, "ok"), body)
-        for inst in CDN.instances:
-            for p in pages:
-                self.assertIn("fwd=uri-miss", fetch(inst, p)[0])
+        self.assertEqual(status, 400, body)
+        self.assertIn(f"{PLAIN_SITE}=static:contract=plain", body["detail"])
+        self.assertIn("host purge", body["detail"])
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        self.assertEqual([a - b for a, b in zip(plain_counters(), plain_before)], [0, 0])
+        for p in pages:
+            self.assert_all_hits(p)
 
     def test_a_soft_purge_in_another_spelling_is_refused_recorded_and_sends_nothing(self):
         # `Fastly-Soft-Purge: true` once became a hard purge; now it is a 400, in the history.
@@ -821,11 +837,14 @@ class CloudflareCompatible(CdnTestCase):
         self.assert_all_hits(pages["file"])
         status, _, reply = self.purge_cache({"files": [{"url": f"https://{SITE}{pages['file']}", "headers": {}}]})
         self.assertEqual((status, reply["success"]), (200, True), reply)
-        # purge_everything: every allowed host
-        status, _, reply = self.purge_cache({"purge_everything": True})
-        self.assertEqual((status, reply["success"]), (200, True), reply)
-        for inst in CDN.instances:
-            self.assertIn("fwd=uri-miss", fetch(inst, pages["other"])[0])
+        # purge_everything: every allowed host, the plain group's among them, which cannot be
+        # purged whole: refused (a problem, as every refusal), naming the group; nothing is sent.
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, ctype, reply = self.purge_cache({"purge_everything": True})
+        self.assert_problem(status, ctype, reply, 400)
+        self.assertIn(f"{PLAIN_SITE}=static:contract=plain", reply["detail"])
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        self.assert_all_hits(pages["other"])
 
     def test_limits_and_refusals(self):
         path = new_page()
