@@ -1277,6 +1277,13 @@ class Dialects(CdnTestCase):
             second, _ = fetch(inst, path, host)
             self.assertTrue(pipely_hit(second), (inst, path, second))
 
+    def cache_plain_home(self):
+        """Makes sure every plain instance holds its home page (a hit); returns its path."""
+        for inst in CDN.plain_instances:
+            fetch(inst, "/", PLAIN_SITE)
+        self.assertTrue(all(pipely_hit(fetch(i, "/", PLAIN_SITE)[0]) for i in CDN.plain_instances))
+        return "/"
+
     def test_a_url_purge_with_confirm_is_purged_and_fresh_on_every_plain_instance(self):
         path = new_page()
         self.warm_plain(path)
@@ -1301,10 +1308,7 @@ class Dialects(CdnTestCase):
             self.assertTrue(pipely_hit(fetch(inst, path, PLAIN_SITE)[0]), inst)
 
     def test_a_key_purge_sends_nothing_to_the_plain_group_and_says_so(self):
-        home = "/"
-        for inst in CDN.plain_instances:
-            fetch(inst, home, PLAIN_SITE)
-        self.assertTrue(all(pipely_hit(fetch(i, home, PLAIN_SITE)[0]) for i in CDN.plain_instances))
+        home = self.cache_plain_home()
         before = plain_counters()
         tag = f"t{uuid.uuid4().hex[:8]}"
         status, _, report = api("POST", "/api/purge", {"keys": [tag]})
@@ -1323,10 +1327,7 @@ class Dialects(CdnTestCase):
             self.assertTrue(pipely_hit(fetch(inst, home, PLAIN_SITE)[0]), inst)
 
     def test_a_prefix_or_host_purge_of_the_plain_group_is_a_400_that_sends_nothing(self):
-        home = "/"
-        for inst in CDN.plain_instances:
-            fetch(inst, home, PLAIN_SITE)
-        self.assertTrue(all(pipely_hit(fetch(i, home, PLAIN_SITE)[0]) for i in CDN.plain_instances))
+        home = self.cache_plain_home()
         before = plain_counters()
         all_before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
         for name, body, field in [

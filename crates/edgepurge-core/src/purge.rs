@@ -11,7 +11,6 @@
 //! | path prefix | `prefix:https://host/path/` |
 //! | whole host | `host:<host>` |
 
-use crate::dialect::Dialect;
 use crate::http1::FieldValue;
 use crate::target::{Target, TargetError};
 use std::fmt;
@@ -189,11 +188,5 @@ impl Purge {
         } else {
             Ok(Purge::Url { target: Target::parse(label)?, soft: false })
         }
-    }
-
-    /// The `PURGE` request for this purge in the edgepurge VCL contract (for another
-    /// dialect, see [`Dialect::request`]).
-    pub fn request(&self, token: &FieldValue, keep_alive: bool) -> Vec<u8> {
-        Dialect::edgepurge().request(self, token, None, keep_alive).unwrap_or_default()
     }
 }

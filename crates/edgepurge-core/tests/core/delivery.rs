@@ -4,7 +4,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use super::{addr, token};
+use super::{addr, edgepurge_request};
 use edgepurge_core::api::Outcome;
 use edgepurge_core::delivery::{Completed, Event, InstanceDelivery, Limits, Step};
 use edgepurge_core::http1::AnswerError;
@@ -55,7 +55,7 @@ fn job(n: usize, head: bool) -> Job {
             let bytes = if head {
                 edgepurge_core::http1::head_request(&target)
             } else {
-                Purge::Url { target, soft: false }.request(&token(), true)
+                edgepurge_request(&Purge::Url { target, soft: false }, true)
             };
             PlannedRequest { target: i, bytes, head, keep_alive: true, confirms: None }
         })
@@ -579,7 +579,7 @@ fn nothing_is_sent_behind_a_request_that_asks_the_instance_to_close() {
     // Request 1 of 3 says `Connection: close`: request 2 waits for a new connection.
     let mut j = job(3, false);
     let target = edgepurge_core::target::Target::parse("https://www.example.com/1").unwrap();
-    j.requests[1].bytes = Purge::Url { target, soft: false }.request(&token(), false);
+    j.requests[1].bytes = edgepurge_request(&Purge::Url { target, soft: false }, false);
     j.requests[1].keep_alive = false;
     let two = Vec::leak([OK, OK_CLOSE].concat());
     let (trace, done) = drive(j, pipelined(1, 32), &[Ok, Ok, Data(two), Ok, Ok, Data(OK)]);

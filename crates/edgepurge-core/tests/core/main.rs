@@ -11,6 +11,7 @@ use edgepurge_core::api::{Contract, ErrorSource, Outcome, PurgeRequest, PurgeSta
 use edgepurge_core::auth::constant_time_eq;
 use edgepurge_core::config::{Config, ConfigError};
 use edgepurge_core::delivery::Completed;
+use edgepurge_core::dialect::Dialect;
 use edgepurge_core::discovery::{
     dns_query, instances_from_lookups, parse_answer, DiscoverySpec, DnsError, Instance, RecordType,
 };
@@ -422,11 +423,16 @@ pub fn token() -> FieldValue {
     FieldValue::new("s3cret").unwrap()
 }
 
+/// The `PURGE` the edgepurge contract's writer (the production one) makes of `purge`.
+pub fn edgepurge_request(purge: &Purge, keep_alive: bool) -> Vec<u8> {
+    Dialect::edgepurge().request(purge, &token(), None, keep_alive).unwrap()
+}
+
 #[test]
 fn purge_request_bytes_are_exact() {
     let target = Target::parse("https://Example.com:8443/a/%7Eb?c=d#frag").unwrap();
     let purge = Purge::Url { target, soft: false };
-    let req = String::from_utf8(purge.request(&token(), true)).unwrap();
+    let req = String::from_utf8(edgepurge_request(&purge, true)).unwrap();
     let version = env!("CARGO_PKG_VERSION");
     assert_eq!(
         req,
@@ -435,7 +441,7 @@ fn purge_request_bytes_are_exact() {
              User-Agent: edgepurge/{version}\r\nConnection: keep-alive\r\n\r\n"
         )
     );
-    let last = String::from_utf8(purge.request(&token(), false)).unwrap();
+    let last = String::from_utf8(edgepurge_request(&purge, false)).unwrap();
     assert!(last.contains("\r\nConnection: close\r\n\r\n"));
 }
 
@@ -492,7 +498,7 @@ fn no_byte_of_caller_input_can_add_a_line_to_the_request() {
         ] {
             for (kind, purge) in purges_from(&input) {
                 checked.insert(kind);
-                let req = purge.request(&token(), true);
+                let req = edgepurge_request(&purge, true);
                 let lines = expected_lines(kind);
                 assert_eq!(req.windows(2).filter(|w| w == b"\r\n").count(), lines, "{kind} {input:?}");
                 assert_eq!(req.iter().filter(|&&x| x == b'\n' || x == b'\r').count(), 2 * lines, "{kind} {input:?}");
@@ -1150,7 +1156,7 @@ fn redelivery_plans_exactly_the_failed_pairs() {
 #[test]
 fn each_kind_writes_the_vcl_contract_and_reads_back_from_its_label() {
     use edgepurge_core::purge::{parse_key, parse_prefix};
-    let req = |p: &Purge| String::from_utf8(p.request(&token(), false)).unwrap();
+    let req = |p: &Purge| String::from_utf8(edgepurge_request(p, false)).unwrap();
     let url = Target::parse("https://Example.com/a?b").unwrap();
     let cases = vec![
         (Purge::Url { target: url.clone(), soft: false }, "https://example.com/a?b", "PURGE /a?b HTTP/1.1\r\nHost: example.com\r\nPurge-Token: s3cret\r\nUser-Agent"),
