@@ -69,7 +69,7 @@ impl LivePurge {
     pub fn caption(&self) -> String {
         match &self.report {
             Some(r) => format!(
-                "{}: {} purged, {} not cached, {} rejected, {} failed",
+                "{}: {} purged, {} not cached, {}{} rejected, {} failed",
                 match r.status {
                     PurgeStatus::Purged => "All purged",
                     PurgeStatus::Partial => "Partly purged",
@@ -77,6 +77,11 @@ impl LivePurge {
                 },
                 r.summary.purged,
                 r.summary.not_cached,
+                // A success that is not the contract's answer is counted apart, where there is one.
+                match r.summary.unconfirmed {
+                    0 => String::new(),
+                    n => format!("{n} unconfirmed, "),
+                },
                 r.summary.rejected,
                 r.summary.failed
             ),

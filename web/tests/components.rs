@@ -151,6 +151,11 @@ async fn live_table_fills_in_as_instances_answer() {
     let skipped = root.query_selector("[data-testid=skipped-group]").unwrap().unwrap();
     assert_eq!(skipped.get_attribute("data-group").as_deref(), Some("pipely.example.com=static:contract=plain"));
     assert!(text.contains("key:episode-1@pipely.example.com not sent to pipely.example.com"), "{text}");
+    // Successes that are not the contract's answer are counted apart in the caption.
+    live.update(|l| l.report.as_mut().unwrap().summary.unconfirmed = 1);
+    tick().await;
+    let text = root.inner_text();
+    assert!(text.contains("Partly purged: 2 purged, 0 not cached, 1 unconfirmed, 0 rejected, 1 failed"), "{text}");
 }
 
 #[wasm_bindgen_test]

@@ -8,7 +8,7 @@
 //! whether its cache status can be read; [`row`] turns them into one [`InstanceCheck`] with a
 //! warning where the rule and the instance disagree.
 
-use crate::api::{Contract, GroupError, InstanceCheck, CHECK_PATH};
+use crate::api::{Contract, GroupError, HistoryStatus, InstanceCheck, CHECK_PATH};
 use crate::config::Config;
 use crate::discovery::{DiscoveryRule, Instance};
 use crate::http1::{head_request_via, Answer, FieldValue};
@@ -61,6 +61,34 @@ pub fn plan(found: &[(&CheckGroup<'_>, Vec<Instance>)], token: &FieldValue, conc
         purges.push(purge);
     }
     Plan { purges, jobs, concurrency: concurrency.max(1), start: Vec::new() }
+}
+
+/// Each job's answers, as the fan-out hands them back: the `PURGE`'s and the `HEAD`'s.
+pub type Replies = [Option<Result<Answer, DeliveryError>>; 2];
+
+/// The check's rows, one per job of `plan` (made by [`plan`] from `found`), from what each
+/// job's requests got back (a request that never finished: no answer).
+pub fn rows(found: &[(&CheckGroup<'_>, Vec<Instance>)], plan: &Plan, replies: Vec<Replies>) -> Vec<InstanceCheck> {
+    let unanswered = || Err(DeliveryError::Relayed("no answer: the check ended before this request finished".into()));
+    plan.jobs
+        .iter()
+        .zip(replies)
+        .filter_map(|(job, [purge, head])| {
+            let (group, _) = found.get(job.requests.first()?.target)?;
+            Some(row(group, &job.instance, &purge.unwrap_or_else(unanswered), head.as_ref()))
+        })
+        .collect()
+}
+
+/// How the history keeps a check: `purged` when every instance was checked without a warning,
+/// `failed` when none could be reached, else `partial`.
+pub fn history_status(results: &[InstanceCheck], errors: &[GroupError]) -> HistoryStatus {
+    let warned = results.iter().any(|r| r.warning.is_some()) || !errors.is_empty();
+    match (warned, results.iter().any(|r| r.reachable)) {
+        (false, _) => HistoryStatus::Purged,
+        (true, true) => HistoryStatus::Partial,
+        (true, false) => HistoryStatus::Failed,
+    }
 }
 
 /// One instance's row from its answers to the check's `PURGE` and `HEAD` (`None` when the

@@ -97,11 +97,12 @@ impl Dialect {
     /// Why this dialect cannot do `purge` (for a refusal or a skipped group), if it cannot.
     pub fn refusal(&self, purge: &Purge) -> Option<String> {
         (self.support(purge) == Support::No).then(|| {
+            let kind = purge.kind();
             format!(
-                "a {} contract instance purges only the URL of its request line, so a {} purge sent to it would \
-                 purge its home page instead: declare the edgepurge contract only where vcl/edgepurge.vcl is included",
+                "its instances speak the {} contract, which purges only the URL a request names: a {kind} purge \
+                 cannot be done there (sent as `PURGE /`, it would purge the home page instead); include \
+                 vcl/edgepurge.vcl in them and drop :contract=plain to purge by {kind}",
                 self.contract.as_str(),
-                purge.kind()
             )
         })
     }

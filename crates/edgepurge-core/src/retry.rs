@@ -128,16 +128,14 @@ impl RedeliveryPolicy {
                 Err(update(DeliveryStatus::Pending, d.attempts, next, Some(why)))
             }
             Decision::Attempt => {
-                discovered.ok().and_then(|found| found.iter().find(|i| i.key() == d.instance)).cloned().ok_or_else(
-                    || {
-                        update(
-                            DeliveryStatus::Abandoned,
-                            d.attempts,
-                            d.next_at,
-                            Some("instance is no longer in discovery".into()),
-                        )
-                    },
-                )
+                let abandon = |why: String| update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some(why));
+                let found = discovered.ok().and_then(|found| found.iter().find(|i| i.key() == d.instance));
+                let instance = found.cloned().ok_or_else(|| abandon("instance is no longer in discovery".into()))?;
+                // Its group declared since as a contract that cannot do it: sending would be misread.
+                match Purge::from_label(&d.url).ok().and_then(|p| instance.dialect.refusal(&p)) {
+                    Some(why) => Err(abandon(format!("the instance's group cannot do this purge now: {why}"))),
+                    None => Ok(instance),
+                }
             }
         }
     }

@@ -9,14 +9,12 @@ use crate::shard::{fan_out, Shards};
 use crate::store::HistoryRecord;
 use crate::trace::Tracer;
 use edgepurge_core::api::{
-    CheckReport, GroupError, HistoryKind, HistoryStatus, HostInstances, InstancesReply, SkippedInstance, VerifyReport,
-    VerifyRequest,
+    CheckReport, GroupError, HistoryKind, HostInstances, InstancesReply, SkippedInstance, VerifyReport, VerifyRequest,
 };
 use edgepurge_core::auth::Action;
 use edgepurge_core::check;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::discovery::Instance;
-use edgepurge_core::outcome::DeliveryError;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::stats::{instance_stats, WINDOW_MS};
 use edgepurge_core::target::{printable, Target};
@@ -101,7 +99,7 @@ pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response
     plan.check_budget(budget)?;
     let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
     let (sockets, shards) = (Sockets::default(), Shards::from_env(env));
-    let mut replies: Vec<[Option<_>; 2]> = vec![[None, None]; plan.jobs.len()];
+    let mut replies: Vec<check::Replies> = vec![[None, None]; plan.jobs.len()];
     let mut finished = fan_out(&plan, limits, &sockets, shards.as_ref());
     while let Some(Finished { job, done }) = finished.next().await {
         if let Some(slot) = replies.get_mut(job).and_then(|r| r.get_mut(done.request)) {
@@ -109,23 +107,14 @@ pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response
         }
     }
     tracer.fan_out(&sockets, shards.as_ref());
-    let mut results = Vec::with_capacity(plan.jobs.len());
-    for (job, [purge, head]) in plan.jobs.iter().zip(replies) {
-        let Some((group, _)) = job.requests.first().and_then(|r| found.get(r.target)) else { continue };
-        let purge = purge.unwrap_or_else(|| Err(DeliveryError::Relayed("no answer: the fan-out ended first".into())));
-        results.push(check::row(group, &job.instance, &purge, head.as_ref()));
-    }
+    let results = check::rows(&found, &plan, replies);
     let warnings = results.iter().filter(|r| r.warning.is_some()).count();
     let record = HistoryRecord {
         at: now,
         actor: identity.person.name.clone(),
         person_id: Some(identity.person.id),
         labels: groups.iter().map(|g| g.name.clone()).collect(),
-        status: match (warnings + errors.len(), results.iter().any(|r| r.reachable)) {
-            (0, _) => HistoryStatus::Purged,
-            (_, true) => HistoryStatus::Partial,
-            (_, false) => HistoryStatus::Failed,
-        },
+        status: check::history_status(&results, &errors),
         http_status: 200,
         detail: Some(check::summary(&results, &errors)),
         trace_id: Some(tracer.trace_id()),

@@ -481,3 +481,39 @@ fn the_check_names_what_each_instance_speaks_and_flags_a_misdeclared_group() {
     let row = check::row(group(0), &tls, &counted, Some(&rfc));
     assert_eq!(row.tls_verified, Some(true));
 }
+
+#[test]
+fn the_checks_rows_follow_its_plan_and_its_history_status_the_warnings() {
+    use edgepurge_core::api::{GroupError, HistoryStatus};
+    let c = mixed();
+    let groups = check::groups(&c);
+    let found = vec![
+        (&groups[1], vec![plain_at("10.0.5.1:80"), plain_at("10.0.5.2:80")]),
+        (&groups[2], vec![addr("10.0.5.3:80")]),
+    ];
+    let plan = check::plan(&found, &token(), 6);
+    let synth = || Some(Ok(answer_with(200, &[("cache-status", "region=fra; synth")])));
+    let pipely = || Some(Ok(answer_with(200, &[("cache-status", PIPELY_MISS)])));
+    let rows = check::rows(&found, &plan, vec![[synth(), pipely()], [synth(), None], [None, None]]);
+    let got: Vec<(&str, &str, bool)> =
+        rows.iter().map(|r| (r.instance.as_str(), r.group.as_str(), r.warning.is_some())).collect();
+    assert_eq!(
+        got,
+        [
+            ("10.0.5.1:80", "pipely.example.com=static:contract=plain", false),
+            ("10.0.5.2:80", "pipely.example.com=static:contract=plain", false),
+            ("10.0.5.3:80", "legacy.example.com=static", true),
+        ]
+    );
+    assert_eq!(rows[1].error.as_deref(), Some("HEAD /: no answer"));
+    assert!(!rows[2].reachable && rows[2].error.as_deref().unwrap().contains("no answer"), "{:?}", rows[2]);
+
+    assert_eq!(check::history_status(&rows[..2], &[]), HistoryStatus::Purged);
+    assert_eq!(check::history_status(&rows, &[]), HistoryStatus::Partial);
+    assert_eq!(check::history_status(&rows[2..], &[]), HistoryStatus::Failed);
+    let lost = GroupError { group: "g".into(), host: "h".into(), error: "DoH down".into() };
+    assert_eq!(check::history_status(&rows[..2], std::slice::from_ref(&lost)), HistoryStatus::Partial);
+    let summary = check::summary(&rows, &[lost]);
+    assert!(summary.starts_with("instance check: 3 instances, 1 with a warning; 10.0.5.3:80"), "{summary}");
+    assert!(summary.ends_with("g: discovery failed: DoH down"), "{summary}");
+}

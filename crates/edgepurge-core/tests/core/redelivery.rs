@@ -5,6 +5,8 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::addr;
 use edgepurge_core::api::{Delivery, DeliveryStatus, HistoryStatus, Outcome, PurgeResult, PurgeStatus};
+use edgepurge_core::dialect::Dialect;
+use edgepurge_core::discovery::Instance;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
 
 const POLICY: RedeliveryPolicy = RedeliveryPolicy { base_ms: 30_000, cap_ms: 3_600_000, max_age_ms: 86_400_000 };
@@ -74,6 +76,14 @@ fn triage_sends_abandons_or_postpones_by_age_and_discovery() {
     assert_eq!((later.status, later.attempts), (DeliveryStatus::Pending, 1), "postponing is not an attempt");
     assert!(later.next_at > NOW && later.next_at <= NOW + 60_000, "{}", later.next_at - NOW);
     assert_eq!(later.last_error.as_deref(), Some("discovery: no answer from the DoH server"));
+
+    // A key owed to an instance whose group has since been declared plain: never sent, abandoned.
+    let plain = [Instance { dialect: Dialect::plain(None), ..addr("10.0.0.1:80") }];
+    let key = due("key:episode-1@www.example.com", "10.0.0.1:80", 1);
+    let u = POLICY.triage(&key, Ok(&plain), NOW, 0).unwrap_err();
+    assert_eq!(u.status, DeliveryStatus::Abandoned);
+    assert!(u.last_error.unwrap().contains("cannot do this purge"));
+    assert_eq!(POLICY.triage(&d, Ok(&plain), NOW, 0).map(|i| i.key()), Ok("10.0.0.1:80".into()), "a URL still goes");
 
     let bad = POLICY.triage(&due("https://www.example.com/a", "nowhere", 0), Ok(&[]), NOW, 0).unwrap_err();
     assert_eq!(bad.status, DeliveryStatus::Abandoned);
