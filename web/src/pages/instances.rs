@@ -90,14 +90,14 @@ fn check_row(c: InstanceCheck) -> impl IntoView {
     let contract = |c: Option<Contract>| c.map_or("unknown", Contract::as_str);
     let format = c.cache_status_format.map_or_else(
         || if c.head_status.is_some() { "unreadable".to_owned() } else { String::new() },
-        |f| format!("{f:?}"),
+        |f| f.label().to_owned(),
     );
     let (instance, group, warned) = (c.instance.clone(), c.group.clone(), c.warning.is_some());
     let warning_class = if warned { "error" } else { "" };
     view! {
         <tr data-testid="check-row" data-instance=instance data-group=group
             data-seen=contract(c.seen) data-declared=c.declared.as_str() data-warning=warned.to_string()>
-            <td class="url">{c.group}</td>
+            <td title=c.group>{c.host}</td>
             <td>{c.instance}</td>
             <td>{reachable}</td>
             <td>{yes_no(c.token_accepted, "accepted", "refused")}</td>

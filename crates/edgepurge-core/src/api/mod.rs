@@ -296,6 +296,18 @@ pub enum CacheStatusFormat {
     Age,
 }
 
+impl CacheStatusFormat {
+    /// Words for people: `RFC 9211`, `Pipely`, `X-Cache`, `Age`.
+    pub fn label(self) -> &'static str {
+        match self {
+            CacheStatusFormat::Rfc9211 => "RFC 9211",
+            CacheStatusFormat::Pipely => "Pipely",
+            CacheStatusFormat::XCache => "X-Cache",
+            CacheStatusFormat::Age => "Age",
+        }
+    }
+}
+
 /// What the fan-out used, so a caller can see it stayed within the platform's limits.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
