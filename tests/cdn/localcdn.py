@@ -562,6 +562,17 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             return status == 200
         wait_for("wrangler dev", healthy, 600, proc, log)
 
+    def kill_worker(self):
+        """Kills the worker as production may: SIGKILL to wrangler dev and workerd (its process
+        group), mid-request included; the local D1 stays as it was on disk."""
+        proc = self.procs.pop("worker")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def restart_worker(self):
+        """Starts the worker again on the same persisted local D1."""
+        self.start_worker()
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

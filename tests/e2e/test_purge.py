@@ -34,7 +34,9 @@ CDN = None
 
 def setUpModule():
     global CDN
-    CDN = LocalCDN(ports=TEST_PORTS, state=Path(__file__).resolve().parents[2] / ".state" / "e2e", wide=True)
+    # A short lease margin, so a purge cut off by a killed worker is the cron's within seconds.
+    CDN = LocalCDN(ports=TEST_PORTS, state=Path(__file__).resolve().parents[2] / ".state" / "e2e", wide=True,
+                   extra_vars={"LEASE_MARGIN_MS": "1000"})
     CDN.start()
 
 
@@ -1748,6 +1750,49 @@ class Faults(CdnTestCase):
             time.sleep(0.3)
         self.assertTrue(purged, "no redelivery trace with this URL's PURGE")
         self.assertEqual(purged[0]["attributes"]["http.request.method"], "PURGE")
+
+    def test_a_purge_cut_off_by_a_killed_worker_is_taken_over_by_the_cron(self):
+        # One instance frozen holds the fan-out mid-flight; the worker is killed (SIGKILL) as a
+        # deploy or an eviction would, and started again on the same local D1. Its entry stays
+        # `running` past its lease, and the cron runs the purge again and completes it.
+        paths = [new_page(), new_page()]
+        old = {p: self.warm(p) for p in paths}
+        urls = [f"https://{SITE}{p}" for p in paths]
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        CDN.freeze_instance(0)
+        killed = False
+        try:
+            call = threading.Thread(target=lambda: api("POST", "/api/purge", {"urls": urls}), daemon=True)
+            call.start()
+            # The live instances have their PURGEs (each a request); the frozen one holds the rest.
+            self.assertEqual(counter_deltas("MAIN.client_req", before, [0, 2, 2], timeout=10)[1:], [2, 2])
+            status, _, page = api("GET", "/api/history?" + urllib.parse.urlencode({"url": paths[0]}),
+                                  content_type=None)
+            self.assertEqual([e["status"] for e in page["entries"]], ["running"], page)
+            CDN.kill_worker()
+            killed = True
+        finally:
+            CDN.thaw_instance(0)
+            if killed:
+                CDN.restart_worker()
+        # Nothing completed it: still running, until the cron takes it over past its lease.
+        status, _, page = api("GET", "/api/history?" + urllib.parse.urlencode({"url": paths[0]}), content_type=None)
+        self.assertEqual([e["status"] for e in page["entries"]], ["running"], page)
+        deadline, entry = time.monotonic() + 60, None
+        while time.monotonic() < deadline:
+            CDN.run_scheduled()
+            entry = completed_entry(self, paths[0], timeout=0)
+            if entry["status"] != "running":
+                break
+            time.sleep(1)
+        self.assertEqual((entry["status"], entry.get("recovered")), ("purged", True), entry)
+        self.assertEqual(sorted((r["url"], r["instance"]) for r in entry["results"]),
+                         sorted((u, i) for u in urls for i in CDN.instances))
+        # Every instance, the one frozen during the cut-off purge included, serves a new copy.
+        for inst in CDN.instances:
+            for p in paths:
+                status, body = fetch(inst, p)
+                self.assertNotEqual(body, old[p][inst], (inst, p, status))
 
     def test_silent_instance_times_out_and_wrong_token_is_a_rejection(self):
         path = new_page()

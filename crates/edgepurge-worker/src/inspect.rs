@@ -119,6 +119,7 @@ pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response
         detail: Some(check::summary(&results, &errors)),
         trace_id: Some(tracer.trace_id()),
         kind: HistoryKind::Check,
+        lease: None,
     };
     if let Err(e) = store.record(&record).await {
         worker::console_error!("history write of an instance check failed: {}", e.detail);

@@ -108,6 +108,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let tracer = trace::Tracer::background();
     match redeliver::run(&env, &tracer).await {
         Ok(p) => {
+            tracer.attr("edgepurge.recovered", p.recovered as i64);
             tracer.attr("edgepurge.attempted", p.attempted as i64);
             tracer.attr("edgepurge.delivered", p.delivered as i64);
             tracer.attr("edgepurge.abandoned", p.abandoned as i64);

@@ -12,9 +12,9 @@ use crate::ctx::{client, header, json_body, Base};
 use crate::doh::Resolver;
 use crate::fanout::{Finished, Sockets};
 use crate::problem::{internal, json};
-use crate::random::random_u32;
+use crate::random::{random_u32, random_u64};
 use crate::shard::{fan_out, Shards};
-use crate::store::{Completion, HistoryRecord, Store};
+use crate::store::{Completion, HistoryRecord, Lease, Store};
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::{
     HistoryKind, HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus, SkippedGroup,
@@ -22,6 +22,7 @@ use edgepurge_core::api::{
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::lease;
 use edgepurge_core::limits::{self, OverLimit};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
@@ -67,6 +68,13 @@ pub struct Prepared {
     entry: i64,
     /// The groups items were not sent to (their contract cannot do them), for the report.
     skipped: Vec<SkippedGroup>,
+    /// Who holds the entry's lease: only its owner completes it.
+    owner: String,
+}
+
+/// A new lease owner's id: random, so that a takeover is told from the original.
+pub fn lease_owner() -> String {
+    format!("{:016x}", random_u64())
 }
 
 /// An identified caller of a purge route, and its requests this minute (this one included) once
@@ -245,6 +253,11 @@ pub async fn prepare(
                 .with("edgepurge.connections.early", early.len() as i64),
         );
         plan.check_budget(budget)?;
+        // The lease: by when this fan-out will have ended, plus the margin; past it, the cron
+        // runs the purge again (`core::lease`).
+        let deadline = lease::deadline_ms(&plan, &Limits::for_plan(&base.config, &plan, budget));
+        let lease_until = lease::lease_until(base.now, deadline, base.config.lease_margin_ms);
+        let owner = lease_owner();
         let entry = HistoryRecord {
             at: base.now,
             actor: identity.person.name.clone(),
@@ -255,6 +268,11 @@ pub async fn prepare(
             detail: None,
             trace_id: Some(tracer.trace_id()),
             kind: HistoryKind::Purge,
+            lease: Some(Lease {
+                until: lease_until,
+                owner: owner.clone(),
+                replay: lease::replay(&plan.purges, &confirm),
+            }),
         };
         // The first connections open while the history is written (nothing is sent on them
         // before it holds the purge); over the limit, or if the write fails, they close unused.
@@ -269,7 +287,7 @@ pub async fn prepare(
         let entry = entry.ok_or_else(|| {
             limits::over(n, limit, base.now, PURGES).unwrap_or_else(|| internal("the history entry was not written"))
         })?;
-        Ok(Prepared { plan: Rc::new(plan), sockets, tracer: tracer.clone(), budget, entry, skipped })
+        Ok(Prepared { plan: Rc::new(plan), sockets, tracer: tracer.clone(), budget, entry, skipped, owner })
     }
     .await;
     let Err(error) = result else { return result };
@@ -419,23 +437,25 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
         results: report.results.clone(),
         queued,
         next_at: config.redelivery.next_at(now, 1, random_u32()),
+        owner: prepared.owner.clone(),
+        recovered: false,
     };
     if completion.queued.is_empty() {
         return (report, Some(completion));
     }
-    if let Err(e) = store.complete(prepared.entry, now, &completion).await {
-        // The entry stays `running`, and nothing was queued: the report must say so.
+    if let Some(why) = not_completed(prepared, store.complete(prepared.entry, now, &completion).await) {
+        // The entry was not completed here, and nothing was queued: the report must say so.
         worker::console_error!(
-            "history entry {} not completed, {} deliveries not queued: {}",
+            "history entry {} not completed, {} deliveries not queued: {why}",
             prepared.entry,
-            completion.queued.len(),
-            e.detail
+            completion.queued.len()
         );
         for row in &mut report.results {
             row.pending = false;
         }
         report.audit_error = Some(format!(
-            "history entry {} could not be completed with these results, and the {} failed pairs were not queued for redelivery",
+            "history entry {} could not be completed with these results, and the {} failed pairs were not queued \
+             for redelivery: {why}",
             prepared.entry,
             completion.queued.len()
         ));
@@ -448,12 +468,25 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
 /// logged and traced), and the instances' typical times when due.
 async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Completion>) {
     if let Some(completion) = completion {
-        if let Err(e) = base.store.complete(prepared.entry, base.now, &completion).await {
-            worker::console_error!("history entry {} not completed: {}", prepared.entry, e.detail);
-            prepared.tracer.fail(format!("history entry {} not completed: {}", prepared.entry, e.detail));
+        if let Some(why) = not_completed(prepared, base.store.complete(prepared.entry, base.now, &completion).await) {
+            worker::console_error!("history entry {} not completed: {why}", prepared.entry);
+            prepared.tracer.fail(format!("history entry {} not completed: {why}", prepared.entry));
         }
     }
     refresh_latencies(base).await;
+}
+
+/// Why a completion did not complete the entry, if it did not: the write failed, or the cron
+/// took the entry over after its lease ran out (its run's results are the entry's).
+fn not_completed(prepared: &Prepared, completed: Result<bool, ApiError>) -> Option<String> {
+    match completed {
+        Ok(true) => None,
+        Ok(false) => Some(format!(
+            "its lease ran out and the cron took entry {} over: that run's results are the entry's",
+            prepared.entry
+        )),
+        Err(e) => Some(e.detail),
+    }
 }
 
 /// Writes a purge attempt refused before the caller was known, within the refusal budget: at
@@ -502,6 +535,7 @@ async fn record_refusal(
         }),
         trace_id,
         kind: HistoryKind::Purge,
+        lease: None,
     };
     if let Err(e) = store.record(&record).await {
         worker::console_error!("history write failed: {e}");

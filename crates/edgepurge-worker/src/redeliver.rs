@@ -2,17 +2,24 @@
 //! succeed, their instance leaves discovery, or they grow too old; then they are marked
 //! abandoned with the reason. Nothing is dropped without a record.
 //!
-//! Every decision is the core's [`RedeliveryPolicy`]: which deliveries to send, and what each
-//! result means; this module reads the queue, discovers, sends and writes the updates back.
+//! First, each run takes over the purges cut off mid-fan-out: entries still `running` past
+//! their lease (`core::lease`) are claimed, run again whole and completed, marked recovered.
+//!
+//! Every decision is the core's ([`RedeliveryPolicy`], `core::lease`): which deliveries to
+//! send, and what each result means; this module reads the queue, discovers, sends and writes
+//! the updates back.
 
 use crate::ctx::Base;
 use crate::doh::Resolver;
 use crate::fanout::Sockets;
-use crate::purge::collect;
+use crate::purge::{collect, lease_owner};
 use crate::random::random_u32;
+use crate::store::{Completion, Expired, Store};
 use crate::trace::Tracer;
 use edgepurge_core::api::DeliveryStatus;
+use edgepurge_core::config::Config;
 use edgepurge_core::delivery::Limits;
+use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
 use edgepurge_core::ApiError;
@@ -23,6 +30,8 @@ const BATCH: u32 = 200;
 
 /// What one pass did.
 pub struct Pass {
+    /// Purges cut off mid-fan-out, taken over and completed.
+    pub recovered: usize,
     pub attempted: usize,
     pub delivered: usize,
     pub abandoned: usize,
@@ -44,7 +53,15 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
     let mut pairs = Vec::new();
     let mut instances = std::collections::BTreeSet::new();
     let mut sending = Vec::new();
-    let mut pass = Pass { attempted: 0, delivered: 0, abandoned: 0 };
+    let mut pass = Pass { recovered: 0, attempted: 0, delivered: 0, abandoned: 0 };
+    for expired in store.expired_leases(now, TAKEOVERS_PER_RUN).await? {
+        match recover(&config, &store, shards.as_ref(), &mut resolver, &expired, now, tracer).await {
+            Ok(true) => pass.recovered += 1,
+            Ok(false) => {}
+            // Left as it is: the next run tries again (the lease stays run out).
+            Err(e) => tracer.fail(format!("entry {} not recovered: {}", expired.id, e.detail)),
+        }
+    }
     for d in store.due_deliveries(now, BATCH).await? {
         let triaged = match policy.purge_of(&d) {
             Err(update) => Err(update),
@@ -88,4 +105,48 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
     }
     pass.attempted = sending.len();
     Ok(pass)
+}
+
+/// Takes over one purge cut off mid-fan-out: plans it again from its replay with discovery as it
+/// is now, claims it (false when the original completed it meanwhile, or another run claimed it
+/// first), runs it whole and completes it, marked recovered, queueing what still failed.
+async fn recover(
+    config: &Config,
+    store: &Store,
+    shards: Option<&crate::shard::Shards>,
+    resolver: &mut Resolver<'_>,
+    expired: &Expired,
+    now: i64,
+    tracer: &Rc<Tracer>,
+) -> Result<bool, ApiError> {
+    let (purges, confirm) = lease::from_replay(&expired.replay()?)
+        .map_err(|e| ApiError::bad_request(format!("entry {}: its replay does not read: {e}", expired.id)))?;
+    let hosts = purges.iter().map(|p| p.host().to_owned()).chain(confirm.named.iter().map(|t| t.host().to_owned()));
+    let hosts: Vec<String> = hosts.collect();
+    let instances = resolver.resolve_hosts(hosts.iter().map(String::as_str)).await?;
+    let mut plan = Plan::confirming(purges, &instances, &config.purge_token, config.concurrency, &confirm)?;
+    let budget = config.instance_budget(resolver.subrequests());
+    plan.check_budget(budget)?;
+    plan.trace(&tracer.context, &tracer.ids);
+    let limits = Limits::for_plan(config, &plan, budget);
+    let owner = lease_owner();
+    let until = lease::lease_until(now, lease::deadline_ms(&plan, &limits), config.lease_margin_ms);
+    if !store.take_over(expired, until, &owner).await? {
+        return Ok(false);
+    }
+    let sockets = Sockets::default();
+    let mut builder = collect(&plan, limits, &sockets, shards).await;
+    let queued = builder.queue_retryable();
+    tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
+    let report = builder.finish();
+    let completion = Completion {
+        status: report.status.into(),
+        http_status: report.status.http_status(),
+        results: report.results,
+        queued,
+        next_at: config.redelivery.next_at(now, 1, random_u32()),
+        owner,
+        recovered: true,
+    };
+    store.complete(expired.id, now, &completion).await
 }

@@ -7,7 +7,7 @@
 use crate::problem::internal;
 use edgepurge_core::api::{
     DeliveriesReply, Delivery, DeliveryStatus, HistoryEntry, HistoryKind, HistoryPage, HistoryStatus, LastPurge,
-    Outcome, Person, PurgeResult, Role, TokenInfo,
+    Outcome, Person, PurgeResult, Replay, Role, TokenInfo,
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::history;
@@ -129,6 +129,8 @@ struct PurgeRow {
     trace_id: Option<String>,
     #[serde(default)]
     kind: Option<String>,
+    #[serde(default)]
+    recovered: Option<i64>,
 }
 
 impl PurgeRow {
@@ -152,6 +154,7 @@ impl PurgeRow {
                     HistoryKind::parse(raw).ok_or_else(|| corrupt("purges", id, format!("unknown kind {raw:?}")))?
                 }
             },
+            recovered: self.recovered.unwrap_or(0) != 0,
         })
     }
 }
@@ -244,10 +247,19 @@ pub struct HistoryRecord {
     pub trace_id: Option<String>,
     /// A purge or an instance check.
     pub kind: HistoryKind,
+    /// For a purge written ahead of its fan-out: its lease (`edgepurge_core::lease`).
+    pub lease: Option<Lease>,
+}
+
+/// A running purge's lease: until when, whose, and what to run again if it is cut off.
+pub struct Lease {
+    pub until: i64,
+    pub owner: String,
+    pub replay: Replay,
 }
 
 /// What a purge that ran adds to its entry: the outcome, each (item, instance) result, and what
-/// was queued for background redelivery.
+/// was queued for background redelivery; written only by its lease's owner.
 pub struct Completion {
     pub status: HistoryStatus,
     pub http_status: u16,
@@ -255,6 +267,26 @@ pub struct Completion {
     pub queued: Vec<PurgeResult>,
     /// When the queued deliveries are first due.
     pub next_at: i64,
+    /// The lease owner completing it.
+    pub owner: String,
+    /// Completed by the cron after the lease ran out.
+    pub recovered: bool,
+}
+
+/// A purge still `running` past its lease, for the cron to take over.
+#[derive(Deserialize)]
+pub struct Expired {
+    pub id: i64,
+    pub lease_until: i64,
+    replay: Option<String>,
+}
+
+impl Expired {
+    /// What it keeps to be run again; an entry whose replay does not read is an error naming it.
+    pub fn replay(&self) -> Result<Replay, ApiError> {
+        let raw = self.replay.as_deref().unwrap_or("null");
+        serde_json::from_str(raw).map_err(|e| corrupt("purges", self.id, format!("replay: {e}")))
+    }
 }
 
 /// A session found by its hash.
@@ -275,9 +307,11 @@ fn first_row<T: DeserializeOwned>(results: &[D1Result], i: usize) -> Result<Opti
     Ok(rows.and_then(|rows| rows.into_iter().next()))
 }
 
-/// A new history entry's columns, filled from [`entry_args`] (`?1` to `?9`; `results` is `'[]'`).
-const NEW_ENTRY: &str =
-    "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, trace_id, kind)";
+/// A new history entry's columns, filled from [`entry_args`] (`?1` to `?13`; `results` is `'[]'`).
+const NEW_ENTRY: &str = "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, \
+                         item_count, trace_id, kind, replay, lease_until, lease_owner)";
+/// Their values: [`entry_args`] as `?1` to `?13`.
+const NEW_ENTRY_VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10, ?11, ?12, ?13";
 
 fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
     let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
@@ -292,6 +326,12 @@ fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
         n(r.labels.len() as i64),
         opt(r.trace_id.as_deref()),
         s(r.kind.as_str()),
+        match &r.lease {
+            Some(lease) => s(&serde_json::to_string(&lease.replay).map_err(internal)?),
+            None => JsValue::NULL,
+        },
+        r.lease.as_ref().map_or(JsValue::NULL, |l| n(l.until)),
+        opt(r.lease.as_ref().map(|l| l.owner.as_str())),
     ])
 }
 
@@ -539,7 +579,7 @@ impl Store {
 
     /// Opens a history entry; returns its id.
     pub async fn record(&self, r: &HistoryRecord) -> Result<i64, ApiError> {
-        let sql = format!("{NEW_ENTRY} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10) RETURNING id");
+        let sql = format!("{NEW_ENTRY} VALUES ({NEW_ENTRY_VALUES}) RETURNING id");
         let row: Option<Id> = self.row(&sql, &entry_args(r)?).await?;
         row.map(|r| r.id).ok_or_else(|| internal("INSERT returned no row"))
     }
@@ -557,8 +597,8 @@ impl Store {
         let mut args = entry_args(r)?;
         args.extend([s(key), n(window), n(limit.into())]);
         let insert = format!(
-            "{NEW_ENTRY} SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10 \
-             WHERE (SELECT count FROM rate_limits WHERE key = ?11 AND window = ?12) <= ?13 RETURNING id"
+            "{NEW_ENTRY} SELECT {NEW_ENTRY_VALUES} \
+             WHERE (SELECT count FROM rate_limits WHERE key = ?14 AND window = ?15) <= ?16 RETURNING id"
         );
         let batch = vec![
             self.stmt(HIT, &[s(key), n(window)])?,
@@ -572,18 +612,34 @@ impl Store {
 
     /// Completes entry `id` with a purge's outcome, each (item, instance) result, and the
     /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
-    pub async fn complete(&self, id: i64, at: i64, c: &Completion) -> Result<(), ApiError> {
+    pub async fn complete(&self, id: i64, at: i64, c: &Completion) -> Result<bool, ApiError> {
         let results_json = serde_json::to_string(&history::bounded_results(&c.results)).map_err(internal)?;
+        // Only the lease's owner completes the entry, and only once; the rows below are written
+        // only if this batch's update did it (the cron and a late original never both do).
         let mut batch = vec![self.stmt(
-            "UPDATE purges SET status = ?2, http_status = ?3, results = ?4 WHERE id = ?1",
-            &[n(id), s(c.status.as_str()), n(c.http_status.into()), s(&results_json)],
+            "UPDATE purges SET status = ?2, http_status = ?3, results = ?4, recovered = ?6, replay = NULL, \
+             lease_until = NULL WHERE id = ?1 AND status = 'running' AND lease_owner IS ?5 RETURNING id",
+            &[
+                n(id),
+                s(c.status.as_str()),
+                n(c.http_status.into()),
+                s(&results_json),
+                s(&c.owner),
+                n(i64::from(c.recovered)),
+            ],
         )?];
+        let completed_here =
+            "EXISTS (SELECT 1 FROM purges WHERE id = ?1 AND lease_owner IS ?2 AND lease_until IS NULL \
+                              AND status != 'running')";
         for row in &c.results {
             batch.push(self.stmt(
-                "INSERT INTO purge_results (purge_id, at, url, instance, outcome, elapsed_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &format!(
+                    "INSERT INTO purge_results (purge_id, at, url, instance, outcome, elapsed_ms) \
+                     SELECT ?1, ?3, ?4, ?5, ?6, ?7 WHERE {completed_here}"
+                ),
                 &[
                     n(id),
+                    s(&c.owner),
                     n(at),
                     s(&history::bounded_label(&row.url)),
                     s(&row.instance),
@@ -594,10 +650,13 @@ impl Store {
         }
         for row in &c.queued {
             batch.push(self.stmt(
-                "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?5, ?7)",
+                &format!(
+                    "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, \
+                     last_error) SELECT ?1, ?3, ?4, ?5, 0, ?6, ?7, ?6, ?8 WHERE {completed_here}"
+                ),
                 &[
                     n(id),
+                    s(&c.owner),
                     s(&row.url),
                     s(&row.instance),
                     s(DeliveryStatus::Pending.as_str()),
@@ -607,8 +666,32 @@ impl Store {
                 ],
             )?);
         }
-        self.db.batch(batch).await.map_err(internal)?;
-        Ok(())
+        let results = self.db.batch(batch).await.map_err(internal)?;
+        Ok(first_row::<Id>(&results, 0)?.is_some())
+    }
+
+    /// Purges still `running` past their lease at `now`, the longest expired first, at most
+    /// `limit`.
+    pub async fn expired_leases(&self, now: i64, limit: u32) -> Result<Vec<Expired>, ApiError> {
+        self.rows(
+            "SELECT id, lease_until, replay FROM purges WHERE status = 'running' \
+             AND lease_until IS NOT NULL AND lease_until < ?1 ORDER BY lease_until LIMIT ?2",
+            &[n(now), n(limit.into())],
+        )
+        .await
+    }
+
+    /// Takes an expired lease over for `owner` until `until`; false when someone else did first
+    /// (or the original completed meanwhile).
+    pub async fn take_over(&self, e: &Expired, until: i64, owner: &str) -> Result<bool, ApiError> {
+        let row: Option<Id> = self
+            .row(
+                "UPDATE purges SET lease_until = ?3, lease_owner = ?4 WHERE id = ?1 AND status = 'running' \
+                 AND lease_until = ?2 RETURNING id",
+                &[n(e.id), n(e.lease_until), n(until), s(owner)],
+            )
+            .await?;
+        Ok(row.is_some())
     }
 
     /// A page of history, newest first, optionally filtered by item substring and actor.

@@ -88,6 +88,9 @@ fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
                 <summary>
                     <span class=format!("badge {status}")>{status}</span>
                     {(e.kind == HistoryKind::Check).then(|| view! { " " <span class="badge">"instance check"</span> })}
+                    {e.recovered.then(|| view! {
+                        " " <span class="badge" data-testid="history-recovered" title="The worker stopped during this purge; the cron ran it again once its lease ran out">"recovered"</span>
+                    })}
                     " " {when(e.at)} " · " <strong>{e.actor}</strong> " · "
                     <span class="url">{e.urls.join(", ")}</span>
                 </summary>

@@ -711,6 +711,25 @@ pub struct HistoryEntry {
     /// names each warning).
     #[serde(default)]
     pub kind: HistoryKind,
+    /// The purge was cut off mid-fan-out (the worker stopped) and run again by the cron once
+    /// its lease ran out: its results are that run's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
+}
+
+/// What a running purge's history entry keeps to be run again by the cron if it is cut off
+/// (stored while it runs, never sent): its items in full, by their labels, and what it
+/// confirms.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replay {
+    /// Every item's label (`Purge::label`), in full.
+    pub items: Vec<String>,
+    /// `confirm`: a `HEAD` behind each URL's `PURGE`.
+    #[serde(default)]
+    pub confirm: bool,
+    /// `confirm_urls`, normalised.
+    #[serde(default)]
+    pub confirm_urls: Vec<String>,
 }
 
 /// What a history entry records.

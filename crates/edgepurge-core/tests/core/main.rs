@@ -33,6 +33,7 @@ mod delivery;
 mod dialect;
 mod fly;
 mod hardening;
+mod lease;
 mod redelivery;
 mod request;
 mod shard;
