@@ -1762,7 +1762,14 @@ class Faults(CdnTestCase):
         CDN.freeze_instance(0)
         killed = False
         try:
-            call = threading.Thread(target=lambda: api("POST", "/api/purge", {"urls": urls}), daemon=True)
+            cut = {}
+
+            def purge():
+                try:
+                    cut["reply"] = api("POST", "/api/purge", {"urls": urls})
+                except OSError as e:  # the worker dies under it
+                    cut["error"] = e
+            call = threading.Thread(target=purge, daemon=True)
             call.start()
             # The live instances have their PURGEs (each a request); the frozen one holds the rest.
             self.assertEqual(counter_deltas("MAIN.client_req", before, [0, 2, 2], timeout=10)[1:], [2, 2])
@@ -1771,6 +1778,8 @@ class Faults(CdnTestCase):
             self.assertEqual([e["status"] for e in page["entries"]], ["running"], page)
             CDN.kill_worker()
             killed = True
+            call.join(30)
+            self.assertIn("error", cut, "the caller's connection died with the worker")
         finally:
             CDN.thaw_instance(0)
             if killed:

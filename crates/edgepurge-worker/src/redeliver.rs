@@ -124,10 +124,10 @@ async fn recover(
     let hosts = purges.iter().map(|p| p.host().to_owned()).chain(confirm.named.iter().map(|t| t.host().to_owned()));
     let hosts: Vec<String> = hosts.collect();
     let instances = resolver.resolve_hosts(hosts.iter().map(String::as_str)).await?;
-    let mut plan = Plan::confirming(purges, &instances, &config.purge_token, config.concurrency, &confirm)?;
+    // Not traced request by request: this run's redeliveries are, and span ids are per plan.
+    let plan = Plan::confirming(purges, &instances, &config.purge_token, config.concurrency, &confirm)?;
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
-    plan.trace(&tracer.context, &tracer.ids);
     let limits = Limits::for_plan(config, &plan, budget);
     let owner = lease_owner();
     let until = lease::lease_until(now, lease::deadline_ms(&plan, &limits), config.lease_margin_ms);
@@ -137,8 +137,8 @@ async fn recover(
     let sockets = Sockets::default();
     let mut builder = collect(&plan, limits, &sockets, shards).await;
     let queued = builder.queue_retryable();
-    tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
     let report = builder.finish();
+    tracer.attr("edgepurge.recovered.entry", expired.id);
     let completion = Completion {
         status: report.status.into(),
         http_status: report.status.http_status(),
