@@ -45,10 +45,10 @@ def tearDownModule():
         CDN.stop()
 
 
-def api(method, path, body=None, token="default", content_type="application/json", raw=None):
+def api(method, path, body=None, token="default", content_type="application/json", raw=None, headers=None):
     """Calls the worker; returns (status, content type, parsed JSON body)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(CDN.api + path, data=data, method=method)
+    req = urllib.request.Request(CDN.api + path, data=data, method=method, headers=headers or {})
     if content_type:
         req.add_header("Content-Type", content_type)
     if token == "default":
@@ -1424,6 +1424,60 @@ class Dialects(CdnTestCase):
                          ("plain", "edgepurge", "edgepurge"))
         hosts = {h["host"]: h for h in body["hosts"]}
         self.assertEqual(hosts[PLAIN_SITE]["instances"], CDN.plain_instances)
+
+
+class Idempotency(CdnTestCase):
+    """`Idempotency-Key` on POST /api/purge: a caller that sends its purge again (it timed out,
+    say) gets the first purge's answer, and no PURGE leaves twice."""
+
+    def again(self, body, key, token="default"):
+        """POSTs the purge under `key`, asking again while the first one is still running (409)."""
+        deadline = time.monotonic() + 20
+        while True:
+            status, ctype, reply = api("POST", "/api/purge", body, token=token, headers={"Idempotency-Key": key})
+            if status != 409 or time.monotonic() > deadline:
+                return status, ctype, reply
+            self.assertEqual(reply["type"], "urn:edgepurge:problem:idempotency-key-in-use", reply)
+            time.sleep(0.3)
+
+    def test_the_same_key_twice_sends_one_set_of_purges_and_keeps_one_entry(self):
+        path = new_page()
+        self.warm(path)
+        url = f"https://{SITE}{path}"
+        key = str(uuid.uuid4())
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, _, first = self.again({"urls": [url]}, key)
+        self.assertEqual(status, 200, first)
+        status, _, second = self.again({"urls": [url]}, key)
+        self.assertEqual(status, 200, second)
+        rows = lambda r: sorted((x["url"], x["instance"], x["outcome"]) for x in r["results"])  # noqa: E731
+        self.assertEqual(rows(second), rows(first))
+        self.assertEqual(second["trace_id"], first["trace_id"], "the first purge's report")
+        # One PURGE per instance in all, and one history entry.
+        self.assertEqual(counter_deltas("MAIN.client_req", before, [1, 1, 1]), [1, 1, 1])
+        self.assertEqual(completed_entry(self, path)["status"], "purged")
+        # Live, it is the report's one line.
+        req = urllib.request.Request(CDN.api + "/api/purge", data=json.dumps({"urls": [url]}).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {CDN.api_token}", "Idempotency-Key": key,
+                                              "Content-Type": "application/json", "Accept": "application/x-ndjson"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            lines = [json.loads(line) for line in resp.read().splitlines() if line.strip()]
+        self.assertEqual([(e["event"], e["trace_id"]) for e in lines], [("done", first["trace_id"])])
+        # Another request under the same key is a 422 that sends nothing, recorded as refused.
+        other = f"https://{SITE}{new_page()}"
+        status, ctype, problem = api("POST", "/api/purge", {"urls": [other]}, headers={"Idempotency-Key": key})
+        self.assert_problem(status, ctype, problem, 422)
+        self.assertEqual(problem["type"], "urn:edgepurge:problem:idempotency-key-reused")
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [1, 1, 1])
+        self.assertEqual(completed_entry(self, path)["status"], "purged")
+        # A malformed key is a 400, and keys are each person's own: another one's is a new purge.
+        status, ctype, problem = api("POST", "/api/purge", {"urls": [url]}, headers={"Idempotency-Key": "two words"})
+        self.assert_problem(status, ctype, problem, 400)
+        _, editor = new_editor("idem")
+        status, _, theirs = self.again({"urls": [url]}, key, token=editor)
+        self.assertEqual(status, 200, theirs)
+        self.assertNotEqual(theirs["trace_id"], first["trace_id"])
+        self.assertEqual(counter_deltas("MAIN.client_req", before, [2, 2, 2]), [2, 2, 2])
 
 
 class FlyMachines(CdnTestCase):

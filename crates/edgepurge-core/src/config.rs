@@ -20,6 +20,7 @@
 //! | `RETRY_ATTEMPTS` | no | sends per (URL, instance) within a request, default 3 |
 //! | `RETRY_BASE_MS`, `RETRY_CAP_MS` | no | inline backoff, default 100 and 2000 |
 //! | `REDELIVERY_BASE_MS`, `REDELIVERY_CAP_MS` | no | background backoff, default 30000 and 3600000 |
+//! | `IDEMPOTENCY_WINDOW_MS` | no | how long a caller's `Idempotency-Key` on `POST /api/purge` answers with the first purge, default 86400000 (a day) |
 //! | `LEASE_MARGIN_MS` | no | added to a purge's fan-out deadline for its lease: a purge still running past it was cut off, and the cron runs it again; default 30000 |
 //! | `REDELIVERY_MAX_AGE_MS` | no | abandon a delivery still failing after this, default 86400000 (a day) |
 //! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, accepted or refused, default 120 |
@@ -112,6 +113,8 @@ pub struct Config {
     pub redelivery: crate::retry::RedeliveryPolicy,
     /// Added to a purge's fan-out deadline for its lease (`crate::lease`), in milliseconds.
     pub lease_margin_ms: u32,
+    /// How long an `Idempotency-Key` is remembered (`crate::idempotency`), in milliseconds.
+    pub idempotency_window_ms: u32,
     /// Purge requests per caller per minute.
     pub rate_limit_per_minute: u32,
     /// Requests to the other authenticated routes per caller per minute.
@@ -399,6 +402,12 @@ impl Config {
                 max_age_ms: number("REDELIVERY_MAX_AGE_MS", 86_400_000, 1000, 4_000_000_000)?.into(),
             },
             lease_margin_ms: number("LEASE_MARGIN_MS", crate::lease::DEFAULT_MARGIN_MS, 0, 3_600_000)?,
+            idempotency_window_ms: number(
+                "IDEMPOTENCY_WINDOW_MS",
+                crate::idempotency::DEFAULT_WINDOW_MS,
+                1000,
+                7 * 86_400_000,
+            )?,
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE", 120, 1, 1_000_000)?,
             read_rate_limit_per_minute: number("READ_RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000)?,
             sign_in_rate_limit_per_minute: number("SIGN_IN_RATE_LIMIT_PER_MINUTE", 30, 1, 1_000_000)?,

@@ -30,8 +30,12 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     /// 409: conflicts with what exists (a person's name or e-mail taken).
     Conflict,
+    /// 409: a purge with the request's `Idempotency-Key` is still running.
+    IdempotencyKeyInUse,
     /// 422: more URLs than allowed in one request.
     TooManyUrls,
+    /// 422: the `Idempotency-Key` was used for another request.
+    IdempotencyKeyReused,
     /// 422: the plan needs more instance connections than SUBREQUEST_BUDGET.
     OverBudget,
     /// 429: over the caller's rate limit; see [`ApiError::retry_after_secs`].
@@ -62,7 +66,11 @@ impl ErrorKind {
             MethodNotAllowed => (405, "method-not-allowed", "Method not allowed", Caller, false),
             PayloadTooLarge => (413, "payload-too-large", "Request body too large", Caller, false),
             UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type", Caller, false),
+            IdempotencyKeyInUse => (409, "idempotency-key-in-use", "Purge with this key still running", Caller, true),
             TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
+            IdempotencyKeyReused => {
+                (422, "idempotency-key-reused", "Idempotency-Key used for another request", Caller, false)
+            }
             OverBudget => (422, "over-budget", "Purge over the subrequest budget", Caller, false),
             TooManyRequests => (429, "rate-limited", "Too many requests", Caller, true),
             ErrorKind::Config => (500, "config", "Broken configuration", ErrorSource::Config, false),
@@ -76,7 +84,7 @@ impl ErrorKind {
     }
 
     /// Every kind, in the order of their status codes' first appearance above.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::BadRequest,
         ErrorKind::Unauthorized,
         ErrorKind::HostNotAllowed,
@@ -86,7 +94,9 @@ impl ErrorKind {
         ErrorKind::PayloadTooLarge,
         ErrorKind::UnsupportedMediaType,
         ErrorKind::Conflict,
+        ErrorKind::IdempotencyKeyInUse,
         ErrorKind::TooManyUrls,
+        ErrorKind::IdempotencyKeyReused,
         ErrorKind::OverBudget,
         ErrorKind::TooManyRequests,
         ErrorKind::Config,

@@ -38,6 +38,7 @@ pub mod error;
 pub mod fly;
 pub mod history;
 pub mod http1;
+pub mod idempotency;
 pub mod lease;
 pub mod limits;
 pub mod ndjson;

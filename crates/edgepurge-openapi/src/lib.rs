@@ -409,7 +409,15 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                           one JSON event per line (`started`, then `result` per pair as it finishes, then `done` \
                           with the report) and its status is 200 once the purge has started.",
             callers: Callers::Api,
-            params: vec![],
+            params: vec![header_param(
+                "Idempotency-Key",
+                false,
+                "Makes a retry safe: within IDEMPOTENCY_WINDOW_MS (a day by default), the same key from the same \
+                 person with the same request answers with the first purge's report and sends nothing again (409 \
+                 while that purge still runs); with another request, 422. 1 to 255 printable ASCII characters, \
+                 e.g. a UUID.",
+                json!({ "type": "string", "minLength": 1, "maxLength": 257 }),
+            )],
             body: Some(purge_request),
             example: Some(json!({ "urls": [format!("https://{SITE}/episodes/1")] })),
             replies: vec![
@@ -427,7 +435,7 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                 (207, partial()),
                 (502, failed()),
             ],
-            problems: with(&[AUTH, BODY, PLAN]),
+            problems: with(&[AUTH, BODY, PLAN, &[409]]),
         },
         Op {
             path: "/api/verify",

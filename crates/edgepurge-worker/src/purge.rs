@@ -14,7 +14,7 @@ use crate::fanout::{Finished, Sockets};
 use crate::problem::{internal, json};
 use crate::random::{random_u32, random_u64};
 use crate::shard::{fan_out, Shards};
-use crate::store::{Completion, HistoryRecord, Lease, Store};
+use crate::store::{Completion, HistoryRecord, Keyed, Lease, Store};
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::{
     HistoryKind, HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus, SkippedGroup,
@@ -22,6 +22,7 @@ use edgepurge_core::api::{
 use edgepurge_core::auth::Action;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::idempotency::{self, Decision};
 use edgepurge_core::lease;
 use edgepurge_core::limits::{self, OverLimit};
 use edgepurge_core::plan::Plan;
@@ -44,7 +45,21 @@ pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tr
     let base = Base::open(env)?;
     let caller = identify(&base, &req, tracer).await?;
     let wants_stream = header(&req, "accept")?.is_some_and(|a| a.contains("application/x-ndjson"));
-    let prepared = prepare(&base, &caller, json_body(&mut req), tracer).await?;
+    let key = header(&req, idempotency::HEADER)?;
+    let prepared = match start(&base, &caller, json_body(&mut req), tracer, key.as_deref()).await? {
+        Started::New(prepared) => prepared,
+        // Asked for already under this key: the first purge's answer, and nothing sent.
+        Started::Again(entry) => {
+            let report = idempotency::report_of(&base.store.entry(entry).await?)?;
+            if !wants_stream {
+                return json(&report, report.status.http_status());
+            }
+            let headers = Headers::new();
+            headers.set("content-type", "application/x-ndjson").map_err(internal)?;
+            let line = ndjson(&PurgeEvent::Done(report));
+            return Ok(Response::from_bytes(line).map_err(internal)?.with_headers(headers));
+        }
+    };
     if !wants_stream {
         let report = run(ctx, base, prepared).await?;
         return json(&report, report.status.http_status());
@@ -211,6 +226,29 @@ pub async fn prepare(
     request: impl Future<Output = Result<PurgeRequest, ApiError>>,
     tracer: &Rc<Tracer>,
 ) -> Result<Prepared, ApiError> {
+    match start(base, caller, request, tracer, None).await? {
+        Started::New(prepared) => Ok(prepared),
+        Started::Again(entry) => Err(internal(format!("history entry {entry} answered a request without a key"))),
+    }
+}
+
+/// What a purge request starts: a new purge, or (with an `Idempotency-Key` already used for
+/// the same request) nothing, answered by the first purge's history entry.
+pub enum Started {
+    New(Prepared),
+    Again(i64),
+}
+
+/// [`prepare`] with the caller's `Idempotency-Key`, if it sent one: within the window, the same
+/// key and request start nothing new (`Started::Again`), another request under it is a 422, and
+/// a new purge remembers it in the batch that writes its entry.
+pub async fn start(
+    base: &Base,
+    caller: &Caller,
+    request: impl Future<Output = Result<PurgeRequest, ApiError>>,
+    tracer: &Rc<Tracer>,
+    idempotency_key: Option<&str>,
+) -> Result<Started, ApiError> {
     let (identity, limit, key) = (&caller.identity, base.config.rate_limit_per_minute, caller.key());
     let mut items = Vec::new();
     let mut budget = 0;
@@ -224,9 +262,29 @@ pub async fn prepare(
             return Err(e);
         }
         identity.require(Action::Purge)?;
+        let idempotency_key = idempotency_key.map(idempotency::key).transpose()?;
         let request = request.await?;
         items = labels(&base.config, &request);
         let purges = purges_for(&base.config, identity.person.role, &request)?;
+        let person_id = identity.person.id;
+        let keyed = match idempotency_key {
+            None => None,
+            Some(key) => {
+                let fingerprint = idempotency::fingerprint(&request);
+                let remembered = base.store.remembered(person_id, &key).await?;
+                let window = base.config.idempotency_window_ms;
+                match idempotency::decide(remembered.as_ref(), &fingerprint, base.now, window)? {
+                    Decision::Again(entry) => {
+                        calls = Some(count(base, &caller.key()).await?);
+                        return Ok(Started::Again(entry));
+                    }
+                    Decision::Fresh => {
+                        let forget_before = base.now - i64::from(window);
+                        Some(Keyed { person_id, key, fingerprint, forget_before })
+                    }
+                }
+            }
+        };
         let skipped = skipped_groups(&base.config, &request);
         let confirm = confirm_for(&base.config, &request)?;
         let mut resolver = Resolver::new(&base.config).traced(tracer.clone());
@@ -278,16 +336,42 @@ pub async fn prepare(
         // before it holds the purge); over the limit, or if the write fails, they close unused.
         let sockets = Sockets::default();
         sockets.open_early(&plan, &early);
-        let (n, entry) = base.store.record_within(&entry, &key, limit).await.map_err(|e| {
-            worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
-            ApiError::new(ErrorKind::AuditUnavailable, "the history could not record this purge, so nothing was sent")
-        })?;
+        let written = base.store.record_within(&entry, &key, limit, keyed.as_ref()).await;
+        let (n, entry) = match (written, &keyed) {
+            (Ok(written), _) => written,
+            // The batch fails on a key another request under it remembered meanwhile: that one
+            // is the purge, this one is it again.
+            (Err(e), Some(k)) if base.store.remembered(person_id, &k.key).await.ok().flatten().is_some() => {
+                worker::console_log!("a concurrent request under the same Idempotency-Key won: {}", e.detail);
+                let remembered = base.store.remembered(person_id, &k.key).await?;
+                let window = base.config.idempotency_window_ms;
+                return match idempotency::decide(remembered.as_ref(), &k.fingerprint, base.now, window)? {
+                    Decision::Again(entry) => Ok(Started::Again(entry)),
+                    Decision::Fresh => Err(internal("the Idempotency-Key was remembered and forgotten at once")),
+                };
+            }
+            (Err(e), _) => {
+                worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
+                return Err(ApiError::new(
+                    ErrorKind::AuditUnavailable,
+                    "the history could not record this purge, so nothing was sent",
+                ));
+            }
+        };
         calls = Some(n);
         saw(base, &key, n);
         let entry = entry.ok_or_else(|| {
             limits::over(n, limit, base.now, PURGES).unwrap_or_else(|| internal("the history entry was not written"))
         })?;
-        Ok(Prepared { plan: Rc::new(plan), sockets, tracer: tracer.clone(), budget, entry, skipped, owner })
+        Ok(Started::New(Prepared {
+            plan: Rc::new(plan),
+            sockets,
+            tracer: tracer.clone(),
+            budget,
+            entry,
+            skipped,
+            owner,
+        }))
     }
     .await;
     let Err(error) = result else { return result };

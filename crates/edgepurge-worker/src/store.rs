@@ -11,6 +11,7 @@ use edgepurge_core::api::{
 };
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::history;
+use edgepurge_core::idempotency::Remembered;
 use edgepurge_core::limits;
 use edgepurge_core::request::HistoryFilter;
 use edgepurge_core::retry::DeliveryUpdate;
@@ -271,6 +272,15 @@ pub struct Completion {
     pub owner: String,
     /// Completed by the cron after the lease ran out.
     pub recovered: bool,
+}
+
+/// A purge's `Idempotency-Key`, to be remembered with its entry.
+pub struct Keyed {
+    pub person_id: i64,
+    pub key: String,
+    pub fingerprint: String,
+    /// A remembered purge older than this (the window) is forgotten.
+    pub forget_before: i64,
 }
 
 /// A purge still `running` past its lease, for the cron to take over.
@@ -592,6 +602,7 @@ impl Store {
         r: &HistoryRecord,
         key: &str,
         limit: u32,
+        idempotency: Option<&Keyed>,
     ) -> Result<(i64, Option<i64>), ApiError> {
         let window = limits::window(r.at);
         let mut args = entry_args(r)?;
@@ -600,11 +611,25 @@ impl Store {
             "{NEW_ENTRY} SELECT {NEW_ENTRY_VALUES} \
              WHERE (SELECT count FROM rate_limits WHERE key = ?14 AND window = ?15) <= ?16 RETURNING id"
         );
-        let batch = vec![
+        let mut batch = vec![
             self.stmt(HIT, &[s(key), n(window)])?,
             self.stmt(FORGET_WINDOWS, &[s(key), n(window)])?,
             self.stmt(&insert, &args)?,
         ];
+        if let (Some(k), Some(lease)) = (idempotency, &r.lease) {
+            // The key forgets a purge past its window; a live one makes the insert below fail,
+            // and with it the whole batch: the entry is not written, and nothing is sent.
+            batch.push(self.stmt(
+                "DELETE FROM idempotency WHERE person_id = ?1 AND key = ?2 AND at < ?3",
+                &[n(k.person_id), s(&k.key), n(k.forget_before)],
+            )?);
+            // The entry just written (the newest, with this lease's owner), if it was.
+            batch.push(self.stmt(
+                "INSERT INTO idempotency (person_id, key, fingerprint, purge_id, at) SELECT ?1, ?2, ?3, id, ?4 \
+                 FROM purges WHERE id = (SELECT max(id) FROM purges) AND lease_owner = ?5",
+                &[n(k.person_id), s(&k.key), s(&k.fingerprint), n(r.at), s(&lease.owner)],
+            )?);
+        }
         let results = self.db.batch(batch).await.map_err(internal)?;
         let count = first_row::<Count>(&results, 0)?.ok_or_else(|| internal("no count returned"))?;
         Ok((count.count, first_row::<Id>(&results, 2)?.map(|r| r.id)))
@@ -668,6 +693,29 @@ impl Store {
         }
         let results = self.db.batch(batch).await.map_err(internal)?;
         Ok(first_row::<Id>(&results, 0)?.is_some())
+    }
+
+    /// What a caller's `Idempotency-Key` remembers, if anything.
+    pub async fn remembered(&self, person_id: i64, key: &str) -> Result<Option<Remembered>, ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            fingerprint: String,
+            purge_id: i64,
+            at: i64,
+        }
+        let row: Option<Row> = self
+            .row(
+                "SELECT fingerprint, purge_id, at FROM idempotency WHERE person_id = ?1 AND key = ?2",
+                &[n(person_id), s(key)],
+            )
+            .await?;
+        Ok(row.map(|r| Remembered { fingerprint: r.fingerprint, entry: r.purge_id, at: r.at }))
+    }
+
+    /// One history entry by id.
+    pub async fn entry(&self, id: i64) -> Result<HistoryEntry, ApiError> {
+        let row: Option<PurgeRow> = self.row("SELECT * FROM purges WHERE id = ?1", &[n(id)]).await?;
+        row.ok_or_else(|| internal(format!("history entry {id} is gone")))?.entry()
     }
 
     /// Purges still `running` past their lease at `now`, the longest expired first, at most

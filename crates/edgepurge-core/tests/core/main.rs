@@ -33,6 +33,7 @@ mod delivery;
 mod dialect;
 mod fly;
 mod hardening;
+mod idempotency;
 mod lease;
 mod redelivery;
 mod request;
