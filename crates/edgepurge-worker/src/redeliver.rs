@@ -44,10 +44,12 @@ impl Pass {
     }
 }
 
-/// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows).
+/// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows and
+/// `Idempotency-Key`s past their window).
 pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     let Base { config, store, shards, now } = Base::open(env)?;
     store.prune_rate_limits(now).await?;
+    store.prune_idempotency(now - i64::from(config.idempotency_window_ms)).await?;
     let policy: RedeliveryPolicy = config.redelivery;
     let mut resolver = Resolver::new(&config).traced(tracer.clone());
     let mut pairs = Vec::new();

@@ -896,4 +896,9 @@ impl Store {
     pub async fn prune_rate_limits(&self, now: i64) -> Result<(), ApiError> {
         self.run("DELETE FROM rate_limits WHERE window < ?1", &[n(limits::window(now) - 1)]).await
     }
+
+    /// Forgets `Idempotency-Key`s remembered before `before` (past their window).
+    pub async fn prune_idempotency(&self, before: i64) -> Result<(), ApiError> {
+        self.run("DELETE FROM idempotency WHERE at < ?1", &[n(before)]).await
+    }
 }
