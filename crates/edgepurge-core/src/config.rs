@@ -20,6 +20,7 @@
 //! | `RETRY_ATTEMPTS` | no | sends per (URL, instance) within a request, default 3 |
 //! | `RETRY_BASE_MS`, `RETRY_CAP_MS` | no | inline backoff, default 100 and 2000 |
 //! | `REDELIVERY_BASE_MS`, `REDELIVERY_CAP_MS` | no | background backoff, default 30000 and 3600000 |
+//! | `FAN_OUT_DEADLINE_MS` | no | how long a fan-out may run: what is unanswered then is queued for redelivery; default 25000, inside the about 30 s Workers gives `wait_until` work after the reply |
 //! | `IDEMPOTENCY_WINDOW_MS` | no | how long a caller's `Idempotency-Key` on `POST /api/purge` answers with the first purge, default 86400000 (a day) |
 //! | `LEASE_MARGIN_MS` | no | added to a purge's fan-out deadline for its lease: a purge still running past it was cut off, and the cron runs it again; default 30000 |
 //! | `REDELIVERY_MAX_AGE_MS` | no | abandon a delivery still failing after this, default 86400000 (a day) |
@@ -115,6 +116,8 @@ pub struct Config {
     pub lease_margin_ms: u32,
     /// How long an `Idempotency-Key` is remembered (`crate::idempotency`), in milliseconds.
     pub idempotency_window_ms: u32,
+    /// How long a fan-out may run (the platform's limit on the path it runs on), in milliseconds.
+    pub fan_out_deadline_ms: u32,
     /// Purge requests per caller per minute.
     pub rate_limit_per_minute: u32,
     /// Requests to the other authenticated routes per caller per minute.
@@ -402,6 +405,7 @@ impl Config {
                 max_age_ms: number("REDELIVERY_MAX_AGE_MS", 86_400_000, 1000, 4_000_000_000)?.into(),
             },
             lease_margin_ms: number("LEASE_MARGIN_MS", crate::lease::DEFAULT_MARGIN_MS, 0, 3_600_000)?,
+            fan_out_deadline_ms: number("FAN_OUT_DEADLINE_MS", 25_000, 100, 900_000)?,
             idempotency_window_ms: number(
                 "IDEMPOTENCY_WINDOW_MS",
                 crate::idempotency::DEFAULT_WINDOW_MS,

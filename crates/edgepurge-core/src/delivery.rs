@@ -60,6 +60,10 @@ pub struct Limits {
     /// Requests sent ahead on one connection before their answers (HTTP/1.1 pipelining); 1
     /// sends each after the previous answer.
     pub window: u32,
+    /// When the whole fan-out must have ended, on the driver's clock (ms): the time the platform
+    /// allows on the path it runs on (`FAN_OUT_DEADLINE_MS`). What is unanswered then is given
+    /// up, failed and retryable, so it is queued for redelivery, never cut off silently.
+    pub deadline_at: Option<u64>,
 }
 
 impl Limits {
@@ -74,7 +78,13 @@ impl Limits {
             retry: config.retry,
             connections: u32::try_from(per_job.max(1)).unwrap_or(u32::MAX),
             window: config.pipeline_window,
+            deadline_at: None,
         }
+    }
+
+    /// The same limits, the fan-out to end by `at` (the driver's clock, ms).
+    pub fn until(self, at: u64) -> Limits {
+        Limits { deadline_at: Some(at), ..self }
     }
 
     /// The same limits with a single attempt (verification: a `HEAD` is a look, not a purge).
@@ -263,6 +273,43 @@ impl InstanceDelivery {
 
     /// The next thing to do, at time `now` (milliseconds, any fixed origin).
     pub fn poll(&mut self, now: u64) -> Step<'_> {
+        let deadline = self.limits.deadline_at;
+        if deadline.is_some_and(|at| now >= at) && self.phase != Phase::Done {
+            self.give_up(now);
+        }
+        // No step outlasts the fan-out's deadline: the machine is polled again by then.
+        let cap = |ms: u32| deadline.map_or(ms, |at| ms.min(u32::try_from(at.saturating_sub(now)).unwrap_or(u32::MAX)));
+        match self.poll_step(now) {
+            Step::Connect { timeout_ms } => Step::Connect { timeout_ms: cap(timeout_ms) },
+            Step::Receive { timeout_ms } => Step::Receive { timeout_ms: cap(timeout_ms) },
+            Step::Wait { ms } => Step::Wait { ms: cap(ms) },
+            Step::Send { bytes, timeout_ms } => Step::Send { bytes, timeout_ms: cap(timeout_ms) },
+            step => step,
+        }
+    }
+
+    /// The fan-out's deadline has come: every request not finished is completed now, failed
+    /// and retryable (`DeliveryError::Deadline`: sent and unanswered, or not sent), and the
+    /// connection closed.
+    fn give_up(&mut self, now: u64) {
+        self.drop_connection();
+        let mut left: Vec<(usize, u32, bool)> = Vec::new();
+        left.extend(self.in_flight.drain(..).map(|f| (f.request, f.attempts, f.written)));
+        left.extend(self.queue.drain(..).map(|f| (f.request, f.attempts, f.written)));
+        left.extend((self.next..self.job.requests.len()).map(|r| (r, 0, false)));
+        self.next = self.job.requests.len();
+        left.sort_unstable();
+        for (request, attempts, sent) in left {
+            let reply = Err(DeliveryError::Deadline { sent });
+            let classified = classify(&reply, self.job.instance.dialect.contract);
+            let timing = Timing { started_at: now, ended_at: now, connect_ms: None };
+            let attempts = if sent { attempts.max(1) } else { attempts };
+            self.completed.push_back(Completed { request, reply, classified, attempts, elapsed_ms: 0, timing });
+        }
+        self.phase = Phase::Done;
+    }
+
+    fn poll_step(&mut self, now: u64) -> Step<'_> {
         loop {
             if self.close_pending {
                 self.close_pending = false;
@@ -453,6 +500,12 @@ impl InstanceDelivery {
                 }
             }
             (Phase::Receiving, Event::Failed(e)) => self.lost(DeliveryError::Io(e.to_owned()), now, true),
+            // The step ran out because the fan-out's deadline came, not its own timeout.
+            (Phase::Connecting(_) | Phase::Sending | Phase::Receiving, Event::TimedOut)
+                if self.limits.deadline_at.is_some_and(|at| now >= at) =>
+            {
+                self.give_up(now)
+            }
             (Phase::Connecting(_) | Phase::Sending | Phase::Receiving, Event::TimedOut) => {
                 let ms = self.limits.timeout_ms;
                 self.lost(DeliveryError::Timeout(ms), now, false)

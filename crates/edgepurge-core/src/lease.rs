@@ -28,8 +28,13 @@ pub const TAKEOVERS_PER_RUN: u32 = 5;
 /// The longest `plan` can run under `limits`: each request's timeout runs from the answer
 /// before it (`delivery`), every attempt of a request may time out with the longest backoff
 /// between them, and instances past `concurrency` wait for a free connection (in waves, the
-/// worst case for shards as well).
-pub fn deadline_ms(plan: &Plan, limits: &Limits) -> u64 {
+/// worst case for shards as well); and never past `platform_ms`, the fan-out's deadline
+/// (`FAN_OUT_DEADLINE_MS`), when the delivery machines give up what is left.
+pub fn deadline_ms(plan: &Plan, limits: &Limits, platform_ms: u32) -> u64 {
+    worst_case_ms(plan, limits).min(u64::from(platform_ms))
+}
+
+fn worst_case_ms(plan: &Plan, limits: &Limits) -> u64 {
     let attempts = u64::from(limits.retry.attempts.max(1));
     let per_request = attempts * u64::from(limits.timeout_ms) + (attempts - 1) * u64::from(limits.retry.cap_ms);
     let longest_job = plan.jobs.iter().map(|j| j.requests.len() as u64).max().unwrap_or(0);

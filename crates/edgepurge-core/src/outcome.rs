@@ -45,6 +45,12 @@ pub enum DeliveryError {
     Budget(u32),
     /// The error a shard reported for a request it ran (classified there).
     Relayed(String),
+    /// Not finished when the fan-out's deadline came (the time the platform allows the path it
+    /// runs on): `sent` and unanswered, or never sent. Queued for redelivery.
+    Deadline {
+        /// Whether it had been written to the instance.
+        sent: bool,
+    },
 }
 
 impl DeliveryError {
@@ -75,6 +81,14 @@ impl fmt::Display for DeliveryError {
                 write!(f, "not sent: this instance's {n} connections of SUBREQUEST_BUDGET are spent")
             }
             DeliveryError::Relayed(e) => f.write_str(e),
+            DeliveryError::Deadline { sent: true } => f.write_str(
+                "sent, but not answered before the fan-out's deadline (FAN_OUT_DEADLINE_MS, the time the platform \
+                 allows): queued for redelivery",
+            ),
+            DeliveryError::Deadline { sent: false } => f.write_str(
+                "not sent before the fan-out's deadline (FAN_OUT_DEADLINE_MS, the time the platform allows): queued \
+                 for redelivery",
+            ),
         }
     }
 }

@@ -63,6 +63,7 @@ pub fn to_wire(plan: &Plan, jobs: &[usize], limits: Limits) -> ShardPlan {
         cap_ms: limits.retry.cap_ms,
         connections: limits.connections,
         window: limits.window,
+        deadline_at: limits.deadline_at,
     }
 }
 
@@ -105,6 +106,7 @@ pub fn from_wire(wire: ShardPlan) -> Result<(Plan, Limits), String> {
         retry: RetryPolicy { attempts: wire.attempts.max(1), base_ms: wire.base_ms, cap_ms: wire.cap_ms },
         connections: wire.connections.max(1),
         window: wire.window.max(1),
+        deadline_at: wire.deadline_at,
     };
     Ok((Plan { purges: Vec::new(), jobs, concurrency: wire.concurrency.max(1), start: Vec::new() }, limits))
 }

@@ -5,6 +5,7 @@ use crate::ctx::{ctx, json_body, Ctx};
 use crate::doh::Resolver;
 use crate::fanout::{Finished, Sockets};
 use crate::problem::json;
+use crate::purge::fan_out_limits;
 use crate::shard::{fan_out, Shards};
 use crate::store::HistoryRecord;
 use crate::trace::Tracer;
@@ -13,7 +14,6 @@ use edgepurge_core::api::{
 };
 use edgepurge_core::auth::Action;
 use edgepurge_core::check;
-use edgepurge_core::delivery::Limits;
 use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::stats::{instance_stats, WINDOW_MS};
@@ -37,7 +37,7 @@ pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Res
     let plan = Plan::verify(vec![target], &instances, config.concurrency)?;
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
-    let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
+    let limits = fan_out_limits(&config, &plan, budget).single_attempt();
     let (sockets, shards) = (Sockets::default(), Shards::from_env(env));
     let mut results: Vec<_> = fan_out(&plan, limits, &sockets, shards.as_ref())
         .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.key(), &done.reply))
@@ -97,7 +97,7 @@ pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response
     let plan = check::plan(&found, &config.purge_token, config.concurrency);
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
-    let limits = Limits::for_plan(&config, &plan, budget).single_attempt();
+    let limits = fan_out_limits(&config, &plan, budget).single_attempt();
     let (sockets, shards) = (Sockets::default(), Shards::from_env(env));
     let mut replies: Vec<check::Replies> = vec![[None, None]; plan.jobs.len()];
     let mut finished = fan_out(&plan, limits, &sockets, shards.as_ref());

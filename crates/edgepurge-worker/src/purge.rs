@@ -20,6 +20,7 @@ use edgepurge_core::api::{
     HistoryKind, HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus, SkippedGroup,
 };
 use edgepurge_core::auth::Action;
+use edgepurge_core::config::Config;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::idempotency::{self, Decision};
@@ -85,6 +86,12 @@ pub struct Prepared {
     skipped: Vec<SkippedGroup>,
     /// Who holds the entry's lease: only its owner completes it.
     owner: String,
+}
+
+/// The limits of a fan-out starting now: the configured ones (`Limits::for_plan`), to end by
+/// `FAN_OUT_DEADLINE_MS` from now, the time the platform allows it.
+pub fn fan_out_limits(config: &Config, plan: &Plan, budget: usize) -> Limits {
+    Limits::for_plan(config, plan, budget).until(clock() + u64::from(config.fan_out_deadline_ms))
 }
 
 /// A new lease owner's id: random, so that a takeover is told from the original.
@@ -313,7 +320,8 @@ pub async fn start(
         plan.check_budget(budget)?;
         // The lease: by when this fan-out will have ended, plus the margin; past it, the cron
         // runs the purge again (`core::lease`).
-        let deadline = lease::deadline_ms(&plan, &Limits::for_plan(&base.config, &plan, budget));
+        let limits = Limits::for_plan(&base.config, &plan, budget);
+        let deadline = lease::deadline_ms(&plan, &limits, base.config.fan_out_deadline_ms);
         let lease_until = lease::lease_until(base.now, deadline, base.config.lease_margin_ms);
         let owner = lease_owner();
         let entry = HistoryRecord {
@@ -407,7 +415,7 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
     let held = prepared.tracer.hold();
     ctx.wait_until(async move {
         let _held = held;
-        let limits = Limits::for_plan(&base.config, &prepared.plan, prepared.budget);
+        let limits = fan_out_limits(&base.config, &prepared.plan, prepared.budget);
         let builder = collect(&prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).await;
         let (report, later) = finish(&base, &prepared, builder).await;
         // The caller may be gone: the report is then only in the history.
@@ -448,7 +456,7 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = (Vec<u8>, bool)>
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
-        let limits = Limits::for_plan(&base.config, &plan, prepared.budget);
+        let limits = fan_out_limits(&base.config, &plan, prepared.budget);
         fan_out(&plan, limits, &prepared.sockets, base.shards.as_ref()).filter_map(move |Finished { job, done }| {
             let row = builder.borrow_mut().record(&plan, job, &done);
             futures_util::future::ready(row.map(|row| (ndjson(&PurgeEvent::Result(row)), false)))

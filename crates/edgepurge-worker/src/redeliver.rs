@@ -12,13 +12,12 @@
 use crate::ctx::Base;
 use crate::doh::Resolver;
 use crate::fanout::Sockets;
-use crate::purge::{collect, lease_owner};
+use crate::purge::{collect, fan_out_limits, lease_owner};
 use crate::random::random_u32;
 use crate::store::{Completion, Expired, Store};
 use crate::trace::Tracer;
 use edgepurge_core::api::DeliveryStatus;
 use edgepurge_core::config::Config;
-use edgepurge_core::delivery::Limits;
 use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
@@ -95,7 +94,7 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
     plan.trace(&tracer.context, &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
     let sockets = Sockets::default();
-    let builder = collect(&plan, Limits::for_plan(&config, &plan, budget), &sockets, shards.as_ref()).await;
+    let builder = collect(&plan, fan_out_limits(&config, &plan, budget), &sockets, shards.as_ref()).await;
     tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
     tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
     let report = builder.finish();
@@ -130,9 +129,10 @@ async fn recover(
     let plan = Plan::confirming(purges, &instances, &config.purge_token, config.concurrency, &confirm)?;
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
-    let limits = Limits::for_plan(config, &plan, budget);
+    let limits = fan_out_limits(config, &plan, budget);
     let owner = lease_owner();
-    let until = lease::lease_until(now, lease::deadline_ms(&plan, &limits), config.lease_margin_ms);
+    let deadline = lease::deadline_ms(&plan, &limits, config.fan_out_deadline_ms);
+    let until = lease::lease_until(now, deadline, config.lease_margin_ms);
     if !store.take_over(expired, until, &owner).await? {
         return Ok(false);
     }

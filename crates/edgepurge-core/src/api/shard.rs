@@ -24,6 +24,10 @@ pub struct ShardPlan {
     pub connections: u32,
     /// Requests pipelined on one connection.
     pub window: u32,
+    /// When the caller's fan-out must have ended (epoch ms): the shard gives up what is left
+    /// then, as the caller does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_at: Option<u64>,
 }
 
 /// One instance's requests.

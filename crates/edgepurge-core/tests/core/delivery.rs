@@ -39,6 +39,7 @@ fn limits(attempts: u32) -> Limits {
         retry: RetryPolicy { attempts, base_ms: 100, cap_ms: 2000 },
         connections: 100,
         window: 1,
+        deadline_at: None,
     }
 }
 
@@ -606,4 +607,36 @@ fn a_slow_answer_does_not_time_out_the_ones_behind_it() {
     }
     assert_eq!(m.poll(1800), Step::Close);
     assert_eq!(m.poll(1800), Step::Done);
+}
+
+#[test]
+fn at_the_fan_outs_deadline_what_is_left_is_given_up_failed_and_retryable() {
+    use edgepurge_core::outcome::DeliveryError;
+    // The deadline comes while the second request is on the wire: it is unanswered, the third
+    // never sent; both failed and retryable (queued for redelivery), the connection closed.
+    let limits = limits(3).until(35);
+    let (trace, done) = drive(job(3, false), limits, &[Ok, Ok, Data(OK), Ok]);
+    assert_eq!(trace, ["connect", "send 0", "recv", "done 0", "send 1", "close", "done 1", "done 2"]);
+    assert_eq!(outcomes(&done), [(0, Outcome::Purged, 1), (1, Outcome::Failed, 1), (2, Outcome::Failed, 0)]);
+    assert!(done[1..].iter().all(|c| c.classified.retryable));
+    assert_eq!(done[1].reply, Err(DeliveryError::Deadline { sent: true }));
+    assert_eq!(done[2].reply, Err(DeliveryError::Deadline { sent: false }));
+    assert!(done[2].classified.error.as_deref().unwrap().contains("FAN_OUT_DEADLINE_MS"));
+
+    // A step never outlasts it: the answer awaited gets only until the deadline, and running out
+    // then is the deadline, not the request's own timeout (no retry, no "no answer within").
+    let mut m = InstanceDelivery::new(job(2, false), limits, 7);
+    assert_eq!(m.poll(0), Step::Connect { timeout_ms: 35 });
+    m.handle(Event::Connected, 10);
+    assert!(matches!(m.poll(10), Step::Send { timeout_ms: 25, .. }));
+    m.handle(Event::Sent, 20);
+    assert_eq!(m.poll(20), Step::Receive { timeout_ms: 15 });
+    m.handle(Event::TimedOut, 35);
+    let given_up: Vec<_> = std::iter::from_fn(|| m.poll_completed()).map(|c| (c.request, c.reply)).collect();
+    assert_eq!(
+        given_up,
+        [(0, Err(DeliveryError::Deadline { sent: true })), (1, Err(DeliveryError::Deadline { sent: false }))]
+    );
+    assert_eq!(m.poll(35), Step::Close);
+    assert_eq!(m.poll(35), Step::Done);
 }

@@ -15,7 +15,8 @@ use edgepurge_core::target::{parse_all, Target};
 use std::collections::BTreeMap;
 
 fn limits(timeout_ms: u32, attempts: u32, cap_ms: u32) -> Limits {
-    Limits { timeout_ms, retry: RetryPolicy { attempts, base_ms: 100, cap_ms }, connections: 10, window: 128 }
+    let retry = RetryPolicy { attempts, base_ms: 100, cap_ms };
+    Limits { timeout_ms, retry, connections: 10, window: 128, deadline_at: None }
 }
 
 fn plan(urls: usize, instances: usize, concurrency: usize) -> Plan {
@@ -28,21 +29,24 @@ fn plan(urls: usize, instances: usize, concurrency: usize) -> Plan {
 #[test]
 fn the_deadline_is_the_worst_the_delivery_machine_allows() {
     // One request: three attempts that each time out, with the longest backoff between them.
-    assert_eq!(deadline_ms(&plan(1, 3, 6), &limits(2000, 3, 500)), 3 * 2000 + 2 * 500);
+    assert_eq!(deadline_ms(&plan(1, 3, 6), &limits(2000, 3, 500), u32::MAX), 3 * 2000 + 2 * 500);
     // Each request's timeout runs from the answer before it: ten in a row, ten times as long.
-    assert_eq!(deadline_ms(&plan(10, 3, 6), &limits(2000, 1, 500)), 10 * 2000);
+    assert_eq!(deadline_ms(&plan(10, 3, 6), &limits(2000, 1, 500), u32::MAX), 10 * 2000);
     // Past `concurrency` instances wait for a connection: in waves.
-    assert_eq!(deadline_ms(&plan(1, 7, 6), &limits(2000, 1, 500)), 2 * 2000);
-    assert_eq!(deadline_ms(&plan(1, 12, 6), &limits(2000, 1, 500)), 2 * 2000);
-    assert_eq!(deadline_ms(&plan(1, 13, 6), &limits(2000, 1, 500)), 3 * 2000);
+    assert_eq!(deadline_ms(&plan(1, 7, 6), &limits(2000, 1, 500), u32::MAX), 2 * 2000);
+    assert_eq!(deadline_ms(&plan(1, 12, 6), &limits(2000, 1, 500), u32::MAX), 2 * 2000);
+    assert_eq!(deadline_ms(&plan(1, 13, 6), &limits(2000, 1, 500), u32::MAX), 3 * 2000);
     // With confirm, each HEAD is a request of its own.
     let mut map = BTreeMap::new();
     map.insert("a.example".to_owned(), vec![addr("10.0.0.1:80")]);
     let urls = parse_all(&["https://a.example/1".to_owned()]).unwrap();
     let confirmed = Plan::build(Purge::urls(urls, false), &map, &token(), 6, true).unwrap();
-    assert_eq!(deadline_ms(&confirmed, &limits(1000, 1, 0)), 2000);
+    assert_eq!(deadline_ms(&confirmed, &limits(1000, 1, 0), u32::MAX), 2000);
+    // Never past the fan-out's deadline: the machines give up what is left then.
+    assert_eq!(deadline_ms(&plan(10, 3, 6), &limits(2000, 3, 500), 25_000), 25_000);
+    assert_eq!(deadline_ms(&plan(1, 3, 6), &limits(2000, 1, 500), 25_000), 2000);
     // Nothing planned: nothing to wait for.
-    assert_eq!(deadline_ms(&Plan::for_pairs(Vec::new(), &token(), 6), &limits(1000, 3, 100)), 0);
+    assert_eq!(deadline_ms(&Plan::for_pairs(Vec::new(), &token(), 6), &limits(1000, 3, 100), u32::MAX), 0);
 }
 
 #[test]

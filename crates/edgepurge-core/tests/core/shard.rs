@@ -33,6 +33,7 @@ const LIMITS: Limits = Limits {
     retry: RetryPolicy { attempts: 3, base_ms: 100, cap_ms: 2000 },
     connections: 7,
     window: 128,
+    deadline_at: None,
 };
 
 #[test]
@@ -119,6 +120,9 @@ fn a_shard_runs_exactly_the_jobs_it_was_given_as_the_core_wrote_them() {
     let wire = serde_json::from_str(&serde_json::to_string(&wire).unwrap()).unwrap();
     let (got, limits) = from_wire(wire).unwrap();
     assert_eq!(limits, LIMITS);
+    // The caller's deadline goes along: the shard gives up what is left when the caller does.
+    let timed = serde_json::to_string(&to_wire(&p, &shards[0], LIMITS.until(1_764_000_000_000))).unwrap();
+    assert_eq!(from_wire(serde_json::from_str(&timed).unwrap()).unwrap().1.deadline_at, Some(1_764_000_000_000));
     assert_eq!(got.concurrency, 6);
     assert_eq!(got.jobs.len(), shards[0].len());
     for (job, &j) in got.jobs.iter().zip(&shards[0]) {
