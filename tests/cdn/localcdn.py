@@ -569,8 +569,15 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
-    def restart_worker(self):
-        """Starts the worker again on the same persisted local D1."""
+    def restart_worker(self, **vars_):
+        """Starts the worker again on the same persisted local D1 (stopping it first if it runs),
+        with `vars_` set among its settings (a value None removes one set so before)."""
+        self._kill("worker")
+        for name, value in vars_.items():
+            if value is None:
+                self.extra_vars.pop(name, None)
+            else:
+                self.extra_vars[name] = value
         self.start_worker()
 
 

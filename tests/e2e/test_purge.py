@@ -1857,6 +1857,36 @@ class Faults(CdnTestCase):
                 status, body = fetch(inst, p)
                 self.assertNotEqual(body, old[p][inst], (inst, p, status))
 
+    def test_what_is_unanswered_at_the_platform_deadline_is_queued_and_the_cron_delivers_it(self):
+        # The platform allows a fan-out so long (about 30 s for wait_until work on Workers): made
+        # short here, the frozen instance, which would take longer, is given up at the deadline,
+        # reported pending and queued, never cut off silently; thawed, the cron delivers it.
+        CDN.restart_worker(FAN_OUT_DEADLINE_MS="1000")
+        try:
+            path = new_page()
+            self.warm(path)
+            url = f"https://{SITE}{path}"
+            CDN.freeze_instance(0)
+            try:
+                started = time.monotonic()
+                status, _, report = api("POST", "/api/purge", {"urls": [url]})
+                took = time.monotonic() - started
+            finally:
+                CDN.thaw_instance(0)
+            self.assertEqual(status, 207, report)
+            self.assertLess(took, 1.9, "given up at the deadline, before the instance's own 2 s timeout")
+            rows = {r["instance"]: r for r in report["results"]}
+            slow = rows[CDN.instances[0]]
+            self.assertEqual((slow["outcome"], slow["pending"], slow["retryable"]), ("failed", True, True), slow)
+            self.assertIn("FAN_OUT_DEADLINE_MS", slow["error"])
+            for inst in CDN.instances[1:]:
+                self.assertEqual(rows[inst]["outcome"], "purged", rows[inst])
+            self.assertEqual([d["instance"] for d in deliveries_for(url, "pending")], [CDN.instances[0]])
+            wait_for_delivery(self, url, CDN.instances[0], "delivered")
+            self.assertIn("fwd=uri-miss", fetch(CDN.instances[0], path)[0])
+        finally:
+            CDN.restart_worker(FAN_OUT_DEADLINE_MS=None)
+
     def test_silent_instance_times_out_and_wrong_token_is_a_rejection(self):
         path = new_page()
         self.warm(path)
