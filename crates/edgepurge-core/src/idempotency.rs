@@ -14,22 +14,23 @@ use crate::history::MAX_RESULTS;
 
 /// The request header.
 pub const HEADER: &str = "Idempotency-Key";
-/// The longest key accepted.
-pub const MAX_KEY_LEN: usize = 255;
+/// The longest header value accepted (255 characters, quoted).
+pub const MAX_KEY_LEN: usize = 257;
 /// Default `IDEMPOTENCY_WINDOW_MS`: a day.
 pub const DEFAULT_WINDOW_MS: u32 = 86_400_000;
 
-/// Reads the header's value: 1 to [`MAX_KEY_LEN`] printable ASCII characters (a UUID, say), or
-/// a 400. The draft standard's quoted sf-string form (`"8e03..."`) is read without its quotes.
+/// Reads the header's value: 1 to [`MAX_KEY_LEN`] printable ASCII characters without spaces (a
+/// UUID, say), or a 400. The draft standard's quoted sf-string form (`"8e03..."`) is read
+/// without its quotes, so both spellings of one key are one key.
 pub fn key(raw: &str) -> Result<String, ApiError> {
-    let trimmed = raw.trim();
-    let unquoted = trimmed.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(trimmed);
-    if unquoted.is_empty() || unquoted.len() > MAX_KEY_LEN || !unquoted.bytes().all(|b| b.is_ascii_graphic()) {
+    let value = raw.trim();
+    if value.is_empty() || value.len() > MAX_KEY_LEN || !value.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(ApiError::bad_request(format!(
             "{HEADER}: 1 to {MAX_KEY_LEN} printable ASCII characters without spaces"
         )));
     }
-    Ok(unquoted.to_owned())
+    let unquoted = value.strip_prefix('"').and_then(|k| k.strip_suffix('"')).filter(|k| !k.is_empty());
+    Ok(unquoted.unwrap_or(value).to_owned())
 }
 
 /// What identifies a request for a key: SHA-256 of its JSON as read (fields in their fixed

@@ -414,9 +414,9 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                 false,
                 "Makes a retry safe: within IDEMPOTENCY_WINDOW_MS (a day by default), the same key from the same \
                  person with the same request answers with the first purge's report and sends nothing again (409 \
-                 while that purge still runs); with another request, 422. 1 to 255 printable ASCII characters, \
-                 e.g. a UUID.",
-                json!({ "type": "string", "minLength": 1, "maxLength": 257 }),
+                 while that purge still runs); with another request, 422. 1 to 257 printable ASCII characters \
+                 without spaces, e.g. a UUID; a quoted value (the draft standard's form) is read without its quotes.",
+                json!({ "type": "string", "pattern": "^[!-~]{1,257}$" }),
             )],
             body: Some(purge_request),
             example: Some(json!({ "urls": [format!("https://{SITE}/episodes/1")] })),

@@ -12,8 +12,10 @@ use edgepurge_core::idempotency::{decide, fingerprint, key, report_of, Decision,
 fn a_key_is_printable_ascii_and_may_come_quoted() {
     assert_eq!(key("8e03978e-40d5-43e8-bc93-6894a57f9324").unwrap(), "8e03978e-40d5-43e8-bc93-6894a57f9324");
     assert_eq!(key(" \"abc\" ").unwrap(), "abc", "the draft standard's sf-string form");
-    assert_eq!(key(&"k".repeat(255)).unwrap().len(), 255);
-    for bad in ["", "\"\"", "two words", "tab\there", "ключ", &"k".repeat(256)] {
+    assert_eq!(key("\"abc\"").unwrap(), key("abc").unwrap(), "both spellings are one key");
+    assert_eq!(key("\"\"").unwrap(), "\"\"", "nothing inside the quotes: the value itself");
+    assert_eq!(key(&"k".repeat(257)).unwrap().len(), 257);
+    for bad in ["", " ", "two words", "tab\there", "ключ", &"k".repeat(258)] {
         let e = key(bad).unwrap_err();
         assert_eq!(e.status(), 400, "{bad:?}");
         assert!(e.detail.starts_with("Idempotency-Key:"), "{}", e.detail);
