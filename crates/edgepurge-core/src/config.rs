@@ -404,7 +404,9 @@ impl Config {
                 cap_ms: number("REDELIVERY_CAP_MS", 3_600_000, 1, 86_400_000)?.into(),
                 max_age_ms: number("REDELIVERY_MAX_AGE_MS", 86_400_000, 1000, 4_000_000_000)?.into(),
             },
-            lease_margin_ms: number("LEASE_MARGIN_MS", crate::lease::DEFAULT_MARGIN_MS, 0, 3_600_000)?,
+            // Time for the completion to be written (and clocks to differ) before the cron may
+            // take a running purge over (`crate::lease`).
+            lease_margin_ms: number("LEASE_MARGIN_MS", 30_000, 0, 3_600_000)?,
             fan_out_deadline_ms: number("FAN_OUT_DEADLINE_MS", 25_000, 100, 900_000)?,
             idempotency_window_ms: number(
                 "IDEMPOTENCY_WINDOW_MS",

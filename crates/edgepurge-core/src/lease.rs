@@ -18,10 +18,6 @@ use crate::plan::{Confirm, Plan};
 use crate::purge::{Purge, PurgeError};
 use crate::target::Target;
 
-/// Default `LEASE_MARGIN_MS`: time added to a fan-out's deadline for its completion to be
-/// written (and clocks to differ) before the cron may take the entry over.
-pub const DEFAULT_MARGIN_MS: u32 = 30_000;
-
 /// Entries the cron takes over in one run, at most (each is a whole purge run again).
 pub const TAKEOVERS_PER_RUN: u32 = 5;
 
