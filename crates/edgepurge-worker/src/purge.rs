@@ -282,7 +282,12 @@ pub async fn start(
                 let window = base.config.idempotency_window_ms;
                 match idempotency::decide(remembered.as_ref(), &fingerprint, base.now, window)? {
                     Decision::Again(entry) => {
-                        calls = Some(count(base, &caller.key()).await?);
+                        // Asked again is a request too: it counts, and over the limit it is a 429.
+                        let n = count(base, &caller.key()).await?;
+                        calls = Some(n);
+                        if let Some(e) = limits::over(n, limit, base.now, PURGES) {
+                            return Err(e);
+                        }
                         return Ok(Started::Again(entry));
                     }
                     Decision::Fresh => {
