@@ -7,8 +7,15 @@ chaos thread restarts instances (which empties their cache) and freezes them wit
 keeps it) and cuts them off (the worker reaches each instance through a relay that chaos can cut:
 unreachable, cache kept and still warmed, bytes in flight lost: the case that matters), and
 brings them back, at random, while purges go out one after another and a warming thread keeps
-the pages cached. Then every instance is brought back and the cron trigger is fired until no
-delivery is pending.
+the pages cached. A killer thread also kills the worker itself (SIGKILL to wrangler dev and
+workerd, mid-purge as often as not) at random moments and starts it again on the same local D1,
+as a deploy or an eviction does in production. Then every instance is brought back and the cron
+trigger is fired until no delivery is pending and no purge is left `running` (the cron takes
+over the purges a kill cut off, once their lease has run out).
+
+A purge whose call the kill cut off counts if the history has its entry (it was written ahead of
+its first PURGE, so it must be finished by the cron); one with no entry sent nothing, and its
+URL's last purge stays the one before.
 
 Two checks. The books: every (URL, instance) pair of every report is purged inline, refused by
 the instance (reported), or a delivery record. The truth: every instance is asked for every URL,
@@ -16,7 +23,7 @@ and a cached copy fetched from the origin before that URL's last purge began (th
 says when it was fetched) is stale: a purge that was lost. Prints the figures; exits 1 if
 anything was lost or stale.
 
-Usage: scripts/soak [PURGES]   (default 1000)
+Usage: scripts/soak [PURGES]   (default 1000); SOAK_WORKER_KILLS=0 leaves the worker alone.
 """
 import json
 import os
@@ -177,11 +184,36 @@ def warm(cdn, stop, rng, locks, frozen):
             locks[path].release()
 
 
+def killer(cdn, stop, rng, kills, worker_up):
+    """Kills the worker (SIGKILL) at random moments and starts it again on the same local D1;
+    `worker_up` is clear while it is down."""
+    while not stop.wait(rng.uniform(15, 40)):
+        worker_up.clear()
+        try:
+            cdn.kill_worker()
+            kills.append(time.time())
+            cdn.restart_worker()
+        finally:
+            worker_up.set()
+
+
+def entry_of(cdn, path, since_ms):
+    """The history entry of a purge of `path` sent at `since_ms` or later, if one was written."""
+    label = json.dumps(f"https://{SITE}{path}").replace("'", "''")
+    rows = cdn.d1(f"SELECT id, status, recovered FROM purges WHERE kind = 'purge' AND at >= {since_ms} "
+                  f"AND status != 'denied' AND instr(urls, '{label}') > 0 ORDER BY id LIMIT 1")
+    return rows[0] if rows else None
+
+
 def main():
     purges = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    kill_workers = os.environ.get("SOAK_WORKER_KILLS", "1") != "0"
     rng = random.Random(int(time.time()))
+    # Leases run out a second after the fan-out's deadline, so the cron takes cut-off purges
+    # over within seconds.
     cdn = LocalCDN(ports=SOAK_PORTS, state=ROOT / ".state" / "soak", instance_timeout_ms=1000,
-                   extra_vars={"RATE_LIMIT_PER_MINUTE": "1000000", "REDELIVERY_BASE_MS": "500", "REDELIVERY_CAP_MS": "3000", **SOAK_VARS})
+                   extra_vars={"RATE_LIMIT_PER_MINUTE": "1000000", "REDELIVERY_BASE_MS": "500", "REDELIVERY_CAP_MS": "3000",
+                               "FAN_OUT_DEADLINE_MS": "8000", "LEASE_MARGIN_MS": "1000", **SOAK_VARS})
     print(f"soak: starting a local CDN, then {purges} purges with instances restarted and frozen at random", flush=True)
     with cdn:
         stop, log, frozen = threading.Event(), [], set()
@@ -193,16 +225,30 @@ def main():
         chaos_thread = threading.Thread(target=chaos, args=(cdn, links, stop, rng, log, frozen), daemon=True)
         warm_thread = threading.Thread(target=warm, args=(cdn, stop, random.Random(rng.random()), locks, frozen),
                                        daemon=True)
+        worker_up, kills, cut_calls = threading.Event(), [], []
+        worker_up.set()
+        killer_thread = threading.Thread(target=killer, args=(cdn, stop, random.Random(rng.random()), kills, worker_up),
+                                         daemon=True)
         chaos_thread.start()
         warm_thread.start()
+        if kill_workers:
+            killer_thread.start()
         pairs = inline_ok = rejected = queued = unqueued_failures = errors = 0
         statuses = {}
         started = time.monotonic()
         for n in range(purges):
             path = rng.choice(URLS)
+            worker_up.wait()
             with locks[path]:
-                last_purge[path] = time.time_ns() // 1_000_000
-                status, body = call(cdn, "POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+                sent_at = time.time_ns() // 1_000_000
+                try:
+                    status, body = call(cdn, "POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]})
+                except (OSError, ValueError):
+                    # The worker died under it (or was down): whether it counts is the history's
+                    # to say, once the worker is back.
+                    cut_calls.append((path, sent_at))
+                    continue
+                last_purge[path] = sent_at
             statuses[status] = statuses.get(status, 0) + 1
             if status not in (200, 207, 502):
                 errors += 1
@@ -223,16 +269,34 @@ def main():
         stop.set()
         chaos_thread.join()
         warm_thread.join()
+        if kill_workers:
+            killer_thread.join()
+        worker_up.wait()
 
-        # Everyone is back: let the background redelivery finish.
+        # The calls a kill cut off: those with an entry were accepted, and count.
+        accepted_cut = []
+        for path, sent_at in cut_calls:
+            entry = entry_of(cdn, path, sent_at)
+            if entry is not None:
+                accepted_cut.append(entry["id"])
+                last_purge[path] = max(last_purge.get(path, 0), sent_at)
+
+        # Everyone is back: let the background redelivery finish, and the cron take over every
+        # purge a kill cut off.
         deadline = time.monotonic() + 300
         while True:
             cdn.run_scheduled()
             status, d = call(cdn, "GET", "/api/deliveries?limit=1")
-            if d["pending"] == 0 or time.monotonic() > deadline:
+            running = cdn.d1("SELECT count(*) AS n FROM purges WHERE status = 'running'")[0]["n"]
+            if (d["pending"] == 0 and running == 0) or time.monotonic() > deadline:
                 break
             time.sleep(1)
         delivered, pending, abandoned = d["delivered"], d["pending"], d["abandoned"]
+        recovered = cdn.d1("SELECT count(*) AS n FROM purges WHERE recovered = 1")[0]["n"]
+        # The deliveries of the cut-off purges were queued by the cron (or by the original after
+        # its caller was gone): no reply counted them.
+        ids = ",".join(str(i) for i in accepted_cut) or "0"
+        queued += cdn.d1(f"SELECT count(*) AS n FROM deliveries WHERE purge_id IN ({ids})")[0]["n"]
 
         # The truth, on the instances: no cached copy older than its URL's last purge.
         stale, cached_copies = [], 0
@@ -258,6 +322,11 @@ def main():
             "instance_restarts": sum(1 for op, _ in log if op == "down"),
             "instance_freezes": sum(1 for op, _ in log if op == "frozen"),
             "instance_cut_offs": sum(1 for op, _ in log if op == "cut"),
+            "worker_kills": len(kills),
+            "calls_cut_by_a_kill": len(cut_calls),
+            "of_those_accepted": len(accepted_cut),
+            "recovered_by_the_cron": recovered,
+            "entries_left_running": running,
             "urls_checked_on_instances": len(last_purge) * len(cdn.instances),
             "cached_copies_found": cached_copies,
             "stale_copies": len(stale),
@@ -268,7 +337,9 @@ def main():
             print(f"soak: {queued} pairs were reported pending but {recorded} deliveries are recorded", flush=True)
         for path, inst, ms in stale[:20]:
             print(f"soak: STALE {inst} serves {path} fetched {ms} ms before its last purge", flush=True)
-        return 1 if lost or stale or queued != recorded else 0
+        if running:
+            print(f"soak: {running} purges were left running", flush=True)
+        return 1 if lost or stale or queued != recorded or running else 0
 
 
 if __name__ == "__main__":
