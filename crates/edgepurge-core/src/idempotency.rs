@@ -103,16 +103,7 @@ pub fn report_of(entry: &HistoryEntry) -> Result<PurgeReport, ApiError> {
             return Err(ApiError::new(ErrorKind::Internal, "a refused request does not remember its key"))
         }
     };
-    let mut summary = Summary { total: entry.results.len(), ..Summary::default() };
-    for r in &entry.results {
-        match r.outcome {
-            crate::api::Outcome::Purged => summary.purged += 1,
-            crate::api::Outcome::NotCached => summary.not_cached += 1,
-            crate::api::Outcome::Unconfirmed => summary.unconfirmed += 1,
-            crate::api::Outcome::Rejected => summary.rejected += 1,
-            crate::api::Outcome::Failed => summary.failed += 1,
-        }
-    }
+    let summary = Summary::of(&entry.results);
     let instances: std::collections::BTreeSet<&str> = entry.results.iter().map(|r| r.instance.as_str()).collect();
     let plan = crate::api::PlanSummary { instances: instances.len(), requests: entry.results.len(), concurrency: 0 };
     Ok(PurgeReport {

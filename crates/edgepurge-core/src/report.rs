@@ -275,16 +275,7 @@ impl ReportBuilder {
     /// The report: overall status from the rows, counts, and every row.
     pub fn finish(self) -> PurgeReport {
         let results: Vec<PurgeResult> = self.rows.into_iter().map(|(_, r)| r).collect();
-        let mut summary = Summary { total: results.len(), ..Summary::default() };
-        for r in &results {
-            match r.outcome {
-                Outcome::Purged => summary.purged += 1,
-                Outcome::NotCached => summary.not_cached += 1,
-                Outcome::Unconfirmed => summary.unconfirmed += 1,
-                Outcome::Rejected => summary.rejected += 1,
-                Outcome::Failed => summary.failed += 1,
-            }
-        }
+        let summary = Summary::of(&results);
         let ok = summary.purged + summary.not_cached + summary.unconfirmed;
         let status = if ok == summary.total && summary.total > 0 {
             PurgeStatus::Purged

@@ -212,6 +212,23 @@ pub struct Summary {
     pub failed: usize,
 }
 
+impl Summary {
+    /// Counts of each outcome in `rows`.
+    pub fn of(rows: &[PurgeResult]) -> Summary {
+        let mut summary = Summary { total: rows.len(), ..Summary::default() };
+        for r in rows {
+            match r.outcome {
+                Outcome::Purged => summary.purged += 1,
+                Outcome::NotCached => summary.not_cached += 1,
+                Outcome::Unconfirmed => summary.unconfirmed += 1,
+                Outcome::Rejected => summary.rejected += 1,
+                Outcome::Failed => summary.failed += 1,
+            }
+        }
+        summary
+    }
+}
+
 /// Reply of `POST /api/purge`: one row per (URL, instance), never fewer.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
