@@ -33,14 +33,8 @@ pub struct CheckGroup<'c> {
 /// Every distinct rule of `config` with the first allowed host it covers, in `ALLOWED_HOSTS`
 /// order: the groups a check goes to.
 pub fn groups(config: &Config) -> Vec<CheckGroup<'_>> {
-    let mut groups: Vec<CheckGroup<'_>> = Vec::new();
-    for host in &config.allowed_hosts {
-        let Ok(rule) = config.discovery_rule(host) else { continue };
-        if !groups.iter().any(|g| g.rule == rule) {
-            groups.push(CheckGroup { name: format!("{host}={rule}"), host: host.clone(), rule });
-        }
-    }
-    groups
+    let groups = config.groups().into_iter();
+    groups.map(|(host, rule)| CheckGroup { name: rule.group_name(host), host: host.to_owned(), rule }).collect()
 }
 
 /// The check's plan: for each group (by index into `found`, its instances), each instance's

@@ -465,6 +465,19 @@ impl Config {
         }
     }
 
+    /// The instance groups: each distinct rule, with the first allowed host it covers (the host
+    /// a group is addressed and named as), in `ALLOWED_HOSTS` order.
+    pub fn groups(&self) -> Vec<(&str, &DiscoveryRule)> {
+        let mut groups: Vec<(&str, &DiscoveryRule)> = Vec::new();
+        for host in &self.allowed_hosts {
+            let Some(rule) = find_rule(&self.discovery, host) else { continue };
+            if !groups.iter().any(|(_, r)| *r == rule) {
+                groups.push((host, rule));
+            }
+        }
+        groups
+    }
+
     /// The rule for the instances serving `host`; a 500 problem naming `DISCOVERY` if no rule
     /// covers it (loading checks every allowed host has one, so this names a host that is not).
     pub fn discovery_rule(&self, host: &str) -> Result<&DiscoveryRule, ApiError> {

@@ -96,6 +96,12 @@ impl fmt::Display for DiscoveryRule {
 }
 
 impl DiscoveryRule {
+    /// How reports, problems and the check name the group of this rule addressed as `host`:
+    /// `host=rule`.
+    pub fn group_name(&self, host: &str) -> String {
+        format!("{host}={self}")
+    }
+
     /// The instances serving `host`, from what this rule's discovery found: over TLS they
     /// expect a certificate for `host`. A `plain` rule that names a public address is refused
     /// (502): the purge token would cross the internet in clear, so the rule must say `tls`

@@ -7,7 +7,6 @@
 use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role, SkippedGroup};
 use crate::auth::{permits, Action};
 use crate::config::Config;
-use crate::discovery::DiscoveryRule;
 use crate::error::{ApiError, ErrorKind};
 use crate::plan::Confirm;
 use crate::purge::{parse_key, parse_prefix, Purge};
@@ -47,7 +46,7 @@ pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result
         config.check_host(t)?;
     }
     let mut purges = Purge::urls(targets, *soft);
-    let groups = key_hosts(config)?;
+    let groups = key_hosts(config);
     for (i, raw) in keys.iter().enumerate() {
         let all = key_purges(raw, &groups, *soft).map_err(|e| e.in_field("keys", i, raw))?;
         let able: Vec<Purge> = all.into_iter().filter(|p| key_group_able(config, p)).collect();
@@ -108,7 +107,7 @@ pub fn confirm_for(config: &Config, request: &PurgeRequest) -> Result<Confirm, A
 /// its kind and a printable, shortened copy of what was sent.
 pub fn labels(config: &Config, request: &PurgeRequest) -> Vec<String> {
     let PurgeRequest { urls, keys, prefixes, hosts, soft, .. } = request;
-    let groups = key_hosts(config).unwrap_or_default();
+    let groups = key_hosts(config);
     let mut out = Vec::new();
     for raw in urls {
         out.push(match Target::parse(raw) {
@@ -142,20 +141,13 @@ pub fn labels(config: &Config, request: &PurgeRequest) -> Vec<String> {
 
 /// Keys are instance-wide (xkey): one purge per instance group, addressed as the group's first
 /// allowed host.
-fn key_hosts(config: &Config) -> Result<Vec<&str>, ApiError> {
-    let mut groups: Vec<(&DiscoveryRule, &str)> = Vec::new();
-    for host in &config.allowed_hosts {
-        let spec = config.discovery_rule(host)?;
-        if !groups.iter().any(|(s, _)| *s == spec) {
-            groups.push((spec, host));
-        }
-    }
-    Ok(groups.into_iter().map(|(_, host)| host).collect())
+fn key_hosts(config: &Config) -> Vec<&str> {
+    config.groups().into_iter().map(|(host, _)| host).collect()
 }
 
 /// The rule of `host`'s group, as reports and problems name a group.
 fn group_of(config: &Config, host: &str) -> String {
-    config.discovery_rule(host).map(|rule| format!("{host}={rule}")).unwrap_or_else(|_| host.to_owned())
+    config.discovery_rule(host).map(|rule| rule.group_name(host)).unwrap_or_else(|_| host.to_owned())
 }
 
 /// Whether the group a key purge is addressed to can purge keys.
@@ -178,7 +170,7 @@ fn capable(config: &Config, purge: &Purge) -> Result<(), ItemError> {
 /// The instance groups the keys of `request` are not sent to, because their contract has no
 /// keys: each (key, group) named in the report (nothing is sent there).
 pub fn skipped_groups(config: &Config, request: &PurgeRequest) -> Vec<SkippedGroup> {
-    let groups = key_hosts(config).unwrap_or_default();
+    let groups = key_hosts(config);
     let mut skipped = Vec::new();
     for raw in &request.keys {
         for purge in key_purges(raw, &groups, request.soft).unwrap_or_default() {
