@@ -13,6 +13,7 @@
 //! completion is conditional on its owner still holding the lease.
 
 use crate::api::Replay;
+use crate::config::Config;
 use crate::delivery::Limits;
 use crate::plan::{Confirm, Plan};
 use crate::purge::{Purge, PurgeError};
@@ -36,6 +37,12 @@ fn worst_case_ms(plan: &Plan, limits: &Limits) -> u64 {
     let longest_job = plan.jobs.iter().map(|j| j.requests.len() as u64).max().unwrap_or(0);
     let waves = plan.jobs.len().div_ceil(plan.concurrency.max(1)) as u64;
     waves * longest_job * per_request
+}
+
+/// When a lease taken `now` on `plan`, run under `limits`, runs out: its [`deadline_ms`] under
+/// `FAN_OUT_DEADLINE_MS`, plus `LEASE_MARGIN_MS`.
+pub fn lease_until_for(now: i64, plan: &Plan, limits: &Limits, config: &Config) -> i64 {
+    lease_until(now, deadline_ms(plan, limits, config.fan_out_deadline_ms), config.lease_margin_ms)
 }
 
 /// When a lease taken `now` on a fan-out of `deadline_ms` runs out.

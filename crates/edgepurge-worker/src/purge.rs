@@ -55,21 +55,24 @@ pub async fn endpoint(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tr
             if !wants_stream {
                 return json(&report, report.status.http_status());
             }
-            let headers = Headers::new();
-            headers.set("content-type", "application/x-ndjson").map_err(internal)?;
             let line = ndjson(&PurgeEvent::Done(report));
-            return Ok(Response::from_bytes(line).map_err(internal)?.with_headers(headers));
+            return Ok(Response::from_bytes(line).map_err(internal)?.with_headers(ndjson_headers()?));
         }
     };
     if !wants_stream {
         let report = run(ctx, base, prepared).await?;
         return json(&report, report.status.http_status());
     }
+    let body = live(ctx, base, prepared).map(Ok::<Vec<u8>, worker::Error>);
+    Ok(Response::from_stream(body).map_err(internal)?.with_headers(ndjson_headers()?))
+}
+
+/// The headers of a purge answered as NDJSON, live or (asked again) its one `done` line.
+fn ndjson_headers() -> Result<Headers, ApiError> {
     let headers = Headers::new();
     headers.set("content-type", "application/x-ndjson").map_err(internal)?;
     headers.set("cache-control", "no-store").map_err(internal)?;
-    let body = live(ctx, base, prepared).map(Ok::<Vec<u8>, worker::Error>);
-    Ok(Response::from_stream(body).map_err(internal)?.with_headers(headers))
+    Ok(headers)
 }
 
 /// A purge that passed every check and is in the history: its plan, who asked, and its
@@ -326,8 +329,7 @@ pub async fn start(
         // The lease: by when this fan-out will have ended, plus the margin; past it, the cron
         // runs the purge again (`core::lease`).
         let limits = Limits::for_plan(&base.config, &plan, budget);
-        let deadline = lease::deadline_ms(&plan, &limits, base.config.fan_out_deadline_ms);
-        let lease_until = lease::lease_until(base.now, deadline, base.config.lease_margin_ms);
+        let lease_until = lease::lease_until_for(base.now, &plan, &limits, &base.config);
         let owner = lease_owner();
         let entry = HistoryRecord {
             at: base.now,
@@ -350,20 +352,23 @@ pub async fn start(
         let sockets = Sockets::default();
         sockets.open_early(&plan, &early);
         let written = base.store.record_within(&entry, &key, limit, keyed.as_ref()).await;
-        let (n, entry) = match (written, &keyed) {
-            (Ok(written), _) => written,
-            // The batch fails on a key another request under it remembered meanwhile: that one
-            // is the purge, this one is it again.
-            (Err(e), Some(k)) if base.store.remembered(person_id, &k.key).await.ok().flatten().is_some() => {
-                worker::console_log!("a concurrent request under the same Idempotency-Key won: {}", e.detail);
-                let remembered = base.store.remembered(person_id, &k.key).await?;
-                let window = base.config.idempotency_window_ms;
-                return match idempotency::decide(remembered.as_ref(), &k.fingerprint, base.now, window)? {
-                    Decision::Again(entry) => Ok(Started::Again(entry)),
-                    Decision::Fresh => Err(internal("the Idempotency-Key was remembered and forgotten at once")),
+        let (n, entry) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                // The batch fails on a key another request under it remembered meanwhile: that
+                // one is the purge, this one is it again.
+                let raced = match &keyed {
+                    Some(k) => base.store.remembered(person_id, &k.key).await.ok().flatten().map(|r| (k, r)),
+                    None => None,
                 };
-            }
-            (Err(e), _) => {
+                if let Some((k, remembered)) = raced {
+                    worker::console_log!("a concurrent request under the same Idempotency-Key won: {}", e.detail);
+                    let window = base.config.idempotency_window_ms;
+                    return match idempotency::decide(Some(&remembered), &k.fingerprint, base.now, window)? {
+                        Decision::Again(entry) => Ok(Started::Again(entry)),
+                        Decision::Fresh => Err(internal("the Idempotency-Key was remembered and forgotten at once")),
+                    };
+                }
                 worker::console_error!("history write-ahead failed, nothing sent: {}", e.detail);
                 return Err(ApiError::new(
                     ErrorKind::AuditUnavailable,

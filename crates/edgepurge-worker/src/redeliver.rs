@@ -20,7 +20,9 @@ use edgepurge_core::api::DeliveryStatus;
 use edgepurge_core::config::Config;
 use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
 use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::Purge;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
+use edgepurge_core::target::Target;
 use edgepurge_core::ApiError;
 use std::rc::Rc;
 
@@ -122,17 +124,15 @@ async fn recover(
 ) -> Result<bool, ApiError> {
     let (purges, confirm) = lease::from_replay(&expired.replay()?)
         .map_err(|e| ApiError::bad_request(format!("entry {}: its replay does not read: {e}", expired.id)))?;
-    let hosts = purges.iter().map(|p| p.host().to_owned()).chain(confirm.named.iter().map(|t| t.host().to_owned()));
-    let hosts: Vec<String> = hosts.collect();
-    let instances = resolver.resolve_hosts(hosts.iter().map(String::as_str)).await?;
+    let hosts = purges.iter().map(Purge::host).chain(confirm.named.iter().map(Target::host));
+    let instances = resolver.resolve_hosts(hosts).await?;
     // Not traced request by request: this run's redeliveries are, and span ids are per plan.
     let plan = Plan::confirming(purges, &instances, &config.purge_token, config.concurrency, &confirm)?;
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
     let limits = fan_out_limits(config, &plan, budget);
     let owner = lease_owner();
-    let deadline = lease::deadline_ms(&plan, &limits, config.fan_out_deadline_ms);
-    let until = lease::lease_until(now, deadline, config.lease_margin_ms);
+    let until = lease::lease_until_for(now, &plan, &limits, config);
     if !store.take_over(expired, until, &owner).await? {
         return Ok(false);
     }

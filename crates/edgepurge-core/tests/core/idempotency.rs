@@ -4,6 +4,7 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+use super::redelivery::row;
 use edgepurge_core::api::{HistoryEntry, HistoryKind, HistoryStatus, Outcome, PurgeRequest, PurgeResult};
 use edgepurge_core::history::MAX_RESULTS;
 use edgepurge_core::idempotency::{decide, fingerprint, key, report_of, Decision, Remembered};
@@ -51,19 +52,11 @@ fn a_key_within_its_window_is_the_same_purge_or_a_422() {
 }
 
 fn entry(status: HistoryStatus, rows: usize) -> HistoryEntry {
-    let row = |i: usize| PurgeResult {
+    let numbered = |i: usize| PurgeResult {
         url: format!("https://a.example/{i}"),
         instance: format!("10.0.0.{}:80", i % 3 + 1),
-        outcome: if i == 0 { Outcome::Failed } else { Outcome::Purged },
         http_status: Some(200),
-        error: None,
-        retryable: false,
-        elapsed_ms: Some(3),
-        started_ms: None,
-        attempts: 1,
-        pending: false,
-        confirm: None,
-        done_hard: false,
+        ..row(if i == 0 { Outcome::Failed } else { Outcome::Purged }, false, None)
     };
     HistoryEntry {
         id: 7,
@@ -74,7 +67,7 @@ fn entry(status: HistoryStatus, rows: usize) -> HistoryEntry {
         status,
         http_status: 207,
         detail: None,
-        results: (0..rows).map(row).collect(),
+        results: (0..rows).map(numbered).collect(),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
         kind: HistoryKind::Purge,
         recovered: false,

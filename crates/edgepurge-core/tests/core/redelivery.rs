@@ -27,7 +27,8 @@ fn due(url: &str, instance: &str, attempts: u32) -> Delivery {
     }
 }
 
-fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResult {
+/// A report row of `outcome` (one attempt, 3 ms), for the tests that read rows back.
+pub fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResult {
     PurgeResult {
         url: "https://www.example.com/a".into(),
         instance: "10.0.0.1:80".into(),
