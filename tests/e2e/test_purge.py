@@ -156,6 +156,11 @@ class CdnTestCase(unittest.TestCase):
         for key in ("type", "title", "detail"):
             self.assertIsInstance(body[key], str)
 
+    def newest_history_id(self):
+        status, _, page = api("GET", "/api/history?limit=1", content_type=None)
+        self.assertEqual(status, 200, page)
+        return page["entries"][0]["id"] if page["entries"] else 0
+
 
 class PurgeApi(CdnTestCase):
     def test_purge_reaches_every_instance_and_the_next_fetch_is_a_miss(self):
@@ -965,11 +970,6 @@ class Hardening(CdnTestCase):
                 return entries
             before = page["next_before"]
 
-    def newest_history_id(self):
-        status, _, page = api("GET", "/api/history?limit=1", content_type=None)
-        self.assertEqual(status, 200, page)
-        return page["entries"][0]["id"] if page["entries"] else 0
-
     def test_a_valid_purge_over_the_limit_is_refused_after_planning_and_sends_nothing(self):
         # The limit is counted in the D1 batch that writes the history entry: the request over it
         # was validated and planned, yet no PURGE leaves for it.
@@ -1747,6 +1747,103 @@ def wait_for_delivery(test, url, instance, status, timeout=40):
             return found[0]
         time.sleep(1)
     test.fail(f"delivery of {url} to {instance} never became {status}: {deliveries_for(url)}")
+
+
+class StoreWrites(CdnTestCase):
+    """D1 as production meters it: a purge's statements and rows written do not grow with its
+    items (the store's own counters, on the purge's trace), the free plan's 50 statements an
+    invocation are enough, and old rows are forgotten by the cron."""
+
+    def store_usage(self, trace_id):
+        """The store's counters on the purge's root span (set once its entry is completed)."""
+        deadline = time.monotonic() + 15
+        while True:
+            roots = [s for s in trace_spans(trace_id, 1) if s["name"] == "POST /api/purge"]
+            if roots or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(len(roots), 1, "the purge's root span")
+        attrs = roots[0]["attributes"]
+        return attrs["edgepurge.d1.statements"], attrs["edgepurge.d1.rows_written"]
+
+    def purge_wide(self, n):
+        paths = [new_page() for _ in range(n)]
+        urls = [f"https://{WIDE_SITE}{p}" for p in paths]
+        status, _, report = api("POST", "/api/purge", {"urls": urls})
+        self.assertEqual(status, 200, report)
+        self.assertEqual((report["summary"]["total"], report["summary"]["failed"]), (n * 15, 0), report["summary"])
+        self.assertEqual(report["plan"]["instances"], 15)
+        entry = completed_entry(self, paths[0])
+        self.assertEqual(entry["status"], "purged", entry)
+        return urls, report
+
+    def test_a_purge_of_100_urls_to_15_instances_costs_a_handful_of_statements_and_rows(self):
+        urls, report = self.purge_wide(100)
+        statements, rows = self.store_usage(report["trace_id"])
+        print(f"\n  100 URLs x 15 instances: {statements} D1 statements, {rows} rows written", file=sys.stderr)
+        # One row per pair was 1,500 statements and 1,500 rows; now the write-ahead batch, the
+        # completion batch (the entry, one statement of 15 hourly rollups) and the reads.
+        self.assertLessEqual(statements, 10)
+        self.assertLessEqual(rows, 50)
+        self.assertGreaterEqual(rows, 15, "the counters count: at least the 15 rollups were written")
+        # The rollups are what the Instances page reads: each instance's last purge is one of
+        # these, and its figures count all hundred.
+        status, _, body = api("GET", "/api/instances", content_type=None)
+        self.assertEqual(status, 200, body)
+        wide = [h for h in body["hosts"] if h["host"] == WIDE_SITE][0]
+        last = {e["instance"]: e for e in wide["last"]}
+        stats = {s["instance"]: s for s in body["stats"]}
+        for inst in CDN.wide_instances:
+            self.assertIn(last[inst]["url"], urls, last[inst])
+            self.assertEqual(last[inst]["outcome"], "not_cached", last[inst])
+            self.assertGreaterEqual(stats[inst]["requests"], 100, stats[inst])
+            self.assertIsNotNone(stats[inst]["p95_ms"], stats[inst])
+
+    def test_with_the_free_plans_50_statements_a_15_instance_purge_completes(self):
+        CDN.restart_worker(D1_STATEMENT_BUDGET="50")
+        try:
+            # 20 URLs x 15 instances: 300 pairs, a statement each when results were rows.
+            _, report = self.purge_wide(20)
+            statements, _ = self.store_usage(report["trace_id"])
+            self.assertLessEqual(statements, 50)
+            # The cron's pass fits too (its prunes, takeovers and redeliveries): its trace is not
+            # failed, and it counted its statements.
+            seen = {s["span_id"] for s in CDN.otlp_get("spans") if s["name"] == "redelivery"}
+            CDN.run_scheduled()
+            deadline = time.monotonic() + 15
+            while True:
+                runs = [s for s in CDN.otlp_get("spans") if s["name"] == "redelivery" and s["span_id"] not in seen]
+                if runs or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(len(runs), 1)
+            self.assertNotEqual(runs[0]["status"]["code"], 2, runs[0]["status"])
+            self.assertLessEqual(runs[0]["attributes"]["edgepurge.d1.statements"], 50)
+        finally:
+            CDN.restart_worker(D1_STATEMENT_BUDGET=None)
+
+    def test_the_cron_forgets_rows_past_the_retention_but_each_instances_last_purge(self):
+        # Rows of an entry that exists (deliveries reference it).
+        self.assertEqual(api("POST", "/api/purge", {"urls": [f"https://{SITE}{new_page()}"]})[0], 200)
+        entry = self.newest_history_id()
+        now_hour = int(time.time() // 3600)
+        old = now_hour - 24 * 91  # RETENTION_DAYS is 90
+        row = "INSERT INTO instance_hours (instance, hour, requests, failed, timed, elapsed_sum, last_purge_id, " \
+              "last_at, last_url, last_outcome) VALUES ('{}', {}, 1, 0, 0, 0, " + str(entry) + ", 0, 'https://x/', 'purged')"
+        CDN.d1(";".join([row.format("retired:80", old), row.format("retired:80", old - 1),
+                         row.format("busy:80", now_hour), row.format("busy:80", old)]))
+        delivery = "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at) " \
+                   "VALUES (" + str(entry) + ", 'https://retention/', '{}', '{}', 1, 0, {}, {})"
+        long_ago, not_due = old * 3600 * 1000, (now_hour + 24) * 3600 * 1000
+        CDN.d1(";".join([delivery.format("a", "delivered", 0, long_ago), delivery.format("b", "abandoned", 0, long_ago),
+                         delivery.format("c", "pending", not_due, long_ago)]))
+        CDN.run_scheduled()
+        hours = CDN.d1("SELECT instance, hour FROM instance_hours WHERE instance IN ('retired:80', 'busy:80') "
+                       "ORDER BY instance, hour")
+        # A retired instance keeps its newest row (its last purge); a busy one its recent hour.
+        self.assertEqual([(h["instance"], h["hour"]) for h in hours], [("busy:80", now_hour), ("retired:80", old)])
+        left = CDN.d1("SELECT instance, status FROM deliveries WHERE url = 'https://retention/'")
+        self.assertEqual(left, [{"instance": "c", "status": "pending"}], "a pending delivery is never forgotten")
 
 
 class Faults(CdnTestCase):

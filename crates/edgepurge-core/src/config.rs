@@ -118,6 +118,11 @@ pub struct Config {
     pub idempotency_window_ms: u32,
     /// How long a fan-out may run (the platform's limit on the path it runs on), in milliseconds.
     pub fan_out_deadline_ms: u32,
+    /// Store statements one invocation may run (`crate::writes::Usage`): the platform's limit
+    /// on queries per invocation.
+    pub d1_statement_budget: u32,
+    /// Days the per-instance hourly figures and finished deliveries are kept.
+    pub retention_days: u32,
     /// Purge requests per caller per minute.
     pub rate_limit_per_minute: u32,
     /// Requests to the other authenticated routes per caller per minute.
@@ -408,6 +413,9 @@ impl Config {
             // take a running purge over (`crate::lease`).
             lease_margin_ms: number("LEASE_MARGIN_MS", 30_000, 0, 3_600_000)?,
             fan_out_deadline_ms: number("FAN_OUT_DEADLINE_MS", 25_000, 100, 900_000)?,
+            // D1 allows 1,000 queries per invocation on the paid plan, 50 on the free plan.
+            d1_statement_budget: number("D1_STATEMENT_BUDGET", 1000, 10, 1_000_000)?,
+            retention_days: number("RETENTION_DAYS", 90, 1, 36_500)?,
             idempotency_window_ms: number(
                 "IDEMPOTENCY_WINDOW_MS",
                 crate::idempotency::DEFAULT_WINDOW_MS,

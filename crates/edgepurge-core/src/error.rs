@@ -50,6 +50,8 @@ pub enum ErrorKind {
     DiscoveryUnavailable,
     /// 503: the history could not record the purge before it starts, so nothing was sent.
     AuditUnavailable,
+    /// 503: this invocation has run as many store statements as `D1_STATEMENT_BUDGET` allows.
+    StoreBudget,
 }
 
 impl ErrorKind {
@@ -80,11 +82,12 @@ impl ErrorKind {
             AuditUnavailable => {
                 (503, "audit-unavailable", "History unavailable: nothing was purged", ErrorSource::Config, true)
             }
+            StoreBudget => (503, "store-budget", "Store statement budget spent", ErrorSource::Config, true),
         }
     }
 
     /// Every kind, in the order of their status codes' first appearance above.
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::BadRequest,
         ErrorKind::Unauthorized,
         ErrorKind::HostNotAllowed,
@@ -104,6 +107,7 @@ impl ErrorKind {
         ErrorKind::DiscoveryFailed,
         ErrorKind::DiscoveryUnavailable,
         ErrorKind::AuditUnavailable,
+        ErrorKind::StoreBudget,
     ];
 
     /// The HTTP status code of this kind.

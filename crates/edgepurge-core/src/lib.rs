@@ -17,6 +17,8 @@
 //!    retries, reconnects, skips), classifying each answer once ([`outcome::classify`]);
 //!    [`report::ReportBuilder`] builds the [`api::PurgeReport`] the caller sees.
 //! 7. [`retry::RedeliveryPolicy`] decides what happens to what failed, in the background.
+//! 8. [`stats::rollups_of`] turns the results into one hourly rollup per instance, and
+//!    [`writes`] keeps the store's statements few and within the invocation's budget.
 //!
 //! Only [`api`] is serialised: it is the one contract between the worker and the console.
 #![deny(missing_docs)]
@@ -53,5 +55,6 @@ pub mod stats;
 pub mod target;
 pub mod trace;
 pub mod verify;
+pub mod writes;
 
 pub use error::{ApiError, ErrorSource};

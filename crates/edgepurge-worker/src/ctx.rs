@@ -56,7 +56,9 @@ pub struct Base {
 
 impl Base {
     pub fn open(env: &Env) -> Result<Base, ApiError> {
-        Ok(Base { config: load_config(env)?, store: Store::open(env)?, shards: Shards::from_env(env), now: now_ms() })
+        let config = load_config(env)?;
+        let store = Store::open(env, config.d1_statement_budget)?;
+        Ok(Base { config, store, shards: Shards::from_env(env), now: now_ms() })
     }
 }
 

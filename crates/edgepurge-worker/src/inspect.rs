@@ -16,7 +16,7 @@ use edgepurge_core::auth::Action;
 use edgepurge_core::check;
 use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::Plan;
-use edgepurge_core::stats::{instance_stats, WINDOW_MS};
+use edgepurge_core::stats::{instance_stats, window_start_hour};
 use edgepurge_core::target::{printable, Target};
 use edgepurge_core::verify::verify_result;
 use edgepurge_core::ApiError;
@@ -75,8 +75,10 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             skipped,
         });
     }
+    // The figures of every instance found, from their hourly rollups (24 rows each at most).
     let now = crate::ctx::now_ms();
-    let stats = instance_stats(&store.samples_since(now - WINDOW_MS).await?, now);
+    let found: Vec<String> = hosts.iter().flat_map(|h| h.instances.iter().cloned()).collect();
+    let stats = instance_stats(&store.rollups_since(&found, window_start_hour(now)).await?, now);
     json(&InstancesReply { hosts, stats }, 200)
 }
 

@@ -143,7 +143,7 @@ async fn refresh_latencies(base: &Base) {
     if !due {
         return;
     }
-    match base.store.typical_latencies(base.now - stats::LATENCY_WINDOW_MS).await {
+    match base.store.typical_latencies(stats::latency_since_hour(base.now)).await {
         Ok(map) => LATENCIES.with(|l| l.borrow_mut().1 = map),
         Err(e) => worker::console_error!("reading the instances' typical times failed: {}", e.detail),
     }
@@ -567,7 +567,8 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
 
 /// What is left after the reply: the history entry's completion, when nothing was queued (the
 /// report promised nothing that depends on it; a failure leaves the entry `running` and is
-/// logged and traced), and the instances' typical times when due.
+/// logged and traced), and the instances' typical times when due. The trace then gets what the
+/// invocation ran on the store.
 async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Completion>) {
     if let Some(completion) = completion {
         if let Some(why) = not_completed(prepared, base.store.complete(prepared.entry, base.now, &completion).await) {
@@ -576,6 +577,7 @@ async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Com
         }
     }
     refresh_latencies(base).await;
+    prepared.tracer.store_usage(base.store.usage());
 }
 
 /// Why a completion did not complete the entry, if it did not: the write failed, or the cron

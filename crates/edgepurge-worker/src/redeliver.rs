@@ -22,12 +22,16 @@ use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
+use edgepurge_core::stats;
 use edgepurge_core::target::Target;
 use edgepurge_core::ApiError;
 use std::rc::Rc;
 
 /// Deliveries handled per run; the rest wait for the next tick.
 const BATCH: u32 = 200;
+
+/// Old rows of each kind one cron run forgets at most (`RETENTION_DAYS`).
+const PRUNE_PER_RUN: u32 = 10_000;
 
 /// What one pass did.
 pub struct Pass {
@@ -48,17 +52,27 @@ impl Pass {
 /// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows and
 /// `Idempotency-Key`s past their window).
 pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
-    let Base { config, store, shards, now } = Base::open(env)?;
+    let base = Base::open(env)?;
+    let pass = one_pass(&base, tracer).await;
+    tracer.store_usage(base.store.usage());
+    pass
+}
+
+async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
+    let (config, store, shards, now) = (&*base.config, &base.store, base.shards.as_ref(), base.now);
     store.prune_rate_limits(now).await?;
     store.prune_idempotency(now - i64::from(config.idempotency_window_ms)).await?;
+    let retention_ms = i64::from(config.retention_days) * 86_400_000;
+    store.prune_old(stats::hour(now - retention_ms), now - retention_ms, PRUNE_PER_RUN).await?;
     let policy: RedeliveryPolicy = config.redelivery;
-    let mut resolver = Resolver::new(&config).traced(tracer.clone());
+    let mut resolver = Resolver::new(config).traced(tracer.clone());
     let mut pairs = Vec::new();
     let mut instances = std::collections::BTreeSet::new();
     let mut sending = Vec::new();
+    let mut updates = Vec::new();
     let mut pass = Pass { recovered: 0, attempted: 0, delivered: 0, abandoned: 0 };
     for expired in store.expired_leases(now, TAKEOVERS_PER_RUN).await? {
-        match recover(&config, &store, shards.as_ref(), &mut resolver, &expired, now, tracer).await {
+        match recover(config, store, shards, &mut resolver, &expired, now, tracer).await {
             Ok(true) => pass.recovered += 1,
             Ok(false) => {}
             // Left as it is: the next run tries again (the lease stays run out).
@@ -84,28 +98,31 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
                 sending.push(d);
             }
             Err(update) => {
-                store.update_delivery(d.id, &update, now).await?;
                 pass.count(&update);
+                updates.push((d.id, update));
             }
         }
     }
     if pairs.is_empty() {
+        store.update_deliveries(&updates, now).await?;
         return Ok(pass);
     }
     let mut plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
     plan.trace(&tracer.context, &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
     let sockets = Sockets::default();
-    let builder = collect(&plan, fan_out_limits(&config, &plan, budget), &sockets, shards.as_ref()).await;
+    let builder = collect(&plan, fan_out_limits(config, &plan, budget), &sockets, shards).await;
     tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
     tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
     let report = builder.finish();
     for d in &sending {
         let Some(row) = report.results.iter().find(|r| r.url == d.url && r.instance == d.instance) else { continue };
         let update = policy.after_attempt(d, row, now, random_u32());
-        store.update_delivery(d.id, &update, now).await?;
         pass.count(&update);
+        updates.push((d.id, update));
     }
+    // Every delivery's new state in one statement, however many were due.
+    store.update_deliveries(&updates, now).await?;
     pass.attempted = sending.len();
     Ok(pass)
 }

@@ -15,11 +15,12 @@ use edgepurge_core::idempotency::Remembered;
 use edgepurge_core::limits;
 use edgepurge_core::request::HistoryFilter;
 use edgepurge_core::retry::DeliveryUpdate;
-use edgepurge_core::stats::Sample;
+use edgepurge_core::stats::{self, Last, Rollup, BUCKETS};
+use edgepurge_core::writes::{self, Usage};
 use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Env};
@@ -32,8 +33,10 @@ thread_local! {
 /// The name of the person the bootstrap tokens (`API_TOKENS`) sign in as.
 pub const BOOTSTRAP_ADMIN: &str = "admin";
 
+/// The store, and what this invocation ran on it (one `Store` per invocation).
 pub struct Store {
     db: D1Database,
+    usage: Cell<Usage>,
 }
 
 fn s(v: &str) -> JsValue {
@@ -160,22 +163,103 @@ impl PurgeRow {
     }
 }
 
+/// An `instance_hours` row; its histogram read as one JSON array.
 #[derive(Deserialize)]
-struct LastRow {
-    purge_id: i64,
+struct HourRow {
     instance: String,
-    at: i64,
-    url: String,
-    outcome: String,
+    hour: i64,
+    requests: u64,
+    failed: u64,
+    timed: u64,
+    elapsed_sum: u64,
+    max_ms: Option<u64>,
+    histogram: String,
+    last_purge_id: i64,
+    last_at: i64,
+    last_url: String,
+    last_outcome: String,
 }
 
-#[derive(Deserialize)]
-struct SampleRow {
-    instance: String,
-    at: i64,
-    outcome: String,
-    #[serde(default)]
-    elapsed_ms: Option<u64>,
+impl HourRow {
+    fn rollup(self) -> Result<Rollup, ApiError> {
+        let bad = |what: String| {
+            ApiError::new(ErrorKind::Internal, format!("instance_hours row ({}, {}): {what}", self.instance, self.hour))
+        };
+        let counts: Vec<u64> = serde_json::from_str(&self.histogram).map_err(|e| bad(format!("histogram: {e}")))?;
+        let histogram: [u64; BUCKETS] =
+            counts.try_into().map_err(|c: Vec<u64>| bad(format!("{} histogram buckets", c.len())))?;
+        let outcome = Outcome::parse(&self.last_outcome)
+            .ok_or_else(|| bad(format!("unknown outcome {:?}", self.last_outcome)))?;
+        Ok(Rollup {
+            instance: self.instance,
+            hour: self.hour,
+            requests: self.requests,
+            failed: self.failed,
+            timed: self.timed,
+            elapsed_sum: self.elapsed_sum,
+            max_ms: self.max_ms,
+            histogram,
+            last: Last { entry: self.last_purge_id, at: self.last_at, url: self.last_url, outcome },
+        })
+    }
+}
+
+/// The columns of an `instance_hours` row as [`HourRow`] reads them.
+fn hour_columns() -> String {
+    let buckets = (0..BUCKETS).map(|i| format!("h.h{i}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "h.instance, h.hour, h.requests, h.failed, h.timed, h.elapsed_sum, h.max_ms, json_array({buckets}) AS histogram, \
+         h.last_purge_id, h.last_at, h.last_url, h.last_outcome"
+    )
+}
+
+/// A rollup as one element of the JSON array [`upsert_hours`] reads.
+fn rollup_json(r: &Rollup) -> String {
+    serde_json::json!([
+        r.instance,
+        r.hour,
+        r.requests,
+        r.failed,
+        r.timed,
+        r.elapsed_sum,
+        r.max_ms,
+        r.histogram,
+        r.last.entry,
+        r.last.at,
+        r.last.url,
+        r.last.outcome.as_str()
+    ])
+    .to_string()
+}
+
+/// Adds each rollup of the JSON array `?3` ([`rollup_json`]) to its instance's row for its hour
+/// (creating it), if `guard` holds: one statement for every instance of a purge. The last purge
+/// is replaced by a later one only.
+fn upsert_hours(guard: &str) -> String {
+    let buckets: Vec<String> = (0..BUCKETS).map(|i| format!("h{i}")).collect();
+    let values: Vec<String> = (0..BUCKETS).map(|i| format!("value ->> '$[7][{i}]'")).collect();
+    let sums: Vec<String> = buckets.iter().map(|b| format!("{b} = {b} + excluded.{b}")).collect();
+    let newer = |c: &str| format!("{c} = CASE WHEN excluded.last_at >= last_at THEN excluded.{c} ELSE {c} END");
+    format!(
+        "INSERT INTO instance_hours (instance, hour, requests, failed, timed, elapsed_sum, max_ms, {}, last_purge_id, \
+         last_at, last_url, last_outcome) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, {}, \
+         value ->> 8, value ->> 9, value ->> 10, value ->> 11 FROM json_each(?3) WHERE {guard} \
+         ON CONFLICT (instance, hour) DO UPDATE SET requests = requests + excluded.requests, \
+         failed = failed + excluded.failed, timed = timed + excluded.timed, \
+         elapsed_sum = elapsed_sum + excluded.elapsed_sum, \
+         max_ms = CASE WHEN max_ms IS NULL THEN excluded.max_ms WHEN excluded.max_ms IS NULL THEN max_ms \
+                  ELSE max(max_ms, excluded.max_ms) END, \
+         {}, {}, {}, {}, {}",
+        buckets.join(", "),
+        values.join(", "),
+        sums.join(", "),
+        newer("last_purge_id"),
+        newer("last_url"),
+        newer("last_outcome"),
+        // Last: the conditions above read the old `last_at`.
+        "last_at = max(last_at, excluded.last_at)",
+    )
 }
 
 #[derive(Deserialize)]
@@ -353,11 +437,34 @@ const HIT: &str = "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 
 const FORGET_WINDOWS: &str = "DELETE FROM rate_limits WHERE key = ?1 AND window < ?2";
 
 impl Store {
-    pub fn open(env: &Env) -> Result<Store, ApiError> {
+    /// The `DB` binding, allowed `budget` statements in this invocation (`D1_STATEMENT_BUDGET`).
+    pub fn open(env: &Env, budget: u32) -> Result<Store, ApiError> {
         let db = env.d1("DB").map_err(|e| {
             ApiError::new(ErrorKind::Config, format!("D1 binding DB is missing: {e}")).with_setting("DB")
         })?;
-        Ok(Store { db })
+        Ok(Store { db, usage: Cell::new(Usage::new(budget)) })
+    }
+
+    /// What this invocation ran on the store so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.get()
+    }
+
+    /// Counts `n` statements about to run, or refuses them past the budget.
+    fn take(&self, n: usize, what: &str) -> Result<(), ApiError> {
+        let mut usage = self.usage.get();
+        usage.take(n, what)?;
+        self.usage.set(usage);
+        Ok(())
+    }
+
+    /// Counts the rows a statement wrote, as D1 reports them.
+    fn wrote(&self, result: &D1Result) {
+        if let Ok(Some(meta)) = result.meta() {
+            let mut usage = self.usage.get();
+            usage.wrote(meta.rows_written.unwrap_or(0) as u64);
+            self.usage.set(usage);
+        }
     }
 
     /// `sql` with its arguments bound: one statement, to run alone or in a batch.
@@ -365,8 +472,25 @@ impl Store {
         self.db.prepare(sql).bind(args).map_err(internal)
     }
 
+    /// Runs `sql`, counted.
+    async fn all(&self, sql: &str, args: &[JsValue]) -> Result<D1Result, ApiError> {
+        let stmt = self.stmt(sql, args)?;
+        self.take(1, sql.get(..60).unwrap_or(sql))?;
+        let result = stmt.all().await.map_err(internal)?;
+        self.wrote(&result);
+        Ok(result)
+    }
+
+    /// Runs `statements` as one batch (one transaction), counted: each statement counts.
+    async fn batch(&self, statements: Vec<D1PreparedStatement>, what: &str) -> Result<Vec<D1Result>, ApiError> {
+        self.take(statements.len(), what)?;
+        let results = self.db.batch(statements).await.map_err(internal)?;
+        results.iter().for_each(|r| self.wrote(r));
+        Ok(results)
+    }
+
     async fn rows<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Vec<T>, ApiError> {
-        self.stmt(sql, args)?.all().await.map_err(internal)?.results::<T>().map_err(internal)
+        self.all(sql, args).await?.results::<T>().map_err(internal)
     }
 
     async fn row<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Option<T>, ApiError> {
@@ -374,7 +498,7 @@ impl Store {
     }
 
     async fn run(&self, sql: &str, args: &[JsValue]) -> Result<(), ApiError> {
-        self.stmt(sql, args)?.run().await.map_err(internal)?;
+        self.all(sql, args).await?;
         Ok(())
     }
 
@@ -577,7 +701,7 @@ impl Store {
             )?,
             self.stmt("DELETE FROM sessions WHERE person_id = ?1", &[n(id)])?,
         ];
-        self.db.batch(batch).await.map_err(internal)?;
+        self.batch(batch, "removing a person").await?;
         Ok(true)
     }
 
@@ -630,13 +754,15 @@ impl Store {
                 &[n(k.person_id), s(&k.key), s(&k.fingerprint), n(r.at), s(&lease.owner)],
             )?);
         }
-        let results = self.db.batch(batch).await.map_err(internal)?;
+        let results = self.batch(batch, "a purge's write-ahead").await?;
         let count = first_row::<Count>(&results, 0)?.ok_or_else(|| internal("no count returned"))?;
         Ok((count.count, first_row::<Id>(&results, 2)?.map(|r| r.id)))
     }
 
-    /// Completes entry `id` with a purge's outcome, each (item, instance) result, and the
-    /// deliveries queued for background redelivery, in one D1 batch: all of it or none.
+    /// Completes entry `id` with a purge's outcome, each instance's hourly rollup, and the
+    /// deliveries queued for background redelivery, in one D1 batch: all of it or none. Its
+    /// statements do not grow with the purge: the rollups (one per instance) and the deliveries
+    /// are each one statement over a bound JSON array, another only past a statement's size.
     pub async fn complete(&self, id: i64, at: i64, c: &Completion) -> Result<bool, ApiError> {
         let results_json = serde_json::to_string(&history::bounded_results(&c.results)).map_err(internal)?;
         // Only the lease's owner completes the entry, and only once; the rows below are written
@@ -656,42 +782,24 @@ impl Store {
         let completed_here =
             "EXISTS (SELECT 1 FROM purges WHERE id = ?1 AND lease_owner IS ?2 AND lease_until IS NULL \
                               AND status != 'running')";
-        for row in &c.results {
-            batch.push(self.stmt(
-                &format!(
-                    "INSERT INTO purge_results (purge_id, at, url, instance, outcome, elapsed_ms) \
-                     SELECT ?1, ?3, ?4, ?5, ?6, ?7 WHERE {completed_here}"
-                ),
-                &[
-                    n(id),
-                    s(&c.owner),
-                    n(at),
-                    s(&history::bounded_label(&row.url)),
-                    s(&row.instance),
-                    s(row.outcome.as_str()),
-                    row.elapsed_ms.map_or(JsValue::NULL, |ms| n(i64::try_from(ms).unwrap_or(i64::MAX))),
-                ],
-            )?);
+        let rollups: Vec<String> = stats::rollups_of(&c.results, id, at).iter().map(rollup_json).collect();
+        let upsert = upsert_hours(completed_here);
+        for chunk in writes::json_chunks(&rollups, writes::MAX_CHUNK_BYTES) {
+            batch.push(self.stmt(&upsert, &[n(id), s(&c.owner), s(&chunk)])?);
         }
-        for row in &c.queued {
+        let queued: Vec<String> =
+            c.queued.iter().map(|row| serde_json::json!([row.url, row.instance, row.error]).to_string()).collect();
+        for chunk in writes::json_chunks(&queued, writes::MAX_CHUNK_BYTES) {
             batch.push(self.stmt(
                 &format!(
                     "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, \
-                     last_error) SELECT ?1, ?3, ?4, ?5, 0, ?6, ?7, ?6, ?8 WHERE {completed_here}"
+                     last_error) SELECT ?1, value ->> 0, value ->> 1, ?4, 0, ?5, ?6, ?5, value ->> 2 \
+                     FROM json_each(?3) WHERE {completed_here}"
                 ),
-                &[
-                    n(id),
-                    s(&c.owner),
-                    s(&row.url),
-                    s(&row.instance),
-                    s(DeliveryStatus::Pending.as_str()),
-                    n(at),
-                    n(c.next_at),
-                    opt(row.error.as_deref()),
-                ],
+                &[n(id), s(&c.owner), s(&chunk), s(DeliveryStatus::Pending.as_str()), n(at), n(c.next_at)],
             )?);
         }
-        let results = self.db.batch(batch).await.map_err(internal)?;
+        let results = self.batch(batch, "a purge's completion").await?;
         Ok(first_row::<Id>(&results, 0)?.is_some())
     }
 
@@ -766,58 +874,77 @@ impl Store {
         Ok(HistoryPage { entries, next_before })
     }
 
-    /// Each instance's most recent purge result.
+    /// Each instance's most recent purge: the newest of its hourly rows, one index seek each.
     pub async fn last_purges(&self, instances: &[String]) -> Result<Vec<LastPurge>, ApiError> {
-        // One query for all of them (the newest row of each: rows are written in purge order).
         let names = serde_json::to_string(instances).map_err(internal)?;
-        let rows: Vec<LastRow> = self
+        let rows: Vec<HourRow> = self
             .rows(
-                "SELECT r.purge_id, r.instance, r.at, r.url, r.outcome FROM purge_results r \
-                 JOIN (SELECT MAX(rowid) AS last FROM purge_results \
-                       WHERE instance IN (SELECT value FROM json_each(?1)) GROUP BY instance) m \
-                 ON r.rowid = m.last",
+                &format!(
+                    "SELECT {} FROM json_each(?1) j CROSS JOIN instance_hours h \
+                     WHERE h.instance = j.value \
+                     AND h.hour = (SELECT max(hour) FROM instance_hours WHERE instance = j.value)",
+                    hour_columns()
+                ),
                 &[s(&names)],
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let outcome = Outcome::parse(&r.outcome)
-                .ok_or_else(|| corrupt("purge_results", r.purge_id, format!("unknown outcome {:?}", r.outcome)))?;
-            out.push(LastPurge { instance: r.instance, at: r.at, url: r.url, outcome });
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|r| {
+                let r = r.rollup()?;
+                Ok(LastPurge { instance: r.instance, at: r.last.at, url: r.last.url, outcome: r.last.outcome })
+            })
+            .collect()
     }
 
-    /// Each instance's mean request time over the results recorded since `since` (ms): one
-    /// query, for the fan-out's start order.
-    pub async fn typical_latencies(&self, since: i64) -> Result<BTreeMap<String, u32>, ApiError> {
+    /// Each instance's mean request time over the hours from `since_hour`: one query, for the
+    /// fan-out's start order.
+    pub async fn typical_latencies(&self, since_hour: i64) -> Result<BTreeMap<String, u32>, ApiError> {
         let rows: Vec<LatencyRow> = self
             .rows(
-                // By time first (the index of migration 0006): the last minutes, not every
-                // result ever recorded.
-                "SELECT instance, CAST(AVG(elapsed_ms) AS INTEGER) AS ms FROM purge_results \
-                 INDEXED BY purge_results_at WHERE at > ?1 AND elapsed_ms IS NOT NULL GROUP BY instance LIMIT 100000",
-                &[n(since)],
+                "SELECT instance, sum(elapsed_sum) / sum(timed) AS ms FROM instance_hours \
+                 WHERE hour >= ?1 AND timed > 0 GROUP BY instance LIMIT 100000",
+                &[n(since_hour)],
             )
             .await?;
         Ok(rows.into_iter().map(|r| (r.instance, u32::try_from(r.ms.max(0)).unwrap_or(u32::MAX))).collect())
     }
 
-    /// Every result recorded since `since` (ms), for the Instances page's figures: one query.
-    pub async fn samples_since(&self, since: i64) -> Result<Vec<Sample>, ApiError> {
-        let rows: Vec<SampleRow> = self
+    /// The hourly rollups of `instances` from `since_hour`, for the Instances page's figures:
+    /// one query, reading at most 24 rows an instance however long the history.
+    pub async fn rollups_since(&self, instances: &[String], since_hour: i64) -> Result<Vec<Rollup>, ApiError> {
+        let names = serde_json::to_string(instances).map_err(internal)?;
+        let rows: Vec<HourRow> = self
             .rows(
-                "SELECT instance, at, outcome, elapsed_ms FROM purge_results WHERE at > ?1 ORDER BY at LIMIT 200000",
-                &[n(since)],
+                &format!(
+                    "SELECT {} FROM json_each(?1) j CROSS JOIN instance_hours h \
+                     WHERE h.instance = j.value AND h.hour >= ?2",
+                    hour_columns()
+                ),
+                &[s(&names), n(since_hour)],
             )
             .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| {
-                let outcome = Outcome::parse(&r.outcome)?;
-                Some(Sample { instance: r.instance, at: r.at, outcome, elapsed_ms: r.elapsed_ms })
-            })
-            .collect())
+        rows.into_iter().map(HourRow::rollup).collect()
+    }
+
+    /// Forgets hourly rollups before `before_hour` (each instance's newest row stays: it holds
+    /// its last purge) and finished deliveries last updated before `before` (ms), at most
+    /// `limit` rows of each per call; one batch.
+    pub async fn prune_old(&self, before_hour: i64, before: i64, limit: u32) -> Result<(), ApiError> {
+        let batch = vec![
+            self.stmt(
+                "DELETE FROM instance_hours WHERE (instance, hour) IN (SELECT instance, hour FROM instance_hours o \
+                 WHERE hour < ?1 AND hour < (SELECT max(hour) FROM instance_hours WHERE instance = o.instance) \
+                 LIMIT ?2)",
+                &[n(before_hour), n(limit.into())],
+            )?,
+            self.stmt(
+                "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE status != ?1 \
+                 AND updated_at < ?2 LIMIT ?3)",
+                &[s(DeliveryStatus::Pending.as_str()), n(before), n(limit.into())],
+            )?,
+        ];
+        self.batch(batch, "pruning old rows").await?;
+        Ok(())
     }
 
     // ---- durable redelivery ---------------------------------------------------------------
@@ -833,13 +960,28 @@ impl Store {
         rows.into_iter().map(DeliveryRow::delivery).collect()
     }
 
-    /// Records what became of a delivery.
-    pub async fn update_delivery(&self, id: i64, u: &DeliveryUpdate, now: i64) -> Result<(), ApiError> {
-        self.run(
-            "UPDATE deliveries SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?1",
-            &[n(id), s(u.status.as_str()), n(u.attempts.into()), n(u.next_at), opt(u.last_error.as_deref()), n(now)],
-        )
-        .await
+    /// Records what became of deliveries (by id): one statement over a bound JSON array,
+    /// another only past a statement's size; none for no updates.
+    pub async fn update_deliveries(&self, updates: &[(i64, DeliveryUpdate)], now: i64) -> Result<(), ApiError> {
+        let rows: Vec<String> = updates
+            .iter()
+            .map(|(id, u)| serde_json::json!([id, u.status.as_str(), u.attempts, u.next_at, u.last_error]).to_string())
+            .collect();
+        let batch = writes::json_chunks(&rows, writes::MAX_CHUNK_BYTES)
+            .iter()
+            .map(|chunk| {
+                self.stmt(
+                    "UPDATE deliveries SET status = u.value ->> 1, attempts = u.value ->> 2, \
+                     next_at = u.value ->> 3, last_error = u.value ->> 4, updated_at = ?2 \
+                     FROM json_each(?1) u WHERE deliveries.id = u.value ->> 0",
+                    &[s(chunk), n(now)],
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !batch.is_empty() {
+            self.batch(batch, "recording redeliveries").await?;
+        }
+        Ok(())
     }
 
     /// Counts by status, and the newest deliveries of `status` (all statuses if `None`).

@@ -14,6 +14,7 @@ use crate::shard::Shards;
 use edgepurge_core::api::ExportStatus;
 use edgepurge_core::config::OtelSettings;
 use edgepurge_core::trace::{Kind, Span, SpanId, SpanIds, Trace, TraceContext, TraceId, Value};
+use edgepurge_core::writes::Usage;
 use futures_channel::oneshot;
 use futures_util::future::join_all;
 use std::cell::RefCell;
@@ -131,6 +132,12 @@ impl Tracer {
     }
 
     /// Marks the request's span failed (a refusal, or a purge not fully successful).
+    /// What the invocation ran on the store: its statements and the rows they wrote.
+    pub fn store_usage(&self, usage: Usage) {
+        self.attr("edgepurge.d1.statements", i64::from(usage.statements));
+        self.attr("edgepurge.d1.rows_written", i64::try_from(usage.rows_written).unwrap_or(i64::MAX));
+    }
+
     pub fn fail(&self, why: impl Into<String>) {
         *self.failure.borrow_mut() = Some(why.into());
     }

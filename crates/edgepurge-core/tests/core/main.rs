@@ -41,6 +41,7 @@ mod shard;
 mod stats;
 mod trace;
 mod transport;
+mod writes;
 
 /// A finished request as the delivery state machine reports it.
 pub fn completed(request: usize, reply: Result<Answer, DeliveryError>, elapsed_ms: u64, attempts: u32) -> Completed {
