@@ -14,6 +14,10 @@ Tools, each purging 1 and 100 URLs on all N instances:
 
 Prints the table (min and median wall time, and the median's ratio to the floor), writes it as
 JSON and a PNG chart to .state/bench/, and measures the worker's own overhead at zero latency.
+
+First, the Instances page against history: the p50 of `GET /api/instances` on a fresh store, then
+again with 1,000,000 hourly rows stored (for these instances' past hours and for retired ones),
+written straight into the local D1's SQLite file while the worker is stopped.
 """
 import argparse
 import asyncio
@@ -25,6 +29,7 @@ import json
 import os
 import platform
 import shlex
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -205,6 +210,79 @@ def get_ms(port, path):
     return (time.perf_counter() - start) * 1000, resp.status
 
 
+def get_api_ms(cdn, path):
+    """One authenticated GET of the API through wrangler dev's proxy; its time, ms."""
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", cdn.ports.worker, timeout=30)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {cdn.api_token}"})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    if resp.status != 200:
+        raise RuntimeError(f"GET {path} answered {resp.status}: {body[:200]!r}")
+    return (time.perf_counter() - start) * 1000
+
+
+STORED_ROWS = 1_000_000
+
+
+def seed_hours(cdn, instances, rows=STORED_ROWS):
+    """Writes `rows` hourly rollups into the worker's local D1 (the worker stopped meanwhile):
+    a thousand past hours for each of `instances`, the rest for retired instances, a hundred
+    hours each. Returns the rows the table holds."""
+    cdn.kill_worker()
+    try:
+        files = [f for f in (cdn.state / "wrangler").glob("v3/d1/*/*.sqlite") if f.name != "metadata.sqlite"]
+        if len(files) != 1:
+            raise RuntimeError(f"expected the one local D1 file, found {files}")
+        db = sqlite3.connect(files[0])
+        now_hour = int(time.time() // 3600)
+        def gen():
+            n = 0
+            for inst in instances:
+                for h in range(1, 1001):
+                    yield (inst, now_hour - 24 - h)
+                    n += 1
+            retired = 0
+            while n < rows:
+                for h in range(100):
+                    if n >= rows:
+                        break
+                    yield (f"retired-{retired}:80", now_hour - h)
+                    n += 1
+                retired += 1
+        buckets = ", ".join(f"h{i}" for i in range(25))
+        zeros = ", ".join("1" if i == 12 else "0" for i in range(25))
+        db.executemany(
+            f"INSERT OR IGNORE INTO instance_hours (instance, hour, requests, failed, timed, elapsed_sum, max_ms, "
+            f"{buckets}, last_purge_id, last_at, last_url, last_outcome) "
+            f"VALUES (?, ?, 1, 0, 1, 120, 120, {zeros}, 1, ? * 3600000, 'https://retired/', 'purged')",
+            ((inst, hour, hour) for inst, hour in gen()))
+        db.commit()
+        (total,) = db.execute("SELECT count(*) FROM instance_hours").fetchone()
+        db.close()
+        return total
+    finally:
+        cdn.restart_worker()
+
+
+def instances_page(cdn, instances, runs=200):
+    """p50 of `GET /api/instances` now, then with `STORED_ROWS` hourly rows stored."""
+    def p50():
+        for _ in range(20):  # warm: the isolate, D1, the discovery paths
+            get_api_ms(cdn, "/api/instances")
+        return statistics.median(get_api_ms(cdn, "/api/instances") for _ in range(runs))
+    fresh = p50()
+    stored = seed_hours(cdn, instances)
+    return {"runs": runs, "fresh_p50_ms": fresh, "stored_rows": stored, "stored_p50_ms": p50()}
+
+
+def print_instances_page(page):
+    print(f"GET /api/instances, p50 of {page['runs']}: {page['fresh_p50_ms']:.1f} ms on a fresh store, "
+          f"{page['stored_p50_ms']:.1f} ms with {page['stored_rows']:,} hourly rows stored "
+          f"({page['stored_p50_ms'] - page['fresh_p50_ms']:+.1f} ms)")
+
+
 def runtime_port(cdn):
     """The port where workerd itself serves the worker, behind wrangler dev's proxy (which
     production does not have): the workerd socket, other than the proxy's, that answers
@@ -290,6 +368,8 @@ def main():
     parser.add_argument("--replot", action="store_true", help="only draw the chart again from the last bench.json")
     parser.add_argument("--overhead", action="store_true",
                         help="only the zero-latency overhead and the wasm sizes (printed, no files written)")
+    parser.add_argument("--instances-page", action="store_true",
+                        help="only the Instances page against 1,000,000 stored rows (printed, no files written)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     if args.replot:
@@ -304,6 +384,7 @@ def main():
         "ALLOWED_HOSTS": ", ".join([SITE, "bench-0.test", *(h for h, _ in hosts.values())]),
         "DISCOVERY": f"{discovery}; bench-0.test=static:{direct}; *=dns:{DNS_NAME}:{BENCH_PORTS.varnish}",
         "RATE_LIMIT_PER_MINUTE": "100000",
+        "READ_RATE_LIMIT_PER_MINUTE": "100000",
         "INSTANCE_TIMEOUT_MS": "10000",
     }
     cdn = LocalCDN(ports=BENCH_PORTS, state=ROOT / ".state" / "bench-cdn", extra_vars=extra)
@@ -316,6 +397,11 @@ def main():
         edgepurge(cdn, "bench-0.test", ["https://bench-0.test/warm"], direct.split(","))
         if args.overhead:
             print_overhead(overhead(cdn), sizes())
+            return
+        every_instance = sorted({i for _, addrs in hosts.values() for i in addrs} | set(direct.split(",")))
+        page = instances_page(cdn, every_instance, runs=50 if args.quick else 200)
+        print_instances_page(page)
+        if args.instances_page:
             return
         for n in SIZES:
             host, instances = hosts[n]
@@ -342,7 +428,8 @@ def main():
         cdn.stop()
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = {"date": stamp, "machine": machine(), "round_trips_ms": [RTT_MIN, RTT_MAX],
-           "floor_ms": 2 * RTT_MAX, "results": results, "zero_latency": zero, "wasm": sizes()}
+           "floor_ms": 2 * RTT_MAX, "results": results, "zero_latency": zero, "wasm": sizes(),
+           "instances_page": page}
     (OUT / "bench.json").write_text(json.dumps(out, indent=2))
     chart(results, OUT / "bench.png")
     if args.chart:
@@ -364,6 +451,7 @@ def main():
               f"{r['median_ms'] / r['floor_ms']:.2f} |")
     print()
     print_overhead(zero, out["wasm"])
+    print_instances_page(page)
     print(f"\nwritten: {OUT / 'bench.json'}, {OUT / 'bench.png'}")
     bad = [r for r in results if r["median_ms"] is not None and not r["all_answered"]]
     if bad:
