@@ -505,7 +505,7 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
     def stop_doh(self):
         self._kill("dnsdist")
 
-    def start_worker(self):
+    def start_worker(self, expect_health=200):
         env_sh = ROOT / "scripts/env.sh"
         tls_list = ",".join(self.assets_instances)
         vars_ = {
@@ -559,7 +559,7 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
 
         def healthy():
             status, _, _ = http_get("127.0.0.1", self.ports.worker, "/api/health", timeout=2)
-            return status == 200
+            return status == expect_health
         wait_for("wrangler dev", healthy, 600, proc, log)
 
     def kill_worker(self):
@@ -569,16 +569,17 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
-    def restart_worker(self, **vars_):
+    def restart_worker(self, expect_health=200, **vars_):
         """Starts the worker again on the same persisted local D1 (stopping it first if it runs),
-        with `vars_` set among its settings (a value None removes one set so before)."""
+        with `vars_` set among its settings (a value None removes one set so before), and waits
+        until `/api/health` answers `expect_health` (a broken configuration: 503)."""
         self._kill("worker")
         for name, value in vars_.items():
             if value is None:
                 self.extra_vars.pop(name, None)
             else:
                 self.extra_vars[name] = value
-        self.start_worker()
+        self.start_worker(expect_health)
 
 
 def main():

@@ -36,13 +36,15 @@ def hex_ids_to_base64(export):
     for rs in export.get("resourceSpans", []):
         for ss in rs.get("scopeSpans", []):
             for span in ss.get("spans", []):
-                for key, length in IDS.items():
-                    if key not in span:
-                        continue
-                    value = span[key]
-                    if not (isinstance(value, str) and re.fullmatch(f"[0-9a-f]{{{length}}}", value)):
-                        raise ValueError(f"{key} {value!r} is not {length} lower-case hex digits")
-                    span[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                # A span's ids, and those of the spans it links to.
+                for obj in [span, *span.get("links", [])]:
+                    for key, length in IDS.items():
+                        if key not in obj:
+                            continue
+                        value = obj[key]
+                        if not (isinstance(value, str) and re.fullmatch(f"[0-9a-f]{{{length}}}", value)):
+                            raise ValueError(f"{key} {value!r} is not {length} lower-case hex digits")
+                        obj[key] = base64.b64encode(bytes.fromhex(value)).decode()
     return export
 
 
@@ -86,6 +88,7 @@ class Handler(JsonHandler):
                         "start": s.start_time_unix_nano, "end": s.end_time_unix_nano,
                         "attributes": {kv.key: value_of(kv.value) for kv in s.attributes},
                         "status": {"code": s.status.code, "message": s.status.message}, "service": service,
+                        "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex()} for l in s.links],
                     })
         with LOCK:
             SPANS.extend(received)

@@ -7,8 +7,10 @@ a test that stops a part starts it again.
 
 Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after the setup)
 """
+import hashlib
 import http.client
 import json
+import random
 import re
 import select
 import socket
@@ -1120,6 +1122,67 @@ class Hardening(CdnTestCase):
         status, _, again = api("POST", "/api/people", {"name": person["name"], "role": "editor"})
         self.assertEqual(status, 201, again)
 
+    def test_review_2_finding_3_anonymous_refusals_past_the_budget_write_nothing(self):
+        # 120 refused purges and 120 refused sign-ins from one client: past its quota, each is a
+        # read and no write (the per-client counter stops at the quota instead of counting on).
+        ip = f"203.0.113.{random.randint(100, 250)}"
+        purge = {"Content-Type": "application/json", "CF-Connecting-IP": ip}
+        signin = {"Content-Type": "application/json", "CF-Connecting-IP": ip, "Origin": CDN.api}
+        codes = {"purge": [], "sign-in": []}
+        for _ in range(120):
+            for name, path, body, headers in (("purge", "/api/purge", b'{"urls": ["https://x/"]}', purge),
+                                              ("sign-in", "/api/session", b'{"token": "ep_wrong"}', signin)):
+                req = urllib.request.Request(CDN.api + path, method="POST", data=body, headers=headers)
+                with self.assertRaises(urllib.error.HTTPError) as refused:
+                    urllib.request.urlopen(req, timeout=30)
+                codes[name].append(refused.exception.code)
+        self.assertEqual(set(codes["purge"]), {401})
+        self.assertEqual(set(codes["sign-in"]), {401, 429})
+        counts = CDN.d1(f"SELECT key, window, count FROM rate_limits WHERE key IN ('anonymous:{ip}', 'signin:{ip}')")
+        print(f"\n  120 refused purges and sign-ins from one client: counters {counts}", file=sys.stderr)
+        # REFUSAL_BUDGET_PER_MINUTE (60) / 4 and SIGN_IN_RATE_LIMIT_PER_MINUTE (30): one window
+        # each, or two if the minute turned (the first window's row is then forgotten).
+        for row in counts:
+            self.assertLessEqual(row["count"], 15 if row["key"].startswith("anonymous:") else 30, row)
+        self.assertEqual({r["key"] for r in counts}, {f"anonymous:{ip}", f"signin:{ip}"})
+
+    def test_review_2_finding_4_the_bootstrap_admin_has_no_personal_tokens(self):
+        # Rotating API_TOKENS is the remedy for a leaked bootstrap token: no personal token of the
+        # bootstrap admin may outlive it.
+        status, _, people = api("GET", "/api/people", content_type=None)
+        admin = next(p for p in people if p["name"] == "admin")
+        status, _, problem = api("POST", f"/api/people/{admin['id']}/tokens", {"label": "backdoor"})
+        self.assert_problem(status, "application/problem+json", problem, 409)
+        self.assertIn("API_TOKENS", problem["detail"])
+        # One minted before (as older versions allowed; migration 0011 revokes them) is refused.
+        token = "ep_" + uuid.uuid4().hex
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        CDN.d1("INSERT INTO tokens (person_id, label, hint, hash, created_at) "
+               f"VALUES ({admin['id']}, 'minted before', 'ep_…', '{digest}', 0)")
+        status, _, problem = api("GET", "/api/me", token=token, content_type=None)
+        self.assert_problem(status, "application/problem+json", problem, 401)
+        self.assertEqual(api("GET", "/api/me", content_type=None)[0], 200, "API_TOKENS still sign in")
+
+    def test_review_2_finding_7_a_broken_configuration_fails_health_naming_the_setting(self):
+        # A deploy gated on /api/health must not pass a configuration that cannot purge.
+        CDN.restart_worker(expect_health=503, DISCOVERY="bogus:thing")
+        try:
+            status, ctype, problem = api("GET", "/api/health", token=None, content_type=None)
+            self.assert_problem(status, "application/problem+json", problem, 503)
+            self.assertEqual(problem["type"], "urn:edgepurge:problem:not-ready")
+            self.assertIn("DISCOVERY", problem["detail"] + problem.get("setting", ""))
+            self.assertNotIn(CDN.purge_token, json.dumps(problem))
+            req = urllib.request.Request(CDN.api + "/api/health", method="HEAD")
+            with self.assertRaises(urllib.error.HTTPError) as head:
+                urllib.request.urlopen(req, timeout=30)
+            self.assertEqual(head.exception.code, 503)
+            # What a purge answers with the same configuration.
+            status, _, problem = api("POST", "/api/purge", {"urls": [f"https://{SITE}/"]})
+            self.assertEqual(status, 500, problem)
+        finally:
+            CDN.restart_worker(DISCOVERY=None)
+        self.assertEqual(api("GET", "/api/health", token=None, content_type=None)[0], 200)
+
     def test_finding_7_sign_in_is_rate_limited_per_client(self):
         # SIGN_IN_RATE_LIMIT_PER_MINUTE (30) per client address: guessing tokens is slowed down.
         seen = []
@@ -1700,6 +1763,36 @@ class Tracing(CdnTestCase):
                     self.assertEqual(page["entries"][0]["trace_id"], trace_id)
         self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
 
+    def test_review_2_finding_5_a_callers_trace_is_continued_only_once_authenticated(self):
+        # An anonymous request that names an editor's trace ends up in a trace of its own, linked
+        # to the caller's span, never inside the editor's trace; its refusal row names its own.
+        editor_trace = uuid.uuid4().hex
+        tp = f"00-{editor_trace}-{self.CALLER_SPAN}-01"
+        status, headers, problem = reply_headers("POST", "/api/purge", {"urls": [f"https://{SITE}/x"]},
+                                                 {"Authorization": "Bearer ep_not-a-token", "traceparent": tp})
+        self.assertEqual(status, 401, problem)
+        own = (headers.get("traceparent") or headers.get("Traceparent")).split("-")[1]
+        self.assertNotEqual(own, editor_trace)
+        spans = trace_spans(own, 2)
+        root = next(s for s in spans if s["name"] == "POST /api/purge")
+        self.assertIsNone(root["parent_span_id"])
+        self.assertEqual(root["links"], [{"trace_id": editor_trace, "span_id": self.CALLER_SPAN}])
+        # The editor's own purge under that trace id: its spans are the only ones there.
+        path = new_page()
+        status, _, report = reply_headers("POST", "/api/purge", {"urls": [f"https://{SITE}{path}"]},
+                                          {"Authorization": f"Bearer {CDN.api_token}", "traceparent": tp})
+        self.assertEqual((status, report["trace_id"]), (200, editor_trace), report)
+        roots = [s for s in trace_spans(editor_trace, 5) if s["parent_span_id"] == self.CALLER_SPAN]
+        self.assertEqual([(s["name"], s["attributes"]["http.response.status_code"]) for s in roots],
+                         [("POST /api/purge", 200)], "no anonymous span in the editor's trace")
+        # A caller's "not sampled" flag does not keep a purge out of the collector.
+        unsampled = uuid.uuid4().hex
+        status, _, report = reply_headers("POST", "/api/purge", {"urls": [f"https://{SITE}{new_page()}"]},
+                                          {"Authorization": f"Bearer {CDN.api_token}",
+                                           "traceparent": f"00-{unsampled}-{self.CALLER_SPAN}-00"})
+        self.assertEqual((status, report["trace_id"]), (200, unsampled), report)
+        self.assertTrue(any(s["name"] == "POST /api/purge" for s in trace_spans(unsampled, 1)))
+
     def test_a_failing_or_absent_collector_changes_nothing_and_health_says_so(self):
         CDN.otlp_fail(500)
         try:
@@ -1716,8 +1809,11 @@ class Tracing(CdnTestCase):
                     break
                 time.sleep(0.3)
             self.assertEqual(traces.get("last_ok"), False, health)
-            self.assertIn("HTTP 500", traces.get("last_error", ""), health)
             self.assertGreaterEqual(traces.get("failed", 0), 1)
+            # Why it failed is for authenticated callers only (review 2, finding 6).
+            self.assertNotIn("last_error", traces, health)
+            _, _, health = api("GET", "/api/health", content_type=None)
+            self.assertIn("HTTP 500", health["traces"].get("last_error", ""), health)
         finally:
             CDN.otlp_fail(200)
         CDN._kill("otlp-receiver")

@@ -52,6 +52,8 @@ pub enum ErrorKind {
     AuditUnavailable,
     /// 503: this invocation has run as many store statements as `D1_STATEMENT_BUDGET` allows.
     StoreBudget,
+    /// 503: `GET /api/health` found the worker unable to purge (its configuration does not load).
+    NotReady,
 }
 
 impl ErrorKind {
@@ -83,11 +85,12 @@ impl ErrorKind {
                 (503, "audit-unavailable", "History unavailable: nothing was purged", ErrorSource::Config, true)
             }
             StoreBudget => (503, "store-budget", "Store statement budget spent", ErrorSource::Config, true),
+            NotReady => (503, "not-ready", "Not ready to purge: broken configuration", ErrorSource::Config, false),
         }
     }
 
     /// Every kind, in the order of their status codes' first appearance above.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::BadRequest,
         ErrorKind::Unauthorized,
         ErrorKind::HostNotAllowed,
@@ -108,6 +111,7 @@ impl ErrorKind {
         ErrorKind::DiscoveryUnavailable,
         ErrorKind::AuditUnavailable,
         ErrorKind::StoreBudget,
+        ErrorKind::NotReady,
     ];
 
     /// The HTTP status code of this kind.

@@ -28,11 +28,14 @@ pub fn retry_after_secs(now_ms: i64) -> u32 {
 
 /// The 429 for a caller whose `count`-th request this minute is over `limit`, or `None`.
 pub fn over(count: i64, limit: u32, now_ms: i64, what: &str) -> Option<ApiError> {
-    (count > i64::from(limit)).then(|| {
-        let mut e = ApiError::new(ErrorKind::TooManyRequests, format!("more than {limit} {what} this minute"));
-        e.retry_after_secs = Some(retry_after_secs(now_ms));
-        e
-    })
+    (count > i64::from(limit)).then(|| too_many(limit, now_ms, what))
+}
+
+/// The 429 for a caller already at `limit` this minute.
+pub fn too_many(limit: u32, now_ms: i64, what: &str) -> ApiError {
+    let mut e = ApiError::new(ErrorKind::TooManyRequests, format!("more than {limit} {what} this minute"));
+    e.retry_after_secs = Some(retry_after_secs(now_ms));
+    e
 }
 
 /// Whether a caller's refused request, its `count`-th this minute, goes to the history: while

@@ -10,10 +10,54 @@ use crate::dialect::Support;
 use crate::discovery::Endpoint;
 use crate::outcome::PURGE_COUNT_HEADER;
 use crate::plan::{Job, Plan};
-use crate::trace::{Kind, Span, SpanId, SpanIds};
+use crate::trace::{Kind, Span, SpanId, SpanIds, Value};
 use crate::verify::confirmation;
 
 /// The span of one instance's connection: its first request's start to its last answer.
+/// Request spans a trace keeps at most: past it, the ones that failed and then the slowest are
+/// kept, and each connection span counts its requests left out (`edgepurge.requests.omitted`),
+/// so a purge's trace stays a bounded size (100 URLs to 60 instances is 6,000 requests).
+pub const MAX_REQUEST_SPANS: usize = 500;
+
+/// Characters of an item's label a span keeps (`edgepurge.item`); `edgepurge.item.index` names
+/// the item in full (the report and the history hold its label).
+pub const MAX_SPAN_LABEL_CHARS: usize = 256;
+
+fn span_label(label: &str) -> String {
+    match label.char_indices().nth(MAX_SPAN_LABEL_CHARS) {
+        None => label.to_owned(),
+        Some((cut, _)) => format!("{}…", &label[..cut]),
+    }
+}
+
+/// At most [`MAX_REQUEST_SPANS`] of `requests`, failures first, then the slowest, in their
+/// original order; the count of those left out is added to their connection's span.
+fn bounded_requests(mut requests: Vec<Span>, connections: &mut [Span]) -> Vec<Span> {
+    if requests.len() <= MAX_REQUEST_SPANS {
+        return requests;
+    }
+    let mut order: Vec<usize> = (0..requests.len()).collect();
+    order.sort_by_key(|&i| {
+        let r = &requests[i];
+        (r.error.is_none(), std::cmp::Reverse(r.end_ms - r.start_ms), i)
+    });
+    let mut keep = vec![false; requests.len()];
+    for &i in order.iter().take(MAX_REQUEST_SPANS) {
+        keep[i] = true;
+    }
+    for r in requests.iter().zip(&keep).filter(|(_, kept)| !**kept).map(|(r, _)| r) {
+        if let Some(c) = connections.iter_mut().find(|c| Some(c.id) == r.parent) {
+            match c.attributes.iter_mut().find(|(k, _)| *k == "edgepurge.requests.omitted") {
+                Some((_, Value::Int(n))) => *n += 1,
+                _ => c.attributes.push(("edgepurge.requests.omitted", Value::Int(1))),
+            }
+        }
+    }
+    let mut kept = keep.into_iter();
+    requests.retain(|_| kept.next().unwrap_or(false));
+    requests
+}
+
 fn connection_span(
     job: &Job,
     id: SpanId,
@@ -174,6 +218,7 @@ impl ReportBuilder {
     /// named). Requests that never finished have no span; their rows say why.
     pub fn spans(&self, plan: &Plan, parent: SpanId, ids: &SpanIds) -> Vec<Span> {
         let mut spans = Vec::new();
+        let mut requests = Vec::new();
         for (j, job) in plan.jobs.iter().enumerate() {
             let done: Vec<_> = self
                 .rows
@@ -201,7 +246,8 @@ impl ReportBuilder {
                     timing.ended_at,
                 )
                 .with("http.request.method", "PURGE")
-                .with("edgepurge.item", row.url.clone())
+                .with("edgepurge.item", span_label(&row.url))
+                .with("edgepurge.item.index", t as i64)
                 .with("edgepurge.kind", purge.kind())
                 .with("edgepurge.soft", purge.soft())
                 .with("edgepurge.outcome", row.outcome.as_str())
@@ -217,7 +263,7 @@ impl ReportBuilder {
                     span = span.with("error.type", row.outcome.as_str());
                     span = span.failed(row.error.clone().unwrap_or_else(|| row.outcome.as_str().to_owned()));
                 }
-                spans.push(span);
+                requests.push(span);
                 for (r, c, confirm) in &times.confirms {
                     let (r, c) = (*r, *c);
                     let mut head = Span::new(
@@ -229,7 +275,8 @@ impl ReportBuilder {
                         c.ended_at,
                     )
                     .with("http.request.method", "HEAD")
-                    .with("edgepurge.item", row.url.clone());
+                    .with("edgepurge.item", span_label(&row.url))
+                    .with("edgepurge.item.index", t as i64);
                     if let Some(url) = &confirm.url {
                         head = head.with("url.full", url.clone());
                     }
@@ -247,10 +294,12 @@ impl ReportBuilder {
                             confirm.error.clone().unwrap_or_else(|| "the instance still serves the old copy".into()),
                         );
                     }
-                    spans.push(head);
+                    requests.push(head);
                 }
             }
         }
+        let kept = bounded_requests(requests, &mut spans);
+        spans.extend(kept);
         spans
     }
 

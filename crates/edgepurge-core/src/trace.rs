@@ -59,6 +59,18 @@ impl TraceContext {
     /// 00, or a later version read as 00), else starts `fresh`: an invalid header is ignored,
     /// as the specification says, never refused.
     pub fn from_headers(traceparent: Option<&str>, tracestate: Option<&str>, fresh: TraceId) -> TraceContext {
+        TraceContext::caller(traceparent, tracestate).unwrap_or_else(|| TraceContext::fresh(fresh))
+    }
+
+    /// A trace that starts here.
+    pub fn fresh(trace_id: TraceId) -> TraceContext {
+        TraceContext { trace_id, parent: None, sampled: true, tracestate: None }
+    }
+
+    /// The caller's trace, when `traceparent` is valid. The worker continues it only once the
+    /// caller is authenticated: until then (and for good when it is refused) the request has a
+    /// trace of its own, which links to the caller's.
+    pub fn caller(traceparent: Option<&str>, tracestate: Option<&str>) -> Option<TraceContext> {
         let parsed = traceparent.and_then(|v| {
             let mut parts = v.trim().split('-');
             let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -69,18 +81,15 @@ impl TraceContext {
             let flags = u8::from_str_radix(flags, 16).ok().filter(|_| flags.len() == 2)?;
             Some((TraceId(hex::<16>(trace)?), SpanId(hex::<8>(parent)?), flags & 1 == 1))
         });
-        match parsed {
-            Some((trace_id, parent, sampled)) => TraceContext {
-                trace_id,
-                parent: Some(parent),
-                sampled,
-                tracestate: tracestate
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty() && s.len() <= 512 && s.bytes().all(|b| (b' '..=b'~').contains(&b)))
-                    .map(str::to_owned),
-            },
-            None => TraceContext { trace_id: fresh, parent: None, sampled: true, tracestate: None },
-        }
+        parsed.map(|(trace_id, parent, sampled)| TraceContext {
+            trace_id,
+            parent: Some(parent),
+            sampled,
+            tracestate: tracestate
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 512 && s.bytes().all(|b| (b' '..=b'~').contains(&b)))
+                .map(str::to_owned),
+        })
     }
 
     /// The `traceparent` naming `span` of this trace.
@@ -188,6 +197,8 @@ pub struct Span {
     pub attributes: Vec<(&'static str, Value)>,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// Spans of other traces it is linked to (a refused request's root: the caller's span).
+    pub links: Vec<(TraceId, SpanId)>,
 }
 
 impl Span {
@@ -209,6 +220,7 @@ impl Span {
             end_ms: end_ms.max(start_ms),
             attributes: Vec::new(),
             error: None,
+            links: Vec::new(),
         }
     }
 
@@ -236,14 +248,11 @@ pub struct Trace {
 
 impl Trace {
     /// Whether to export it: always when something failed, else by `ratio` (0.0 to 1.0) against
-    /// the trace id, so every part of a trace decides alike (and the caller's "not sampled"
-    /// flag is honoured for successful ones).
+    /// the trace id, so every part of a trace decides alike. edgepurge's own sampler decides: a
+    /// caller's "not sampled" flag never keeps a purge's trace out of the collector.
     pub fn keep(&self, ratio: f64) -> bool {
         if self.spans.iter().any(|s| s.error.is_some()) {
             return true;
-        }
-        if !self.context.sampled {
-            return false;
         }
         let mut low = [0u8; 8];
         low.copy_from_slice(&self.context.trace_id.0[8..]);
@@ -324,7 +333,16 @@ mod otlp {
         start_time_unix_nano: String,
         end_time_unix_nano: String,
         attributes: Vec<KeyValue>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        links: Vec<Link>,
         status: Status,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Link {
+        trace_id: String,
+        span_id: String,
     }
 
     #[derive(Serialize)]
@@ -380,6 +398,11 @@ mod otlp {
                 start_time_unix_nano: nanos(s.start_ms),
                 end_time_unix_nano: nanos(s.end_ms),
                 attributes: s.attributes.iter().map(|(k, v)| KeyValue::new(k, v)).collect(),
+                links: s
+                    .links
+                    .iter()
+                    .map(|(trace, span)| Link { trace_id: trace.to_string(), span_id: span.to_string() })
+                    .collect(),
                 // STATUS_CODE_OK = 1, STATUS_CODE_ERROR = 2.
                 status: match &s.error {
                     Some(why) => Status { message: Some(why.clone()), code: 2 },

@@ -374,14 +374,16 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             method: "get",
             id: "health",
             tag: "meta",
-            summary: "Whether the worker answers, and its version",
-            description: "Needs no credentials and touches nothing else.",
+            summary: "Whether the worker can purge, and its version",
+            description: "Needs no credentials. Loads and checks the configuration as a purge would: a broken \
+                          one is a 503 problem naming the setting (never a secret's value), so a deploy can be \
+                          gated on it. Why the last trace export failed is shown to authenticated callers only.",
             callers: Callers::Anyone,
             params: vec![],
             body: None,
             example: None,
-            replies: vec![(200, reply("The worker answers", s.reply::<Health>()))],
-            problems: vec![],
+            replies: vec![(200, reply("The worker can purge", s.reply::<Health>()))],
+            problems: vec![503],
         },
         Op {
             path: "/api/openapi.json",
@@ -676,13 +678,14 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             id: "issueToken",
             tag: "people",
             summary: "Issue a token for a person",
-            description: "Admins only. The token is in this reply and nowhere else: only its hash is kept.",
+            description: "Admins only. The token is in this reply and nowhere else: only its hash is kept. \
+                          The bootstrap admin gets none (409): it signs in only with `API_TOKENS`.",
             callers: Callers::Api,
             params: vec![id_param("The person.")],
             body: Some(s.request::<NewToken>()),
             example: Some(json!({ "label": "CMS publish hook" })),
             replies: vec![(201, reply("Issued", s.reply::<IssuedToken>()))],
-            problems: with(&[AUTH, BODY, &[404]]),
+            problems: with(&[AUTH, BODY, &[404, 409]]),
         },
         Op {
             path: "/api/tokens/{id}",

@@ -7,7 +7,7 @@
 use crate::body::{fetch_within, read_capped, Unread, Unsent};
 use crate::js::{object, text};
 use crate::problem::internal;
-use crate::store::Store;
+use crate::store::{Store, BOOTSTRAP_ADMIN};
 use edgepurge_core::access::{self, Jwks, RsaKey};
 use edgepurge_core::api::{Me, Person, Via};
 use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEADER, SESSION_COOKIE};
@@ -69,6 +69,11 @@ pub async fn token_owner(
         return Ok((store.bootstrap_admin(now).await?, None));
     }
     match store.person_by_token_hash(&secret_hash(token)).await? {
+        // The bootstrap admin signs in only with API_TOKENS, so rotating them locks a leaked
+        // one out (migration 0011 revoked the personal tokens it had).
+        Some((person, _)) if person.name == BOOTSTRAP_ADMIN => {
+            Err(unauthorized("the bootstrap admin signs in only with a token of API_TOKENS"))
+        }
         Some((person, id)) => Ok((person, Some(id))),
         None => Err(unauthorized("the token is not valid (unknown or revoked)")),
     }
@@ -116,7 +121,8 @@ async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Re
             return match store.session(&secret_hash(session), now).await? {
                 // A bootstrap session lives only as long as its token is in API_TOKENS.
                 Some(row)
-                    if !row.personal && !row.bootstrap_hash.as_deref().is_some_and(|h| config.is_bootstrap_hash(h)) =>
+                    if !row.personal && !row.bootstrap_hash.as_deref().is_some_and(|h| config.is_bootstrap_hash(h))
+                        || row.personal && row.person.name == BOOTSTRAP_ADMIN =>
                 {
                     Err(unauthorized("the token this session was signed in with is no longer valid: sign in again"))
                 }

@@ -6,7 +6,9 @@ use crate::ctx::{client, ctx, json_body, query, Base, Ctx};
 use crate::problem::{internal, json};
 use crate::random::random32;
 use crate::store::BOOTSTRAP_ADMIN;
-use edgepurge_core::api::{DeliveriesQuery, HistoryQuery, IssuedToken, NewPerson, NewToken, PersonUpdate, SignIn, Via};
+use edgepurge_core::api::{
+    DeliveriesQuery, Health, HistoryQuery, IssuedToken, NewPerson, NewToken, PersonUpdate, SignIn, Via,
+};
 use edgepurge_core::auth::{
     clear_session_cookie, cookie_value, new_secret, secret_hash, session_cookie, token_hint, Action, SESSION_COOKIE,
     TOKEN_PREFIX,
@@ -26,6 +28,21 @@ fn with_cookie(resp: Response, cookie: &str) -> HandlerResult {
     let headers: Headers = resp.headers().clone();
     headers.set("set-cookie", cookie).map_err(internal)?;
     Ok(resp.with_headers(headers))
+}
+
+/// `GET /api/health` (and `HEAD`): 200 when the worker can purge (the configuration loads and
+/// checks as a purge's does, the store is bound), else a 503 problem naming the setting, so a
+/// deploy can be gated on it. The trace export's figures are public; why the last export failed
+/// is shown to authenticated callers only.
+pub async fn health(req: &Request, env: &Env) -> HandlerResult {
+    let Base { config, store, now, .. } = Base::open(env).map_err(|e| ApiError { kind: ErrorKind::NotReady, ..e })?;
+    let mut traces = config.otel.as_ref().map(|_| crate::trace::export_status());
+    if let Some(t) = traces.as_mut().filter(|t| t.last_error.is_some()) {
+        if auth::authenticate(req, &config, &store, now).await.is_err() {
+            t.last_error = None;
+        }
+    }
+    json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces }, 200)
 }
 
 /// `POST /api/session`: exchange a personal token for a session cookie.
@@ -168,8 +185,16 @@ pub async fn issue_token(req: &mut Request, env: &Env, id: &str) -> HandlerResul
     if label.is_empty() || label.len() > 100 || label.chars().any(char::is_control) {
         return Err(ApiError::bad_request("label must be 1 to 100 printable characters"));
     }
-    if store.person(person_id).await?.is_none() {
-        return Err(ApiError::new(ErrorKind::NotFound, format!("no person {person_id}")));
+    match store.person(person_id).await? {
+        None => return Err(ApiError::new(ErrorKind::NotFound, format!("no person {person_id}"))),
+        Some(p) if p.name == BOOTSTRAP_ADMIN => {
+            return Err(ApiError::new(
+                ErrorKind::Conflict,
+                "the bootstrap admin signs in only with API_TOKENS (rotating them must lock a leaked one out): \
+                 add a person of your own for a personal token",
+            ))
+        }
+        Some(_) => {}
     }
     let token = new_secret(TOKEN_PREFIX, &random32()?);
     let info = store.create_token(person_id, label, &token_hint(&token), &secret_hash(&token), now).await?;

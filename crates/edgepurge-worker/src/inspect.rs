@@ -27,6 +27,7 @@ use worker::{Env, Request, Response};
 /// instances in shards as a purge is (the trace's root span counts them).
 pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Response, ApiError> {
     let Ctx { config, .. } = ctx(req, env, Action::Verify).await?;
+    tracer.authenticated();
     let request: VerifyRequest = json_body(req).await?;
     let target = Target::parse(&request.url)
         .map_err(|e| ApiError::bad_request(format!("url: {e}")).with_subject(printable(&request.url)))?;
@@ -87,6 +88,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
 /// shows (`core::check`). Recorded in the history as a check.
 pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response, ApiError> {
     let Ctx { config, store, identity, now } = ctx(req, env, Action::CheckInstances).await?;
+    tracer.authenticated();
     let groups = check::groups(&config);
     let mut resolver = Resolver::new(&config);
     let (mut found, mut errors) = (Vec::new(), Vec::new());

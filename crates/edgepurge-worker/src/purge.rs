@@ -209,11 +209,13 @@ pub async fn identify(base: &Base, req: &Request, tracer: &Tracer) -> Result<Cal
     caller
 }
 
-/// Records authentication's span and who the caller is.
+/// Records authentication's span and who the caller is; an authenticated caller's trace
+/// context is continued from here on.
 pub fn authenticated(tracer: &Tracer, start: u64, caller: &Result<Caller, ApiError>) {
     let span = tracer.child("authenticate", 0, start);
     match caller {
         Ok(Caller { identity, .. }) => {
+            tracer.authenticated();
             tracer.attr("edgepurge.caller", identity.person.name.clone());
             tracer.attr("edgepurge.role", identity.person.role.as_str());
             tracer.attr("edgepurge.via", identity.via.as_str());
@@ -313,7 +315,7 @@ pub async fn start(
             plan.slowest_first(figures);
             plan.jobs.iter().filter(|j| figures.contains_key(&j.instance.key())).count()
         });
-        plan.trace(&tracer.context, &tracer.ids);
+        plan.trace(&tracer.context(), &tracer.ids);
         budget = base.config.instance_budget(resolver.subrequests());
         let early = plan.early_connects(base.shards.is_some());
         let s = plan.summary();
@@ -595,15 +597,16 @@ fn not_completed(prepared: &Prepared, completed: Result<bool, ApiError>) -> Opti
 
 /// Writes a purge attempt refused before the caller was known, within the refusal budget: at
 /// most `REFUSAL_BUDGET_PER_MINUTE` a minute for the whole deployment and a quarter of that for
-/// each client (IPv6: per /64). Over the budget a refusal costs one read and no write.
+/// each client (IPv6: per /64). Over either budget a refusal costs reads and no write.
 async fn record_anonymous(base: &Base, req: &Request, err: &ApiError, tracer: &Tracer) {
     let (store, now, budget) = (&base.store, base.now, base.config.refusal_budget_per_minute);
     let recorded = async {
         if store.peek("refusals", now).await? >= i64::from(budget) {
             return Ok(false);
         }
-        // One client gets a quarter of the budget, so it cannot silence everyone else's refusals.
-        if store.hit(&format!("anonymous:{}", client(req)), now).await? > i64::from((budget / 4).max(1)) {
+        // One client gets a quarter of the budget, so it cannot silence everyone else's refusals;
+        // past it, its refusals write nothing at all (a read, then an upsert whose condition fails).
+        if store.hit_below(&format!("anonymous:{}", client(req)), now, (budget / 4).max(1)).await?.is_none() {
             return Ok(false);
         }
         store.hit("refusals", now).await?;

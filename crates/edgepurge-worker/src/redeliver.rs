@@ -108,7 +108,7 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
         return Ok(pass);
     }
     let mut plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
-    plan.trace(&tracer.context, &tracer.ids);
+    plan.trace(&tracer.context(), &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
     let sockets = Sockets::default();
     let builder = collect(&plan, fan_out_limits(config, &plan, budget), &sockets, shards).await;

@@ -1,10 +1,8 @@
 //! The route table: method and path to handler, and nothing else.
 
-use crate::ctx::load_config;
-use crate::problem::{internal, json};
-use crate::trace::{self, Tracer};
+use crate::problem::internal;
+use crate::trace::Tracer;
 use crate::{compat, console, inspect, purge};
-use edgepurge_core::api::Health;
 use edgepurge_core::compat::CloudflareAction;
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::ApiError;
@@ -47,10 +45,7 @@ pub async fn route(mut req: Request, env: &Env, ctx: &Context, tracer: &Rc<Trace
     }
     let segments: Vec<&str> = path.trim_start_matches("/api/").split('/').collect();
     match (method.clone(), segments.as_slice()) {
-        (Method::Get | Method::Head, ["health"]) => {
-            let traces = load_config(env).ok().filter(|c| c.otel.is_some()).map(|_| trace::export_status());
-            json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces }, 200)
-        }
+        (Method::Get | Method::Head, ["health"]) => console::health(&req, env).await,
         (Method::Post, ["purge"]) => purge::endpoint(req, env, ctx, tracer).await,
         (Method::Post, ["verify"]) => inspect::verify(&mut req, env, tracer).await,
         (Method::Get, ["instances"]) => inspect::instances(&req, env).await,

@@ -1017,12 +1017,31 @@ impl Store {
         Ok(count)
     }
 
+    /// Counts one request by `key` in the current minute if fewer than `limit` were counted;
+    /// returns the count (this one included), or `None` at the limit: a request over it writes
+    /// nothing (the upsert's condition fails), however many come.
+    pub async fn hit_below(&self, key: &str, now: i64, limit: u32) -> Result<Option<i64>, ApiError> {
+        let window = limits::window(now);
+        let row: Option<Count> = self
+            .row(
+                "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (key, window) DO UPDATE SET count = count + 1 WHERE count < ?3 RETURNING count",
+                &[s(key), n(window), n(limit.into())],
+            )
+            .await?;
+        if row.as_ref().is_some_and(|r| r.count == 1) {
+            // First request of a new window for this key: forget its old windows.
+            self.run(FORGET_WINDOWS, &[s(key), n(window)]).await?;
+        }
+        Ok(row.map(|r| r.count))
+    }
+
     /// Counts one request by `key` and refuses it (429) past `limit` a minute; `what` names the
-    /// requests and their setting in the problem.
+    /// requests and their setting in the problem. A refused request writes nothing.
     pub async fn within(&self, key: &str, now: i64, limit: u32, what: &str) -> Result<(), ApiError> {
-        match limits::over(self.hit(key, now).await?, limit, now, what) {
-            Some(e) => Err(e),
-            None => Ok(()),
+        match self.hit_below(key, now, limit).await? {
+            Some(_) => Ok(()),
+            None => Err(limits::too_many(limit, now, what)),
         }
     }
 

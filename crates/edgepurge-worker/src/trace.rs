@@ -43,8 +43,11 @@ pub fn export_status() -> ExportStatus {
 
 /// One request's trace while it is served.
 pub struct Tracer {
-    /// The trace it belongs to.
-    pub context: TraceContext,
+    /// The trace it belongs to: its own until the caller is authenticated, then the caller's.
+    context: RefCell<TraceContext>,
+    /// The caller's `traceparent`, when valid: continued once the caller is authenticated, else
+    /// a link from the request's own root span.
+    caller: Option<TraceContext>,
     /// Where its span ids come from.
     pub ids: SpanIds,
     kind: Kind,
@@ -56,26 +59,28 @@ pub struct Tracer {
 }
 
 impl Tracer {
-    /// The trace of `req`: the caller's, continued, or a new one.
+    /// The trace of `req`: a new one, which continues the caller's (`traceparent`) only once
+    /// [`Tracer::authenticated`] says who is calling.
     pub fn start(req: &Request) -> Rc<Tracer> {
         let header = |name: &str| req.headers().get(name).ok().flatten();
-        Tracer::new(header("traceparent").as_deref(), header("tracestate").as_deref(), Kind::Server)
+        let caller = TraceContext::caller(header("traceparent").as_deref(), header("tracestate").as_deref());
+        Tracer::new(caller, Kind::Server)
     }
 
     /// A new trace for work nobody asked for over HTTP (the redelivery cron).
     pub fn background() -> Rc<Tracer> {
-        Tracer::new(None, None, Kind::Internal)
+        Tracer::new(None, Kind::Internal)
     }
 
-    fn new(traceparent: Option<&str>, tracestate: Option<&str>, kind: Kind) -> Rc<Tracer> {
+    fn new(caller: Option<TraceContext>, kind: Kind) -> Rc<Tracer> {
         let random = random32().unwrap_or([1; 32]);
         let mut trace = [0u8; 16];
         let mut seed = [0u8; 16];
         trace.copy_from_slice(&random[..16]);
         seed.copy_from_slice(&random[16..]);
-        let context = TraceContext::from_headers(traceparent, tracestate, TraceId(trace));
         Rc::new(Tracer {
-            context,
+            context: RefCell::new(TraceContext::fresh(TraceId(trace))),
+            caller,
             ids: SpanIds::new(seed),
             kind,
             start: clock(),
@@ -86,6 +91,20 @@ impl Tracer {
         })
     }
 
+    /// The caller is authenticated: from now on the request belongs to the caller's trace, if
+    /// it sent one. Call it before any span's trace id is handed out (a reply, a `PURGE`'s
+    /// `traceparent`, a history row).
+    pub fn authenticated(&self) {
+        if let Some(caller) = &self.caller {
+            *self.context.borrow_mut() = caller.clone();
+        }
+    }
+
+    /// The trace it belongs to now.
+    pub fn context(&self) -> TraceContext {
+        self.context.borrow().clone()
+    }
+
     /// The request's own span id.
     pub fn root(&self) -> SpanId {
         self.ids.root()
@@ -93,12 +112,12 @@ impl Tracer {
 
     /// The `traceparent` of the request's span, for the reply.
     pub fn traceparent(&self) -> String {
-        self.context.traceparent(self.root())
+        self.context.borrow().traceparent(self.root())
     }
 
     /// The trace id.
     pub fn trace_id(&self) -> String {
-        self.context.trace_id.to_string()
+        self.context.borrow().trace_id.to_string()
     }
 
     /// Records a span.
@@ -169,7 +188,12 @@ pub async fn finish(tracer: Rc<Tracer>, env: Env, name: String) {
     let waits: Vec<_> = tracer.open.borrow_mut().drain(..).collect();
     join_all(waits).await;
     let end = clock();
-    let mut root = Span::new(tracer.root(), tracer.context.parent, &name, tracer.kind, tracer.start, end);
+    let context = tracer.context();
+    let mut root = Span::new(tracer.root(), context.parent, &name, tracer.kind, tracer.start, end);
+    // Not continued (a refused or anonymous request): the caller's span is a link, not a parent.
+    if let Some(caller) = tracer.caller.as_ref().filter(|c| c.trace_id != context.trace_id) {
+        root.links.extend(caller.parent.map(|span| (caller.trace_id, span)));
+    }
     root.attributes.extend(tracer.attributes.borrow().iter().cloned());
     if let Some(why) = tracer.failure.borrow().clone() {
         root = root.failed(why);
@@ -177,7 +201,7 @@ pub async fn finish(tracer: Rc<Tracer>, env: Env, name: String) {
     log_line(&tracer, &root, end);
     let mut spans = vec![root];
     spans.extend(tracer.spans.borrow_mut().drain(..));
-    let trace = Trace { context: tracer.context.clone(), spans };
+    let trace = Trace { context, spans };
     let Ok(config) = load_config(&env) else { return };
     if let Some(otel) = &config.otel {
         if trace.keep(otel.ratio) {

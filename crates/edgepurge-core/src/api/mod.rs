@@ -442,7 +442,8 @@ impl Transport {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// Always `"ok"` when the worker answers.
+    /// `"ok"`: the configuration loads as a purge's would and the store is bound (otherwise the
+    /// answer is a 503 problem naming the setting).
     pub status: String,
     /// The edgepurge version.
     pub version: String,
@@ -465,7 +466,7 @@ pub struct ExportStatus {
     /// Whether the last export worked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_ok: Option<bool>,
-    /// Why the last failed export failed.
+    /// Why the last failed export failed: for authenticated callers only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }

@@ -107,8 +107,30 @@ fn failed_traces_are_always_kept_others_by_ratio() {
     assert!(!ok.keep(0.0));
     let failed = Trace { spans: vec![ok.spans[0].clone().failed("boom")], ..ok.clone() };
     assert!(failed.keep(0.0));
+    // The caller's "not sampled" flag does not drop it: edgepurge's sampler decides.
     let unsampled = Trace { context: TraceContext { sampled: false, ..context }, ..ok };
-    assert!(!unsampled.keep(1.0));
+    assert!(unsampled.keep(1.0));
+    assert!(!unsampled.keep(0.0));
+}
+
+#[test]
+fn the_callers_context_is_read_apart_and_a_link_is_written() {
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let caller = TraceContext::caller(Some(tp), None).unwrap();
+    assert_eq!(caller.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(TraceContext::caller(Some("00-zz-yy-01"), None).is_none());
+    assert!(TraceContext::caller(None, None).is_none());
+    // A refused request's own trace links to the caller's span instead of being its child.
+    let own = TraceContext::fresh(FRESH);
+    let mut root = Span::new(SpanIds::new([2; 16]).root(), None, "POST /api/purge", Kind::Server, 1, 2);
+    root.links.push((caller.trace_id, caller.parent.unwrap()));
+    let json: serde_json::Value =
+        serde_json::from_slice(&Trace { context: own, spans: vec![root] }.otlp_json("edgepurge", "0")).unwrap();
+    let span = &json["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
+    assert_eq!(span["traceId"], FRESH.to_string());
+    assert!(span.get("parentSpanId").is_none());
+    assert_eq!(span["links"][0]["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(span["links"][0]["spanId"], "00f067aa0ba902b7");
 }
 
 #[test]
@@ -154,4 +176,55 @@ fn a_trace_is_written_as_otlp_json() {
         (spans[1]["kind"].clone(), spans[1]["status"].clone()),
         (serde_json::json!(3), serde_json::json!({"message": "timed out", "code": 2}))
     );
+}
+
+#[test]
+fn a_large_purges_trace_keeps_its_failures_and_slowest_requests_within_the_bound() {
+    use edgepurge_core::plan::Plan;
+    use edgepurge_core::purge::Purge;
+    use edgepurge_core::report::{MAX_REQUEST_SPANS, MAX_SPAN_LABEL_CHARS};
+    use edgepurge_core::target::parse_all;
+    use std::collections::BTreeMap;
+    // 100 URLs (one of them very long) to 10 instances: 1,000 requests.
+    let long = format!("https://a.example/{}", "x".repeat(1000));
+    let urls: Vec<String> = std::iter::once(long).chain((1..100).map(|i| format!("https://a.example/{i}"))).collect();
+    let instances: Vec<_> = (1..=10).map(|i| super::addr(&format!("10.0.0.{i}:80"))).collect();
+    let mut by_host = BTreeMap::new();
+    by_host.insert("a.example".to_owned(), instances);
+    let plan = Plan::build(Purge::urls(parse_all(&urls).unwrap(), false), &by_host, &super::token(), 6, false).unwrap();
+    let mut report = ReportBuilder::new(&plan);
+    for (j, job) in plan.jobs.iter().enumerate() {
+        for r in 0..job.requests.len() {
+            // Instance 0's request 7 fails; request times grow with r.
+            let reply = if (j, r) == (0, 7) {
+                Ok(answer_with(500, &[]))
+            } else {
+                Ok(answer_with(200, &[("Purge-Count", "1")]))
+            };
+            let mut done = completed(r, reply, 4, 1);
+            done.timing = Timing { started_at: 1000, ended_at: 1001 + r as u64, connect_ms: None };
+            report.record(&plan, j, &done);
+        }
+    }
+    let ids = SpanIds::new([3; 16]);
+    let spans = report.spans(&plan, ids.root(), &ids);
+    let requests: Vec<&Span> = spans.iter().filter(|s| s.name == "PURGE").collect();
+    assert_eq!(requests.len(), MAX_REQUEST_SPANS);
+    assert!(requests.iter().any(|s| s.error.is_some()), "the failure is kept");
+    let kept_min = requests.iter().filter(|s| s.error.is_none()).map(|s| s.end_ms - s.start_ms).min().unwrap();
+    assert!(kept_min >= 50, "past the failure, the slowest half are the ones kept: {kept_min}");
+    let omitted: i64 = spans
+        .iter()
+        .filter(|s| s.name == "connection")
+        .flat_map(|s| s.attributes.iter())
+        .filter(|(k, _)| *k == "edgepurge.requests.omitted")
+        .map(|(_, v)| if let edgepurge_core::trace::Value::Int(n) = v { *n } else { 0 })
+        .sum();
+    assert_eq!(omitted as usize, 1000 - MAX_REQUEST_SPANS, "every request left out is counted");
+    // Labels are cut on spans; the item's index names it in full.
+    for s in &requests {
+        let label = s.attributes.iter().find(|(k, _)| *k == "edgepurge.item").map(|(_, v)| format!("{v:?}")).unwrap();
+        assert!(label.chars().count() <= MAX_SPAN_LABEL_CHARS + 10, "{label}");
+        assert!(s.attributes.iter().any(|(k, _)| *k == "edgepurge.item.index"));
+    }
 }
