@@ -28,8 +28,9 @@
 # - Every answer to a PURGE comes from this file: 200 with `Purge-Count` or `Purge-Ban`, or a
 #   4xx/5xx. A PURGE is never passed or piped on to the origin, even if another vcl_recv sends
 #   it there before this one runs (501), so edgepurge never takes an origin's answer for a purge.
-# - The Host header is lower-cased, a default port (:80, :443) and one trailing dot dropped, so the cache key is
-#   the same whichever way a client spelled the host; edgepurge purges with that spelling.
+# - The Host header is lower-cased, its trailing dots, a port's leading zeros and a default port (:80, :443, in
+#   any spelling) dropped, so the cache key is the same whichever way a client spelled the host; edgepurge
+#   purges with that spelling. Prefix and host bans match the host on any port.
 # - Every delivered response carries an RFC 9211 Cache-Status header, the cache named by
 #   server.identity (varnishd -i NAME):
 #       Cache-Status: edge-1; hit; ttl=3542
@@ -43,9 +44,12 @@ import xkey;
 
 sub vcl_recv {
     if (req.http.host) {
-        # One spelling per site: lower case, no default port, no trailing dot (`example.com.`
-        # is `example.com`, as edgepurge's API takes it).
-        set req.http.host = std.tolower(regsub(regsub(req.http.host, "\.(:[0-9]+)?$", "\1"), ":(80|443)$", ""));
+        # One spelling per site: lower case, no trailing dots (`example.com..` is
+        # `example.com`, as edgepurge's API takes it), a port without leading zeros, and no
+        # default port in any spelling (`:443`, `:0443`, `:80`, `:0080`).
+        set req.http.host = regsub(std.tolower(req.http.host), "\.+(:[0-9]+)?$", "\1");
+        set req.http.host = regsub(req.http.host, ":0*([1-9][0-9]*)$", ":\1");
+        set req.http.host = regsub(req.http.host, ":(80|443)$", "");
     }
     if (req.method == "PURGE") {
         if (std.getenv("EDGEPURGE_PURGE_TOKEN") == ""
@@ -60,8 +64,12 @@ sub vcl_recv {
             }
             return (synth(200, "Purged"));
         }
+        # A prefix or host purge covers the host on every port: its bans match the host
+        # with any port after it (`example.com` and `example.com:8443` alike).
+        set req.http.edgepurge-host-re = "^" + regsuball(regsub(req.http.host, ":[0-9]+$", ""), "\.", "\\.")
+            + "(:[0-9]+)?$";
         if (req.http.Purge-Kind == "prefix") {
-            if (std.ban("obj.http.x-edgepurge-host == " + req.http.host
+            if (std.ban("obj.http.x-edgepurge-host ~ " + req.http.edgepurge-host-re
                 + " && obj.http.x-edgepurge-url ~ ^" + req.http.Purge-Prefix)) {
                 set req.http.edgepurge-ban = "added";
                 return (synth(200, "Banned"));
@@ -69,7 +77,7 @@ sub vcl_recv {
             return (synth(400, "Bad ban: " + std.ban_error()));
         }
         if (req.http.Purge-Kind == "host") {
-            if (std.ban("obj.http.x-edgepurge-host == " + req.http.host)) {
+            if (std.ban("obj.http.x-edgepurge-host ~ " + req.http.edgepurge-host-re)) {
                 set req.http.edgepurge-ban = "added";
                 return (synth(200, "Banned"));
             }

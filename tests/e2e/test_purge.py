@@ -1122,6 +1122,30 @@ class Hardening(CdnTestCase):
         status, _, again = api("POST", "/api/people", {"name": person["name"], "role": "editor"})
         self.assertEqual(status, 201, again)
 
+    def test_review_2_finding_2_a_purge_whose_report_would_be_too_large_is_refused_up_front(self):
+        # 100 URLs of 8 KB (an 800 KB body, within every limit) to 15 instances: a 12 MB report,
+        # built whole in a 128 MB isolate. Refused before anything is sent, saying how to split.
+        base = f"https://{WIDE_SITE}/big-{uuid.uuid4().hex[:8]}"
+        urls = [f"{base}/{i}/{'x' * 8000}" for i in range(100)]
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        status, ctype, problem = api("POST", "/api/purge", {"urls": urls})
+        self.assert_problem(status, ctype, problem, 413)
+        self.assertEqual((problem["type"], problem.get("setting")),
+                         ("urn:edgepurge:problem:report-too-large", "MAX_REPORT_BYTES"))
+        fit = int(re.search(r"at most (\d+) items", problem["detail"]).group(1))
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        # Split as it says, the purge goes through, and its reply stays within the bound.
+        req = urllib.request.Request(CDN.api + "/api/purge", data=json.dumps({"urls": urls[:fit]}).encode(),
+                                     method="POST", headers={"Authorization": f"Bearer {CDN.api_token}",
+                                                             "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            body = resp.read()
+        report = json.loads(body)
+        print(f"\n  100 x 8 KB URLs to 15 instances: 413, split into {fit}; that reply {len(body):,} bytes",
+              file=sys.stderr)
+        self.assertEqual(len(report["results"]), fit * 15)
+        self.assertLessEqual(len(body), 8 << 20)
+
     def test_review_2_finding_3_anonymous_refusals_past_the_budget_write_nothing(self):
         # 120 refused purges and 120 refused sign-ins from one client: past its quota, each is a
         # read and no write (the per-client counter stops at the quota instead of counting on).
@@ -1142,9 +1166,11 @@ class Hardening(CdnTestCase):
         print(f"\n  120 refused purges and sign-ins from one client: counters {counts}", file=sys.stderr)
         # REFUSAL_BUDGET_PER_MINUTE (60) / 4 and SIGN_IN_RATE_LIMIT_PER_MINUTE (30): one window
         # each, or two if the minute turned (the first window's row is then forgotten).
+        # (The per-client counter is not even read when the deployment's whole refusal budget
+        # for the minute is spent, as earlier tests may have done.)
         for row in counts:
             self.assertLessEqual(row["count"], 15 if row["key"].startswith("anonymous:") else 30, row)
-        self.assertEqual({r["key"] for r in counts}, {f"anonymous:{ip}", f"signin:{ip}"})
+        self.assertIn(f"signin:{ip}", {r["key"] for r in counts})
 
     def test_review_2_finding_4_the_bootstrap_admin_has_no_personal_tokens(self):
         # Rotating API_TOKENS is the remedy for a leaked bootstrap token: no personal token of the
@@ -1600,6 +1626,48 @@ class FlyMachines(CdnTestCase):
         self.assertEqual(fly["instances"], fly_started()[:1])
         self.assertEqual(sorted(s["instance"] for s in fly["skipped"]), sorted([fly_started()[1], "syd 148e272b4e5d89"]))
         self.assertEqual({s["state"] for s in fly["skipped"]}, {"stopped"})
+
+    def test_review_2_finding_1_a_suspended_machine_is_pending_and_purged_once_started(self):
+        # A suspended Machine resumes from its memory snapshot with its old copies: never skipped
+        # as a stopped one is (which starts from an empty cache).
+        path = new_page()
+        self.warm(path, FLY_SITE, fly_varnish())
+        machines = CDN.fly_machines()
+        machines[1]["state"] = "suspended"
+        CDN.set_fly_machines(machines)
+        suspended = fly_started()[1]
+        url = f"https://{FLY_SITE}{path}"
+        before = fly_counters()
+        status, _, body = api("POST", "/api/purge", {"urls": [url]})
+        self.assertEqual(status, 207, body)
+        rows = {r["instance"]: r for r in body["results"]}
+        self.assertEqual(rows[fly_started()[0]]["outcome"], "purged")
+        held = rows[suspended]
+        self.assertEqual((held["outcome"], held["pending"], held["retryable"]), ("failed", True, True), held)
+        self.assertIn("suspended", held["error"])
+        self.assertEqual(fly_deltas(before, [1, 0, 0]), [1, 0, 0], "nothing is sent to it now")
+        # The report lists every Machine not purged, with its state; so does the Instances page.
+        listed = {s["instance"]: (s["state"], s.get("pending", False)) for s in body["skipped_instances"]}
+        self.assertEqual(listed, {suspended: ("suspended", True), "syd 148e272b4e5d89": ("stopped", False)})
+        status, _, page = api("GET", "/api/instances", content_type=None)
+        fly = next(h for h in page["hosts"] if h["host"] == FLY_SITE)
+        self.assertEqual({s["instance"]: (s["state"], s.get("pending", False)) for s in fly["skipped"]}, listed)
+        # While it is suspended the cron waits for it (no attempt); once started it delivers.
+        self.assertIn("; hit", fetch(fly_varnish()[1], path, FLY_SITE)[0], "still its old copy")
+        before = fly_counters()
+        deadline = time.monotonic() + 20
+        while True:
+            CDN.run_scheduled()
+            [d] = [d for d in deliveries_for(url) if d["instance"] == suspended]
+            if "waiting until it is started" in (d["last_error"] or "") or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        self.assertEqual((d["status"], d["attempts"]), ("pending", 0), d)
+        self.assertIn("suspended: waiting until it is started", d["last_error"])
+        self.assertEqual(fly_deltas(before, [0, 0, 0]), [0, 0, 0], "the cron sent it nothing")
+        CDN.set_fly_machines()
+        wait_for_delivery(self, url, suspended, "delivered")
+        self.assertIn("fwd=uri-miss", fetch(fly_varnish()[1], path, FLY_SITE)[0])
 
     def test_an_unknown_machine_is_a_failed_row_with_redelivery_pending(self):
         machines = CDN.fly_machines() + [{"id": "0000000000beef", "state": "started", "region": "ams"}]

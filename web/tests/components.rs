@@ -116,6 +116,7 @@ async fn live_table_fills_in_as_instances_answer() {
             contract: Contract::Plain,
             reason: "a plain contract instance purges only the URL of its request line".into(),
         }],
+        skipped_instances: Vec::new(),
         audit_error: None,
         trace_id: None,
     };

@@ -47,7 +47,7 @@ impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JwtError::Malformed(e) => write!(f, "malformed Access JWT: {e}"),
-            JwtError::Algorithm(a) => write!(f, "Access JWT algorithm {a:?} is not RS256"),
+            JwtError::Algorithm(_) => write!(f, "the Access JWT is not signed with RS256"),
             JwtError::UnknownKey(k) => write!(f, "Access JWT signed by unknown key {k:?}"),
             JwtError::BadSignature => f.write_str("Access JWT signature does not verify"),
             JwtError::Expired => f.write_str("Access JWT has expired"),

@@ -40,7 +40,7 @@
 //! | `TRACE_URL_TEMPLATE` | no | a link to one trace with `{trace_id}` in it, e.g. Honeycomb's trace view; the console links history entries with it |
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
-//! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs` |
+//! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs`; https, or http on loopback only |
 
 use crate::api::{Contract, Transport};
 use crate::auth::{constant_time_eq, secret_hash};
@@ -123,6 +123,8 @@ pub struct Config {
     pub d1_statement_budget: u32,
     /// Days the per-instance hourly figures and finished deliveries are kept.
     pub retention_days: u32,
+    /// The largest purge report (JSON) a purge may make (`Plan::check_report`), in bytes.
+    pub max_report_bytes: usize,
     /// Purge requests per caller per minute.
     pub rate_limit_per_minute: u32,
     /// Requests to the other authenticated routes per caller per minute.
@@ -332,10 +334,11 @@ impl Config {
                 let issuer = access_issuer(&team);
                 let certs_url =
                     optional("ACCESS_CERTS_URL").unwrap_or_else(|| format!("{issuer}/cdn-cgi/access/certs"));
-                if !matches!(Url::parse(&certs_url), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+                // The keys that decide who is signed in: over TLS (plain http on loopback only).
+                if !secure_or_loopback(&certs_url) {
                     return Err(ConfigError {
                         setting: "ACCESS_CERTS_URL",
-                        reason: format!("{certs_url:?} is not an http(s) URL"),
+                        reason: format!("{certs_url:?} must be an https URL (plain http only on loopback)"),
                     });
                 }
                 Some(AccessSettings { issuer, audience, certs_url })
@@ -416,6 +419,8 @@ impl Config {
             // D1 allows 1,000 queries per invocation on the paid plan, 50 on the free plan.
             d1_statement_budget: number("D1_STATEMENT_BUDGET", 1000, 10, 1_000_000)?,
             retention_days: number("RETENTION_DAYS", 90, 1, 36_500)?,
+            // The report is built whole in a 128 MB isolate, with its JSON beside it.
+            max_report_bytes: number("MAX_REPORT_BYTES", 8 << 20, 64 << 10, 64 << 20)? as usize,
             idempotency_window_ms: number(
                 "IDEMPOTENCY_WINDOW_MS",
                 crate::idempotency::DEFAULT_WINDOW_MS,

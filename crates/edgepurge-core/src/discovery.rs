@@ -13,7 +13,7 @@ use crate::api::Transport;
 use crate::dialect::Dialect;
 use crate::dns::{self, Data};
 use crate::error::{ApiError, ErrorKind};
-use crate::fly::{Machine, FORCE_INSTANCE_HEADER};
+use crate::fly::{Cache, Machine, FORCE_INSTANCE_HEADER};
 use crate::http1::FieldValue;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -131,13 +131,25 @@ impl DiscoveryRule {
         Ok(addrs.iter().map(|&addr| instance(addr)).collect())
     }
 
-    /// The Machines discovery found that are not purged because they are not started, as
-    /// (name, state): listed, never purged, never failed.
+    /// The Machines discovery found that are skipped because they start again from an empty
+    /// cache (`fly::Cache::Empty`: stopped, created, destroyed, ...), as (name, state): listed,
+    /// never purged, never failed.
     pub fn skipped(&self, found: &Found) -> Vec<(String, String)> {
+        self.in_state(found, Cache::Empty)
+    }
+
+    /// The Machines discovery found that are not serving but may come back with their old
+    /// copies (`fly::Cache::MayHold`: suspended, ...), as (name, state): their rows are pending
+    /// and queued until they are started.
+    pub fn held(&self, found: &Found) -> Vec<(String, String)> {
+        self.in_state(found, Cache::MayHold)
+    }
+
+    fn in_state(&self, found: &Found, cache: Cache) -> Vec<(String, String)> {
         match found {
             Found::Addrs(_) => Vec::new(),
             Found::Machines(machines) => {
-                self.machines(machines).filter(|m| !m.started()).map(|m| (m.key(), m.state.clone())).collect()
+                self.machines(machines).filter(|m| m.cache() == cache).map(|m| (m.key(), m.state.clone())).collect()
             }
         }
     }
@@ -391,16 +403,19 @@ pub fn instances_from_lookups(
 }
 
 /// Why `ip` is not a public unicast address, if it is not: loopback, unspecified, private (RFC
-/// 1918, RFC 4193 unique local, RFC 6598 shared), link-local, multicast, broadcast or reserved.
-/// An IPv4-mapped IPv6 address is judged as its IPv4 address.
+/// 1918, RFC 4193 unique local, RFC 6598 shared, deprecated site-local `fec0::/10`, local-use
+/// NAT64 `64:ff9b:1::/48`), link-local, multicast, broadcast or reserved (`192.0.0.0/24`,
+/// benchmarking `198.18.0.0/15`, `240.0.0.0/4`). An IPv6 address that carries an IPv4 one
+/// (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4
+/// `2002::/16`) is judged as that IPv4 address: each reaches it.
 pub fn non_public(ip: IpAddr) -> Option<&'static str> {
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => embedded_ipv4(v6).map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
     match ip {
         IpAddr::V4(a) => {
-            let [o0, o1, ..] = a.octets();
+            let [o0, o1, o2, _] = a.octets();
             if a.is_loopback() {
                 Some("a loopback address")
             } else if a.is_unspecified() || o0 == 0 {
@@ -409,19 +424,27 @@ pub fn non_public(ip: IpAddr) -> Option<&'static str> {
                 Some("a private address")
             } else if a.is_link_local() {
                 Some("a link-local address")
-            } else if a.is_multicast() || a.is_broadcast() || o0 >= 240 {
+            } else if a.is_multicast()
+                || a.is_broadcast()
+                || o0 >= 240
+                || (o0, o1, o2) == (192, 0, 0)
+                || (o0 == 198 && (o1 == 18 || o1 == 19))
+            {
                 Some("a multicast, broadcast or reserved address")
             } else {
                 None
             }
         }
         IpAddr::V6(a) => {
-            let first = a.segments()[0];
+            let [first, second, ..] = a.segments();
             if a.is_loopback() {
                 Some("a loopback address")
             } else if a.is_unspecified() {
                 Some("an unspecified address")
-            } else if first & 0xfe00 == 0xfc00 {
+            } else if first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfec0
+                || (first, second, a.segments()[2]) == (0x64, 0xff9b, 1)
+            {
                 Some("a private address")
             } else if first & 0xffc0 == 0xfe80 {
                 Some("a link-local address")
@@ -431,6 +454,23 @@ pub fn non_public(ip: IpAddr) -> Option<&'static str> {
                 None
             }
         }
+    }
+}
+
+/// The IPv4 address an IPv6 one carries and reaches, if it carries one: IPv4-mapped
+/// (`::ffff:0:0/96`), IPv4-compatible (`::/96`, but `::` and `::1`), NAT64's well-known prefix
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`, the address in its next 32 bits).
+fn embedded_ipv4(a: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = a.segments();
+    let last = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = a.to_ipv4_mapped() {
+        Some(v4)
+    } else if (s[..6] == [0; 6] && !a.is_unspecified() && !a.is_loopback()) || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        Some(last(s[6], s[7]))
+    } else if s[0] == 0x2002 {
+        Some(last(s[1], s[2]))
+    } else {
+        None
     }
 }
 

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// 413: the body is larger than allowed.
     PayloadTooLarge,
+    /// 413: the purge's report would pass `MAX_REPORT_BYTES`; split the request.
+    ReportTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
     /// 409: conflicts with what exists (a person's name or e-mail taken).
@@ -69,6 +71,7 @@ impl ErrorKind {
             Conflict => (409, "conflict", "Already exists", Caller, false),
             MethodNotAllowed => (405, "method-not-allowed", "Method not allowed", Caller, false),
             PayloadTooLarge => (413, "payload-too-large", "Request body too large", Caller, false),
+            ReportTooLarge => (413, "report-too-large", "Purge report too large: split the request", Caller, false),
             UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type", Caller, false),
             IdempotencyKeyInUse => (409, "idempotency-key-in-use", "Purge with this key still running", Caller, true),
             TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
@@ -90,7 +93,7 @@ impl ErrorKind {
     }
 
     /// Every kind, in the order of their status codes' first appearance above.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::BadRequest,
         ErrorKind::Unauthorized,
         ErrorKind::HostNotAllowed,
@@ -98,6 +101,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::MethodNotAllowed,
         ErrorKind::PayloadTooLarge,
+        ErrorKind::ReportTooLarge,
         ErrorKind::UnsupportedMediaType,
         ErrorKind::Conflict,
         ErrorKind::IdempotencyKeyInUse,

@@ -112,6 +112,7 @@ pub fn report_of(entry: &HistoryEntry) -> Result<PurgeReport, ApiError> {
         plan,
         results: entry.results.clone(),
         skipped: Vec::new(),
+        skipped_instances: Vec::new(),
         // The history keeps at most MAX_RESULTS rows of a purge: say so rather than hide the rest.
         audit_error: (entry.results.len() >= MAX_RESULTS).then(|| {
             format!(

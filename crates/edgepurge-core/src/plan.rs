@@ -119,6 +119,10 @@ pub struct Plan {
     pub start: Vec<usize>,
 }
 
+/// What a report row takes besides its label and instance name (field names, outcome, status,
+/// times, flags), about.
+pub const ROW_OVERHEAD_BYTES: usize = 200;
+
 impl Plan {
     /// Plans each purge on every instance of its host; with `confirm`, a `HEAD` of each URL
     /// right behind its `PURGE` on the same connection.
@@ -333,6 +337,42 @@ impl Plan {
                 }
             }
         }
+    }
+
+    /// About how many bytes this plan's JSON report takes: each row's label and instance name,
+    /// and [`ROW_OVERHEAD_BYTES`] for the rest of the row. Known before anything is sent.
+    pub fn report_bytes(&self) -> usize {
+        let labels: Vec<usize> = self.purges.iter().map(|p| p.label().len()).collect();
+        self.jobs
+            .iter()
+            .map(|j| {
+                let key = j.instance.key().len();
+                let rows = j.requests.iter().filter(|r| !r.head);
+                rows.map(|r| labels.get(r.target).copied().unwrap_or(0) + key + ROW_OVERHEAD_BYTES).sum::<usize>()
+            })
+            .sum()
+    }
+
+    /// Refuses (413) a plan whose report would pass `max_bytes`, saying how many items a request
+    /// may carry instead: the report is built whole in memory. A plan refused here sends nothing.
+    pub fn check_report(&self, max_bytes: usize) -> Result<(), ApiError> {
+        let bytes = self.report_bytes();
+        if bytes <= max_bytes {
+            return Ok(());
+        }
+        let items = self.purges.len().max(1);
+        let fit = (max_bytes / bytes.div_ceil(items)).max(1);
+        Err(ApiError::new(
+            ErrorKind::ReportTooLarge,
+            format!(
+                "this purge's report would take about {} KB ({items} items to {} instances), over MAX_REPORT_BYTES \
+                 ({} KB): send it as requests of at most {fit} items each",
+                bytes / 1024,
+                self.jobs.len(),
+                max_bytes / 1024
+            ),
+        )
+        .with_setting("MAX_REPORT_BYTES"))
     }
 
     /// Instances, requests and the effective concurrency of this plan.

@@ -12,6 +12,7 @@ use crate::outcome::PURGE_COUNT_HEADER;
 use crate::plan::{Job, Plan};
 use crate::trace::{Kind, Span, SpanId, SpanIds, Value};
 use crate::verify::confirmation;
+use std::collections::BTreeMap;
 
 /// The span of one instance's connection: its first request's start to its last answer.
 /// Request spans a trace keeps at most: past it, the ones that failed and then the slowest are
@@ -93,6 +94,9 @@ fn connection_span(
     connection
 }
 
+/// The job index of rows no job runs ([`ReportBuilder::hold`]).
+const HELD: usize = usize::MAX;
+
 /// Collects results for a [`Plan`] and builds its [`PurgeReport`].
 #[derive(Debug, Clone)]
 pub struct ReportBuilder {
@@ -161,6 +165,44 @@ impl ReportBuilder {
             .collect();
         let rows = rows.into_iter().map(|((t, j, _), row)| ((t, j), row)).collect();
         ReportBuilder { plan_summary: plan.summary(), rows, times, origin: None }
+    }
+
+    /// Adds a row for each item and each Machine of its host that is not serving but may come
+    /// back with its old copies (`held`: host to (name, state), from
+    /// `DiscoveryRule::held`): failed and retryable, so it is queued and sent once the Machine
+    /// is started, never counted as purged. Returns those rows (the live purge sends them at
+    /// once: nothing will finish them).
+    pub fn hold(&mut self, plan: &Plan, held: &BTreeMap<String, Vec<(String, String)>>) -> Vec<PurgeResult> {
+        let mut added = Vec::new();
+        for (t, purge) in plan.purges.iter().enumerate() {
+            for (name, state) in held.get(purge.host()).into_iter().flatten() {
+                let row = PurgeResult {
+                    url: purge.label(),
+                    instance: name.clone(),
+                    outcome: Outcome::Failed,
+                    http_status: None,
+                    error: Some(format!(
+                        "the Machine is {state}: it may come back with its old copy, so this purge is queued and \
+                         sent once it is started"
+                    )),
+                    retryable: true,
+                    elapsed_ms: None,
+                    started_ms: None,
+                    attempts: 0,
+                    pending: false,
+                    confirm: None,
+                    done_hard: false,
+                };
+                self.rows.push(((t, HELD), row.clone()));
+                self.times.push(RowTimes::default());
+                added.push(row);
+            }
+        }
+        let mut both: Vec<_> =
+            std::mem::take(&mut self.rows).into_iter().zip(std::mem::take(&mut self.times)).collect();
+        both.sort_by_key(|((k, _), _)| *k);
+        (self.rows, self.times) = both.into_iter().unzip();
+        added
     }
 
     /// Notes when the fan-out began (`now`, the driver's clock): rows then say when each of
@@ -334,6 +376,15 @@ impl ReportBuilder {
             PurgeStatus::Partial
         };
         let plan = self.plan_summary;
-        PurgeReport { status, summary, plan, results, skipped: Vec::new(), audit_error: None, trace_id: None }
+        PurgeReport {
+            status,
+            summary,
+            plan,
+            results,
+            skipped: Vec::new(),
+            skipped_instances: Vec::new(),
+            audit_error: None,
+            trace_id: None,
+        }
     }
 }

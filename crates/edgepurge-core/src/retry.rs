@@ -140,6 +140,17 @@ impl RedeliveryPolicy {
         }
     }
 
+    /// A due delivery to a Machine that is not serving but may come back with its old copy
+    /// (suspended, ...): not attempted, postponed until it is started, or abandoned once past
+    /// `REDELIVERY_MAX_AGE_MS` like any other.
+    pub fn held(&self, d: &Delivery, state: &str, now: i64, random: u32) -> DeliveryUpdate {
+        let why = format!("the Machine is {state}: waiting until it is started");
+        match self.decide(d.first_at, now, &d.instance, Err(&why)) {
+            Decision::Abandon(why) => update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some(why)),
+            _ => update(DeliveryStatus::Pending, d.attempts, self.next_at(now, d.attempts + 1, random), Some(why)),
+        }
+    }
+
     /// What a background attempt's report row means for the delivery: delivered on success;
     /// abandoned when the instance answered and refused or answered garbage (sending again will
     /// not help); otherwise pending again, later.

@@ -260,6 +260,21 @@ impl Trace {
         (x as f64) < ratio.clamp(0.0, 1.0) * (1u64 << 53) as f64
     }
 
+    /// The trace without its request spans (`PURGE`, `HEAD`): its root, discovery, plan and
+    /// connection spans, the root counting what was left out (`edgepurge.trace.summarised`).
+    /// What is exported when the whole trace would pass the export cap, instead of nothing.
+    pub fn summarised(&self) -> Trace {
+        let kept: Vec<Span> =
+            self.spans.iter().filter(|s| !matches!(s.name.as_str(), "PURGE" | "HEAD")).cloned().collect();
+        let left_out = self.spans.len() - kept.len();
+        let mut spans = kept;
+        if let Some(root) = spans.first_mut() {
+            root.attributes
+                .push(("edgepurge.trace.summarised", Value::Int(i64::try_from(left_out).unwrap_or(i64::MAX))));
+        }
+        Trace { context: self.context.clone(), spans }
+    }
+
     /// The trace as an OTLP/JSON `ExportTraceServiceRequest` (OTLP 1.x: ids in hex, 64-bit
     /// integers as decimal strings, enums as numbers).
     pub fn otlp_json(&self, service_name: &str, version: &str) -> Vec<u8> {

@@ -2,7 +2,7 @@
 //! finds now, and the instance check (what each instance really speaks).
 
 use crate::ctx::{ctx, json_body, Ctx};
-use crate::doh::Resolver;
+use crate::doh::{not_serving, Resolver};
 use crate::fanout::{Finished, Sockets};
 use crate::problem::json;
 use crate::purge::fan_out_limits;
@@ -10,7 +10,7 @@ use crate::shard::{fan_out, Shards};
 use crate::store::HistoryRecord;
 use crate::trace::Tracer;
 use edgepurge_core::api::{
-    CheckReport, GroupError, HistoryKind, HostInstances, InstancesReply, SkippedInstance, VerifyReport, VerifyRequest,
+    CheckReport, GroupError, HistoryKind, HostInstances, InstancesReply, VerifyReport, VerifyRequest,
 };
 use edgepurge_core::auth::Action;
 use edgepurge_core::check;
@@ -58,8 +58,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
     for host in &config.allowed_hosts {
         let rule = config.discovery_rule(host)?;
         let found = resolver.resolve(&rule.spec).await;
-        let skipped = found.as_ref().map(|f| rule.skipped(f)).unwrap_or_default();
-        let skipped = skipped.into_iter().map(|(instance, state)| SkippedInstance { instance, state }).collect();
+        let skipped = found.as_ref().map(|f| not_serving(rule, f)).unwrap_or_default();
         let (instances, error) = match found.and_then(|f| rule.instances(host, &f)) {
             Ok(found) => (found.iter().map(Instance::key).collect::<Vec<_>>(), None),
             Err(e) => (Vec::new(), Some(e.problem())),

@@ -17,7 +17,7 @@ use crate::shard::{fan_out, Shards};
 use crate::store::{Completion, HistoryRecord, Keyed, Lease, Store};
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::{
-    HistoryKind, HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus, SkippedGroup,
+    HistoryKind, HistoryStatus, PurgeEvent, PurgeReport, PurgeRequest, PurgeStatus, SkippedGroup, SkippedInstance,
 };
 use edgepurge_core::auth::Action;
 use edgepurge_core::config::Config;
@@ -87,6 +87,10 @@ pub struct Prepared {
     entry: i64,
     /// The groups items were not sent to (their contract cannot do them), for the report.
     skipped: Vec<SkippedGroup>,
+    /// Machines listed but not purged now (`pending` ones may hold old copies).
+    not_serving: Vec<SkippedInstance>,
+    /// Per host, the Machines that may come back with old copies: rows queued, nothing sent.
+    held: BTreeMap<String, Vec<(String, String)>>,
     /// Who holds the entry's lease: only its owner completes it.
     owner: String,
 }
@@ -307,6 +311,7 @@ pub async fn start(
         let mut resolver = Resolver::new(&base.config).traced(tracer.clone());
         let hosts = purges.iter().map(Purge::host).chain(confirm.named.iter().map(Target::host));
         let instances = resolver.resolve_hosts(hosts).await?;
+        let (not_serving, held) = (resolver.not_serving(), resolver.held());
         let start = clock();
         let (token, concurrency) = (&base.config.purge_token, base.config.concurrency);
         let mut plan = Plan::confirming(purges, &instances, token, concurrency, &confirm)?;
@@ -328,6 +333,7 @@ pub async fn start(
                 .with("edgepurge.connections.early", early.len() as i64),
         );
         plan.check_budget(budget)?;
+        plan.check_report(base.config.max_report_bytes)?;
         // The lease: by when this fan-out will have ended, plus the margin; past it, the cron
         // runs the purge again (`core::lease`).
         let limits = Limits::for_plan(&base.config, &plan, budget);
@@ -390,6 +396,8 @@ pub async fn start(
             budget,
             entry,
             skipped,
+            not_serving,
+            held,
             owner,
         }))
     }
@@ -428,7 +436,8 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
     ctx.wait_until(async move {
         let _held = held;
         let limits = fan_out_limits(&base.config, &prepared.plan, prepared.budget);
-        let builder = collect(&prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).await;
+        let mut builder = collect(&prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).await;
+        builder.hold(&prepared.plan, &prepared.held);
         let (report, later) = finish(&base, &prepared, builder).await;
         // The caller may be gone: the report is then only in the history.
         let _ = reply.send(report);
@@ -465,7 +474,10 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = (Vec<u8>, bool)>
     let plan = prepared.plan.clone();
     let builder = Rc::new(RefCell::new(ReportBuilder::new(&plan)));
     builder.borrow_mut().started(clock());
+    // Rows nothing will finish (Machines that may hold old copies): sent right after the plan.
+    let held = builder.borrow_mut().hold(&plan, &prepared.held);
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
+    let held = held.into_iter().map(|row| (ndjson(&PurgeEvent::Result(row)), false));
     let rows = {
         let (builder, plan) = (builder.clone(), plan.clone());
         let limits = fan_out_limits(&base.config, &plan, prepared.budget);
@@ -485,7 +497,7 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = (Vec<u8>, bool)>
         let (report, later) = finish(&base, &prepared, finished).await;
         Some(((ndjson(&PurgeEvent::Done(report)), true), Some((base, prepared, builder, Some(later)))))
     });
-    stream::once(futures_util::future::ready((started, false))).chain(rows).chain(done)
+    stream::once(futures_util::future::ready((started, false))).chain(stream::iter(held)).chain(rows).chain(done)
 }
 
 fn ndjson<T: serde::Serialize>(event: &T) -> Vec<u8> {
@@ -509,6 +521,7 @@ async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) ->
     let mut report = builder.finish();
     report.trace_id = Some(tracer.trace_id());
     report.skipped = prepared.skipped.clone();
+    report.skipped_instances = prepared.not_serving.clone();
     let s = &report.summary;
     tracer.attr("edgepurge.purge_status", HistoryStatus::from(report.status).as_str());
     tracer.fan_out(&prepared.sockets, shards);

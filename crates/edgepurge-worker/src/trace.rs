@@ -232,9 +232,14 @@ fn log_line(tracer: &Tracer, root: &Span, end: u64) {
 }
 
 async fn export(otel: &OtelSettings, trace: &Trace) {
-    let body = trace.otlp_json(&otel.service_name, env!("CARGO_PKG_VERSION"));
+    let mut body = trace.otlp_json(&otel.service_name, env!("CARGO_PKG_VERSION"));
+    if body.len() > MAX_EXPORT_BYTES {
+        // Over the cap: sent without its request spans rather than not at all, and counted.
+        body = trace.summarised().otlp_json(&otel.service_name, env!("CARGO_PKG_VERSION"));
+        EXPORTS.with(|e| e.borrow_mut().summarised += 1);
+    }
     let result = if body.len() > MAX_EXPORT_BYTES {
-        Err(format!("trace of {} bytes is over the {MAX_EXPORT_BYTES}-byte cap: not sent", body.len()))
+        Err(format!("trace of {} bytes is over the {MAX_EXPORT_BYTES}-byte cap even summarised: not sent", body.len()))
     } else {
         post(otel, body).await
     };

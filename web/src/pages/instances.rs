@@ -5,7 +5,7 @@ use crate::api;
 use crate::state::state;
 use crate::ui::{when, Call};
 use edgepurge_core::api::{
-    CheckReport, Contract, HostInstances, InstanceCheck, InstanceStats, InstancesReply, Transport,
+    CheckReport, Contract, HostInstances, InstanceCheck, InstanceStats, InstancesReply, SkippedInstance, Transport,
 };
 use leptos::prelude::*;
 
@@ -115,19 +115,26 @@ fn check_row(c: InstanceCheck) -> impl IntoView {
 fn host(h: HostInstances, stats: &[InstanceStats]) -> impl IntoView {
     let stats: Vec<InstanceStats> = stats.iter().filter(|s| h.instances.contains(&s.instance)).cloned().collect();
     let last = h.last;
-    let skipped = (!h.skipped.is_empty()).then(|| {
-        view! {
-            <p data-testid="skipped">
-                "Not purged (not started): "
-                {h.skipped.into_iter().map(|s| view! {
-                    <span class="badge" data-testid="skipped-instance" data-instance=s.instance.clone()>
-                        {format!("{} ({})", s.instance, s.state)}
-                    </span>
-                    " "
-                }).collect_view()}
-            </p>
-        }
-    });
+    let (held, empty): (Vec<_>, Vec<_>) = h.skipped.into_iter().partition(|s| s.pending);
+    let list = |label: &'static str, testid: &'static str, machines: Vec<SkippedInstance>| {
+        (!machines.is_empty()).then(|| {
+            view! {
+                <p data-testid=testid>
+                    {label}
+                    {machines.into_iter().map(|s| view! {
+                        <span class="badge" data-testid="skipped-instance" data-instance=s.instance.clone()>
+                            {format!("{} ({})", s.instance, s.state)}
+                        </span>
+                        " "
+                    }).collect_view()}
+                </p>
+            }
+        })
+    };
+    let skipped = (
+        list("Skipped (start from an empty cache): ", "skipped", empty),
+        list("Waiting (may hold old copies; purges queued until started): ", "held", held),
+    );
     view! {
         <section class="host">
             <h2>{h.host}</h2>

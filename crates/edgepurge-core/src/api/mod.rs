@@ -245,6 +245,11 @@ pub struct PurgeReport {
     /// purge and a `plain` group): nothing was sent there, and nothing there was purged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedGroup>,
+    /// Fly Machines discovery listed that get no `PURGE` now: those that start again from an
+    /// empty cache (stopped, ...: nothing to purge), and those that may come back with their old
+    /// copies (suspended, ...: `pending`, their rows queued until they are started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_instances: Vec<SkippedInstance>,
     /// Why the history entry (written before the first `PURGE`) could not be completed with
     /// these results; no row is then `pending` (nothing was queued for redelivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -403,6 +408,10 @@ pub struct SkippedInstance {
     pub instance: String,
     /// Its state (`stopped`, `suspended`, ...).
     pub state: String,
+    /// It may come back with its old copies (suspended, ...): purges to it are queued and sent
+    /// once it is started. Otherwise it starts from an empty cache and is skipped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
 }
 
 /// How a discovery rule's instances are spoken to.
@@ -460,6 +469,9 @@ pub struct ExportStatus {
     pub exported: u64,
     /// Exports that failed (unreachable, timed out, refused).
     pub failed: u64,
+    /// Traces over the export cap, exported without their request spans.
+    #[serde(default)]
+    pub summarised: u64,
     /// When the last export was tried, ms since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_at: Option<i64>,

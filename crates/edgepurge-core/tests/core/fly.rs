@@ -139,3 +139,97 @@ fn every_request_to_a_machine_names_it_for_the_edge() {
     let last = String::from_utf8(verify.jobs[0].requests[1].bytes.clone()).unwrap();
     assert!(last.starts_with("HEAD /b HTTP/1.1\r\n") && last.ends_with("Connection: keep-alive\r\n\r\n"), "{last}");
 }
+
+#[test]
+fn every_documented_machine_state_says_whether_its_cache_may_hold_old_copies() {
+    use edgepurge_core::fly::{cache_of, Cache, STATES};
+    // The Machines API's documented states ("Machine states and lifecycle"), each classified.
+    let documented = [
+        "created",
+        "started",
+        "stopped",
+        "suspended",
+        "failed",
+        "creating",
+        "starting",
+        "stopping",
+        "restarting",
+        "suspending",
+        "destroying",
+        "launch_failed",
+        "updating",
+        "replacing",
+        "destroyed",
+    ];
+    for state in documented {
+        assert!(STATES.iter().any(|(s, _)| *s == state), "{state} is in the table");
+    }
+    assert_eq!(STATES.len(), documented.len(), "and nothing else is");
+    assert_eq!(cache_of("started"), Cache::Serving);
+    // Suspended Machines resume from their memory snapshot, old copies included.
+    for state in ["suspended", "suspending", "starting"] {
+        assert_eq!(cache_of(state), Cache::MayHold, "{state}");
+    }
+    for state in ["stopped", "created", "destroyed", "restarting", "replacing", "failed"] {
+        assert_eq!(cache_of(state), Cache::Empty, "{state}");
+    }
+    // A state the API may add later is never silently skipped.
+    assert_eq!(cache_of("hibernating"), Cache::MayHold);
+}
+
+#[test]
+fn a_suspended_machine_is_held_not_skipped_and_its_rows_are_queued() {
+    use edgepurge_core::api::{Outcome, PurgeStatus};
+    use edgepurge_core::report::ReportBuilder;
+    let mut listed = machines();
+    listed.push(Machine { id: "5683945a107d18".into(), region: "ams".into(), state: "suspended".into() });
+    let found = Found::Machines(listed);
+    let c = fly_config("fly:pipely");
+    let rule = c.discovery_rule("changelog.com").unwrap();
+    assert_eq!(rule.skipped(&found), [("syd 148e272b4e5d89".to_owned(), "stopped".to_owned())]);
+    assert_eq!(rule.held(&found), [("ams 5683945a107d18".to_owned(), "suspended".to_owned())]);
+    let instances = rule.instances("changelog.com", &found).unwrap();
+    assert_eq!(instances.len(), 2, "nothing is sent to it");
+    let mut by_host = BTreeMap::new();
+    by_host.insert("changelog.com".to_owned(), instances);
+    let targets = parse_all(&["https://changelog.com/a", "https://changelog.com/b"].map(String::from)).unwrap();
+    let plan = Plan::build(Purge::urls(targets, false), &by_host, &token(), 6, false).unwrap();
+    let mut builder = ReportBuilder::new(&plan);
+    let mut held = BTreeMap::new();
+    held.insert("changelog.com".to_owned(), rule.held(&found));
+    let added = builder.hold(&plan, &held);
+    assert_eq!(added.len(), 2, "one row per item");
+    assert!(added.iter().all(|r| r.instance == "ams 5683945a107d18" && r.outcome == Outcome::Failed && r.retryable));
+    assert!(added[0].error.as_deref().unwrap().contains("suspended"));
+    assert_eq!(builder.pairs().len(), 6);
+    let queued = builder.queue_retryable();
+    assert!(queued.iter().any(|r| r.instance == "ams 5683945a107d18"));
+    let report = builder.finish();
+    assert!(report.results.iter().filter(|r| r.instance == "ams 5683945a107d18").all(|r| r.pending));
+    assert_ne!(report.status, PurgeStatus::Purged, "a purge that left old copies behind is not purged");
+}
+
+#[test]
+fn a_delivery_to_a_held_machine_waits_until_it_is_started() {
+    use edgepurge_core::api::{Delivery, DeliveryStatus};
+    use edgepurge_core::retry::RedeliveryPolicy;
+    let policy = RedeliveryPolicy { base_ms: 1000, cap_ms: 60_000, max_age_ms: 3_600_000 };
+    let d = Delivery {
+        id: 1,
+        purge_id: 1,
+        url: "https://changelog.com/a".into(),
+        instance: "ams 5683945a107d18".into(),
+        status: DeliveryStatus::Pending,
+        attempts: 2,
+        first_at: 0,
+        next_at: 0,
+        updated_at: 0,
+        last_error: None,
+    };
+    let waiting = policy.held(&d, "suspended", 10_000, 0);
+    assert_eq!((waiting.status, waiting.attempts), (DeliveryStatus::Pending, 2), "not an attempt");
+    assert!(waiting.next_at > 10_000);
+    assert!(waiting.last_error.unwrap().contains("suspended: waiting until it is started"));
+    let given_up = policy.held(&d, "suspended", 3_600_001, 0);
+    assert_eq!(given_up.status, DeliveryStatus::Abandoned);
+}

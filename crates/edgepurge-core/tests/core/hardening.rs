@@ -244,3 +244,89 @@ fn finding_7_sessions_are_host_only_unambiguous_and_bound_to_their_token() {
     assert!(!rotated.is_bootstrap_hash(&secret_hash("0123456789abcdef-token-one")));
     assert!(!c.is_bootstrap_hash(""));
 }
+
+#[test]
+fn review_2_finding_6_the_address_filter_knows_every_form_that_reaches_an_internal_address() {
+    use edgepurge_core::discovery::non_public;
+    use std::net::IpAddr;
+    for (ip, refused) in [
+        // IPv4-compatible, NAT64 (well-known and local-use) and 6to4 forms of internal addresses.
+        ("::10.0.0.1", true),
+        ("::127.0.0.1", true),
+        ("64:ff9b::a9fe:a9fe", true),
+        ("64:ff9b::7f00:1", true),
+        ("64:ff9b:1::1.1.1.1", true),
+        ("2002:a00:1::1", true),
+        ("2002:7f00:1::", true),
+        // Deprecated site-local, benchmarking and IETF protocol assignments.
+        ("fec0::1", true),
+        ("198.18.0.1", true),
+        ("198.19.255.254", true),
+        ("192.0.0.8", true),
+        // The same forms of public addresses stay public.
+        ("64:ff9b::101:101", false),
+        ("2002:101:101::1", false),
+        ("::1.1.1.1", false),
+        ("198.20.0.1", false),
+        ("192.0.1.1", false),
+    ] {
+        let ip: IpAddr = ip.parse().unwrap();
+        assert_eq!(non_public(ip).is_some(), refused, "{ip}");
+    }
+}
+
+#[test]
+fn review_2_finding_6_machines_answers_are_bounded_and_their_ids_never_echoed_whole() {
+    use edgepurge_core::fly::{parse_machines, MAX_MACHINES};
+    let many: Vec<serde_json::Value> = (0..=MAX_MACHINES)
+        .map(|i| serde_json::json!({"id": format!("{i:014x}"), "region": "fra", "state": "started"}))
+        .collect();
+    let e = parse_machines("pipely", 200, serde_json::to_string(&many).unwrap().as_bytes()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::DiscoveryFailed);
+    assert!(e.detail.contains("1001 Machines"), "{}", e.detail);
+    let evil = format!("{}\r\nx-injected: 1", "a".repeat(4000));
+    let body = serde_json::json!([{"id": evil, "region": "fra", "state": "started"}]).to_string();
+    let e = parse_machines("pipely", 200, body.as_bytes()).unwrap_err();
+    assert!(e.detail.len() < 200, "{}", e.detail);
+    assert!(!e.detail.contains('\r') && !e.detail.contains('\n'), "{}", e.detail);
+}
+
+#[test]
+fn review_2_finding_6_access_keys_come_over_tls_and_a_refused_alg_is_not_echoed() {
+    use edgepurge_core::access::JwtError;
+    use edgepurge_core::config::Config;
+    let access = |url: &str| {
+        Config::from_lookup(super::settings(&[
+            ("ACCESS_TEAM_DOMAIN", "team.cloudflareaccess.com"),
+            ("ACCESS_AUD", "aud"),
+            ("ACCESS_CERTS_URL", url),
+        ]))
+    };
+    let e = access("http://keys.example.com/certs").unwrap_err();
+    assert_eq!(e.setting, "ACCESS_CERTS_URL");
+    assert!(e.reason.contains("https"), "{}", e.reason);
+    assert!(access("https://keys.example.com/certs").is_ok());
+    assert!(access("http://127.0.0.1:9/certs").is_ok(), "a local JWKS, as the console tests use");
+    let shown = JwtError::Algorithm("<script>none</script>".into()).to_string();
+    assert!(!shown.contains("script"), "{shown}");
+}
+
+#[test]
+fn review_2_finding_2_a_report_too_large_to_build_is_refused_before_anything_is_sent() {
+    use edgepurge_core::plan::Plan;
+    use edgepurge_core::purge::Purge;
+    use edgepurge_core::target::parse_all;
+    use std::collections::BTreeMap;
+    // 100 URLs of 8 KB to 15 instances: a report of about 12 MB.
+    let urls: Vec<String> = (0..100).map(|i| format!("https://a.example/{i}/{}", "x".repeat(8000))).collect();
+    let mut by_host = BTreeMap::new();
+    by_host.insert("a.example".to_owned(), (1..=15).map(|i| super::addr(&format!("10.0.0.{i}:80"))).collect());
+    let plan = Plan::build(Purge::urls(parse_all(&urls).unwrap(), false), &by_host, &super::token(), 6, false).unwrap();
+    let bytes = plan.report_bytes();
+    assert!((12_000_000..13_000_000).contains(&bytes), "{bytes}");
+    let e = plan.check_report(8 << 20).unwrap_err();
+    assert_eq!((e.status(), e.kind), (413, ErrorKind::ReportTooLarge));
+    assert_eq!(e.setting.as_deref(), Some("MAX_REPORT_BYTES"));
+    assert!(e.detail.contains("at most 67 items each"), "{}", e.detail);
+    assert!(plan.check_report(16 << 20).is_ok());
+}

@@ -228,3 +228,18 @@ fn a_large_purges_trace_keeps_its_failures_and_slowest_requests_within_the_bound
         assert!(s.attributes.iter().any(|(k, _)| *k == "edgepurge.item.index"));
     }
 }
+
+#[test]
+fn a_trace_over_the_export_cap_is_summarised_not_dropped() {
+    let ids = SpanIds::new([4; 16]);
+    let root = Span::new(ids.root(), None, "POST /api/purge", Kind::Server, 1, 9);
+    let connection = Span::new(ids.id("connection", 0, 0), Some(ids.root()), "connection", Kind::Client, 2, 8);
+    let parent = connection.id;
+    let requests = (0..3).map(|r| Span::new(ids.id("request", 0, r), Some(parent), "PURGE", Kind::Client, 3, 7));
+    let trace =
+        Trace { context: TraceContext::fresh(FRESH), spans: [root, connection].into_iter().chain(requests).collect() };
+    let short = trace.summarised();
+    assert_eq!(short.spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["POST /api/purge", "connection"]);
+    assert!(short.spans[0].attributes.contains(&("edgepurge.trace.summarised", 3.into())));
+    assert!(short.otlp_json("edgepurge", "0").len() < trace.otlp_json("edgepurge", "0").len());
+}
