@@ -1134,14 +1134,17 @@ class Hardening(CdnTestCase):
                          ("urn:edgepurge:problem:report-too-large", "MAX_REPORT_BYTES"))
         fit = int(re.search(r"at most (\d+) items", problem["detail"]).group(1))
         self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
-        # Split as it says, the purge goes through, and its reply stays within the bound.
+        # Split as it says, the purge goes through, and its reply stays within the bound (the
+        # figures printed: the reply's size and workerd's peak memory around it).
+        peak_before = workerd_peak_rss_kb()
         req = urllib.request.Request(CDN.api + "/api/purge", data=json.dumps({"urls": urls[:fit]}).encode(),
                                      method="POST", headers={"Authorization": f"Bearer {CDN.api_token}",
                                                              "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=120) as resp:
             body = resp.read()
         report = json.loads(body)
-        print(f"\n  100 x 8 KB URLs to 15 instances: 413, split into {fit}; that reply {len(body):,} bytes",
+        print(f"\n  100 x 8 KB URLs to 15 instances: 413, split into {fit}; that reply {len(body):,} bytes; "
+              f"workerd peak RSS {peak_before / 1024:.0f} MB before, {workerd_peak_rss_kb() / 1024:.0f} MB after",
               file=sys.stderr)
         self.assertEqual(len(report["results"]), fit * 15)
         self.assertLessEqual(len(body), 8 << 20)
@@ -1899,6 +1902,29 @@ def deliveries_for(url, status=None):
     code, _, body = api("GET", "/api/deliveries" + query, content_type=None)
     assert code == 200, body
     return [d for d in body["deliveries"] if d["url"] == url]
+
+
+def workerd_peak_rss_kb():
+    """The peak resident memory (VmHWM, kB) of the workerd processes under the local CDN's
+    wrangler dev: a figure to print, the process's, not one isolate's."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    todo, peak = [CDN.procs["worker"].pid], 0
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        if "Name:\tworkerd" in status:
+            peak = max(peak, int(re.search(r"VmHWM:\s+(\d+)", status).group(1)))
+    return peak
 
 
 def wait_for_delivery(test, url, instance, status, timeout=40):
