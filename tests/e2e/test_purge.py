@@ -1781,6 +1781,9 @@ class Tracing(CdnTestCase):
         self.assertEqual(root["service"], "edgepurge-local")
         for name in ("authenticate", "discover", "plan"):
             self.assertEqual(by_name[name][0]["parent_span_id"], root_id, name)
+        # Each item's full label once, on the plan span; request spans name it by index.
+        self.assertEqual(by_name["plan"][0]["attributes"]["edgepurge.items"], f"https://{SITE}{path}")
+        self.assertEqual({s["attributes"]["edgepurge.item.index"] for s in by_name["PURGE"]}, {0})
         # The DNS lookups behind discovery, one per record type, with what each answered.
         lookups = {s["attributes"]["dns.question.type"]: s for s in by_name["dns lookup"]}
         self.assertEqual(sorted(lookups), ["A", "AAAA"])

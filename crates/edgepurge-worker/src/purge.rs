@@ -330,7 +330,10 @@ pub async fn start(
                 .with("edgepurge.concurrency", s.concurrency as i64)
                 .with("edgepurge.budget", budget as i64)
                 .with("edgepurge.instances.timed", timed as i64)
-                .with("edgepurge.connections.early", early.len() as i64),
+                .with("edgepurge.connections.early", early.len() as i64)
+                // Each item's full label once, line `i` for `edgepurge.item.index` `i` (request
+                // spans carry the index and a cut label).
+                .with("edgepurge.items", plan.purges.iter().map(Purge::label).collect::<Vec<_>>().join("\n")),
         );
         plan.check_budget(budget)?;
         plan.check_report(base.config.max_report_bytes)?;
