@@ -31,32 +31,62 @@ fn span_label(label: &str) -> String {
     }
 }
 
-/// At most [`MAX_REQUEST_SPANS`] of `requests`, failures first, then the slowest, in their
-/// original order; the count of those left out is added to their connection's span.
-fn bounded_requests(mut requests: Vec<Span>, connections: &mut [Span]) -> Vec<Span> {
-    if requests.len() <= MAX_REQUEST_SPANS {
-        return requests;
+/// Which of the request spans a trace could make (failed, duration, ...) it keeps: all of them
+/// up to [`MAX_REQUEST_SPANS`], else the failed ones first, then the slowest (the earlier of
+/// equals).
+fn kept_requests<T>(candidates: &[(bool, u64, T, usize, Option<usize>)]) -> Vec<bool> {
+    if candidates.len() <= MAX_REQUEST_SPANS {
+        return vec![true; candidates.len()];
     }
-    let mut order: Vec<usize> = (0..requests.len()).collect();
-    order.sort_by_key(|&i| {
-        let r = &requests[i];
-        (r.error.is_none(), std::cmp::Reverse(r.end_ms - r.start_ms), i)
-    });
-    let mut keep = vec![false; requests.len()];
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by_key(|&i| (!candidates[i].0, std::cmp::Reverse(candidates[i].1), i));
+    let mut keep = vec![false; candidates.len()];
     for &i in order.iter().take(MAX_REQUEST_SPANS) {
         keep[i] = true;
     }
-    for r in requests.iter().zip(&keep).filter(|(_, kept)| !**kept).map(|(r, _)| r) {
-        if let Some(c) = connections.iter_mut().find(|c| Some(c.id) == r.parent) {
-            match c.attributes.iter_mut().find(|(k, _)| *k == "edgepurge.requests.omitted") {
-                Some((_, Value::Int(n))) => *n += 1,
-                _ => c.attributes.push(("edgepurge.requests.omitted", Value::Int(1))),
-            }
-        }
+    keep
+}
+
+/// The span of one row's `PURGE`.
+#[allow(clippy::too_many_arguments)]
+fn purge_span(
+    plan: &Plan,
+    ids: &SpanIds,
+    connection_id: SpanId,
+    j: usize,
+    t: usize,
+    row: &PurgeResult,
+    timing: Timing,
+    times: &RowTimes,
+) -> Span {
+    let purge = &plan.purges[t];
+    let mut span = Span::new(
+        ids.id("request", j, times.request),
+        Some(connection_id),
+        "PURGE",
+        Kind::Client,
+        timing.started_at,
+        timing.ended_at,
+    )
+    .with("http.request.method", "PURGE")
+    .with("edgepurge.item", span_label(&row.url))
+    .with("edgepurge.item.index", t as i64)
+    .with("edgepurge.kind", purge.kind())
+    .with("edgepurge.soft", purge.soft())
+    .with("edgepurge.outcome", row.outcome.as_str())
+    .with("edgepurge.attempts", i64::from(row.attempts))
+    .with("edgepurge.retryable", row.retryable);
+    if let Some(status) = row.http_status {
+        span = span.with("http.response.status_code", i64::from(status));
     }
-    let mut kept = keep.into_iter();
-    requests.retain(|_| kept.next().unwrap_or(false));
-    requests
+    if let Some(n) = times.purge_count {
+        span = span.with("edgepurge.purge_count", i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    if !row.outcome.is_success() {
+        span = span.with("error.type", row.outcome.as_str());
+        span = span.failed(row.error.clone().unwrap_or_else(|| row.outcome.as_str().to_owned()));
+    }
+    span
 }
 
 fn connection_span(
@@ -260,7 +290,11 @@ impl ReportBuilder {
     /// named). Requests that never finished have no span; their rows say why.
     pub fn spans(&self, plan: &Plan, parent: SpanId, ids: &SpanIds) -> Vec<Span> {
         let mut spans = Vec::new();
-        let mut requests = Vec::new();
+        // Each job's finished rows, and every request span they could make, as (failed,
+        // duration, job, row, which: None for the PURGE, Some(i) for its i-th HEAD): chosen
+        // first (`MAX_REQUEST_SPANS`), built after, so a large purge builds only what it keeps.
+        let mut done_by_job = Vec::with_capacity(plan.jobs.len());
+        let mut candidates = Vec::new();
         for (j, job) in plan.jobs.iter().enumerate() {
             let done: Vec<_> = self
                 .rows
@@ -271,77 +305,69 @@ impl ReportBuilder {
                 .collect();
             let timings =
                 || done.iter().flat_map(|d| std::iter::once(d.2).chain(d.3.confirms.iter().map(|(_, c, _)| *c)));
-            let (Some(start), Some(end)) = (timings().map(|t| t.started_at).min(), timings().map(|t| t.ended_at).max())
-            else {
-                continue;
-            };
-            let connection_id = ids.id("connection", j, 0);
-            spans.push(connection_span(job, connection_id, parent, start, end, &done));
-            for &(t, row, timing, times) in &done {
-                let purge = &plan.purges[t];
-                let mut span = Span::new(
-                    ids.id("request", j, times.request),
-                    Some(connection_id),
-                    "PURGE",
-                    Kind::Client,
-                    timing.started_at,
-                    timing.ended_at,
-                )
-                .with("http.request.method", "PURGE")
-                .with("edgepurge.item", span_label(&row.url))
-                .with("edgepurge.item.index", t as i64)
-                .with("edgepurge.kind", purge.kind())
-                .with("edgepurge.soft", purge.soft())
-                .with("edgepurge.outcome", row.outcome.as_str())
-                .with("edgepurge.attempts", i64::from(row.attempts))
-                .with("edgepurge.retryable", row.retryable);
-                if let Some(status) = row.http_status {
-                    span = span.with("http.response.status_code", i64::from(status));
-                }
-                if let Some(n) = times.purge_count {
-                    span = span.with("edgepurge.purge_count", i64::try_from(n).unwrap_or(i64::MAX));
-                }
-                if !row.outcome.is_success() {
-                    span = span.with("error.type", row.outcome.as_str());
-                    span = span.failed(row.error.clone().unwrap_or_else(|| row.outcome.as_str().to_owned()));
-                }
-                requests.push(span);
-                for (r, c, confirm) in &times.confirms {
-                    let (r, c) = (*r, *c);
-                    let mut head = Span::new(
-                        ids.id("request", j, r),
-                        Some(connection_id),
-                        "HEAD",
-                        Kind::Client,
-                        c.started_at,
-                        c.ended_at,
-                    )
-                    .with("http.request.method", "HEAD")
-                    .with("edgepurge.item", span_label(&row.url))
-                    .with("edgepurge.item.index", t as i64);
-                    if let Some(url) = &confirm.url {
-                        head = head.with("url.full", url.clone());
+            if let (Some(start), Some(end)) =
+                (timings().map(|t| t.started_at).min(), timings().map(|t| t.ended_at).max())
+            {
+                spans.push(connection_span(job, ids.id("connection", j, 0), parent, start, end, &done));
+                for (k, (_, row, timing, times)) in done.iter().enumerate() {
+                    let took = |t: &Timing| t.ended_at.saturating_sub(t.started_at);
+                    candidates.push((!row.outcome.is_success(), took(timing), j, k, None));
+                    for (i, (_, c, confirm)) in times.confirms.iter().enumerate() {
+                        candidates.push((confirm.fresh != Some(true), took(c), j, k, Some(i)));
                     }
-                    if let Some(fresh) = confirm.fresh {
-                        head = head.with("edgepurge.fresh", fresh);
-                    }
-                    if let Some(status) = confirm.http_status {
-                        head = head.with("http.response.status_code", i64::from(status));
-                    }
-                    if let Some(value) = &confirm.cache_status {
-                        head = head.with("http.response.header.cache-status", value.clone());
-                    }
-                    if confirm.fresh != Some(true) {
-                        head = head.failed(
-                            confirm.error.clone().unwrap_or_else(|| "the instance still serves the old copy".into()),
-                        );
-                    }
-                    requests.push(head);
                 }
             }
+            done_by_job.push(done);
         }
-        let kept = bounded_requests(requests, &mut spans);
-        spans.extend(kept);
+        let keep = kept_requests(&candidates);
+        let mut omitted = vec![0i64; plan.jobs.len()];
+        for (&(_, _, j, k, which), kept) in candidates.iter().zip(&keep) {
+            if !kept {
+                omitted[j] += 1;
+                continue;
+            }
+            let (t, row, timing, times) = done_by_job[j][k];
+            let connection_id = ids.id("connection", j, 0);
+            let Some(i) = which else {
+                spans.push(purge_span(plan, ids, connection_id, j, t, row, timing, times));
+                continue;
+            };
+            let (r, c, confirm) = &times.confirms[i];
+            let mut head = Span::new(
+                ids.id("request", j, *r),
+                Some(connection_id),
+                "HEAD",
+                Kind::Client,
+                c.started_at,
+                c.ended_at,
+            )
+            .with("http.request.method", "HEAD")
+            .with("edgepurge.item", span_label(&row.url))
+            .with("edgepurge.item.index", t as i64);
+            if let Some(url) = &confirm.url {
+                head = head.with("url.full", url.clone());
+            }
+            if let Some(fresh) = confirm.fresh {
+                head = head.with("edgepurge.fresh", fresh);
+            }
+            if let Some(status) = confirm.http_status {
+                head = head.with("http.response.status_code", i64::from(status));
+            }
+            if let Some(value) = &confirm.cache_status {
+                head = head.with("http.response.header.cache-status", value.clone());
+            }
+            if confirm.fresh != Some(true) {
+                head = head
+                    .failed(confirm.error.clone().unwrap_or_else(|| "the instance still serves the old copy".into()));
+            }
+            spans.push(head);
+        }
+        for connection in spans.iter_mut().filter(|s| s.name == "connection") {
+            let j = (0..plan.jobs.len()).find(|&j| ids.id("connection", j, 0) == connection.id);
+            if let Some(n) = j.map(|j| omitted[j]).filter(|n| *n > 0) {
+                connection.attributes.push(("edgepurge.requests.omitted", Value::Int(n)));
+            }
+        }
         spans
     }
 

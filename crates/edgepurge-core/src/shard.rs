@@ -19,9 +19,13 @@ use crate::plan::{Job, Plan, PlannedRequest};
 use crate::retry::RetryPolicy;
 
 /// The plan's jobs split into shards of at most `plan.concurrency` each, as even as can be; one
-/// shard (the caller's own) when they fit. Each shard lists job indices, in plan order.
+/// shard (the caller's own) when they fit. Shards take the jobs in their start order
+/// (`Plan::slowest_first`), so the caller's own shard, which starts first (a Durable Object
+/// shard must be invoked first), holds the slowest instances. Each shard lists job indices, in
+/// start order.
 pub fn split(plan: &Plan) -> Vec<Vec<usize>> {
-    let jobs = plan.jobs.len();
+    let order = plan.start_order();
+    let jobs = order.len();
     let cap = plan.concurrency.max(1);
     let shards = jobs.div_ceil(cap).max(1);
     let (base, extra) = (jobs / shards, jobs % shards);
@@ -29,7 +33,7 @@ pub fn split(plan: &Plan) -> Vec<Vec<usize>> {
     let mut next = 0;
     for s in 0..shards {
         let n = base + usize::from(s < extra);
-        out.push((next..next + n).collect());
+        out.push(order[next..next + n].to_vec());
         next += n;
     }
     out
