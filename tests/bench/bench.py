@@ -269,20 +269,23 @@ def seed_hours(cdn, instances, rows=STORED_ROWS):
 def instances_page(cdn, instances, runs=200):
     """p50 of `GET /api/instances` on a fresh store, then with `STORED_ROWS` hourly rows stored;
     each measured the same way: on a worker just started, after the same warm-up."""
-    def p50():
+    def p50(path="/api/instances"):
         for _ in range(100):  # warm: the isolate (V8 optimises hot wasm late), D1, discovery
-            get_api_ms(cdn, "/api/instances")
-        return statistics.median(get_api_ms(cdn, "/api/instances") for _ in range(runs))
+            get_api_ms(cdn, path)
+        return statistics.median(get_api_ms(cdn, path) for _ in range(runs))
     cdn.restart_worker()
-    fresh = p50()
+    # GET /api/me reads no rollups: what the local store's larger file costs any request.
+    fresh, fresh_me = p50(), p50("/api/me")
     stored = seed_hours(cdn, instances)
-    return {"runs": runs, "fresh_p50_ms": fresh, "stored_rows": stored, "stored_p50_ms": p50()}
+    return {"runs": runs, "fresh_p50_ms": fresh, "stored_rows": stored, "stored_p50_ms": p50(),
+            "me_fresh_p50_ms": fresh_me, "me_stored_p50_ms": p50("/api/me")}
 
 
 def print_instances_page(page):
     print(f"GET /api/instances, p50 of {page['runs']}: {page['fresh_p50_ms']:.1f} ms on a fresh store, "
           f"{page['stored_p50_ms']:.1f} ms with {page['stored_rows']:,} hourly rows stored "
-          f"({page['stored_p50_ms'] - page['fresh_p50_ms']:+.1f} ms)")
+          f"({page['stored_p50_ms'] - page['fresh_p50_ms']:+.1f} ms); GET /api/me, which reads no rollups: "
+          f"{page['me_fresh_p50_ms']:.1f} ms and {page['me_stored_p50_ms']:.1f} ms")
 
 
 def runtime_port(cdn):

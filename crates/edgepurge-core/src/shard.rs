@@ -19,10 +19,10 @@ use crate::plan::{Job, Plan, PlannedRequest};
 use crate::retry::RetryPolicy;
 
 /// The plan's jobs split into shards of at most `plan.concurrency` each, as even as can be; one
-/// shard (the caller's own) when they fit. Shards take the jobs in their start order
-/// (`Plan::slowest_first`), so the caller's own shard, which starts first (a Durable Object
-/// shard must be invoked first), holds the slowest instances. Each shard lists job indices, in
-/// start order.
+/// shard (the caller's own, the first) when they fit. Shards take the jobs in their start order
+/// (`Plan::slowest_first`): the Durable Object shards, started first, get the slowest
+/// instances, and the caller's own shard, which opens its sockets only once every other shard
+/// has answered, the fastest. Each shard lists job indices, in start order.
 pub fn split(plan: &Plan) -> Vec<Vec<usize>> {
     let order = plan.start_order();
     let jobs = order.len();
@@ -36,6 +36,8 @@ pub fn split(plan: &Plan) -> Vec<Vec<usize>> {
         out.push(order[next..next + n].to_vec());
         next += n;
     }
+    // The fastest (the last of the start order) to the caller, which starts last.
+    out.rotate_right(1);
     out
 }
 

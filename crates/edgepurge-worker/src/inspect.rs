@@ -49,8 +49,9 @@ pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Res
     json(&VerifyReport { url, results }, 200)
 }
 
-/// `GET /api/instances`: each allowed host's instances, or why discovery failed, and each
-/// instance's last purge.
+/// `GET /api/instances`: each allowed host's instances, or why discovery failed, each
+/// instance's last purge and its figures over the last 24 hours: the figures of every instance
+/// in one store query, whatever the number of hosts and however long the history.
 pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
     let Ctx { config, store, .. } = ctx(req, env, Action::Read).await?;
     let mut resolver = Resolver::new(&config);
@@ -63,7 +64,6 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             Ok(found) => (found.iter().map(Instance::key).collect::<Vec<_>>(), None),
             Err(e) => (Vec::new(), Some(e.problem())),
         };
-        let last = store.last_purges(&instances).await?;
         hosts.push(HostInstances {
             host: host.clone(),
             discovery: rule.to_string(),
@@ -71,15 +71,19 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             contract: rule.dialect.contract,
             instances,
             error,
-            last,
+            last: Vec::new(),
             skipped,
         });
     }
-    // The figures of every instance found, from their hourly rollups (24 rows each at most).
     let now = crate::ctx::now_ms();
-    let found: Vec<String> = hosts.iter().flat_map(|h| h.instances.iter().cloned()).collect();
-    let stats = instance_stats(&store.rollups_since(&found, window_start_hour(now)).await?, now);
-    json(&InstancesReply { hosts, stats }, 200)
+    let mut found: Vec<String> = hosts.iter().flat_map(|h| h.instances.iter().cloned()).collect();
+    found.sort_unstable();
+    found.dedup();
+    let (last, rollups) = store.instance_figures(&found, window_start_hour(now)).await?;
+    for h in &mut hosts {
+        h.last = last.iter().filter(|l| h.instances.contains(&l.instance)).cloned().collect();
+    }
+    json(&InstancesReply { hosts, stats: instance_stats(&rollups, now) }, 200)
 }
 
 /// `POST /api/instances/check` (admins): every instance of every group is sent a `PURGE` of a

@@ -874,26 +874,50 @@ impl Store {
         Ok(HistoryPage { entries, next_before })
     }
 
-    /// Each instance's most recent purge: the newest of its hourly rows, one index seek each.
-    pub async fn last_purges(&self, instances: &[String]) -> Result<Vec<LastPurge>, ApiError> {
+    /// Each of `instances`' most recent purge (the newest of its hourly rows) and its hourly
+    /// rollups from `since_hour`, in one query of index seeks: at most 25 rows an instance,
+    /// however long the history.
+    pub async fn instance_figures(
+        &self,
+        instances: &[String],
+        since_hour: i64,
+    ) -> Result<(Vec<LastPurge>, Vec<Rollup>), ApiError> {
+        #[derive(Deserialize)]
+        struct Row {
+            newest: i64,
+            #[serde(flatten)]
+            hour: HourRow,
+        }
         let names = serde_json::to_string(instances).map_err(internal)?;
-        let rows: Vec<HourRow> = self
+        let columns = hour_columns();
+        let rows: Vec<Row> = self
             .rows(
                 &format!(
-                    "SELECT {} FROM json_each(?1) j CROSS JOIN instance_hours h \
+                    "SELECT 1 AS newest, {columns} FROM json_each(?1) j CROSS JOIN instance_hours h \
                      WHERE h.instance = j.value \
-                     AND h.hour = (SELECT max(hour) FROM instance_hours WHERE instance = j.value)",
-                    hour_columns()
+                     AND h.hour = (SELECT max(hour) FROM instance_hours WHERE instance = j.value) \
+                     UNION ALL \
+                     SELECT 0 AS newest, {columns} FROM json_each(?1) j CROSS JOIN instance_hours h \
+                     WHERE h.instance = j.value AND h.hour >= ?2"
                 ),
-                &[s(&names)],
+                &[s(&names), n(since_hour)],
             )
             .await?;
-        rows.into_iter()
-            .map(|r| {
-                let r = r.rollup()?;
-                Ok(LastPurge { instance: r.instance, at: r.last.at, url: r.last.url, outcome: r.last.outcome })
-            })
-            .collect()
+        let (mut last, mut rollups) = (Vec::new(), Vec::new());
+        for row in rows {
+            let r = row.hour.rollup()?;
+            if row.newest == 1 {
+                last.push(LastPurge {
+                    instance: r.instance.clone(),
+                    at: r.last.at,
+                    url: r.last.url.clone(),
+                    outcome: r.last.outcome,
+                });
+            } else {
+                rollups.push(r);
+            }
+        }
+        Ok((last, rollups))
     }
 
     /// Each instance's mean request time over the hours from `since_hour`: one query, for the
@@ -907,23 +931,6 @@ impl Store {
             )
             .await?;
         Ok(rows.into_iter().map(|r| (r.instance, u32::try_from(r.ms.max(0)).unwrap_or(u32::MAX))).collect())
-    }
-
-    /// The hourly rollups of `instances` from `since_hour`, for the Instances page's figures:
-    /// one query, reading at most 24 rows an instance however long the history.
-    pub async fn rollups_since(&self, instances: &[String], since_hour: i64) -> Result<Vec<Rollup>, ApiError> {
-        let names = serde_json::to_string(instances).map_err(internal)?;
-        let rows: Vec<HourRow> = self
-            .rows(
-                &format!(
-                    "SELECT {} FROM json_each(?1) j CROSS JOIN instance_hours h \
-                     WHERE h.instance = j.value AND h.hour >= ?2",
-                    hour_columns()
-                ),
-                &[s(&names), n(since_hour)],
-            )
-            .await?;
-        rows.into_iter().map(HourRow::rollup).collect()
     }
 
     /// Forgets hourly rollups before `before_hour` (each instance's newest row stays: it holds
