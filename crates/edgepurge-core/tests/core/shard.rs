@@ -41,10 +41,11 @@ fn shards_hold_at_most_the_concurrency_and_are_as_even_as_can_be() {
     let sizes = |n, c| split(&plan(n, c)).iter().map(Vec::len).collect::<Vec<_>>();
     assert_eq!(sizes(3, 6), [3], "a plan that fits is one shard: the caller's own");
     assert_eq!(sizes(6, 6), [6]);
-    assert_eq!(sizes(7, 6), [4, 3]);
+    // The caller's own shard (the first) takes the last of the start order: the smaller share.
+    assert_eq!(sizes(7, 6), [3, 4]);
     assert_eq!(sizes(15, 6), [5, 5, 5]);
     assert_eq!(sizes(60, 6), [6; 10]);
-    assert_eq!(sizes(61, 6), [6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5]);
+    assert_eq!(sizes(61, 6), [5, 6, 6, 6, 6, 6, 6, 5, 5, 5, 5]);
     // Every job is in exactly one shard.
     let mut all: Vec<usize> = split(&plan(61, 6)).concat();
     all.sort_unstable();
