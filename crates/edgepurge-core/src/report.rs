@@ -47,6 +47,14 @@ fn kept_requests<T>(candidates: &[(bool, u64, T, usize, Option<usize>)]) -> Vec<
     keep
 }
 
+/// A request's span under its connection: its method, and its item by a cut label and index.
+fn request_span(id: SpanId, connection: SpanId, method: &str, timing: Timing, label: &str, item: usize) -> Span {
+    Span::new(id, Some(connection), method, Kind::Client, timing.started_at, timing.ended_at)
+        .with("http.request.method", method.to_owned())
+        .with("edgepurge.item", span_label(label))
+        .with("edgepurge.item.index", item as i64)
+}
+
 /// The span of one row's `PURGE`.
 #[allow(clippy::too_many_arguments)]
 fn purge_span(
@@ -60,22 +68,12 @@ fn purge_span(
     times: &RowTimes,
 ) -> Span {
     let purge = &plan.purges[t];
-    let mut span = Span::new(
-        ids.id("request", j, times.request),
-        Some(connection_id),
-        "PURGE",
-        Kind::Client,
-        timing.started_at,
-        timing.ended_at,
-    )
-    .with("http.request.method", "PURGE")
-    .with("edgepurge.item", span_label(&row.url))
-    .with("edgepurge.item.index", t as i64)
-    .with("edgepurge.kind", purge.kind())
-    .with("edgepurge.soft", purge.soft())
-    .with("edgepurge.outcome", row.outcome.as_str())
-    .with("edgepurge.attempts", i64::from(row.attempts))
-    .with("edgepurge.retryable", row.retryable);
+    let mut span = request_span(ids.id("request", j, times.request), connection_id, "PURGE", timing, &row.url, t)
+        .with("edgepurge.kind", purge.kind())
+        .with("edgepurge.soft", purge.soft())
+        .with("edgepurge.outcome", row.outcome.as_str())
+        .with("edgepurge.attempts", i64::from(row.attempts))
+        .with("edgepurge.retryable", row.retryable);
     if let Some(status) = row.http_status {
         span = span.with("http.response.status_code", i64::from(status));
     }
@@ -333,17 +331,7 @@ impl ReportBuilder {
                 continue;
             };
             let (r, c, confirm) = &times.confirms[i];
-            let mut head = Span::new(
-                ids.id("request", j, *r),
-                Some(connection_id),
-                "HEAD",
-                Kind::Client,
-                c.started_at,
-                c.ended_at,
-            )
-            .with("http.request.method", "HEAD")
-            .with("edgepurge.item", span_label(&row.url))
-            .with("edgepurge.item.index", t as i64);
+            let mut head = request_span(ids.id("request", j, *r), connection_id, "HEAD", *c, &row.url, t);
             if let Some(url) = &confirm.url {
                 head = head.with("url.full", url.clone());
             }
