@@ -122,6 +122,24 @@ fn connection_span(
     connection
 }
 
+/// A row with no answer (yet, or ever): failed and retryable, for `error`.
+fn unfinished(url: String, instance: String, error: String) -> PurgeResult {
+    PurgeResult {
+        url,
+        instance,
+        outcome: Outcome::Failed,
+        http_status: None,
+        error: Some(error),
+        retryable: true,
+        elapsed_ms: None,
+        started_ms: None,
+        attempts: 0,
+        pending: false,
+        confirm: None,
+        done_hard: false,
+    }
+}
+
 /// The job index of rows no job runs ([`ReportBuilder::hold`]).
 const HELD: usize = usize::MAX;
 
@@ -166,18 +184,12 @@ impl ReportBuilder {
                 rows.push((
                     (req.target, j, r),
                     PurgeResult {
-                        url: plan.purges[req.target].label(),
-                        instance: job.instance.key(),
-                        outcome: Outcome::Failed,
-                        http_status: None,
-                        error: Some("no result: the fan-out ended before this request finished".into()),
-                        retryable: true,
-                        elapsed_ms: None,
-                        started_ms: None,
-                        attempts: 0,
-                        pending: false,
-                        confirm: None,
                         done_hard: job.instance.dialect.support(&plan.purges[req.target]) == Support::Hard,
+                        ..unfinished(
+                            plan.purges[req.target].label(),
+                            job.instance.key(),
+                            "no result: the fan-out ended before this request finished".into(),
+                        )
                     },
                 ));
             }
@@ -204,23 +216,14 @@ impl ReportBuilder {
         let mut added = Vec::new();
         for (t, purge) in plan.purges.iter().enumerate() {
             for (name, state) in held.get(purge.host()).into_iter().flatten() {
-                let row = PurgeResult {
-                    url: purge.label(),
-                    instance: name.clone(),
-                    outcome: Outcome::Failed,
-                    http_status: None,
-                    error: Some(format!(
+                let row = unfinished(
+                    purge.label(),
+                    name.clone(),
+                    format!(
                         "the Machine is {state}: it may come back with its old copy, so this purge is queued and \
                          sent once it is started"
-                    )),
-                    retryable: true,
-                    elapsed_ms: None,
-                    started_ms: None,
-                    attempts: 0,
-                    pending: false,
-                    confirm: None,
-                    done_hard: false,
-                };
+                    ),
+                );
                 self.rows.push(((t, HELD), row.clone()));
                 self.times.push(RowTimes::default());
                 added.push(row);
@@ -287,7 +290,7 @@ impl ReportBuilder {
     /// `ids` gives (`connection`: job; `request`: job and request, the id its `traceparent`
     /// named). Requests that never finished have no span; their rows say why.
     pub fn spans(&self, plan: &Plan, parent: SpanId, ids: &SpanIds) -> Vec<Span> {
-        let mut spans = Vec::new();
+        let (mut connections, mut requests) = (Vec::new(), Vec::new());
         // Each job's finished rows, and every request span they could make, as (failed,
         // duration, job, row, which: None for the PURGE, Some(i) for its i-th HEAD): chosen
         // first (`MAX_REQUEST_SPANS`), built after, so a large purge builds only what it keeps.
@@ -306,7 +309,7 @@ impl ReportBuilder {
             if let (Some(start), Some(end)) =
                 (timings().map(|t| t.started_at).min(), timings().map(|t| t.ended_at).max())
             {
-                spans.push(connection_span(job, ids.id("connection", j, 0), parent, start, end, &done));
+                connections.push((j, connection_span(job, ids.id("connection", j, 0), parent, start, end, &done)));
                 for (k, (_, row, timing, times)) in done.iter().enumerate() {
                     let took = |t: &Timing| t.ended_at.saturating_sub(t.started_at);
                     candidates.push((!row.outcome.is_success(), took(timing), j, k, None));
@@ -327,7 +330,7 @@ impl ReportBuilder {
             let (t, row, timing, times) = done_by_job[j][k];
             let connection_id = ids.id("connection", j, 0);
             let Some(i) = which else {
-                spans.push(purge_span(plan, ids, connection_id, j, t, row, timing, times));
+                requests.push(purge_span(plan, ids, connection_id, j, t, row, timing, times));
                 continue;
             };
             let (r, c, confirm) = &times.confirms[i];
@@ -348,14 +351,18 @@ impl ReportBuilder {
                 head = head
                     .failed(confirm.error.clone().unwrap_or_else(|| "the instance still serves the old copy".into()));
             }
-            spans.push(head);
+            requests.push(head);
         }
-        for connection in spans.iter_mut().filter(|s| s.name == "connection") {
-            let j = (0..plan.jobs.len()).find(|&j| ids.id("connection", j, 0) == connection.id);
-            if let Some(n) = j.map(|j| omitted[j]).filter(|n| *n > 0) {
-                connection.attributes.push(("edgepurge.requests.omitted", Value::Int(n)));
-            }
-        }
+        let mut spans: Vec<Span> = connections
+            .into_iter()
+            .map(|(j, mut connection)| {
+                if omitted[j] > 0 {
+                    connection.attributes.push(("edgepurge.requests.omitted", Value::Int(omitted[j])));
+                }
+                connection
+            })
+            .collect();
+        spans.extend(requests);
         spans
     }
 

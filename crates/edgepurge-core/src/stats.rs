@@ -165,8 +165,7 @@ pub fn latency_refresh_due(read_at: Option<i64>, now: i64) -> bool {
     read_at.is_none_or(|at| now - at >= LATENCY_REFRESH_MS || now < at)
 }
 
-/// The statistics window: the last 24 hours, in hourly buckets (the current hour the last).
-pub const WINDOW_MS: i64 = 24 * HOUR_MS;
+/// The statistics window: the last 24 clock hours (the current hour the last).
 const HOURS: i64 = 24;
 
 /// The first hour of the statistics window at `now`.

@@ -208,28 +208,3 @@ fn a_suspended_machine_is_held_not_skipped_and_its_rows_are_queued() {
     assert!(report.results.iter().filter(|r| r.instance == "ams 5683945a107d18").all(|r| r.pending));
     assert_ne!(report.status, PurgeStatus::Purged, "a purge that left old copies behind is not purged");
 }
-
-#[test]
-fn a_delivery_to_a_held_machine_waits_until_it_is_started() {
-    use edgepurge_core::api::{Delivery, DeliveryStatus};
-    use edgepurge_core::retry::RedeliveryPolicy;
-    let policy = RedeliveryPolicy { base_ms: 1000, cap_ms: 60_000, max_age_ms: 3_600_000 };
-    let d = Delivery {
-        id: 1,
-        purge_id: 1,
-        url: "https://changelog.com/a".into(),
-        instance: "ams 5683945a107d18".into(),
-        status: DeliveryStatus::Pending,
-        attempts: 2,
-        first_at: 0,
-        next_at: 0,
-        updated_at: 0,
-        last_error: None,
-    };
-    let waiting = policy.held(&d, "suspended", 10_000, 0);
-    assert_eq!((waiting.status, waiting.attempts), (DeliveryStatus::Pending, 2), "not an attempt");
-    assert!(waiting.next_at > 10_000);
-    assert!(waiting.last_error.unwrap().contains("suspended: waiting until it is started"));
-    let given_up = policy.held(&d, "suspended", 3_600_001, 0);
-    assert_eq!(given_up.status, DeliveryStatus::Abandoned);
-}

@@ -154,3 +154,16 @@ fn statuses_serialise_as_the_stored_names() {
     assert_eq!(Outcome::NotCached.label(), "not cached");
     assert_eq!(Outcome::parse("notcached"), None);
 }
+
+#[test]
+fn a_delivery_to_a_held_machine_waits_until_it_is_started() {
+    // A suspended Fly Machine may come back with its old copy: no attempt until it is started.
+    let d = due("https://changelog.com/a", "ams 5683945a107d18", 2);
+    let waiting = POLICY.held(&d, "suspended", NOW, 0);
+    assert_eq!((waiting.status, waiting.attempts), (DeliveryStatus::Pending, 2), "not an attempt");
+    assert!(waiting.next_at > NOW);
+    assert!(waiting.last_error.unwrap().contains("suspended: waiting until it is started"));
+    // Past REDELIVERY_MAX_AGE_MS it is given up like any other.
+    let given_up = POLICY.held(&d, "suspended", d.first_at + i64::try_from(POLICY.max_age_ms).unwrap() + 1, 0);
+    assert_eq!(given_up.status, DeliveryStatus::Abandoned);
+}
