@@ -51,6 +51,13 @@ impl<'a> Resolver<'a> {
         all
     }
 
+    /// The state of `instance` of `host`, when it is a Machine that may come back with its old
+    /// copies (redelivery waits for it to start).
+    pub fn held_state(&self, host: &str, instance: &str) -> Option<&str> {
+        let listed = self.not_serving.get(host)?;
+        listed.iter().find(|s| s.pending && s.instance == instance).map(|s| s.state.as_str())
+    }
+
     /// Per host, the Machines that may come back with their old copies, as (name, state): the
     /// purge's rows to them are queued (`ReportBuilder::hold`).
     pub fn held(&self) -> BTreeMap<String, Vec<(String, String)>> {

@@ -84,11 +84,9 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
             Err(update) => Err(update),
             Ok(purge) => {
                 let discovered = resolver.instances(purge.host()).await;
-                let held = resolver.held();
-                let state = held.get(purge.host()).into_iter().flatten().find(|(name, _)| *name == d.instance);
-                match state {
+                match resolver.held_state(purge.host(), &d.instance) {
                     // A Machine that may come back with its old copy: it waits until it is started.
-                    Some((_, state)) => Err(policy.held(&d, state, now, random_u32())),
+                    Some(state) => Err(policy.held(&d, state, now, random_u32())),
                     None => {
                         let discovered = discovered.as_deref().map_err(|e| e.detail.as_str());
                         policy.triage(&d, discovered, now, random_u32()).map(|addr| (purge, addr))

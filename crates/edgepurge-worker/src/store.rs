@@ -433,6 +433,10 @@ fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
 const HIT: &str = "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
                    ON CONFLICT (key, window) DO UPDATE SET count = count + 1 RETURNING count";
 
+/// [`HIT`] only while the count is below `?3`: at the limit it writes nothing and returns no row.
+const HIT_BELOW: &str = "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
+                         ON CONFLICT (key, window) DO UPDATE SET count = count + 1 WHERE count < ?3 RETURNING count";
+
 /// Forgets `?1`'s windows before `?2`.
 const FORGET_WINDOWS: &str = "DELETE FROM rate_limits WHERE key = ?1 AND window < ?2";
 
@@ -1016,12 +1020,7 @@ impl Store {
     pub async fn hit(&self, key: &str, now: i64) -> Result<i64, ApiError> {
         let window = limits::window(now);
         let row: Option<Count> = self.row(HIT, &[s(key), n(window)]).await?;
-        let count = row.map_or(0, |r| r.count);
-        if count == 1 {
-            // First request of a new window for this key: forget its old windows.
-            self.run(FORGET_WINDOWS, &[s(key), n(window)]).await?;
-        }
-        Ok(count)
+        Ok(self.counted(key, window, row).await?.unwrap_or(0))
     }
 
     /// Counts one request by `key` in the current minute if fewer than `limit` were counted;
@@ -1029,15 +1028,14 @@ impl Store {
     /// nothing (the upsert's condition fails), however many come.
     pub async fn hit_below(&self, key: &str, now: i64, limit: u32) -> Result<Option<i64>, ApiError> {
         let window = limits::window(now);
-        let row: Option<Count> = self
-            .row(
-                "INSERT INTO rate_limits (key, window, count) VALUES (?1, ?2, 1) \
-                 ON CONFLICT (key, window) DO UPDATE SET count = count + 1 WHERE count < ?3 RETURNING count",
-                &[s(key), n(window), n(limit.into())],
-            )
-            .await?;
+        let row: Option<Count> = self.row(HIT_BELOW, &[s(key), n(window), n(limit.into())]).await?;
+        self.counted(key, window, row).await
+    }
+
+    /// The count a hit returned; on the first request of a new window for `key`, its old
+    /// windows are forgotten.
+    async fn counted(&self, key: &str, window: i64, row: Option<Count>) -> Result<Option<i64>, ApiError> {
         if row.as_ref().is_some_and(|r| r.count == 1) {
-            // First request of a new window for this key: forget its old windows.
             self.run(FORGET_WINDOWS, &[s(key), n(window)]).await?;
         }
         Ok(row.map(|r| r.count))
