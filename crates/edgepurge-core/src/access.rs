@@ -12,6 +12,7 @@
 //! [`Signed::claims`](crate::access::Signed::claims) reads the claims only of a token whose
 //! signature held. The worker carries no bignum code (RSA was 12 KB of its gzip size).
 
+use crate::error::{ApiError, ErrorKind};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
@@ -272,4 +273,110 @@ pub const JWKS_REFETCH_MS: i64 = 60_000;
 /// Whether the JWKS may be fetched now, given when it was last fetched (`None`: never).
 pub fn jwks_fetch_due(last_fetched_ms: Option<i64>, now_ms: i64) -> bool {
     last_fetched_ms.is_none_or(|last| now_ms.saturating_sub(last) >= JWKS_REFETCH_MS)
+}
+
+/// Why an Access JWT was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessFailure {
+    /// The JWT is not one this team's Access signed for this application (401: the caller's).
+    Refused(String),
+    /// The team's key set could not be fetched, so no JWT can be checked (503: the upstream's,
+    /// never blamed on the caller).
+    KeysUnavailable {
+        /// The key set's URL (`ACCESS_CERTS_URL` or the team's).
+        url: String,
+        /// What went wrong fetching it.
+        why: String,
+    },
+}
+
+impl From<AccessFailure> for ApiError {
+    fn from(f: AccessFailure) -> ApiError {
+        match f {
+            AccessFailure::Refused(why) => ApiError::new(ErrorKind::Unauthorized, why),
+            AccessFailure::KeysUnavailable { url, why } => ApiError::new(
+                ErrorKind::AccessUnavailable,
+                format!("the Cloudflare Access key set could not be fetched, so no Access JWT can be checked: {why}"),
+            )
+            .with_subject(url),
+        }
+    }
+}
+
+impl From<JwtError> for AccessFailure {
+    fn from(e: JwtError) -> AccessFailure {
+        AccessFailure::Refused(e.to_string())
+    }
+}
+
+/// The Access key set an isolate keeps: the keys of the last fetch that worked, when a fetch
+/// was last tried (worked or not), and why the last one failed, if it did.
+#[derive(Debug, Clone, Default)]
+pub struct KeyCache {
+    /// The key set's URL these are from.
+    pub url: String,
+    /// The keys of the last fetch that worked (kept through failed fetches).
+    pub keys: Option<Jwks>,
+    /// When a fetch was last tried, in ms.
+    pub tried_at: Option<i64>,
+    /// Why the last fetch failed; `None` when it worked (or none was tried).
+    pub failed: Option<String>,
+}
+
+/// What to do for a JWT, given the cached keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStep {
+    /// The cached keys have the JWT's key: check it with them.
+    Check,
+    /// Fetch the key set now (then [`KeyCache::fetched`]).
+    Fetch,
+    /// Neither: the JWT is refused, or no key set is at hand (see [`AccessFailure`]).
+    Refuse(AccessFailure),
+}
+
+impl KeyCache {
+    /// What to do for a JWT naming key `kid` of the set at `url` at `now_ms`: check it when the
+    /// cached keys have `kid`; else fetch, at most once a minute ([`jwks_fetch_due`]) so
+    /// anonymous callers cannot make the worker fetch on every request. Within that minute an
+    /// unknown key is the caller's fault (401) unless the last fetch failed (503).
+    pub fn step(&self, url: &str, kid: &str, now_ms: i64) -> KeyStep {
+        let mine = self.url == url;
+        if mine && self.keys.as_ref().is_some_and(|k| k.has(kid)) {
+            return KeyStep::Check;
+        }
+        if !mine || jwks_fetch_due(self.tried_at, now_ms) {
+            return KeyStep::Fetch;
+        }
+        KeyStep::Refuse(match &self.failed {
+            Some(why) => AccessFailure::KeysUnavailable { url: url.to_owned(), why: why.clone() },
+            None => AccessFailure::Refused(format!(
+                "unknown key id {kid:?} (the team's keys were fetched less than a minute ago)"
+            )),
+        })
+    }
+
+    /// Notes a fetch of the set at `url` tried at `now_ms`: its keys when it worked, else why
+    /// not (the keys that worked before are kept). Then the step for key `kid`: check, or
+    /// refuse (a failed fetch is the upstream's fault, a key the new set lacks the caller's).
+    pub fn fetched(&mut self, url: &str, fetched: Result<Jwks, String>, kid: &str, now_ms: i64) -> KeyStep {
+        if self.url != url {
+            *self = KeyCache { url: url.to_owned(), ..KeyCache::default() };
+        }
+        self.tried_at = Some(now_ms);
+        match fetched {
+            Ok(keys) => {
+                let has = keys.has(kid);
+                (self.keys, self.failed) = (Some(keys), None);
+                if has {
+                    KeyStep::Check
+                } else {
+                    KeyStep::Refuse(AccessFailure::Refused(format!("unknown key id {kid:?}")))
+                }
+            }
+            Err(why) => {
+                self.failed = Some(why.clone());
+                KeyStep::Refuse(AccessFailure::KeysUnavailable { url: url.to_owned(), why })
+            }
+        }
+    }
 }

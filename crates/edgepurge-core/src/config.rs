@@ -437,14 +437,6 @@ impl Config {
         })
     }
 
-    /// The bearer token of an `Authorization` header value (scheme matched case-insensitively,
-    /// RFC 9110 section 11.1).
-    pub fn bearer(authorization: &str) -> Option<&str> {
-        let (scheme, token) = authorization.trim().split_once(' ')?;
-        let token = token.trim();
-        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-    }
-
     /// Whether `token` is one of the bootstrap API tokens (`API_TOKENS`), compared in constant
     /// time against every configured token, with no early exit.
     pub fn is_bootstrap_token(&self, token: &str) -> bool {

@@ -56,6 +56,8 @@ pub enum ErrorKind {
     StoreBudget,
     /// 503: `GET /api/health` found the worker unable to purge (its configuration does not load).
     NotReady,
+    /// 503: the Cloudflare Access key set could not be fetched, so no Access JWT can be checked.
+    AccessUnavailable,
 }
 
 impl ErrorKind {
@@ -64,7 +66,7 @@ impl ErrorKind {
         use ErrorSource::*;
         match self {
             BadRequest => (400, "bad-request", "Malformed request", Caller, false),
-            Unauthorized => (401, "unauthorized", "Missing or invalid API token", Caller, false),
+            Unauthorized => (401, "unauthorized", "Missing or invalid credentials", Caller, false),
             HostNotAllowed => (403, "host-not-allowed", "Host not allowed", Caller, false),
             Forbidden => (403, "forbidden", "Not allowed for this role", Caller, false),
             NotFound => (404, "not-found", "No such resource", Caller, false),
@@ -89,11 +91,14 @@ impl ErrorKind {
             }
             StoreBudget => (503, "store-budget", "Store statement budget spent", ErrorSource::Config, true),
             NotReady => (503, "not-ready", "Not ready to purge: broken configuration", ErrorSource::Config, false),
+            AccessUnavailable => {
+                (503, "access-unavailable", "Cloudflare Access keys unavailable", ErrorSource::Config, true)
+            }
         }
     }
 
     /// Every kind, in the order of their status codes' first appearance above.
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::BadRequest,
         ErrorKind::Unauthorized,
         ErrorKind::HostNotAllowed,
@@ -116,6 +121,7 @@ impl ErrorKind {
         ErrorKind::AuditUnavailable,
         ErrorKind::StoreBudget,
         ErrorKind::NotReady,
+        ErrorKind::AccessUnavailable,
     ];
 
     /// The HTTP status code of this kind.
@@ -148,7 +154,7 @@ pub struct ApiError {
     /// For 429: seconds until the caller may try again (the `Retry-After` header).
     pub retry_after_secs: Option<u32>,
     /// For 405: the methods the resource takes (the `Allow` header, RFC 9110 section 15.5.6).
-    pub allow: Option<&'static str>,
+    pub allow: Option<String>,
 }
 
 impl ApiError {
@@ -169,8 +175,8 @@ impl ApiError {
     }
 
     /// Names the methods the resource takes, for a 405.
-    pub fn with_allow(mut self, methods: &'static str) -> Self {
-        self.allow = Some(methods);
+    pub fn with_allow(mut self, methods: impl Into<String>) -> Self {
+        self.allow = Some(methods.into());
         self
     }
 

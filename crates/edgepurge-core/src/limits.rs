@@ -11,6 +11,7 @@
 //!   deployment (over it they cost one read and no write) and the same per client, a client
 //!   being an IPv4 address or an IPv6 /64.
 
+use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -90,5 +91,97 @@ pub fn client_bucket(addr: Option<&str>) -> String {
             }
         },
         None => "unknown".to_owned(),
+    }
+}
+
+/// A rate-limit counter: each kind's key in the store and the setting that bounds it, written
+/// once here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket<'a> {
+    /// A person's requests to purge routes (`RATE_LIMIT_PER_MINUTE`).
+    Purges(i64),
+    /// A person's requests to every other authenticated route (`READ_RATE_LIMIT_PER_MINUTE`).
+    Reads(i64),
+    /// A client's sign-ins (`SIGN_IN_RATE_LIMIT_PER_MINUTE`); the client is [`client_bucket`]'s.
+    SignIns(&'a str),
+    /// The refusals of unknown callers written for one client ([`RefusalBudget::per_client`]).
+    AnonymousRefusals(&'a str),
+    /// The refusals of unknown callers written for the whole deployment
+    /// ([`RefusalBudget::deployment`]).
+    Refusals,
+}
+
+impl Bucket<'_> {
+    /// The counter's key in the store.
+    pub fn key(&self) -> String {
+        match self {
+            Bucket::Purges(person) => format!("person:{person}"),
+            Bucket::Reads(person) => format!("read:{person}"),
+            Bucket::SignIns(client) => format!("signin:{client}"),
+            Bucket::AnonymousRefusals(client) => format!("anonymous:{client}"),
+            Bucket::Refusals => "refusals".to_owned(),
+        }
+    }
+
+    /// What the counter counts, naming its setting: the words of its 429.
+    pub fn what(&self) -> &'static str {
+        match self {
+            Bucket::Purges(_) => "purge requests (RATE_LIMIT_PER_MINUTE)",
+            Bucket::Reads(_) => "requests (READ_RATE_LIMIT_PER_MINUTE)",
+            Bucket::SignIns(_) => "sign-ins (SIGN_IN_RATE_LIMIT_PER_MINUTE)",
+            Bucket::AnonymousRefusals(_) | Bucket::Refusals => "refusals written (REFUSAL_BUDGET_PER_MINUTE)",
+        }
+    }
+
+    /// The most requests it allows a minute under `config`.
+    pub fn limit(&self, config: &Config) -> u32 {
+        let budget = RefusalBudget::of(config.refusal_budget_per_minute);
+        match self {
+            Bucket::Purges(_) => config.rate_limit_per_minute,
+            Bucket::Reads(_) => config.read_rate_limit_per_minute,
+            Bucket::SignIns(_) => config.sign_in_rate_limit_per_minute,
+            Bucket::AnonymousRefusals(_) => budget.per_client,
+            Bucket::Refusals => budget.deployment,
+        }
+    }
+}
+
+/// What becomes of an identified caller's refused request, its `count`-th this minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The answer: the 429 when the count is over `limit` (a 429 wins over any other refusal,
+    /// so a caller over its limit learns that first), else the refusal itself.
+    pub error: ApiError,
+    /// Whether it goes to the history ([`record_refusal`]).
+    pub record: bool,
+}
+
+/// The refusal of an identified caller's request, its `count`-th this minute against `limit`
+/// (counting `what`), refused for `error`.
+pub fn refusal(count: i64, limit: u32, now_ms: i64, what: &str, error: ApiError) -> Refusal {
+    Refusal { error: over(count, limit, now_ms, what).unwrap_or(error), record: record_refusal(count, limit) }
+}
+
+/// How many refusals of unknown callers are written a minute: `REFUSAL_BUDGET_PER_MINUTE` for
+/// the whole deployment, and a quarter of it (at least one) for each client, so one client
+/// cannot spend everyone's. Past either, a refusal costs reads and writes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusalBudget {
+    /// Refusals written a minute for the whole deployment.
+    pub deployment: u32,
+    /// Refusals written a minute for one client (an IPv4 address or an IPv6 /64).
+    pub per_client: u32,
+}
+
+impl RefusalBudget {
+    /// The budget of `REFUSAL_BUDGET_PER_MINUTE` = `per_minute`.
+    pub fn of(per_minute: u32) -> RefusalBudget {
+        RefusalBudget { deployment: per_minute, per_client: (per_minute / 4).max(1) }
+    }
+
+    /// Whether the deployment's budget is spent, `written` refusals having been written this
+    /// minute: then the client's counter is not even touched.
+    pub fn spent(&self, written: i64) -> bool {
+        written >= i64::from(self.deployment)
     }
 }

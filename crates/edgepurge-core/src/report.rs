@@ -409,3 +409,30 @@ impl ReportBuilder {
         }
     }
 }
+
+/// Why a purge's completion did not complete its history entry, if it did not: the write failed
+/// (`Err`), or it wrote nothing because the cron took the entry over after its lease ran out
+/// (`Ok(false)`: that run's results are the entry's).
+pub fn not_completed(entry: i64, completed: Result<bool, &str>) -> Option<String> {
+    match completed {
+        Ok(true) => None,
+        Ok(false) => {
+            Some(format!("its lease ran out and the cron took entry {entry} over: that run's results are the entry's"))
+        }
+        Err(why) => Some(why.to_owned()),
+    }
+}
+
+/// The report of a purge whose history entry could not be completed with it (`why`), so its
+/// `queued` failed pairs were not queued for redelivery either: no row may say pending, and
+/// the report says what was not recorded (`audit_error`) rather than leave it to the log.
+pub fn not_recorded(mut report: PurgeReport, entry: i64, queued: usize, why: &str) -> PurgeReport {
+    for row in &mut report.results {
+        row.pending = false;
+    }
+    report.audit_error = Some(format!(
+        "history entry {entry} could not be completed with these results, and the {queued} failed pairs were not \
+         queued for redelivery: {why}"
+    ));
+    report
+}

@@ -11,6 +11,7 @@
 use crate::api::{Delivery, DeliveryStatus, Outcome, PurgeResult};
 use crate::discovery::Instance;
 use crate::purge::Purge;
+use std::collections::BTreeSet;
 
 /// Inline retries within one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,5 +165,55 @@ impl RedeliveryPolicy {
         } else {
             update(DeliveryStatus::Pending, attempts, self.next_at(now, attempts, random), row.error.clone())
         }
+    }
+
+    /// What a run's report means for a delivery it sent: [`Self::after_attempt`] of its row;
+    /// with no row for it (a driver that lost it), pending again, later, and said so: never
+    /// skipped silently.
+    pub fn after_run(&self, d: &Delivery, rows: &[PurgeResult], now: i64, random: u32) -> DeliveryUpdate {
+        match rows.iter().find(|r| r.url == d.url && r.instance == d.instance) {
+            Some(row) => self.after_attempt(d, row, now, random),
+            None => {
+                let attempts = d.attempts + 1;
+                let why = "sent, but the run's report has no row for it: trying again".to_owned();
+                update(DeliveryStatus::Pending, attempts, self.next_at(now, attempts, random), Some(why))
+            }
+        }
+    }
+}
+
+/// Deliveries one cron run reads at most; the rest wait for the next tick.
+pub const REDELIVERY_BATCH: u32 = 200;
+
+/// The instances one cron run sends to: at most its budget (what `SUBREQUEST_BUDGET` leaves
+/// after discovery), each one connection however many deliveries it gets.
+#[derive(Debug, Clone, Default)]
+pub struct RunInstances {
+    instances: BTreeSet<String>,
+}
+
+impl RunInstances {
+    /// Whether a delivery to `instance` is sent in this run, `budget` connections being left:
+    /// yes to an instance already in the run, or while the budget allows one more; else it
+    /// waits for the next tick, untouched (it stays due).
+    pub fn admit(&mut self, instance: &str, budget: usize) -> bool {
+        if self.instances.contains(instance) {
+            return true;
+        }
+        if self.instances.len() >= budget {
+            return false;
+        }
+        self.instances.insert(instance.to_owned());
+        true
+    }
+
+    /// How many instances the run sends to.
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// Whether the run sends to none.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
     }
 }

@@ -23,6 +23,7 @@
 use crate::api::{CacheStatusFormat, Confirmation, VerifyResult};
 use crate::http1::Answer;
 use crate::outcome::DeliveryError;
+use crate::plan::Plan;
 
 /// One member of a `Cache-Status` list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -294,4 +295,16 @@ pub fn confirmation(reply: &Result<Answer, DeliveryError>, soft: bool) -> Confir
             }
         }
     }
+}
+
+/// The rows of a verification: one per instance that answered (or failed), from the fan-out's
+/// `(job, reply)` pairs of `plan`, in instance order. A job the plan does not have gives no row
+/// (a driver bug must not panic the request).
+pub fn verify_rows(plan: &Plan, replies: Vec<(usize, Result<Answer, DeliveryError>)>) -> Vec<VerifyResult> {
+    let mut rows: Vec<VerifyResult> = replies
+        .into_iter()
+        .filter_map(|(job, reply)| Some(verify_result(plan.jobs.get(job)?.instance.key(), &reply)))
+        .collect();
+    rows.sort_by(|a, b| a.instance.cmp(&b.instance));
+    rows
 }

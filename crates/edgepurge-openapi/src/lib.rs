@@ -15,6 +15,7 @@ use edgepurge_core::api::{
 };
 use edgepurge_core::auth::{CSRF_HEADER, SESSION_COOKIE};
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::routes::{Callers, Op as R, Route, ROUTES};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
 use serde_json::{json, Map, Value};
@@ -27,7 +28,7 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for op in operations(&mut s) {
         let entry = paths.entry(op.path).or_insert_with(|| json!({}));
-        entry[op.method] = op.value;
+        entry[op.method.as_str()] = op.value;
     }
     json!({
         "openapi": "3.1.0",
@@ -153,76 +154,48 @@ impl Schemas {
     }
 }
 
-/// Who may call.
-#[derive(Clone, Copy)]
-enum Callers {
-    /// No credentials: the body or nothing authenticates.
-    Anyone,
-    /// A token, an Access JWT or a console session (with the CSRF rule).
-    Api,
-    /// Fastly's `Fastly-Key`.
-    Fastly,
-    /// A console session if there is one (sign-out).
-    OptionalSession,
-}
-
-impl Callers {
-    fn security(self) -> Value {
-        match self {
-            Callers::Anyone => json!([]),
-            Callers::Api => json!([{ "bearerToken": [] }, { "session": [] }, { "access": [] }]),
-            Callers::Fastly => json!([{ "fastlyKey": [] }]),
-            Callers::OptionalSession => json!([{}, { "session": [] }]),
-        }
+/// The security requirement of who may call.
+fn security(callers: Callers) -> Value {
+    match callers {
+        Callers::Anyone => json!([]),
+        Callers::Api => json!([{ "bearerToken": [] }, { "session": [] }, { "access": [] }]),
+        Callers::Fastly => json!([{ "fastlyKey": [] }]),
+        Callers::OptionalSession => json!([{}, { "session": [] }]),
     }
 }
 
 /// The local CDN's demo site (`scripts/run`), the host of the examples.
 const SITE: &str = "www.edgepurge.test";
 
-/// Problems any authenticated route can answer: credentials (401), role, CSRF or an Access
-/// identity with no person (403), the caller's rate limit (429), and the worker itself (500).
-const AUTH: &[u16] = &[401, 403, 429, 500];
-/// Problems of reading a JSON body: malformed (400), too large (413), not JSON (415).
-const BODY: &[u16] = &[400, 413, 415];
-/// Problems of planning a purge: too many items or over the subrequest budget (422), discovery
-/// (502, 503) and the write-ahead history entry (503).
-const PLAN: &[u16] = &[422, 502, 503];
-
 struct Operation {
     path: String,
-    method: &'static str,
+    method: String,
     value: Value,
 }
 
 /// One operation. `replies` are the successful (and report) replies by status; `problems`
 /// the problem statuses it can answer.
 struct Op<'a> {
-    path: &'a str,
-    method: &'static str,
-    id: &'static str,
+    op: R,
     tag: &'static str,
     summary: &'static str,
     description: &'a str,
-    callers: Callers,
     params: Vec<Value>,
     body: Option<Value>,
     /// An example body: the local CDN's demo site, so a contract run also purges for real.
     example: Option<Value>,
     replies: Vec<(u16, Value)>,
-    problems: Vec<u16>,
 }
 
 impl Op<'_> {
-    fn build(self) -> Operation {
+    /// The operation of `route`: its path, method, id, callers and problems from the table,
+    /// the rest from here.
+    fn build(self, route: &Route) -> Operation {
         let mut responses: BTreeMap<String, Value> = BTreeMap::new();
         for (status, reply) in self.replies {
             responses.insert(status.to_string(), reply);
         }
-        let mut problems = self.problems;
-        problems.sort_unstable();
-        problems.dedup();
-        for status in problems {
+        for &status in route.problems {
             let reference = json!({ "$ref": format!("#/components/responses/Problem{status}") });
             match responses.get_mut(&status.to_string()) {
                 // A status that is also a report (502): both media types under one response.
@@ -242,11 +215,11 @@ impl Op<'_> {
             }
         }
         let mut value = json!({
-            "operationId": self.id,
+            "operationId": route.id,
             "tags": [self.tag],
             "summary": self.summary,
             "description": self.description,
-            "security": self.callers.security(),
+            "security": security(route.callers),
             "responses": responses,
         });
         if !self.params.is_empty() {
@@ -259,12 +232,8 @@ impl Op<'_> {
             }
             value["requestBody"] = json!({ "required": true, "content": { "application/json": media } });
         }
-        Operation { path: self.path.to_owned(), method: self.method, value }
+        Operation { path: route.pattern.to_owned(), method: route.method.to_ascii_lowercase(), value }
     }
-}
-
-fn with(groups: &[&[u16]]) -> Vec<u16> {
-    groups.iter().flat_map(|g| g.iter().copied()).collect()
 }
 
 fn reply(description: &str, schema: Value) -> Value {
@@ -335,74 +304,64 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             (502, reply("Not every pair succeeded: `success` is false, with the report", cloudflare.clone())),
         ]
     };
-    let cloudflare_op = |path: &'static str, id: &'static str, summary: &'static str, description: &'static str| Op {
-        path,
-        method: "post",
-        id,
+    let cloudflare_op = |op: R, summary: &'static str, description: &'static str| Op {
+        op,
         tag: "compatible",
         summary,
         description,
-        callers: Callers::Api,
         params: vec![zone.clone()],
         body: Some(cloudflare_purge.clone()),
         example: Some(json!({ "files": [format!("https://{SITE}/episodes/2")], "tags": ["episode-2"] })),
         replies: cloudflare_replies(),
-        problems: with(&[AUTH, BODY, PLAN]),
     };
-    let fastly_op =
-        |path: &'static str, id: &'static str, summary: &'static str, description: &'static str, params: Vec<Value>| {
-            Op {
-                path,
-                method: "post",
-                id,
-                tag: "compatible",
-                summary,
-                description,
-                callers: Callers::Fastly,
-                params,
-                body: None,
-                example: None,
-                replies: fastly_replies("Every (item, instance) pair succeeded"),
-                problems: with(&[AUTH, &[400], PLAN]),
-            }
-        };
+    let fastly_op = |op: R, summary: &'static str, description: &'static str, params: Vec<Value>| Op {
+        op,
+        tag: "compatible",
+        summary,
+        description,
+        params,
+        body: None,
+        example: None,
+        replies: fastly_replies("Every (item, instance) pair succeeded"),
+    };
     let host = with_example(path_param("host", "The host of the URL to purge (an allowed host).", text(1)), SITE);
 
     let ops = vec![
         Op {
-            path: "/api/health",
-            method: "get",
-            id: "health",
+            op: R::Health,
             tag: "meta",
             summary: "Whether the worker can purge, and its version",
             description: "Needs no credentials. Loads and checks the configuration as a purge would: a broken \
                           one is a 503 problem naming the setting (never a secret's value), so a deploy can be \
                           gated on it. Why the last trace export failed is shown to authenticated callers only.",
-            callers: Callers::Anyone,
             params: vec![],
             body: None,
             example: None,
             replies: vec![(200, reply("The worker can purge", s.reply::<Health>()))],
-            problems: vec![503],
         },
         Op {
-            path: "/api/openapi.json",
-            method: "get",
-            id: "openapi",
+            op: R::HealthHead,
+            tag: "meta",
+            summary: "Whether the worker can purge, with no body",
+            description: "As `GET /api/health`, answered with its status and headers only: a load balancer's or \
+                          uptime monitor's probe.",
+            params: vec![],
+            body: None,
+            example: None,
+            replies: vec![(200, empty("The worker can purge"))],
+        },
+        Op {
+            op: R::OpenApi,
             tag: "meta",
             summary: "This document",
             description: "The OpenAPI 3.1 document of the whole HTTP API.",
-            callers: Callers::Anyone,
             params: vec![],
             body: None,
             example: None,
             replies: vec![(200, reply("The document", json!({ "type": "object" })))],
-            problems: vec![],
         },
         Op {
-            path: "/api/purge",
-            method: "post",
-            id: "purge",
+            op: R::Purge,
             tag: "purge",
             summary: "Purge URLs, surrogate keys, prefixes or whole hosts on every instance",
             description: "Editors purge URLs and keys; prefixes and hosts need an admin. Every item and host is \
@@ -410,7 +369,6 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                           before the first `PURGE` leaves. With `Accept: application/x-ndjson` the reply is live: \
                           one JSON event per line (`started`, then `result` per pair as it finishes, then `done` \
                           with the report) and its status is 200 once the purge has started.",
-            callers: Callers::Api,
             params: vec![header_param(
                 "Idempotency-Key",
                 false,
@@ -437,42 +395,34 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                 (207, partial()),
                 (502, failed()),
             ],
-            problems: with(&[AUTH, BODY, PLAN, &[409]]),
         },
         Op {
-            path: "/api/verify",
-            method: "post",
-            id: "verify",
+            op: R::Verify,
             tag: "inspect",
             summary: "Fetch a URL from every instance and read its Cache-Status",
-            description: "A `GET` to each instance for the URL, read for its RFC 9211 `Cache-Status`: whether \
-                          it was a hit, why it went forward, its remaining freshness.",
-            callers: Callers::Api,
+            description: "A `HEAD` of the URL on each instance serving its host (past `CONCURRENCY` instances in \
+                          shards, as a purge), read for its cache-status: RFC 9211 `Cache-Status`, Pipely's \
+                          format, or `X-Cache` with `Age`; whether it was a hit, why it went forward, its remaining \
+                          freshness. A value no reader reads confidently says so rather than guess. More \
+                          instances than `SUBREQUEST_BUDGET` allows is a 422 before anything is sent.",
             params: vec![],
             body: Some(s.request::<VerifyRequest>()),
             example: Some(json!({ "url": format!("https://{SITE}/episodes/1") })),
             replies: vec![(200, reply("One row per instance", s.reply::<VerifyReport>()))],
-            problems: with(&[AUTH, BODY, &[502, 503]]),
         },
         Op {
-            path: "/api/instances",
-            method: "get",
-            id: "instances",
+            op: R::Instances,
             tag: "inspect",
             summary: "The instances each allowed host resolves to now, and each one's last purge",
             description: "Runs discovery for every allowed host; a host whose discovery fails says why in its \
                           entry rather than failing the whole reply.",
-            callers: Callers::Api,
             params: vec![],
             body: None,
             example: None,
             replies: vec![(200, reply("One entry per allowed host", s.reply::<InstancesReply>()))],
-            problems: AUTH.to_vec(),
         },
         Op {
-            path: "/api/instances/check",
-            method: "post",
-            id: "checkInstances",
+            op: R::CheckInstances,
             tag: "inspect",
             summary: "Check what every instance of every group really speaks",
             description: "Admins only. Each instance of each group (each distinct `DISCOVERY` rule, under its first \
@@ -482,23 +432,18 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                           TLS), took the purge token, which contract its answer shows (`Purge-Count`: edgepurge; \
                           a 2xx without it: plain), whether its cache status is readable, and a warning where the \
                           rule and the instance disagree. Recorded in the history as a check. Takes no body.",
-            callers: Callers::Api,
             params: vec![],
             body: None,
             example: None,
             replies: vec![(200, reply("One row per instance", s.reply::<CheckReport>()))],
-            problems: with(&[AUTH, &[422]]),
         },
         Op {
-            path: "/api/session",
-            method: "post",
-            id: "signIn",
+            op: R::SignIn,
             tag: "console",
             summary: "Sign in with a token: a session cookie and its CSRF token",
             description: "Limited per client address (`SIGN_IN_RATE_LIMIT_PER_MINUTE`). A cross-origin `Origin` \
                           is refused (403). The session ends when it expires, when its person is removed or \
                           changes role, or when its token is revoked (or leaves `API_TOKENS`).",
-            callers: Callers::Anyone,
             params: vec![],
             body: Some(s.request::<SignIn>()),
             example: None,
@@ -510,16 +455,12 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                     "content": { "application/json": { "schema": s.reply::<Me>() } },
                 }),
             )],
-            problems: with(&[&[401, 403, 429, 500], BODY]),
         },
         Op {
-            path: "/api/session",
-            method: "delete",
-            id: "signOut",
+            op: R::SignOut,
             tag: "console",
             summary: "Sign out",
             description: "Ends the session, if there is a valid one, and clears the cookie either way.",
-            callers: Callers::OptionalSession,
             params: vec![],
             body: None,
             example: None,
@@ -530,31 +471,23 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
                     "headers": { "Set-Cookie": { "$ref": "#/components/headers/Set-Cookie" } },
                 }),
             )],
-            problems: vec![403, 500],
         },
         Op {
-            path: "/api/me",
-            method: "get",
-            id: "me",
+            op: R::Me,
             tag: "console",
             summary: "Who is calling",
             description: "The caller's name, role and how they authenticated; for a session, its CSRF token.",
-            callers: Callers::Api,
             params: vec![],
             body: None,
             example: None,
             replies: vec![(200, reply("The caller", s.reply::<Me>()))],
-            problems: AUTH.to_vec(),
         },
         Op {
-            path: "/api/history",
-            method: "get",
-            id: "history",
+            op: R::History,
             tag: "console",
             summary: "Purge attempts, newest first, refused ones included",
             description: "Pages of entries; pass `next_before` as `before` for the next page. Empty parameters \
                           are ignored, as a form sends them.",
-            callers: Callers::Api,
             params: vec![
                 query_param("url", "Only entries whose items contain this text.", json!({ "type": "string" })),
                 query_param("actor", "Only entries by this actor.", json!({ "type": "string" })),
@@ -572,17 +505,13 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             body: None,
             example: None,
             replies: vec![(200, reply("One page", s.reply::<HistoryPage>()))],
-            problems: with(&[AUTH, &[400]]),
         },
         Op {
-            path: "/api/deliveries",
-            method: "get",
-            id: "deliveries",
+            op: R::Deliveries,
             tag: "console",
             summary: "The background redelivery queue",
             description: "(item, instance) purges that failed inline and are retried by the cron trigger, with \
                           counts by status.",
-            callers: Callers::Api,
             params: vec![
                 query_param(
                     "status",
@@ -598,119 +527,88 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             body: None,
             example: None,
             replies: vec![(200, reply("The queue", s.reply::<DeliveriesReply>()))],
-            problems: with(&[AUTH, &[400]]),
         },
         Op {
-            path: "/api/people",
-            method: "get",
-            id: "people",
+            op: R::People,
             tag: "people",
             summary: "Everyone who may use edgepurge",
             description: "Admins only.",
-            callers: Callers::Api,
             params: vec![],
             body: None,
             example: None,
             replies: vec![(200, reply("The people", json!({ "type": "array", "items": s.reply::<Person>() })))],
-            problems: AUTH.to_vec(),
         },
         Op {
-            path: "/api/people",
-            method: "post",
-            id: "createPerson",
+            op: R::CreatePerson,
             tag: "people",
             summary: "Add a person",
             description: "Admins only. Names and e-mails are unique (409).",
-            callers: Callers::Api,
             params: vec![],
             body: Some(s.request::<NewPerson>()),
             example: Some(json!({ "name": "Jerod", "email": "jerod@example.com", "role": "editor" })),
             replies: vec![(201, reply("Added", s.reply::<Person>()))],
-            problems: with(&[AUTH, BODY, &[409]]),
         },
         Op {
-            path: "/api/people/{id}",
-            method: "patch",
-            id: "updatePerson",
+            op: R::UpdatePerson,
             tag: "people",
             summary: "Change a person's role",
             description: "Admins only. The person's sessions end; their tokens carry the new role. Nobody \
                           changes their own role, and the bootstrap admin stays an admin (409).",
-            callers: Callers::Api,
             params: vec![id_param("The person.")],
             body: Some(s.request::<PersonUpdate>()),
             example: None,
             replies: vec![(200, reply("Changed", s.reply::<Person>()))],
-            problems: with(&[AUTH, BODY, &[404, 409]]),
         },
         Op {
-            path: "/api/people/{id}",
-            method: "delete",
-            id: "removePerson",
+            op: R::RemovePerson,
             tag: "people",
             summary: "Remove a person",
             description: "Admins only. Ends their sessions and revokes their tokens; their history stays. \
                           Nobody removes themselves, and the bootstrap admin stays (409).",
-            callers: Callers::Api,
             params: vec![id_param("The person.")],
             body: None,
             example: None,
             replies: vec![(204, empty("Removed"))],
-            problems: with(&[AUTH, &[404, 409]]),
         },
         Op {
-            path: "/api/people/{id}/tokens",
-            method: "get",
-            id: "tokens",
+            op: R::Tokens,
             tag: "people",
             summary: "A person's tokens (never the secrets)",
             description: "Admins only.",
-            callers: Callers::Api,
             params: vec![id_param("The person.")],
             body: None,
             example: None,
             replies: vec![(200, reply("The tokens", json!({ "type": "array", "items": s.reply::<TokenInfo>() })))],
-            problems: with(&[AUTH, &[404]]),
         },
         Op {
-            path: "/api/people/{id}/tokens",
-            method: "post",
-            id: "issueToken",
+            op: R::IssueToken,
             tag: "people",
             summary: "Issue a token for a person",
             description: "Admins only. The token is in this reply and nowhere else: only its hash is kept. \
                           The bootstrap admin gets none (409): it signs in only with `API_TOKENS`.",
-            callers: Callers::Api,
             params: vec![id_param("The person.")],
             body: Some(s.request::<NewToken>()),
             example: Some(json!({ "label": "CMS publish hook" })),
             replies: vec![(201, reply("Issued", s.reply::<IssuedToken>()))],
-            problems: with(&[AUTH, BODY, &[404, 409]]),
         },
         Op {
-            path: "/api/tokens/{id}",
-            method: "delete",
-            id: "revokeToken",
+            op: R::RevokeToken,
             tag: "people",
             summary: "Revoke a token",
             description: "Admins only. Sessions signed in with it end too.",
-            callers: Callers::Api,
             params: vec![id_param("The token.")],
             body: None,
             example: None,
             replies: vec![(204, empty("Revoked"))],
-            problems: with(&[AUTH, &[404]]),
         },
         fastly_op(
-            "/purge/{host}",
-            "fastlyPurgeHost",
+            R::FastlyPurgeHost,
             "Fastly: purge the URL `https://{host}/`",
             "As Fastly's single-URL purge; the query string, if any, is part of the URL.",
             vec![host.clone(), soft.clone()],
         ),
         fastly_op(
-            "/purge/{host}/{path}",
-            "fastlyPurgeUrl",
+            R::FastlyPurgeUrl,
             "Fastly: purge the URL `https://{host}/{path}`",
             "As Fastly's single-URL purge; the query string, if any, is part of the URL.",
             vec![
@@ -720,8 +618,7 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             ],
         ),
         fastly_op(
-            "/service/{service_id}/purge/{key}",
-            "fastlyPurgeKey",
+            R::FastlyPurgeKey,
             "Fastly: purge a surrogate key",
             "As Fastly's purge by key.",
             vec![
@@ -731,36 +628,46 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             ],
         ),
         fastly_op(
-            "/service/{service_id}/purge",
-            "fastlyPurgeKeys",
+            R::FastlyPurgeKeys,
             "Fastly: purge several surrogate keys",
             "As Fastly's batch purge: the keys, separated by blanks, in `Surrogate-Key`; the reply maps each \
              key to the purge's id.",
             vec![service.clone(), header_param("Surrogate-Key", true, "The keys, separated by blanks.", text(1)), soft],
         ),
         fastly_op(
-            "/service/{service_id}/purge_all",
-            "fastlyPurgeAll",
+            R::FastlyPurgeAll,
             "Fastly: purge everything (admins only)",
             "Empties every allowed host on every instance.",
             vec![service],
         ),
         cloudflare_op(
-            "/client/v4/zones/{zone_id}/purge_cache",
-            "cloudflarePurgeCache",
+            R::CloudflarePurgeCache,
             "Cloudflare: purge files, tags, prefixes, hosts or everything",
             "As Cloudflare's `purge_cache`: `files` are URL purges, `tags` keys, `prefixes` (host/path) and \
              `hosts` (admins only) as in `/api/purge`, `purge_everything` (admins only) every allowed host.",
         ),
         cloudflare_op(
-            "/client/v4/zones/{zone_id}/invalidate_cache",
-            "cloudflareInvalidateCache",
+            R::CloudflareInvalidateCache,
             "Cloudflare: mark files, tags, prefixes, hosts or everything stale",
             "As Cloudflare's `invalidate_cache` (revalidate rather than delete): the same body and roles as \
              `purge_cache`, carried out as edgepurge's soft purge.",
         ),
     ];
-    ops.into_iter().map(Op::build).collect()
+    // Every route of the table, each described once: a route with no description, or a
+    // description of no route, stops the document here.
+    let mut described: BTreeMap<R, Op<'_>> = BTreeMap::new();
+    for op in ops {
+        let key = op.op;
+        assert!(described.insert(key, op).is_none(), "{key:?} is described twice");
+    }
+    let built: Vec<Operation> = ROUTES
+        .iter()
+        .map(|route| {
+            described.remove(&route.op).unwrap_or_else(|| panic!("{:?} has no description", route.op)).build(route)
+        })
+        .collect();
+    assert!(described.is_empty(), "described but not routed: {:?}", described.keys().collect::<Vec<_>>());
+    built
 }
 
 /// The problem kinds answered with `status`.

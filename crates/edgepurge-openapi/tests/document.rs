@@ -80,3 +80,44 @@ fn problem_responses_name_every_kind() {
         assert!(text.contains(&kind.problem_type()), "{} is in no problem response", kind.problem_type());
     }
 }
+
+/// Every (method, path) the document has, upper-case methods.
+fn documented(doc: &Value) -> std::collections::BTreeSet<(String, String)> {
+    let mut found = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            found.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_document_and_the_route_table_agree_both_ways() {
+    use edgepurge_core::routes::ROUTES;
+    let routed: std::collections::BTreeSet<(String, String)> =
+        ROUTES.iter().map(|r| (r.method.to_owned(), r.pattern.to_owned())).collect();
+    for doc in [edgepurge_openapi::document(), committed()] {
+        let documented = documented(&doc);
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+        assert!(undocumented.is_empty(), "routed but not documented: {undocumented:?}");
+        for r in ROUTES {
+            let op = &doc["paths"][r.pattern][r.method.to_ascii_lowercase()];
+            assert_eq!(op["operationId"], r.id, "{} {}", r.method, r.pattern);
+            for status in r.problems {
+                assert!(op["responses"].get(status.to_string()).is_some(), "{} lacks its {status}", r.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn head_health_and_verifys_422_are_documented() {
+    let doc = edgepurge_openapi::document();
+    assert!(doc["paths"]["/api/health"]["head"]["responses"]["200"].is_object());
+    assert!(doc["paths"]["/api/verify"]["post"]["responses"]["422"].is_object());
+    let verify = doc["paths"]["/api/verify"]["post"]["description"].as_str().unwrap_or_default();
+    assert!(verify.contains("`HEAD`") && !verify.contains("`GET`"), "{verify}");
+}

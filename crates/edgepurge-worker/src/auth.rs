@@ -1,25 +1,29 @@
 //! Who is calling: a bearer token, a Cloudflare Access JWT, or a console session cookie.
 //!
-//! The decisions (hashing, constant-time comparison, JWT checks, roles, CSRF) are the core's;
+//! The decisions (which credential counts, when a session stands, hashing, JWT checks and when
+//! to fetch the key set, roles, CSRF) are the core's;
 //! this module gathers the inputs from the request, D1 and the Access JWKS, and has the
 //! runtime's WebCrypto check the RS256 signature the core names.
 
 use crate::body::{fetch_within, read_capped, Unread, Unsent};
 use crate::js::{object, text};
 use crate::problem::internal;
-use crate::store::{Store, BOOTSTRAP_ADMIN};
-use edgepurge_core::access::{self, Jwks, RsaKey};
+use crate::store::Store;
+use edgepurge_core::access::{self, AccessFailure, Jwks, KeyCache, KeyStep, RsaKey};
 use edgepurge_core::api::{Me, Person, Via};
-use edgepurge_core::auth::{cookie_value, csrf_ok, secret_hash, Action, CSRF_HEADER, SESSION_COOKIE};
+use edgepurge_core::auth::{
+    check_csrf, credential, secret_hash, session_stands, Action, Credential, Presented, SessionFacts, CSRF_HEADER,
+};
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::people;
 use edgepurge_core::ApiError;
 use js_sys::{Array, Promise, Uint8Array};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{Method, Request, Url};
+use worker::{Method, Request};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -54,10 +58,6 @@ fn header(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
     req.headers().get(name).map_err(internal)
 }
 
-fn unauthorized(detail: &str) -> ApiError {
-    ApiError::new(ErrorKind::Unauthorized, detail)
-}
-
 /// The person a personal or bootstrap token belongs to, and the token's id (None: bootstrap).
 pub async fn token_owner(
     token: &str,
@@ -69,13 +69,8 @@ pub async fn token_owner(
         return Ok((store.bootstrap_admin(now).await?, None));
     }
     match store.person_by_token_hash(&secret_hash(token)).await? {
-        // The bootstrap admin signs in only with API_TOKENS, so rotating them locks a leaked
-        // one out (migration 0011 revoked the personal tokens it had).
-        Some((person, _)) if person.name == BOOTSTRAP_ADMIN => {
-            Err(unauthorized("the bootstrap admin signs in only with a token of API_TOKENS"))
-        }
-        Some((person, id)) => Ok((person, Some(id))),
-        None => Err(unauthorized("the token is not valid (unknown or revoked)")),
+        Some((person, id)) => people::personal_token_signs_in(&person).map(|()| (person, Some(id))),
+        None => Err(ApiError::new(ErrorKind::Unauthorized, "the token is not valid (unknown or revoked)")),
     }
 }
 
@@ -91,68 +86,63 @@ impl From<Refused> for ApiError {
     }
 }
 
-/// Who is calling, checked the one way every route checks it: the credentials (401, or 403 for
-/// an Access identity with no person), then, for a console session on a state-changing method,
-/// the CSRF rule (403). Routes differ only in the role they then require.
+/// Who is calling, checked the one way every API route checks it: the credentials (401, or 403
+/// for an Access identity with no person, or 503 when the Access key set cannot be fetched),
+/// then, for a console session, the CSRF rule (403). Routes differ only in the role they then
+/// require. (Fastly's `Fastly-Key` and sign-in read a token with [`token_owner`] instead.)
 pub async fn authenticate(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, Refused> {
     let identity = identify(req, config, store, now).await.map_err(|error| Refused { who: None, error })?;
-    match check_csrf(req, &identity) {
+    let Some(expected) = &identity.csrf else { return Ok(identity) };
+    let checked = async {
+        let own = req.url().map_err(internal)?.origin().ascii_serialization();
+        let (origin, sent) = (header(req, "origin")?, header(req, CSRF_HEADER)?);
+        check_csrf(req.inner().method().as_str(), origin.as_deref(), &own, sent.as_deref(), expected)
+    };
+    match checked.await {
         Ok(()) => Ok(identity),
         Err(error) => Err(Refused { who: Some(identity), error }),
     }
 }
 
-/// Authenticates the request, or fails with 401 (or 403 for an Access identity with no person).
+/// Authenticates the request by the credential the core says it is judged by.
 async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, ApiError> {
-    if let Some(value) = header(req, "authorization")? {
-        let token = Config::bearer(&value).ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
-        let (person, _) = token_owner(token, config, store, now).await?;
-        return Ok(Identity { person, via: Via::Token, csrf: None, expires_at: None });
-    }
-    if let (Some(settings), Some(jwt)) = (&config.access, header(req, "cf-access-jwt-assertion")?) {
-        let id = verify_access(settings, &jwt, now).await.map_err(|e| unauthorized(&e))?;
-        let person = store.person_by_email(&id.email).await?.ok_or_else(|| {
-            ApiError::new(ErrorKind::Forbidden, format!("{} has no edgepurge role: ask an admin to add them", id.email))
-        })?;
-        return Ok(Identity { person, via: Via::Access, csrf: None, expires_at: None });
-    }
-    if let Some(cookies) = header(req, "cookie")? {
-        if let Some(session) = cookie_value(&cookies, SESSION_COOKIE) {
-            return match store.session(&secret_hash(session), now).await? {
-                // A bootstrap session lives only as long as its token is in API_TOKENS.
-                Some(row)
-                    if !row.personal && !row.bootstrap_hash.as_deref().is_some_and(|h| config.is_bootstrap_hash(h))
-                        || row.personal && row.person.name == BOOTSTRAP_ADMIN =>
-                {
-                    Err(unauthorized("the token this session was signed in with is no longer valid: sign in again"))
-                }
-                Some(row) => Ok(Identity {
-                    person: row.person,
-                    via: Via::Session,
-                    csrf: Some(row.csrf),
-                    expires_at: Some(row.expires_at),
-                }),
-                None => Err(unauthorized("the session has expired: sign in again")),
-            };
+    let (authorization, access_jwt, cookie) =
+        (header(req, "authorization")?, header(req, "cf-access-jwt-assertion")?, header(req, "cookie")?);
+    let presented = Presented {
+        authorization: authorization.as_deref(),
+        access_jwt: access_jwt.as_deref(),
+        cookie: cookie.as_deref(),
+    };
+    let identity = |person, via| Identity { person, via, csrf: None, expires_at: None };
+    match credential(&presented, config.access.is_some())? {
+        Credential::Token(token) => Ok(identity(token_owner(token, config, store, now).await?.0, Via::Token)),
+        Credential::Access(jwt) => {
+            let settings = config.access.as_ref().ok_or_else(|| internal("Access is not configured"))?;
+            let id = verify_access(settings, jwt, now).await?;
+            let person = store.person_by_email(&id.email).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::Forbidden,
+                    format!("{} has no edgepurge role: ask an admin to add them", id.email),
+                )
+            })?;
+            Ok(identity(person, Via::Access))
         }
-    }
-    Err(unauthorized("sign in, or send Authorization: Bearer <token>"))
-}
-
-/// Cookie sessions must prove same-origin intent on anything that changes state.
-fn check_csrf(req: &Request, identity: &Identity) -> Result<(), ApiError> {
-    let Some(expected) = &identity.csrf else { return Ok(()) };
-    if matches!(req.method(), Method::Get | Method::Head | Method::Options) {
-        return Ok(());
-    }
-    let url: Url = req.url().map_err(internal)?;
-    let own = url.origin().ascii_serialization();
-    let origin = header(req, "origin")?;
-    let sent = header(req, CSRF_HEADER)?;
-    if csrf_ok(origin.as_deref(), &own, sent.as_deref(), expected) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorKind::Forbidden, "cross-site request refused: missing or wrong X-CSRF-Token or Origin"))
+        Credential::Session(session) => {
+            let row = store.session(&secret_hash(session), now).await?;
+            session_stands(row.as_ref().map(|row| SessionFacts {
+                personal: row.personal,
+                bootstrap_admin: people::is_bootstrap_admin(&row.person),
+                // A bootstrap session lives only as long as its token is in API_TOKENS.
+                bootstrap_token_current: row.bootstrap_hash.as_deref().is_some_and(|h| config.is_bootstrap_hash(h)),
+            }))?;
+            let row = row.ok_or_else(|| internal("a session stood without a row"))?;
+            Ok(Identity {
+                person: row.person,
+                via: Via::Session,
+                csrf: Some(row.csrf),
+                expires_at: Some(row.expires_at),
+            })
+        }
     }
 }
 
@@ -163,9 +153,8 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 const JWKS_TIMEOUT_MS: u64 = 5000;
 
 thread_local! {
-    /// The Access JWKS, cached per isolate: (certs URL, keys if a fetch succeeded, when the last
-    /// fetch was tried in ms, whether it worked or not).
-    static JWKS: RefCell<Option<(String, Option<Jwks>, i64)>> = const { RefCell::new(None) };
+    /// The Access key set, kept per isolate (`access::KeyCache` decides when to fetch it).
+    static JWKS: RefCell<KeyCache> = RefCell::new(KeyCache::default());
 }
 
 async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
@@ -186,30 +175,24 @@ async fn fetch_jwks(url: &str) -> Result<Jwks, String> {
     Jwks::parse(&body).map_err(|e| e.to_string())
 }
 
-/// Verifies an Access JWT, fetching the JWKS when the cached keys lack the JWT's key and the
-/// last fetch (successful or not) was tried more than a minute ago (`access::jwks_fetch_due`).
-async fn verify_access(settings: &AccessSettings, jwt: &str, now_ms: i64) -> Result<access::AccessIdentity, String> {
-    let kid = access::key_id(jwt).map_err(|e| e.to_string())?;
-    let cached = JWKS
-        .with(|c| c.borrow().as_ref().filter(|(u, _, _)| *u == settings.certs_url).map(|(_, k, at)| (k.clone(), *at)));
-    let (keys, tried_at) = cached.map_or((None, None), |(k, at)| (k, Some(at)));
-    let jwks = match keys {
-        Some(keys) if keys.has(&kid) => keys,
-        _ if !access::jwks_fetch_due(tried_at, now_ms) => {
-            return Err(format!("unknown key id {kid:?} (the team's keys were fetched less than a minute ago)"))
-        }
-        stale => {
-            // The time is kept whether the fetch works or not: a failing JWKS host is not asked
-            // again on every request either.
-            let fetched = fetch_jwks(&settings.certs_url).await;
-            let keep = fetched.as_ref().ok().cloned().or(stale);
-            JWKS.with(|c| *c.borrow_mut() = Some((settings.certs_url.clone(), keep, now_ms)));
-            fetched?
-        }
-    };
-    let signed = access::signed(jwt, &jwks).map_err(|e| e.to_string())?;
+/// Verifies an Access JWT with the team's keys, fetched when the cached ones lack the JWT's key
+/// and the core's [`KeyCache`] says a fetch is due: a key set that cannot be fetched is a 503
+/// naming it, never the caller's 401.
+async fn verify_access(settings: &AccessSettings, jwt: &str, now_ms: i64) -> Result<access::AccessIdentity, ApiError> {
+    let kid = access::key_id(jwt).map_err(AccessFailure::from)?;
+    let url = &settings.certs_url;
+    let mut step = JWKS.with(|c| c.borrow().step(url, &kid, now_ms));
+    if step == KeyStep::Fetch {
+        let fetched = fetch_jwks(url).await;
+        step = JWKS.with(|c| c.borrow_mut().fetched(url, fetched, &kid, now_ms));
+    }
+    if let KeyStep::Refuse(failure) = step {
+        return Err(failure.into());
+    }
+    let jwks = JWKS.with(|c| c.borrow().keys.clone()).unwrap_or_default();
+    let signed = access::signed(jwt, &jwks).map_err(AccessFailure::from)?;
     let verified = rs256(signed.key, signed.message, &signed.signature).await;
-    signed.claims(verified, &settings.audience, &settings.issuer, now_ms / 1000).map_err(|e| e.to_string())
+    Ok(signed.claims(verified, &settings.audience, &settings.issuer, now_ms / 1000).map_err(AccessFailure::from)?)
 }
 
 #[wasm_bindgen]

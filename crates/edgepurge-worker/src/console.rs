@@ -2,26 +2,37 @@
 //! the redelivery queue. Purging itself is [`crate::purge`]'s.
 
 use crate::auth::{self, Identity, Refused};
-use crate::ctx::{client, ctx, json_body, query, Base, Ctx};
+use crate::ctx::{client, ctx, header, json_body, query, Base, Ctx};
 use crate::problem::{internal, json};
-use crate::random::random32;
-use crate::store::BOOTSTRAP_ADMIN;
+use crate::random::random_bytes32;
+use crate::store::Store;
 use edgepurge_core::api::{
     DeliveriesQuery, Health, HistoryQuery, IssuedToken, NewPerson, NewToken, PersonUpdate, SignIn, Via,
 };
 use edgepurge_core::auth::{
-    clear_session_cookie, cookie_value, new_secret, secret_hash, session_cookie, token_hint, Action, SESSION_COOKIE,
-    TOKEN_PREFIX,
+    clear_session_cookie, cookie_value, new_secret, secret_hash, session_cookie, sign_in_origin, token_hint, Action,
+    SESSION_COOKIE, TOKEN_PREFIX,
 };
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::limits::Bucket;
+use edgepurge_core::people::{self, Change};
 use edgepurge_core::request::{self, deliveries_filter, history_filter};
 use edgepurge_core::ApiError;
-use worker::{Env, Headers, Request, Response, Url};
+use worker::{Env, Headers, Request, Response};
 
 type HandlerResult = Result<Response, ApiError>;
 
-fn id_param(raw: &str) -> Result<i64, ApiError> {
-    raw.parse().map_err(|_| ApiError::new(ErrorKind::NotFound, format!("{raw:?} is not an id")))
+/// The person `raw` names, once the core's guards allow `change` to them by the caller
+/// (`people::may_change`: not themselves, not the bootstrap admin, a 404 if there is none).
+async fn guarded(store: &Store, caller: &Identity, raw: &str, change: Change) -> Result<i64, ApiError> {
+    let id = people::id(raw)?;
+    let target = match (change, id == caller.person.id) {
+        // The self rule needs no read.
+        (Change::Role | Change::Remove, true) => None,
+        _ => store.person(id).await?,
+    };
+    people::may_change(caller.person.id, id, target.as_ref(), change)?;
+    Ok(id)
 }
 
 fn with_cookie(resp: Response, cookie: &str) -> HandlerResult {
@@ -48,22 +59,18 @@ pub async fn health(req: &Request, env: &Env) -> HandlerResult {
 /// `POST /api/session`: exchange a personal token for a session cookie.
 pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
     let Base { config, store, now, .. } = Base::open(env)?;
-    let what = "sign-ins (SIGN_IN_RATE_LIMIT_PER_MINUTE)";
-    store.within(&format!("signin:{}", client(req)), now, config.sign_in_rate_limit_per_minute, what).await?;
-    // No session yet, so no CSRF token: refuse cross-origin sign-ins (login CSRF) by Origin.
-    let url: Url = req.url().map_err(internal)?;
-    if let Some(origin) = req.headers().get("origin").map_err(internal)? {
-        if !origin.eq_ignore_ascii_case(&url.origin().ascii_serialization()) {
-            return Err(ApiError::new(ErrorKind::Forbidden, "cross-site sign-in refused"));
-        }
-    }
+    let client = client(req);
+    let bucket = Bucket::SignIns(&client);
+    store.within(&bucket.key(), now, bucket.limit(&config), bucket.what()).await?;
+    let own = req.url().map_err(internal)?.origin().ascii_serialization();
+    sign_in_origin(header(req, "origin")?.as_deref(), &own)?;
     let body: SignIn = json_body(req).await?;
     let token = body.token.trim();
     let (person, token_id) = auth::token_owner(token, &config, &store, now).await?;
     // Bound to its token: a personal token's id, or a bootstrap token's hash.
     let bootstrap_hash = token_id.is_none().then(|| secret_hash(token));
-    let session = new_secret("", &random32()?);
-    let csrf = new_secret("", &random32()?);
+    let session = new_secret("", &random_bytes32()?);
+    let csrf = new_secret("", &random_bytes32()?);
     let ttl = u64::from(config.session_ttl_secs);
     let expires_at = now + (ttl as i64) * 1000;
     store
@@ -115,14 +122,7 @@ pub async fn people(req: &Request, env: &Env) -> HandlerResult {
 pub async fn create_person(req: &mut Request, env: &Env) -> HandlerResult {
     let Ctx { store, now, .. } = ctx(req, env, Action::ManagePeople).await?;
     let body: NewPerson = json_body(req).await?;
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("name must be 1 to 100 printable characters"));
-    }
-    let email = body.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
-    if email.is_some_and(|e| !e.contains('@') || e.len() > 254) {
-        return Err(ApiError::bad_request("email is not an e-mail address"));
-    }
+    let (name, email) = (people::name(&body.name)?, people::email(body.email.as_deref())?);
     json(&store.create_person(name, email, body.role, now).await?, 201)
 }
 
@@ -130,16 +130,7 @@ pub async fn create_person(req: &mut Request, env: &Env) -> HandlerResult {
 /// working, with the new role).
 pub async fn update_person(req: &mut Request, env: &Env, id: &str) -> HandlerResult {
     let Ctx { store, identity, .. } = ctx(req, env, Action::ManagePeople).await?;
-    let id = id_param(id)?;
-    if id == identity.person.id {
-        return Err(ApiError::new(ErrorKind::Conflict, "you cannot change your own role"));
-    }
-    if store.person(id).await?.is_some_and(|p| p.name == BOOTSTRAP_ADMIN) {
-        return Err(ApiError::new(
-            ErrorKind::Conflict,
-            "the bootstrap admin stays an admin: rotate API_TOKENS instead",
-        ));
-    }
+    let id = guarded(&store, &identity, id, Change::Role).await?;
     let body: PersonUpdate = json_body(req).await?;
     match store.set_role(id, body.role).await? {
         Some(person) => json(&person, 200),
@@ -152,13 +143,7 @@ pub async fn update_person(req: &mut Request, env: &Env, id: &str) -> HandlerRes
 /// `API_TOKENS` instead).
 pub async fn remove_person(req: &Request, env: &Env, id: &str) -> HandlerResult {
     let Ctx { store, identity, now, .. } = ctx(req, env, Action::ManagePeople).await?;
-    let id = id_param(id)?;
-    if id == identity.person.id {
-        return Err(ApiError::new(ErrorKind::Conflict, "you cannot remove yourself"));
-    }
-    if store.person(id).await?.is_some_and(|p| p.name == BOOTSTRAP_ADMIN) {
-        return Err(ApiError::new(ErrorKind::Conflict, "the bootstrap admin stays: rotate API_TOKENS instead"));
-    }
+    let id = guarded(&store, &identity, id, Change::Remove).await?;
     if store.remove_person(id, now).await? {
         Ok(Response::empty().map_err(internal)?.with_status(204))
     } else {
@@ -169,7 +154,7 @@ pub async fn remove_person(req: &Request, env: &Env, id: &str) -> HandlerResult 
 /// `GET /api/people/{id}/tokens` (admin).
 pub async fn tokens(req: &Request, env: &Env, id: &str) -> HandlerResult {
     let Ctx { store, .. } = ctx(req, env, Action::ManagePeople).await?;
-    let person_id = id_param(id)?;
+    let person_id = people::id(id)?;
     if store.person(person_id).await?.is_none() {
         return Err(ApiError::new(ErrorKind::NotFound, format!("no person {person_id}")));
     }
@@ -178,25 +163,12 @@ pub async fn tokens(req: &Request, env: &Env, id: &str) -> HandlerResult {
 
 /// `POST /api/people/{id}/tokens` (admin): the token is in this reply and nowhere else, ever.
 pub async fn issue_token(req: &mut Request, env: &Env, id: &str) -> HandlerResult {
-    let Ctx { store, now, .. } = ctx(req, env, Action::ManagePeople).await?;
-    let person_id = id_param(id)?;
+    let Ctx { store, identity, now, .. } = ctx(req, env, Action::ManagePeople).await?;
+    let person_id = people::id(id)?;
     let body: NewToken = json_body(req).await?;
-    let label = body.label.trim();
-    if label.is_empty() || label.len() > 100 || label.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("label must be 1 to 100 printable characters"));
-    }
-    match store.person(person_id).await? {
-        None => return Err(ApiError::new(ErrorKind::NotFound, format!("no person {person_id}"))),
-        Some(p) if p.name == BOOTSTRAP_ADMIN => {
-            return Err(ApiError::new(
-                ErrorKind::Conflict,
-                "the bootstrap admin signs in only with API_TOKENS (rotating them must lock a leaked one out): \
-                 add a person of your own for a personal token",
-            ))
-        }
-        Some(_) => {}
-    }
-    let token = new_secret(TOKEN_PREFIX, &random32()?);
+    let label = people::label(&body.label)?;
+    guarded(&store, &identity, id, Change::IssueToken).await?;
+    let token = new_secret(TOKEN_PREFIX, &random_bytes32()?);
     let info = store.create_token(person_id, label, &token_hint(&token), &secret_hash(&token), now).await?;
     json(&IssuedToken { info, token }, 201)
 }
@@ -204,7 +176,7 @@ pub async fn issue_token(req: &mut Request, env: &Env, id: &str) -> HandlerResul
 /// `DELETE /api/tokens/{id}` (admin).
 pub async fn revoke_token(req: &Request, env: &Env, id: &str) -> HandlerResult {
     let Ctx { store, now, .. } = ctx(req, env, Action::ManagePeople).await?;
-    if store.revoke_token(id_param(id)?, now).await? {
+    if store.revoke_token(people::id(id)?, now).await? {
         Ok(Response::empty().map_err(internal)?.with_status(204))
     } else {
         Err(ApiError::new(ErrorKind::NotFound, format!("no token {id}")))

@@ -11,7 +11,7 @@ use crate::store::Store;
 use edgepurge_core::auth::Action;
 use edgepurge_core::config::{Config, MAX_BODY_BYTES};
 use edgepurge_core::error::ErrorKind;
-use edgepurge_core::limits;
+use edgepurge_core::limits::{self, Bucket};
 use edgepurge_core::ApiError;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
@@ -75,8 +75,8 @@ pub struct Ctx {
 pub async fn ctx(req: &Request, env: &Env, action: Action) -> Result<Ctx, ApiError> {
     let Base { config, store, now, .. } = Base::open(env)?;
     let identity = auth::authenticate(req, &config, &store, now).await?;
-    let what = "requests (READ_RATE_LIMIT_PER_MINUTE)";
-    store.within(&format!("read:{}", identity.person.id), now, config.read_rate_limit_per_minute, what).await?;
+    let bucket = Bucket::Reads(identity.person.id);
+    store.within(&bucket.key(), now, bucket.limit(&config), bucket.what()).await?;
     identity.require(action)?;
     Ok(Ctx { config, store, identity, now })
 }

@@ -18,7 +18,7 @@ use edgepurge_core::discovery::Instance;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::stats::{instance_stats, window_start_hour};
 use edgepurge_core::target::{printable, Target};
-use edgepurge_core::verify::verify_result;
+use edgepurge_core::verify::verify_rows;
 use edgepurge_core::ApiError;
 use futures_util::StreamExt;
 use worker::{Env, Request, Response};
@@ -40,11 +40,8 @@ pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Res
     plan.check_budget(budget)?;
     let limits = fan_out_limits(&config, &plan, budget).single_attempt();
     let (sockets, shards) = (Sockets::default(), Shards::from_env(env));
-    let mut results: Vec<_> = fan_out(&plan, limits, &sockets, shards.as_ref())
-        .map(|Finished { job, done }| verify_result(plan.jobs[job].instance.key(), &done.reply))
-        .collect()
-        .await;
-    results.sort_by(|a, b| a.instance.cmp(&b.instance));
+    let replies = fan_out(&plan, limits, &sockets, shards.as_ref()).map(|Finished { job, done }| (job, done.reply));
+    let results = verify_rows(&plan, replies.collect().await);
     tracer.fan_out(&sockets, shards.as_ref());
     json(&VerifyReport { url, results }, 200)
 }

@@ -1,7 +1,7 @@
 //! The edgepurge Cloudflare Worker: the entry points.
 //!
 //! Only this crate knows Cloudflare, and it decides nothing: `edgepurge-core` does. Files
-//! depend downward only: [`routes`] (the route table) -> the endpoints ([`purge`], the one purge
+//! depend downward only: [`routes`] (dispatch from the core's route table) -> the endpoints ([`purge`], the one purge
 //! pipeline; [`compat`], Fastly and Cloudflare forms of it; [`inspect`], verify and instances;
 //! [`console`], sessions, people, tokens, history) -> [`ctx`] (settings, clock, caller,
 //! body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`shard`]
@@ -71,9 +71,9 @@ fn platform_url(input: &str) -> Option<String> {
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let path = req.path();
     let mut traced = None;
-    let response = if ["/api/", "/purge/", "/service/", "/client/v4/"].iter().any(|p| path.starts_with(p)) {
+    let response = if edgepurge_core::routes::is_api(&path) {
         let tracer = trace::Tracer::start(&req);
-        let (method, route) = (req.inner().method(), routes::route_name(&path));
+        let (method, route) = (req.inner().method(), edgepurge_core::routes::template(&path).to_owned());
         // Every failure becomes a problem response; only failing to build that one is an Err.
         let response = match routes::route(req, &env, &ctx, &tracer).await {
             Ok(resp) => resp,

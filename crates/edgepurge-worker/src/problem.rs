@@ -23,7 +23,7 @@ pub fn response(err: &ApiError) -> Result<Response> {
     if let Some(secs) = err.retry_after_secs {
         headers.set("retry-after", &secs.to_string())?;
     }
-    if let Some(methods) = err.allow {
+    if let Some(methods) = &err.allow {
         headers.set("allow", methods)?;
     }
     if err.kind == ErrorKind::Unauthorized {

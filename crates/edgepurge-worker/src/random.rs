@@ -4,8 +4,9 @@
 use crate::problem::internal;
 use edgepurge_core::ApiError;
 
-/// 32 bytes from the platform's CSPRNG (`crypto.getRandomValues`).
-pub fn random32() -> Result<[u8; 32], ApiError> {
+/// 32 bytes from the platform's CSPRNG (`crypto.getRandomValues`) for a secret: unlike
+/// [`random_u32`], a failure is an error, never a weak secret.
+pub fn random_bytes32() -> Result<[u8; 32], ApiError> {
     let mut buf = [0u8; 32];
     getrandom::getrandom(&mut buf).map_err(internal)?;
     Ok(buf)

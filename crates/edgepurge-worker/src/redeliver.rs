@@ -21,14 +21,11 @@ use edgepurge_core::config::Config;
 use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
-use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
+use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy, RunInstances, REDELIVERY_BATCH};
 use edgepurge_core::stats;
 use edgepurge_core::target::Target;
 use edgepurge_core::ApiError;
 use std::rc::Rc;
-
-/// Deliveries handled per run; the rest wait for the next tick.
-const BATCH: u32 = 200;
 
 /// Old rows of each kind one cron run forgets at most (`RETENTION_DAYS`).
 const PRUNE_PER_RUN: u32 = 10_000;
@@ -49,8 +46,8 @@ impl Pass {
     }
 }
 
-/// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows and
-/// `Idempotency-Key`s past their window).
+/// One pass over the due deliveries (and the minute's housekeeping: old rate-limit windows,
+/// expired sessions and `Idempotency-Key`s past their window).
 pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     let base = Base::open(env)?;
     let pass = one_pass(&base, tracer).await;
@@ -61,13 +58,14 @@ pub async fn run(env: &worker::Env, tracer: &Rc<Tracer>) -> Result<Pass, ApiErro
 async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     let (config, store, shards, now) = (&*base.config, &base.store, base.shards.as_ref(), base.now);
     store.prune_rate_limits(now).await?;
+    store.prune_sessions(now).await?;
     store.prune_idempotency(now - i64::from(config.idempotency_window_ms)).await?;
     let retention_ms = i64::from(config.retention_days) * 86_400_000;
     store.prune_old(stats::hour(now - retention_ms), now - retention_ms, PRUNE_PER_RUN).await?;
     let policy: RedeliveryPolicy = config.redelivery;
     let mut resolver = Resolver::new(config).traced(tracer.clone());
     let mut pairs = Vec::new();
-    let mut instances = std::collections::BTreeSet::new();
+    let mut instances = RunInstances::default();
     let mut sending = Vec::new();
     let mut updates = Vec::new();
     let mut pass = Pass { recovered: 0, attempted: 0, delivered: 0, abandoned: 0 };
@@ -79,7 +77,7 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
             Err(e) => tracer.fail(format!("entry {} not recovered: {}", expired.id, e.detail)),
         }
     }
-    for d in store.due_deliveries(now, BATCH).await? {
+    for d in store.due_deliveries(now, REDELIVERY_BATCH).await? {
         let triaged = match policy.purge_of(&d) {
             Err(update) => Err(update),
             Ok(purge) => {
@@ -96,10 +94,8 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
         };
         match triaged {
             // Within what SUBREQUEST_BUDGET leaves after discovery: the others wait for the next tick.
-            Ok((_, addr))
-                if instances.len() >= config.instance_budget(resolver.subrequests()) && !instances.contains(&addr) => {}
+            Ok((_, addr)) if !instances.admit(&addr.key(), config.instance_budget(resolver.subrequests())) => {}
             Ok(pair) => {
-                instances.insert(pair.1.clone());
                 pairs.push(pair);
                 sending.push(d);
             }
@@ -122,8 +118,7 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
     let report = builder.finish();
     for d in &sending {
-        let Some(row) = report.results.iter().find(|r| r.url == d.url && r.instance == d.instance) else { continue };
-        let update = policy.after_attempt(d, row, now, random_u32());
+        let update = policy.after_run(d, &report.results, now, random_u32());
         pass.count(&update);
         updates.push((d.id, update));
     }

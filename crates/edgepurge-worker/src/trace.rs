@@ -9,7 +9,7 @@
 use crate::body::{fetch_within, Unsent};
 use crate::ctx::{load_config, now_ms};
 use crate::fanout::Sockets;
-use crate::random::random32;
+use crate::random::random_bytes32;
 use crate::shard::Shards;
 use edgepurge_core::api::ExportStatus;
 use edgepurge_core::config::OtelSettings;
@@ -73,7 +73,7 @@ impl Tracer {
     }
 
     fn new(caller: Option<TraceContext>, kind: Kind) -> Rc<Tracer> {
-        let random = random32().unwrap_or([1; 32]);
+        let random = random_bytes32().unwrap_or([1; 32]);
         let mut trace = [0u8; 16];
         let mut seed = [0u8; 16];
         trace.copy_from_slice(&random[..16]);

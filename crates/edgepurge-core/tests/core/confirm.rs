@@ -229,3 +229,34 @@ fn confirm_urls_are_bounded_parsed_and_allowed() {
     let e = Plan::confirming(purges, &instances, &token(), 6, &Confirm { urls: false, named }).unwrap_err();
     assert!(e.detail.contains("at most 100"), "{}", e.detail);
 }
+
+/// A verification plan of one URL over these instances.
+fn verify_plan(instances: &[&str]) -> edgepurge_core::plan::Plan {
+    let target = edgepurge_core::target::Target::parse("https://www.example.com/a").unwrap();
+    let found = std::collections::BTreeMap::from([(
+        "www.example.com".to_owned(),
+        instances.iter().map(|i| super::addr(i)).collect::<Vec<_>>(),
+    )]);
+    edgepurge_core::plan::Plan::verify(vec![target], &found, 6).unwrap()
+}
+
+fn refused() -> Result<edgepurge_core::http1::Answer, edgepurge_core::outcome::DeliveryError> {
+    Err(edgepurge_core::outcome::DeliveryError::Connect("refused".into()))
+}
+
+#[test]
+fn verify_rows_come_in_instance_order_whatever_order_the_answers_came_in() {
+    let plan = verify_plan(&["10.0.0.3:80", "10.0.0.1:80", "10.0.0.2:80"]);
+    let replies = (0..plan.jobs.len()).rev().map(|j| (j, refused())).collect();
+    let rows = edgepurge_core::verify::verify_rows(&plan, replies);
+    let names: Vec<&str> = rows.iter().map(|r| r.instance.as_str()).collect();
+    assert_eq!(names, ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"]);
+}
+
+#[test]
+fn a_reply_for_a_job_the_plan_does_not_have_gives_no_row_and_no_panic() {
+    let plan = verify_plan(&["10.0.0.1:80"]);
+    let rows = edgepurge_core::verify::verify_rows(&plan, vec![(0, refused()), (5, refused())]);
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].error.as_deref().is_some_and(|e| e.contains("refused")), "{:?}", rows[0].error);
+}

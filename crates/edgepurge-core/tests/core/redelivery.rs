@@ -3,11 +3,16 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use super::addr;
+use super::{addr, answer_with, completed, token, two_host_plan};
 use edgepurge_core::api::{Delivery, DeliveryStatus, HistoryStatus, Outcome, PurgeResult, PurgeStatus};
 use edgepurge_core::dialect::Dialect;
 use edgepurge_core::discovery::Instance;
+use edgepurge_core::outcome::DeliveryError;
+use edgepurge_core::plan::Plan;
+use edgepurge_core::purge::Purge;
+use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy};
+use edgepurge_core::target::Target;
 
 const POLICY: RedeliveryPolicy = RedeliveryPolicy { base_ms: 30_000, cap_ms: 3_600_000, max_age_ms: 86_400_000 };
 const NOW: i64 = 1_000_000_000;
@@ -166,4 +171,95 @@ fn a_delivery_to_a_held_machine_waits_until_it_is_started() {
     // Past REDELIVERY_MAX_AGE_MS it is given up like any other.
     let given_up = POLICY.held(&d, "suspended", d.first_at + i64::try_from(POLICY.max_age_ms).unwrap() + 1, 0);
     assert_eq!(given_up.status, DeliveryStatus::Abandoned);
+}
+
+#[test]
+fn a_run_sends_to_as_many_instances_as_its_budget_and_any_number_of_deliveries_each() {
+    use edgepurge_core::retry::RunInstances;
+    let mut run = RunInstances::default();
+    // (instance, budget) -> admitted
+    let cases = [("a", 2, true), ("a", 2, true), ("b", 2, true), ("c", 2, false), ("a", 2, true), ("c", 3, true)];
+    for (instance, budget, admitted) in cases {
+        assert_eq!(run.admit(instance, budget), admitted, "{instance} within {budget}");
+    }
+    assert_eq!(run.len(), 3);
+    assert!(!RunInstances::default().admit("a", 0), "no budget left after discovery: nothing is sent");
+    assert!(RunInstances::default().is_empty());
+}
+
+#[test]
+fn a_sent_delivery_is_judged_by_its_own_row_of_the_runs_report() {
+    let d = due("https://www.example.com/a", "10.0.0.1:80", 1);
+    let mut other = row(Outcome::Failed, true, Some("timed out"));
+    other.instance = "10.0.0.2:80".into();
+    let rows = [other, row(Outcome::Purged, false, None)];
+    let u = POLICY.after_run(&d, &rows, NOW, 0);
+    assert_eq!((u.status, u.attempts), (DeliveryStatus::Delivered, 2));
+}
+
+#[test]
+fn a_sent_delivery_with_no_row_is_pending_again_and_says_so() {
+    let d = due("https://www.example.com/a", "10.0.0.1:80", 1);
+    let mut elsewhere = row(Outcome::Purged, false, None);
+    elsewhere.url = "https://www.example.com/b".into();
+    let u = POLICY.after_run(&d, &[elsewhere], NOW, 0);
+    assert_eq!((u.status, u.attempts), (DeliveryStatus::Pending, 2));
+    assert!(u.next_at > NOW);
+    assert!(u.last_error.unwrap().contains("no row"), "never skipped silently");
+}
+
+#[test]
+fn redelivery_stops_when_the_instance_is_gone_or_the_delivery_too_old() {
+    use edgepurge_core::retry::Decision;
+    let p = RedeliveryPolicy { base_ms: 1000, cap_ms: 60_000, max_age_ms: 3_600_000 };
+    let here = [addr("10.0.0.1:80"), addr("10.0.0.2:80")];
+    assert_eq!(p.decide(0, 1000, "10.0.0.1:80", Ok(&here)), Decision::Attempt);
+    assert!(
+        matches!(p.decide(0, 1000, "10.0.0.9:80", Ok(&here)), Decision::Abandon(r) if r.contains("no longer in discovery"))
+    );
+    assert!(
+        matches!(p.decide(0, 3_600_001, "10.0.0.1:80", Ok(&here)), Decision::Abandon(r) if r.contains("REDELIVERY_MAX_AGE_MS"))
+    );
+    assert!(
+        matches!(p.decide(0, 1000, "10.0.0.1:80", Err("SERVFAIL")), Decision::Postpone(r) if r.contains("SERVFAIL"))
+    );
+    // Too old wins even when discovery is down: it is abandoned, with its reason, not kept forever.
+    assert!(matches!(p.decide(0, 3_600_001, "10.0.0.1:80", Err("down")), Decision::Abandon(_)));
+    let next = p.next_at(5000, 3, 0);
+    assert!((5100..=9000).contains(&next), "{next}");
+    assert!(p.next_at(5000, 3, u32::MAX) <= 5000 + 4000);
+}
+
+#[test]
+fn retryable_failures_are_queued_and_marked_pending() {
+    let plan = two_host_plan();
+    let mut b = ReportBuilder::new(&plan);
+    let ok = Ok(answer_with(200, &[]));
+    for r in 0..3 {
+        b.record(&plan, 0, &completed(r, ok.clone(), 1, 1));
+    }
+    b.record(&plan, 1, &completed(0, Err(DeliveryError::Connect("refused".into())), 1, 3));
+    b.record(&plan, 1, &completed(1, Ok(answer_with(401, &[])), 1, 1));
+    let queued = b.queue_retryable();
+    assert_eq!(queued.len(), 1);
+    assert_eq!((queued[0].instance.as_str(), queued[0].attempts, queued[0].pending), ("10.0.0.2:80", 3, true));
+    let report = b.finish();
+    let pending: Vec<bool> = report.results.iter().map(|r| r.pending).collect();
+    assert_eq!(pending, [false, true, false, false, false]);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["results"][1]["pending"], true);
+    assert!(json["results"][0].get("pending").is_none());
+}
+
+#[test]
+fn redelivery_plans_exactly_the_failed_pairs() {
+    let a = Target::parse("https://a.example/1").unwrap();
+    let b = Target::parse("https://a.example/2").unwrap();
+    let [a, b] = [a, b].map(|target| Purge::Url { target, soft: false });
+    let pairs = vec![(a.clone(), addr("10.0.0.2:80")), (b, addr("10.0.0.2:80")), (a, addr("10.0.0.1:80"))];
+    let plan = Plan::for_pairs(pairs, &token(), 6);
+    let shape: Vec<(String, Vec<usize>)> =
+        plan.jobs.iter().map(|j| (j.instance.key(), j.requests.iter().map(|r| r.target).collect())).collect();
+    assert_eq!(shape, [("10.0.0.1:80".to_owned(), vec![0]), ("10.0.0.2:80".to_owned(), vec![0, 1])]);
+    assert_eq!(plan.purges.len(), 2);
 }
