@@ -27,7 +27,7 @@
 //! | `RATE_LIMIT_PER_MINUTE` | no | purge requests per caller per minute, accepted or refused, default 120 |
 //! | `READ_RATE_LIMIT_PER_MINUTE` | no | requests to every other authenticated route per caller per minute, default 600 |
 //! | `SIGN_IN_RATE_LIMIT_PER_MINUTE` | no | console sign-ins per client address (IPv6: /64) per minute, default 30 |
-//! | `REFUSAL_BUDGET_PER_MINUTE` | no | refusals of unknown callers written to the history per minute, whole deployment and per client, default 60 |
+//! | `REFUSAL_BUDGET_PER_MINUTE` | no | refusals of unknown callers written to the history per minute for the whole deployment, and a quarter of it (at least 1) per client (an IPv4 address or IPv6 /64), default 60 |
 //! | `ALLOW_PRIVATE_INSTANCES` | no | `true` lets discovery and static lists name loopback, private, link-local, ... addresses (a local CDN); default `false` |
 //! | `SUBREQUEST_BUDGET` | no | instance connections one purge may open, default 1000 (Workers paid plan; 50 on free) |
 //! | `FLY_API_TOKEN` | with a `fly:` rule (secret) | a Fly.io token that can read the app's Machines |

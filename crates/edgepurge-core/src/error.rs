@@ -60,39 +60,59 @@ pub enum ErrorKind {
     AccessUnavailable,
 }
 
+/// What a kind of failure is, once: its status, the last part of its problem `type`, its
+/// title, where the fault lies, and whether trying again may help.
+struct Parts {
+    status: u16,
+    slug: &'static str,
+    title: &'static str,
+    source: ErrorSource,
+    retryable: bool,
+}
+
+const fn parts(status: u16, slug: &'static str, title: &'static str, source: ErrorSource, retryable: bool) -> Parts {
+    Parts { status, slug, title, source, retryable }
+}
+
 impl ErrorKind {
-    fn parts(self) -> (u16, &'static str, &'static str, ErrorSource, bool) {
+    fn parts(self) -> Parts {
         use ErrorKind::*;
         use ErrorSource::*;
         match self {
-            BadRequest => (400, "bad-request", "Malformed request", Caller, false),
-            Unauthorized => (401, "unauthorized", "Missing or invalid credentials", Caller, false),
-            HostNotAllowed => (403, "host-not-allowed", "Host not allowed", Caller, false),
-            Forbidden => (403, "forbidden", "Not allowed for this role", Caller, false),
-            NotFound => (404, "not-found", "No such resource", Caller, false),
-            Conflict => (409, "conflict", "Already exists", Caller, false),
-            MethodNotAllowed => (405, "method-not-allowed", "Method not allowed", Caller, false),
-            PayloadTooLarge => (413, "payload-too-large", "Request body too large", Caller, false),
-            ReportTooLarge => (413, "report-too-large", "Purge report too large: split the request", Caller, false),
-            UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type", Caller, false),
-            IdempotencyKeyInUse => (409, "idempotency-key-in-use", "Purge with this key still running", Caller, true),
-            TooManyUrls => (422, "too-many-urls", "Too many URLs", Caller, false),
+            BadRequest => parts(400, "bad-request", "Malformed request", Caller, false),
+            Unauthorized => parts(401, "unauthorized", "Missing or invalid credentials", Caller, false),
+            HostNotAllowed => parts(403, "host-not-allowed", "Host not allowed", Caller, false),
+            Forbidden => parts(403, "forbidden", "Not allowed for this role", Caller, false),
+            NotFound => parts(404, "not-found", "No such resource", Caller, false),
+            Conflict => parts(409, "conflict", "Already exists", Caller, false),
+            MethodNotAllowed => parts(405, "method-not-allowed", "Method not allowed", Caller, false),
+            PayloadTooLarge => parts(413, "payload-too-large", "Request body too large", Caller, false),
+            ReportTooLarge => {
+                parts(413, "report-too-large", "Purge report too large: split the request", Caller, false)
+            }
+            UnsupportedMediaType => parts(415, "unsupported-media-type", "Unsupported media type", Caller, false),
+            IdempotencyKeyInUse => {
+                parts(409, "idempotency-key-in-use", "Purge with this key still running", Caller, true)
+            }
+            TooManyUrls => parts(422, "too-many-urls", "Too many URLs", Caller, false),
             IdempotencyKeyReused => {
-                (422, "idempotency-key-reused", "Idempotency-Key used for another request", Caller, false)
+                parts(422, "idempotency-key-reused", "Idempotency-Key used for another request", Caller, false)
             }
-            OverBudget => (422, "over-budget", "Purge over the subrequest budget", Caller, false),
-            TooManyRequests => (429, "rate-limited", "Too many requests", Caller, true),
-            ErrorKind::Config => (500, "config", "Broken configuration", ErrorSource::Config, false),
-            Internal => (500, "internal", "Internal error", ErrorSource::Config, true),
-            DiscoveryFailed => (502, "discovery-failed", "Instance discovery failed", Discovery, true),
-            DiscoveryUnavailable => (503, "discovery-unavailable", "Instance discovery unavailable", Discovery, true),
+            OverBudget => parts(422, "over-budget", "Purge over the subrequest budget", Caller, false),
+            TooManyRequests => parts(429, "rate-limited", "Too many requests", Caller, true),
+            ErrorKind::Config => parts(500, "config", "Broken configuration", ErrorSource::Config, false),
+            Internal => parts(500, "internal", "Internal error", ErrorSource::Config, true),
+            DiscoveryFailed => parts(502, "discovery-failed", "Instance discovery failed", Discovery, true),
+            DiscoveryUnavailable => {
+                parts(503, "discovery-unavailable", "Instance discovery unavailable", Discovery, true)
+            }
             AuditUnavailable => {
-                (503, "audit-unavailable", "History unavailable: nothing was purged", ErrorSource::Config, true)
+                parts(503, "audit-unavailable", "History unavailable: nothing was purged", ErrorSource::Config, true)
             }
-            StoreBudget => (503, "store-budget", "Store statement budget spent", ErrorSource::Config, true),
-            NotReady => (503, "not-ready", "Not ready to purge: broken configuration", ErrorSource::Config, false),
+            StoreBudget => parts(503, "store-budget", "Store statement budget spent", ErrorSource::Config, true),
+            NotReady => parts(503, "not-ready", "Not ready to purge: broken configuration", ErrorSource::Config, false),
             AccessUnavailable => {
-                (503, "access-unavailable", "Cloudflare Access keys unavailable", ErrorSource::Config, true)
+                parts(503, "access-unavailable", "Cloudflare Access keys unavailable", ErrorSource::Config, true)
             }
         }
     }
@@ -126,17 +146,17 @@ impl ErrorKind {
 
     /// The HTTP status code of this kind.
     pub fn status(self) -> u16 {
-        self.parts().0
+        self.parts().status
     }
 
     /// The problem `type` URI of this kind, e.g. `urn:edgepurge:problem:unauthorized`.
     pub fn problem_type(self) -> String {
-        format!("urn:edgepurge:problem:{}", self.parts().1)
+        format!("urn:edgepurge:problem:{}", self.parts().slug)
     }
 
     /// The problem `title` of this kind.
     pub fn title(self) -> &'static str {
-        self.parts().2
+        self.parts().title
     }
 }
 
@@ -193,7 +213,7 @@ impl ApiError {
 
     /// Where the fault lies.
     pub fn source(&self) -> ErrorSource {
-        self.kind.parts().3
+        self.kind.parts().source
     }
 
     /// The RFC 9457 problem details for this error.
@@ -201,7 +221,7 @@ impl ApiError {
     /// An internal error's detail (a platform or database message) is for the logs, never for
     /// the caller: its problem says only that something failed inside.
     pub fn problem(&self) -> Problem {
-        let (status, _, title, source, retryable) = self.kind.parts();
+        let Parts { status, title, source, retryable, .. } = self.kind.parts();
         let detail = match self.kind {
             ErrorKind::Internal => "the worker failed inside; the details are in its logs".to_owned(),
             _ => self.detail.clone(),
@@ -221,7 +241,7 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.parts().2, self.detail)
+        write!(f, "{}: {}", self.kind.parts().title, self.detail)
     }
 }
 

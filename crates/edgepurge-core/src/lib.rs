@@ -1,8 +1,8 @@
 //! The core of edgepurge: it turns a purge request plus configuration into a plan of outgoing
 //! requests, takes back what each instance answered, and builds the report.
 //!
-//! It does no I/O and reads no clock. The worker (and later the console) perform the I/O the
-//! plan asks for and feed the bytes back:
+//! It does no I/O and reads no clock. The worker performs the I/O the plan asks for and feeds
+//! the bytes back; the console uses the same API types and rules in the browser:
 //!
 //! 1. [`config::Config`] is read from string settings (`[vars]` and secrets on Workers).
 //! 2. [`target::Target::parse`] validates each URL; [`config::Config::check_host`] applies the

@@ -8,8 +8,10 @@
 //!   and the first refusal over it (the 429) once a minute: a caller cannot write more rows than
 //!   its limit allows.
 //! - Refusals by unknown callers are written within `REFUSAL_BUDGET_PER_MINUTE` for the whole
-//!   deployment (over it they cost one read and no write) and the same per client, a client
-//!   being an IPv4 address or an IPv6 /64.
+//!   deployment and a quarter of it (at least one) per client, a client being an IPv4 address or
+//!   an IPv6 /64 ([`RefusalBudget`]); past either they cost reads and no write.
+//! - Each counter's key and setting are [`Bucket`]'s; which refusal is answered and whether it
+//!   is written is [`refusal`]'s.
 
 use crate::config::Config;
 use crate::error::{ApiError, ErrorKind};

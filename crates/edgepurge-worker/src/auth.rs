@@ -91,7 +91,7 @@ impl From<Refused> for ApiError {
 /// then, for a console session, the CSRF rule (403). Routes differ only in the role they then
 /// require. (Fastly's `Fastly-Key` and sign-in read a token with [`token_owner`] instead.)
 pub async fn authenticate(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, Refused> {
-    let identity = identify(req, config, store, now).await.map_err(|error| Refused { who: None, error })?;
+    let identity = by_credential(req, config, store, now).await.map_err(|error| Refused { who: None, error })?;
     let Some(expected) = &identity.csrf else { return Ok(identity) };
     let checked = async {
         let own = req.url().map_err(internal)?.origin().ascii_serialization();
@@ -105,7 +105,7 @@ pub async fn authenticate(req: &Request, config: &Config, store: &Store, now: i6
 }
 
 /// Authenticates the request by the credential the core says it is judged by.
-async fn identify(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, ApiError> {
+async fn by_credential(req: &Request, config: &Config, store: &Store, now: i64) -> Result<Identity, ApiError> {
     let (authorization, access_jwt, cookie) =
         (header(req, "authorization")?, header(req, "cf-access-jwt-assertion")?, header(req, "cookie")?);
     let presented = Presented {

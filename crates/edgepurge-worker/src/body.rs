@@ -5,8 +5,9 @@
 
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
+use std::future::Future;
 use std::time::Duration;
-use worker::{AbortController, ByteStream, Delay, Fetch, Request, Response};
+use worker::{AbortController, AbortSignal, ByteStream, Delay, Fetch, Request, Response};
 
 /// Why [`fetch_within`] got no response.
 pub enum Unsent {
@@ -18,15 +19,23 @@ pub enum Unsent {
 
 /// Sends `request` and waits at most `timeout_ms` for the response head, aborting it after.
 pub async fn fetch_within(request: Request, timeout_ms: u64) -> Result<Response, Unsent> {
+    let fetch = Fetch::Request(request);
+    match within(timeout_ms, |signal| async move { fetch.send_with_signal(&signal).await }).await {
+        Some(response) => response.map_err(|e| Unsent::Failed(e.to_string())),
+        None => Err(Unsent::TimedOut),
+    }
+}
+
+/// Runs `work` for at most `timeout_ms`, handing it the signal that aborts its fetches: its
+/// output, or `None` once the time is up (and then its requests are aborted).
+pub async fn within<T, F: Future<Output = T>>(timeout_ms: u64, work: impl FnOnce(AbortSignal) -> F) -> Option<T> {
     let controller = AbortController::default();
-    let (signal, fetch) = (controller.signal(), Fetch::Request(request));
-    let send = Box::pin(fetch.send_with_signal(&signal));
-    let outcome = select(send, Delay::from(Duration::from_millis(timeout_ms))).await;
-    match outcome {
-        Either::Left((response, _)) => response.map_err(|e| Unsent::Failed(e.to_string())),
+    let work = Box::pin(work(controller.signal()));
+    match select(work, Delay::from(Duration::from_millis(timeout_ms))).await {
+        Either::Left((output, _)) => Some(output),
         Either::Right(_) => {
             controller.abort();
-            Err(Unsent::TimedOut)
+            None
         }
     }
 }

@@ -4,7 +4,7 @@
 //! The core builds each query and judges each answer; this module only carries the bytes,
 //! under a timeout, and remembers what it resolved for the rest of the request.
 
-use crate::body::{read_capped, Unread};
+use crate::body::{read_capped, within, Unread};
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::SkippedInstance;
 use edgepurge_core::config::Config;
@@ -14,12 +14,11 @@ use edgepurge_core::discovery::{
 };
 use edgepurge_core::trace::{Kind, Span};
 use edgepurge_core::ApiError;
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::join_all;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Duration;
-use worker::{AbortController, AbortSignal, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 
 const DNS_MESSAGE: &str = "application/dns-message";
 /// A DNS message is at most 65,535 bytes (RFC 1035 section 4.2.2's length field).
@@ -181,20 +180,12 @@ pub fn not_serving(rule: &DiscoveryRule, found: &Found) -> Vec<SkippedInstance> 
 
 async fn lookup(config: &Config, name: &str, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {
     let query = dns_query(name, rtype, DNS_ID)?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = Box::pin(exchange(&config.doh_url, &query, &signal));
-    let timeout = Delay::from(Duration::from_millis(config.discovery_timeout_ms.into()));
-    let body = match select(exchange, timeout).await {
-        Either::Left((result, _)) => result?,
-        Either::Right(_) => {
-            controller.abort();
-            return Err(DnsError::Unreachable(format!(
-                "no answer from {} within {} ms",
-                config.doh_url, config.discovery_timeout_ms
-            )));
-        }
+    let timeout_ms = config.discovery_timeout_ms.into();
+    let Some(body) = within(timeout_ms, |signal| async move { exchange(&config.doh_url, &query, &signal).await }).await
+    else {
+        return Err(DnsError::Unreachable(format!("no answer from {} within {timeout_ms} ms", config.doh_url)));
     };
+    let body = body?;
     parse_answer(name, rtype, DNS_ID, &body)
 }
 
