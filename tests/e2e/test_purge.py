@@ -7,6 +7,7 @@ a test that stops a part starts it again.
 
 Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after the setup)
 """
+import base64
 import hashlib
 import http.client
 import json
@@ -2247,3 +2248,68 @@ class Faults(CdnTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RoutesAndRules(CdnTestCase):
+    """Issue 22: one route table, and the rules the core now decides, as the worker serves them."""
+
+    def raw(self, method, path, headers=None):
+        """(status, headers, body bytes) of a request with no body."""
+        req = urllib.request.Request(CDN.api + path, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def test_a_doubled_prefix_or_an_empty_segment_is_no_route(self):
+        for path in ["/api//api/health", "/api//health", "/api/people//tokens", "/service//purge"]:
+            with self.subTest(path):
+                status, headers, body = self.raw("GET", path)
+                self.assertEqual(status, 404, body)
+                self.assertEqual(json.loads(body)["type"], "urn:edgepurge:problem:not-found")
+        self.assertEqual(self.raw("GET", "/api/health")[0], 200)
+
+    def test_head_health_is_served_and_another_method_is_a_405_naming_both(self):
+        status, _, body = self.raw("HEAD", "/api/health")
+        self.assertEqual((status, body), (200, b""))
+        for method in ["PUT", "OPTIONS", "PURGE"]:
+            with self.subTest(method):
+                status, headers, body = self.raw(method, "/api/health")
+                self.assertEqual(status, 405, body)
+                self.assertEqual(headers.get("Allow"), "GET, HEAD")
+
+    def test_an_unknown_fastly_path_is_a_404_before_anything_is_read_or_sent(self):
+        before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+        newest = self.newest_history_id()
+        req = urllib.request.Request(CDN.api + "/service/x/bogus", method="POST",
+                                     headers={"Fastly-Key": CDN.api_token})
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        self.assertEqual(refused.exception.code, 404)
+        self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+        self.assertEqual(self.newest_history_id(), newest, "a path no route has is not a purge attempt")
+
+    def test_an_access_key_set_that_cannot_be_fetched_is_a_503_naming_it_not_a_401(self):
+        # Nothing listens on port 9 of loopback: the team's key set cannot be fetched.
+        certs = "http://127.0.0.1:9/cdn-cgi/access/certs"
+        CDN.restart_worker(ACCESS_TEAM_DOMAIN="edgepurge-e2e.cloudflareaccess.com", ACCESS_AUD="e2e-aud",
+                           ACCESS_CERTS_URL=certs)
+        try:
+            b64 = lambda v: base64.urlsafe_b64encode(json.dumps(v).encode()).rstrip(b"=").decode()
+            jwt = ".".join([b64({"alg": "RS256", "kid": "k1", "typ": "JWT"}),
+                            b64({"email": "edna@example.com"}), "c2ln"])
+            before = [CDN.counter(i, "MAIN.client_req") for i in range(3)]
+            for attempt in range(2):
+                status, ctype, problem = api("POST", "/api/purge", {"urls": [f"https://{SITE}/"]}, token=None,
+                                             headers={"Cf-Access-Jwt-Assertion": jwt})
+                with self.subTest(attempt=attempt):
+                    self.assert_problem(status, ctype, problem, 503)
+                    self.assertEqual(problem["type"], "urn:edgepurge:problem:access-unavailable")
+                    self.assertEqual(problem.get("subject"), certs)
+                    self.assertTrue(problem["retryable"])
+            self.assertEqual(counter_deltas("MAIN.client_req", before, None), [0, 0, 0])
+            # A token still works meanwhile: only Access depends on the key set.
+            self.assertEqual(api("GET", "/api/me", content_type=None)[0], 200)
+        finally:
+            CDN.restart_worker(ACCESS_TEAM_DOMAIN=None, ACCESS_AUD=None, ACCESS_CERTS_URL=None)

@@ -102,10 +102,10 @@ pub(super) async fn complete_later(base: &Base, prepared: &Prepared, completion:
 async fn refresh_latencies(base: &Base) {
     let due = LATENCIES.with(|l| {
         let mut l = l.borrow_mut();
-        let due = stats::latency_refresh_due(l.0, base.now);
+        let due = stats::latency_refresh_due(l.read_at, base.now);
         if due {
             // Marked first, so concurrent purges in this isolate do not read them too.
-            l.0 = Some(base.now);
+            l.read_at = Some(base.now);
         }
         due
     });
@@ -113,7 +113,7 @@ async fn refresh_latencies(base: &Base) {
         return;
     }
     match base.store.typical_latencies(stats::latency_since_hour(base.now)).await {
-        Ok(map) => LATENCIES.with(|l| l.borrow_mut().1 = map),
+        Ok(map) => LATENCIES.with(|l| l.borrow_mut().by_instance = map),
         Err(e) => worker::console_error!("reading the instances' typical times failed: {}", e.detail),
     }
 }

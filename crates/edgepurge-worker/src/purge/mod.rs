@@ -36,10 +36,18 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use worker::{Context, Env, Headers, Request, Response};
 
+/// Each instance's recent typical request time, as this isolate last read them: the fan-out
+/// starts the slowest first.
+#[derive(Default)]
+struct Latencies {
+    /// When they were read (after a reply, at most once a minute: `stats::latency_refresh_due`).
+    read_at: Option<i64>,
+    /// Instance key to its typical time in ms.
+    by_instance: BTreeMap<String, u32>,
+}
+
 thread_local! {
-    /// Each instance's recent typical request time, and when this isolate read them (after a
-    /// reply, at most once a minute): the fan-out starts the slowest first.
-    static LATENCIES: RefCell<(Option<i64>, BTreeMap<String, u32>)> = const { RefCell::new((None, BTreeMap::new())) };
+    static LATENCIES: RefCell<Latencies> = RefCell::new(Latencies::default());
 }
 
 /// `POST /api/purge`: the report as JSON, or live as NDJSON for `Accept: application/x-ndjson`.

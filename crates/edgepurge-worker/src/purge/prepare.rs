@@ -152,7 +152,7 @@ async fn plan(base: &Base, purges: Vec<Purge>, confirm: &Confirm, tracer: &Rc<Tr
     let (token, concurrency) = (&base.config.purge_token, base.config.concurrency);
     let mut plan = Plan::confirming(purges, &instances, token, concurrency, confirm)?;
     let timed = LATENCIES.with(|l| {
-        let figures = &l.borrow().1;
+        let figures = &l.borrow().by_instance;
         plan.slowest_first(figures);
         plan.jobs.iter().filter(|j| figures.contains_key(&j.instance.key())).count()
     });
