@@ -101,19 +101,15 @@ impl ErrorKind {
             OverBudget => parts(422, "over-budget", "Purge over the subrequest budget", Caller, false),
             TooManyRequests => parts(429, "rate-limited", "Too many requests", Caller, true),
             ErrorKind::Config => parts(500, "config", "Broken configuration", ErrorSource::Config, false),
-            Internal => parts(500, "internal", "Internal error", ErrorSource::Config, true),
+            Internal => parts(500, "internal", "Internal error", Worker, true),
             DiscoveryFailed => parts(502, "discovery-failed", "Instance discovery failed", Discovery, true),
             DiscoveryUnavailable => {
                 parts(503, "discovery-unavailable", "Instance discovery unavailable", Discovery, true)
             }
-            AuditUnavailable => {
-                parts(503, "audit-unavailable", "History unavailable: nothing was purged", ErrorSource::Config, true)
-            }
-            StoreBudget => parts(503, "store-budget", "Store statement budget spent", ErrorSource::Config, true),
+            AuditUnavailable => parts(503, "audit-unavailable", "History unavailable: nothing was purged", Store, true),
+            StoreBudget => parts(503, "store-budget", "Store statement budget spent", Store, true),
             NotReady => parts(503, "not-ready", "Not ready to purge: broken configuration", ErrorSource::Config, false),
-            AccessUnavailable => {
-                parts(503, "access-unavailable", "Cloudflare Access keys unavailable", ErrorSource::Config, true)
-            }
+            AccessUnavailable => parts(503, "access-unavailable", "Cloudflare Access keys unavailable", Access, true),
         }
     }
 

@@ -16,7 +16,8 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong this time, for a human.
     pub detail: String,
-    /// Where the fault lies: `caller`, `config`, `discovery` or `instance`.
+    /// Where the fault lies: `caller`, `config`, `discovery`, `instance`, `worker`, `store` or
+    /// `access`.
     pub source: ErrorSource,
     /// Whether the same request may succeed later.
     pub retryable: bool,
@@ -39,6 +40,12 @@ str_enum! {
         Discovery = "discovery",
         /// A cache instance.
         Instance = "instance",
+        /// The worker itself: a failure no request should cause.
+        Worker = "worker",
+        /// The store (D1): the history or the invocation's statement budget.
+        Store = "store",
+        /// Cloudflare Access: its key set could not be fetched.
+        Access = "access",
     }
 }
 

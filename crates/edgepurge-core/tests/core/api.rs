@@ -118,6 +118,9 @@ fn every_string_enum_reads_and_writes_its_wire_names() {
         (ErrorSource::Config, "config"),
         (ErrorSource::Discovery, "discovery"),
         (ErrorSource::Instance, "instance"),
+        (ErrorSource::Worker, "worker"),
+        (ErrorSource::Store, "store"),
+        (ErrorSource::Access, "access"),
     ]);
     check(&[(Role::Admin, "admin"), (Role::Editor, "editor")]);
     check(&[(Via::Session, "session"), (Via::Token, "token"), (Via::Access, "access")]);

@@ -31,3 +31,28 @@ fn every_error_kind_has_its_status() {
         assert!(p.type_.starts_with("urn:edgepurge:problem:"));
     }
 }
+
+#[test]
+fn every_error_kind_names_where_the_fault_lies() {
+    use edgepurge_core::api::ErrorSource::{self, *};
+    let kinds: [(ErrorKind, ErrorSource, bool); 8] = [
+        (ErrorKind::BadRequest, Caller, false),
+        (ErrorKind::TooManyRequests, Caller, true),
+        (ErrorKind::Config, Config, false),
+        (ErrorKind::Internal, Worker, true),
+        (ErrorKind::DiscoveryUnavailable, Discovery, true),
+        (ErrorKind::AuditUnavailable, Store, true),
+        (ErrorKind::StoreBudget, Store, true),
+        (ErrorKind::AccessUnavailable, Access, true),
+    ];
+    for (kind, source, retryable) in kinds {
+        let p = edgepurge_core::ApiError::new(kind, "x").problem();
+        assert_eq!((p.source, p.retryable), (source, retryable), "{kind:?}");
+    }
+    // Nothing but configuration problems blames the configuration.
+    for kind in ErrorKind::ALL {
+        if edgepurge_core::ApiError::new(kind, "x").problem().source == Config {
+            assert!(matches!(kind, ErrorKind::Config | ErrorKind::NotReady), "{kind:?} blames the configuration");
+        }
+    }
+}
