@@ -1,10 +1,9 @@
 //! The purge history: each attempt's entry (refused ones whole, accepted ones opened before
 //! their fan-out and completed after it, see [`super::leases`]), and pages of it newest first.
 
-use super::leases::Lease;
 use super::{corrupt, n, opt, opt_n, s, Id, Store};
 use crate::problem::internal;
-use edgepurge_core::api::{HistoryEntry, HistoryKind, HistoryPage, HistoryStatus};
+use edgepurge_core::api::{HistoryEntry, HistoryKind, HistoryPage, HistoryStatus, Replay};
 use edgepurge_core::history;
 use edgepurge_core::request::HistoryFilter;
 use edgepurge_core::ApiError;
@@ -48,6 +47,13 @@ impl PurgeRow {
             recovered: self.recovered != 0,
         })
     }
+}
+
+/// A running purge's lease: until when, whose, and what to run again if it is cut off.
+pub struct Lease {
+    pub until: i64,
+    pub owner: String,
+    pub replay: Replay,
 }
 
 /// A purge attempt as the history opens it: a refused one whole, an accepted one before its

@@ -14,13 +14,6 @@ use edgepurge_core::writes::{self, MAX_CHUNK_BYTES};
 use edgepurge_core::{history, limits, stats, ApiError};
 use serde::Deserialize;
 
-/// A running purge's lease: until when, whose, and what to run again if it is cut off.
-pub struct Lease {
-    pub until: i64,
-    pub owner: String,
-    pub replay: Replay,
-}
-
 /// What a purge that ran adds to its entry: the outcome, each (item, instance) result, and what
 /// was queued for background redelivery; written only by its lease's owner.
 pub struct Completion {

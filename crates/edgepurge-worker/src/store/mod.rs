@@ -55,9 +55,9 @@ mod sessions;
 mod tests;
 mod tokens;
 
-pub use history::HistoryRecord;
+pub use history::{HistoryRecord, Lease};
 pub use idempotency::Keyed;
-pub use leases::{Completion, Expired, Lease};
+pub use leases::{Completion, Expired};
 
 /// The store, and what this invocation ran on it (one `Store` per invocation).
 pub struct Store {
