@@ -490,11 +490,6 @@ impl Config {
             ApiError::new(ErrorKind::Config, format!("no DISCOVERY rule covers {host}")).with_setting("DISCOVERY")
         })
     }
-
-    /// Where the instances serving `host` come from (see [`Self::discovery_rule`]).
-    pub fn discovery_spec(&self, host: &str) -> Result<&DiscoverySpec, ApiError> {
-        self.discovery_rule(host).map(|rule| &rule.spec)
-    }
 }
 
 /// Whether `raw` is an https URL, or an http one to a loopback address or `localhost`.

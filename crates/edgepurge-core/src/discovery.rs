@@ -9,7 +9,7 @@
 //! the question must be ours, and the RCODE must be NOERROR. Only records of the asked type that
 //! belong to the name (directly or through a CNAME chain in the same answer) count.
 
-use crate::api::Transport;
+use crate::api::{SkippedInstance, Transport};
 use crate::dialect::Dialect;
 use crate::dns::{self, Data};
 use crate::error::{ApiError, ErrorKind};
@@ -132,26 +132,33 @@ impl DiscoveryRule {
     }
 
     /// The Machines discovery found that are skipped because they start again from an empty
-    /// cache (`fly::Cache::Empty`: stopped, created, destroyed, ...), as (name, state): listed,
-    /// never purged, never failed.
-    pub fn skipped(&self, found: &Found) -> Vec<(String, String)> {
+    /// cache (`fly::Cache::Empty`: stopped, created, destroyed, ...): listed, never purged, never
+    /// failed (`pending` false).
+    pub fn skipped(&self, found: &Found) -> Vec<SkippedInstance> {
         self.in_state(found, Cache::Empty)
     }
 
     /// The Machines discovery found that are not serving but may come back with their old
-    /// copies (`fly::Cache::MayHold`: suspended, ...), as (name, state): their rows are pending
-    /// and queued until they are started.
-    pub fn held(&self, found: &Found) -> Vec<(String, String)> {
+    /// copies (`fly::Cache::MayHold`: suspended, ...): their rows are pending and queued until
+    /// they are started (`pending` true).
+    pub fn held(&self, found: &Found) -> Vec<SkippedInstance> {
         self.in_state(found, Cache::MayHold)
     }
 
-    fn in_state(&self, found: &Found, cache: Cache) -> Vec<(String, String)> {
-        match found {
-            Found::Addrs(_) => Vec::new(),
-            Found::Machines(machines) => {
-                self.machines(machines).filter(|m| m.cache() == cache).map(|m| (m.key(), m.state.clone())).collect()
-            }
-        }
+    /// Both, in instance order: what the report and the Instances page list as not purged now.
+    pub fn not_serving(&self, found: &Found) -> Vec<SkippedInstance> {
+        let mut all = self.skipped(found);
+        all.extend(self.held(found));
+        all.sort_by(|a, b| a.instance.cmp(&b.instance));
+        all
+    }
+
+    fn in_state(&self, found: &Found, cache: Cache) -> Vec<SkippedInstance> {
+        let Found::Machines(machines) = found else { return Vec::new() };
+        let listed = self.machines(machines).filter(|m| m.cache() == cache);
+        listed
+            .map(|m| SkippedInstance { instance: m.key(), state: m.state.clone(), pending: cache == Cache::MayHold })
+            .collect()
     }
 
     /// The Machines in this rule's regions.

@@ -135,11 +135,6 @@ impl Purge {
         }
     }
 
-    /// Whether only an admin may ask for it (it can empty a large part of the cache).
-    pub fn is_wide(&self) -> bool {
-        matches!(self, Purge::Prefix { .. } | Purge::Host { .. })
-    }
-
     /// The kind, as traces name it: `url`, `key`, `prefix` or `host`.
     pub fn kind(&self) -> &'static str {
         match self {

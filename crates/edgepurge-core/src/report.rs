@@ -4,7 +4,7 @@
 //! go missing: a fan-out that is cut short still reports every pair, the unfinished ones as
 //! failed and retryable.
 
-use crate::api::{Confirmation, Outcome, PurgeReport, PurgeResult, PurgeStatus, Summary};
+use crate::api::{Confirmation, Outcome, PurgeReport, PurgeResult, PurgeStatus, SkippedInstance, Summary};
 use crate::delivery::{Completed, Timing};
 use crate::dialect::Support;
 use crate::discovery::Endpoint;
@@ -208,17 +208,18 @@ impl ReportBuilder {
     }
 
     /// Adds a row for each item and each Machine of its host that is not serving but may come
-    /// back with its old copies (`held`: host to (name, state), from
-    /// `DiscoveryRule::held`): failed and retryable, so it is queued and sent once the Machine
+    /// back with its old copies (`held`: host to its Machines from `DiscoveryRule::held`; any
+    /// not `pending` is ignored): failed and retryable, so it is queued and sent once the Machine
     /// is started, never counted as purged. Returns those rows (the live purge sends them at
     /// once: nothing will finish them).
-    pub fn hold(&mut self, plan: &Plan, held: &BTreeMap<String, Vec<(String, String)>>) -> Vec<PurgeResult> {
+    pub fn hold(&mut self, plan: &Plan, held: &BTreeMap<String, Vec<SkippedInstance>>) -> Vec<PurgeResult> {
         let mut added = Vec::new();
         for (t, purge) in plan.purges.iter().enumerate() {
-            for (name, state) in held.get(purge.host()).into_iter().flatten() {
+            for machine in held.get(purge.host()).into_iter().flatten().filter(|m| m.pending) {
+                let state = &machine.state;
                 let row = unfinished(
                     purge.label(),
-                    name.clone(),
+                    machine.instance.clone(),
                     format!(
                         "the Machine is {state}: it may come back with its old copy, so this purge is queued and \
                          sent once it is started"

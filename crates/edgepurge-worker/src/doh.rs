@@ -9,8 +9,8 @@ use crate::trace::{clock, Tracer};
 use edgepurge_core::api::SkippedInstance;
 use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{
-    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoveryRule, DiscoverySpec, DnsError, Found,
-    Instance, RecordType,
+    dns_query, instances_from_lookups, parse_answer, refuse_non_public, DiscoverySpec, DnsError, Found, Instance,
+    RecordType,
 };
 use edgepurge_core::trace::{Kind, Span};
 use edgepurge_core::ApiError;
@@ -57,19 +57,10 @@ impl<'a> Resolver<'a> {
         listed.iter().find(|s| s.pending && s.instance == instance).map(|s| s.state.as_str())
     }
 
-    /// Per host, the Machines that may come back with their old copies, as (name, state): the
-    /// purge's rows to them are queued (`ReportBuilder::hold`).
-    pub fn held(&self) -> BTreeMap<String, Vec<(String, String)>> {
-        self.not_serving
-            .iter()
-            .map(|(host, list)| {
-                (
-                    host.clone(),
-                    list.iter().filter(|s| s.pending).map(|s| (s.instance.clone(), s.state.clone())).collect(),
-                )
-            })
-            .filter(|(_, held): &(String, Vec<_>)| !held.is_empty())
-            .collect()
+    /// Per host, the Machines listed but not serving: the purge's rows to those that may come
+    /// back with their old copies are queued (`ReportBuilder::hold`).
+    pub fn held(&self) -> &BTreeMap<String, Vec<SkippedInstance>> {
+        &self.not_serving
     }
 
     /// Records each discovery as a `discover` span of `tracer`'s trace.
@@ -147,7 +138,7 @@ impl<'a> Resolver<'a> {
     pub async fn instances(&mut self, host: &str) -> Result<Vec<Instance>, ApiError> {
         let rule = self.config.discovery_rule(host)?;
         let found = self.resolve(&rule.spec).await?;
-        self.not_serving.insert(host.to_owned(), not_serving(rule, &found));
+        self.not_serving.insert(host.to_owned(), rule.not_serving(&found));
         rule.instances(host, &found)
     }
 
@@ -165,17 +156,6 @@ impl<'a> Resolver<'a> {
         }
         Ok(instances)
     }
-}
-
-/// What `rule` found that it does not purge now: Machines that start from an empty cache, and
-/// those that may come back with their old copies (`pending`).
-pub fn not_serving(rule: &DiscoveryRule, found: &Found) -> Vec<SkippedInstance> {
-    let empty =
-        rule.skipped(found).into_iter().map(|(instance, state)| SkippedInstance { instance, state, pending: false });
-    let held = rule.held(found).into_iter().map(|(instance, state)| SkippedInstance { instance, state, pending: true });
-    let mut all: Vec<SkippedInstance> = empty.chain(held).collect();
-    all.sort_by(|a, b| a.instance.cmp(&b.instance));
-    all
 }
 
 async fn lookup(config: &Config, name: &str, rtype: RecordType) -> Result<Vec<IpAddr>, DnsError> {

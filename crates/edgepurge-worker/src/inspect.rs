@@ -2,7 +2,7 @@
 //! finds now, and the instance check (what each instance really speaks).
 
 use crate::ctx::{ctx, json_body, Ctx};
-use crate::doh::{not_serving, Resolver};
+use crate::doh::Resolver;
 use crate::fanout::{Finished, Sockets};
 use crate::problem::json;
 use crate::purge::fan_out_limits;
@@ -56,7 +56,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
     for host in &config.allowed_hosts {
         let rule = config.discovery_rule(host)?;
         let found = resolver.resolve(&rule.spec).await;
-        let skipped = found.as_ref().map(|f| not_serving(rule, f)).unwrap_or_default();
+        let skipped = found.as_ref().map(|f| rule.not_serving(f)).unwrap_or_default();
         let (instances, error) = match found.and_then(|f| rule.instances(host, &f)) {
             Ok(found) => (found.iter().map(Instance::key).collect::<Vec<_>>(), None),
             Err(e) => (Vec::new(), Some(e.problem())),

@@ -156,7 +156,7 @@ async fn recover(
     }
     let sockets = Sockets::default();
     let mut builder = collect(&plan, limits, &sockets, shards).await;
-    builder.hold(&plan, &resolver.held());
+    builder.hold(&plan, resolver.held());
     let queued = builder.queue_retryable();
     let report = builder.finish();
     tracer.attr("edgepurge.recovered.entry", expired.id);

@@ -19,11 +19,11 @@ fn config_reads_defaults_and_discovery_rules() {
     assert_eq!(c.doh_url, "https://cloudflare-dns.com/dns-query");
     assert_eq!((c.concurrency, c.instance_timeout_ms, c.max_urls), (6, 5000, 100));
     assert_eq!(
-        c.discovery_spec("www.example.com").ok(),
+        c.discovery_rule("www.example.com").ok().map(|r| &r.spec),
         Some(&DiscoverySpec::Dns { name: "instances.example.net".into(), port: 80 })
     );
     let cdn: Vec<SocketAddr> = vec!["192.0.2.10:80".parse().unwrap(), "[2001:db8::1]:8080".parse().unwrap()];
-    assert_eq!(c.discovery_spec("cdn.example.com").ok(), Some(&DiscoverySpec::Static(cdn)));
+    assert_eq!(c.discovery_rule("cdn.example.com").ok().map(|r| &r.spec), Some(&DiscoverySpec::Static(cdn)));
     assert_eq!(c.purge_token.as_str(), "purge-secret");
     // The token never shows in debug output.
     assert!(!format!("{c:?}").contains("purge-secret"));

@@ -4,7 +4,7 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::{config, settings, token};
-use edgepurge_core::api::Transport;
+use edgepurge_core::api::{SkippedInstance, Transport};
 use edgepurge_core::config::Config;
 use edgepurge_core::discovery::{DiscoverySpec, Endpoint, Found};
 use edgepurge_core::error::ErrorKind;
@@ -101,7 +101,7 @@ fn started_machines_in_the_rules_regions_are_the_instances_the_rest_are_skipped(
     // Without an edge: the site's host on 443, over TLS with its own name.
     assert_eq!(instances[0].connect, Endpoint::Host { name: "changelog.com".into(), port: 443 });
     assert_eq!(instances[0].tls.as_deref(), Some("changelog.com"));
-    assert_eq!(rule.skipped(&found), [("syd 148e272b4e5d89".to_owned(), "stopped".to_owned())]);
+    assert_eq!(rule.skipped(&found), [not_serving("syd 148e272b4e5d89", "stopped", false)]);
 
     let c = fly_config("fly:pipely:iad,syd@127.0.4.1:8443");
     let rule = c.discovery_rule("changelog.com").unwrap();
@@ -186,8 +186,13 @@ fn a_suspended_machine_is_held_not_skipped_and_its_rows_are_queued() {
     let found = Found::Machines(listed);
     let c = fly_config("fly:pipely");
     let rule = c.discovery_rule("changelog.com").unwrap();
-    assert_eq!(rule.skipped(&found), [("syd 148e272b4e5d89".to_owned(), "stopped".to_owned())]);
-    assert_eq!(rule.held(&found), [("ams 5683945a107d18".to_owned(), "suspended".to_owned())]);
+    assert_eq!(rule.skipped(&found), [not_serving("syd 148e272b4e5d89", "stopped", false)]);
+    assert_eq!(rule.held(&found), [not_serving("ams 5683945a107d18", "suspended", true)]);
+    let both = rule.not_serving(&found);
+    assert_eq!(
+        both,
+        [not_serving("ams 5683945a107d18", "suspended", true), not_serving("syd 148e272b4e5d89", "stopped", false)]
+    );
     let instances = rule.instances("changelog.com", &found).unwrap();
     assert_eq!(instances.len(), 2, "nothing is sent to it");
     let mut by_host = BTreeMap::new();
@@ -196,7 +201,8 @@ fn a_suspended_machine_is_held_not_skipped_and_its_rows_are_queued() {
     let plan = Plan::build(Purge::urls(targets, false), &by_host, &token(), 6, false).unwrap();
     let mut builder = ReportBuilder::new(&plan);
     let mut held = BTreeMap::new();
-    held.insert("changelog.com".to_owned(), rule.held(&found));
+    // What the resolver keeps per host: every Machine not serving; only the pending ones get rows.
+    held.insert("changelog.com".to_owned(), both);
     let added = builder.hold(&plan, &held);
     assert_eq!(added.len(), 2, "one row per item");
     assert!(added.iter().all(|r| r.instance == "ams 5683945a107d18" && r.outcome == Outcome::Failed && r.retryable));
@@ -207,4 +213,9 @@ fn a_suspended_machine_is_held_not_skipped_and_its_rows_are_queued() {
     let report = builder.finish();
     assert!(report.results.iter().filter(|r| r.instance == "ams 5683945a107d18").all(|r| r.pending));
     assert_ne!(report.status, PurgeStatus::Purged, "a purge that left old copies behind is not purged");
+}
+
+/// A Machine listed but not serving, as the report and the Instances page show it.
+fn not_serving(instance: &str, state: &str, pending: bool) -> SkippedInstance {
+    SkippedInstance { instance: instance.into(), state: state.into(), pending }
 }

@@ -98,8 +98,9 @@ pub struct Prepared {
     skipped: Vec<SkippedGroup>,
     /// Machines listed but not purged now (`pending` ones may hold old copies).
     not_serving: Vec<SkippedInstance>,
-    /// Per host, the Machines that may come back with old copies: rows queued, nothing sent.
-    held: BTreeMap<String, Vec<(String, String)>>,
+    /// Per host, the Machines listed but not serving: rows to the `pending` ones (which may come
+    /// back with old copies) are queued, nothing sent.
+    held: BTreeMap<String, Vec<SkippedInstance>>,
     /// Who holds the entry's lease: only its owner completes it.
     owner: String,
 }

@@ -185,7 +185,7 @@ async fn plan(base: &Base, purges: Vec<Purge>, confirm: &Confirm, tracer: &Rc<Tr
         entry: 0,
         skipped: Vec::new(),
         not_serving: resolver.not_serving(),
-        held: resolver.held(),
+        held: resolver.held().clone(),
         owner: lease_owner(),
     })
 }
