@@ -47,7 +47,6 @@ mod request;
 mod retry;
 mod routes;
 mod shard;
-mod sign_in;
 mod stats;
 mod target;
 mod trace;
