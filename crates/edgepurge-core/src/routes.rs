@@ -110,8 +110,11 @@ const AUTH_BODY: &[u16] = &[400, 401, 403, 413, 415, 429, 500, 503];
 /// ... and planning a purge: too many items or over the subrequest budget (422), discovery
 /// (502, 503) and the write-ahead history entry (503); a report too large is a 413.
 const PURGE: &[u16] = &[400, 401, 403, 413, 415, 422, 429, 500, 502, 503];
-/// A Fastly purge: no JSON body, so no 415.
-const FASTLY: &[u16] = &[400, 401, 403, 413, 422, 429, 500, 502, 503];
+/// A Fastly purge: no JSON body, so no 415; a path parameter that makes no route (an empty or
+/// dot segment) is a 404.
+const FASTLY: &[u16] = &[400, 401, 403, 404, 413, 422, 429, 500, 502, 503];
+/// A Cloudflare purge: a JSON body, and a zone id that makes no route is a 404.
+const CLOUDFLARE: &[u16] = &[400, 401, 403, 404, 413, 415, 422, 429, 500, 502, 503];
 
 const fn route(method: &'static str, pattern: &'static str, op: Op, id: &'static str, callers: Callers) -> Route {
     Route { method, pattern, op, id, callers, problems: AUTH }
@@ -170,7 +173,7 @@ pub const ROUTES: &[Route] = &[
     with(route("POST", "/service/{service_id}/purge_all", Op::FastlyPurgeAll, "fastlyPurgeAll", Fastly), FASTLY),
     with(
         route("POST", "/client/v4/zones/{zone_id}/purge_cache", Op::CloudflarePurgeCache, "cloudflarePurgeCache", Api),
-        PURGE,
+        CLOUDFLARE,
     ),
     with(
         route(
@@ -180,7 +183,7 @@ pub const ROUTES: &[Route] = &[
             "cloudflareInvalidateCache",
             Api,
         ),
-        PURGE,
+        CLOUDFLARE,
     ),
 ];
 
