@@ -11,6 +11,7 @@ use js_sys::{Reflect, Uint8Array};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::RefCell;
+use std::fmt;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
@@ -29,8 +30,8 @@ pub fn set_csrf(token: Option<String>) {
 pub enum Failure {
     /// Not signed in, or the session expired.
     SignedOut(String),
-    /// The worker answered with a problem.
-    Problem(Problem),
+    /// The worker answered with a problem (boxed: it is most of a failure's size).
+    Problem(Box<Problem>),
     /// The request did not complete (offline, worker down): worth a retry.
     Network(String),
 }
@@ -55,6 +56,16 @@ impl Failure {
     }
 }
 
+/// The sentence of [`Failure::message`], so a failed load can be rendered as an error (Leptos'
+/// `ErrorBoundary` takes any `std::error::Error`).
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for Failure {}
+
 fn with_csrf(builder: RequestBuilder) -> RequestBuilder {
     match CSRF.with(|c| c.borrow().clone()) {
         Some(token) => builder.header(CSRF_HEADER, &token),
@@ -68,7 +79,7 @@ async fn failure(resp: &Response) -> Failure {
         (401, p) => Failure::SignedOut(
             p.map(|p| p.detail).unwrap_or_else(|| "Your session has expired: sign in again.".to_owned()),
         ),
-        (_, Some(p)) => Failure::Problem(p),
+        (_, Some(p)) => Failure::Problem(Box::new(p)),
         (status, None) => Failure::Network(format!("HTTP {status}")),
     }
 }

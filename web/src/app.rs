@@ -4,10 +4,9 @@
 use crate::api::{self, Failure};
 use crate::pages::{HistoryView, InstancesPage, PeoplePage, PurgePage, VerifyPage};
 pub use crate::state::{state, AppState, Page};
-use crate::ui::{Call, Shown};
+use crate::ui::{action_problem, loading, ErrorBox};
 use edgepurge_core::api::{Me, SignIn};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 fn current_hash() -> String {
     window().location().hash().unwrap_or_default()
@@ -16,34 +15,37 @@ fn current_hash() -> String {
 /// The whole console.
 #[component]
 pub fn App() -> impl IntoView {
-    let app = AppState {
-        me: RwSignal::new(None),
-        notice: RwSignal::new(None),
-        page: RwSignal::new(Page::from_hash(&current_hash())),
-    };
+    let app = AppState::new(Page::from_hash(&current_hash()));
     provide_context(app);
-    let handle = window_event_listener(leptos::ev::hashchange, move |_| app.page.set(Page::from_hash(&current_hash())));
+    let handle = window_event_listener(leptos::ev::hashchange, move |_| app.go(Page::from_hash(&current_hash())));
     on_cleanup(move || handle.remove());
-    // An existing session (the cookie survives reloads) signs straight in.
-    spawn_local(async move {
+    // An existing session (the cookie survives reloads) signs straight in; until `/api/me` has
+    // answered, neither the sign-in form nor a page shows.
+    let session = LocalResource::new(move || async move {
         if let Ok(me) = api::get::<Me>("/api/me").await {
-            api::set_csrf(me.csrf_token.clone());
-            app.me.set(Some(me));
+            app.sign_in(me);
         }
     });
     view! {
-        <Show when=move || app.me.get().is_some() fallback=|| view! { <SignInForm/> }>
-            <Nav/>
-            <main id="main" data-testid="page">
-                {move || match app.page.get() {
-                    Page::Purge => view! { <PurgePage/> }.into_any(),
-                    Page::Verify => view! { <VerifyPage/> }.into_any(),
-                    Page::Instances => view! { <InstancesPage/> }.into_any(),
-                    Page::History => view! { <HistoryView/> }.into_any(),
-                    Page::People => view! { <PeoplePage/> }.into_any(),
-                }}
-            </main>
-        </Show>
+        <Suspense fallback=loading>
+            {move || Suspend::new(async move {
+                session.await;
+                view! {
+                    <Show when=move || app.me.with(Option::is_some) fallback=|| view! { <SignInForm/> }>
+                        <Nav/>
+                        <main id="main" data-testid="page">
+                            {move || match app.page.get() {
+                                Page::Purge => view! { <PurgePage/> }.into_any(),
+                                Page::Verify => view! { <VerifyPage/> }.into_any(),
+                                Page::Instances => view! { <InstancesPage/> }.into_any(),
+                                Page::History => view! { <HistoryView/> }.into_any(),
+                                Page::People => view! { <PeoplePage/> }.into_any(),
+                            }}
+                        </main>
+                    </Show>
+                }
+            })}
+        </Suspense>
     }
 }
 
@@ -52,24 +54,30 @@ pub fn App() -> impl IntoView {
 pub fn SignInForm() -> impl IntoView {
     let app = state();
     let token = RwSignal::new(String::new());
-    let call = Call::new(app);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let body = SignIn { token: token.get_untracked() };
-        call.start(async move {
-            let me = api::post::<_, Me>("/api/session", &body).await.map_err(|f| Shown {
-                message: match f {
-                    Failure::SignedOut(_) => "That token is not valid (unknown or revoked).".to_owned(),
-                    other => other.message(),
-                },
-                retry: false,
-            })?;
-            api::set_csrf(me.csrf_token.clone());
+    let sign_in = Action::new_local(move |typed: &String| {
+        let body = SignIn { token: typed.clone() };
+        async move {
+            let me = api::post::<_, Me>("/api/session", &body).await?;
             app.notice.set(None);
             token.set(String::new());
-            app.me.set(Some(me));
-            Ok(())
-        });
+            app.moved.set_value(true);
+            app.sign_in(me);
+            Ok::<_, Failure>(())
+        }
+    });
+    Effect::new(|| document().set_title("Sign in · edgepurge"));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        sign_in.dispatch(token.get_untracked());
+    };
+    // A 401 here is a wrong token, not a lost session.
+    let error = move || {
+        let failure = sign_in.value().get().and_then(Result::err).filter(|_| !sign_in.pending().get())?;
+        let message = match failure {
+            Failure::SignedOut(_) => "That token is not valid (unknown or revoked).".to_owned(),
+            other => other.message(),
+        };
+        Some(view! { <ErrorBox message testid="signin-error"/> })
     };
     view! {
         <section class="signin" aria-labelledby="signin-title">
@@ -77,11 +85,10 @@ pub fn SignInForm() -> impl IntoView {
             {move || app.notice.get().map(|n| view! { <p class="notice" role="status" data-testid="signin-notice">{n}</p> })}
             <form on:submit=submit data-testid="signin-form">
                 <label for="token">"Personal API token"</label>
-                <input id="token" type="password" autocomplete="off" required data-testid="signin-token"
-                    prop:value=move || token.get() on:input=move |ev| token.set(event_target_value(&ev))/>
-                <button type="submit" disabled=move || call.busy() data-testid="signin-submit">"Sign in"</button>
+                <input id="token" type="password" autocomplete="off" required data-testid="signin-token" bind:value=token/>
+                <button type="submit" disabled=move || sign_in.pending().get() data-testid="signin-submit">"Sign in"</button>
             </form>
-            {move || call.error().map(|e| view! { <p class="error" role="alert" data-testid="signin-error">{e.message}</p> })}
+            {error}
         </section>
     }
 }
@@ -89,35 +96,37 @@ pub fn SignInForm() -> impl IntoView {
 #[component]
 fn Nav() -> impl IntoView {
     let app = state();
-    let link = move |page: Page, href: &'static str, label: &'static str, id: &'static str| {
+    let link = move |page: Page, href: &'static str, id: &'static str| {
         view! {
-            <a href=href data-testid=id aria-current=move || (app.page.get() == page).then_some("page")>{label}</a>
+            <a href=href data-testid=id aria-current=move || (app.page.get() == page).then_some("page")>{page.title()}</a>
         }
     };
-    let sign_out = move |_| {
-        spawn_local(async move {
-            let _ = api::delete("/api/session").await;
-            api::set_csrf(None);
-            app.notice.set(Some("Signed out.".into()));
-            app.me.set(None);
-        });
-    };
+    // Signed out only once the worker has ended the session; a 401 means it already had.
+    let sign_out = Action::new_local(move |_: &()| async move {
+        app.guard(api::delete("/api/session").await)?;
+        api::set_csrf(None);
+        app.notice.set(Some("Signed out.".into()));
+        app.me.set(None);
+        Ok::<_, Failure>(())
+    });
     view! {
         <header>
             <nav aria-label="Pages">
                 <strong>"edgepurge"</strong>
-                {link(Page::Purge, "#/purge", "Purge", "nav-purge")}
-                {link(Page::Verify, "#/verify", "Verify", "nav-verify")}
-                {link(Page::Instances, "#/instances", "Instances", "nav-instances")}
-                {link(Page::History, "#/history", "History", "nav-history")}
-                <Show when=move || app.is_admin()>{link(Page::People, "#/people", "People and tokens", "nav-people")}</Show>
+                {link(Page::Purge, "#/purge", "nav-purge")}
+                {link(Page::Verify, "#/verify", "nav-verify")}
+                {link(Page::Instances, "#/instances", "nav-instances")}
+                {link(Page::History, "#/history", "nav-history")}
+                <Show when=move || app.is_admin()>{link(Page::People, "#/people", "nav-people")}</Show>
             </nav>
             <div class="who">
                 <span data-testid="me">
                     {move || app.me.get().map(|m| format!("{} ({})", m.name, m.role.as_str()))}
                 </span>
-                <button type="button" on:click=sign_out data-testid="signout">"Sign out"</button>
+                <button type="button" on:click=move |_| { sign_out.dispatch(()); } disabled=move || sign_out.pending().get()
+                    data-testid="signout">"Sign out"</button>
             </div>
+            {action_problem(sign_out, Some(Callback::new(move |()| { sign_out.dispatch(()); })))}
         </header>
     }
 }

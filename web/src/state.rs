@@ -31,6 +31,17 @@ impl Page {
             _ => Page::Purge,
         }
     }
+
+    /// The page's name: its link, its heading and its part of the document title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Page::Purge => "Purge",
+            Page::Verify => "Verify",
+            Page::Instances => "Instances",
+            Page::History => "History",
+            Page::People => "People and tokens",
+        }
+    }
 }
 
 /// State shared by every component.
@@ -42,17 +53,43 @@ pub struct AppState {
     pub notice: RwSignal<Option<String>>,
     /// The page shown.
     pub page: RwSignal<Page>,
+    /// Whether a page's heading takes focus when it is shown: after a navigation or a sign-in,
+    /// not for the first page of a load (a screen reader starts at the top then).
+    pub moved: StoredValue<bool>,
 }
 
 impl AppState {
-    /// Handles a failed call: a lost session goes back to sign-in with its message.
-    pub fn fail(&self, f: &Failure) -> String {
-        if let Failure::SignedOut(message) = f {
+    /// Nobody signed in yet, on `page`.
+    pub fn new(page: Page) -> AppState {
+        AppState {
+            me: RwSignal::new(None),
+            notice: RwSignal::new(None),
+            page: RwSignal::new(page),
+            moved: StoredValue::new(false),
+        }
+    }
+
+    /// Shows `page`, as a navigation (its heading takes focus).
+    pub fn go(&self, page: Page) {
+        self.moved.set_value(true);
+        self.page.set(page);
+    }
+
+    /// Signs `me` in: keeps its CSRF token for the calls that change state.
+    pub fn sign_in(&self, me: Me) {
+        api::set_csrf(me.csrf_token.clone());
+        self.me.set(Some(me));
+    }
+
+    /// Passes a call's result on; a lost session first sends the person back to sign-in with
+    /// its message. Every call a page makes goes through here.
+    pub fn guard<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
+        if let Err(Failure::SignedOut(message)) = &result {
             api::set_csrf(None);
             self.notice.set(Some(message.clone()));
             self.me.set(None);
         }
-        f.message()
+        result
     }
 
     /// Whether an admin is signed in (tracked).

@@ -1,8 +1,8 @@
 //! `#/history`: every purge attempt, newest first, filtered by URL and person.
 
 use crate::api;
-use crate::state::state;
-use crate::ui::{when, Call};
+use crate::state::{state, Page};
+use crate::ui::{action_problem, when, Loads, PageTitle};
 use crate::waterfall::Waterfall;
 use edgepurge_core::api::{HistoryEntry, HistoryKind, HistoryPage, HistoryQuery};
 use leptos::prelude::*;
@@ -10,52 +10,81 @@ use leptos::prelude::*;
 /// The History page.
 #[component]
 pub fn HistoryView() -> impl IntoView {
+    let app = state();
     let url = RwSignal::new(String::new());
     let actor = RwSignal::new(String::new());
-    let entries = RwSignal::new(Vec::<HistoryEntry>::new());
-    let next = RwSignal::new(None::<i64>);
-    let call = Call::new(state());
-    let load = move |before: Option<i64>| {
-        let query = HistoryQuery {
-            url: Some(url.get_untracked()),
-            actor: Some(actor.get_untracked()),
-            before: before.map(|b| b.to_string()),
-            limit: None,
-        };
-        call.run(async move {
-            let page = api::get::<HistoryPage>(&history_path(&query)).await?;
-            next.set(page.next_before);
-            if before.is_some() {
-                entries.update(|e| e.extend(page.entries));
-            } else {
-                entries.set(page.entries);
+    // The filters as they were when the form was last sent; sending it again reloads.
+    let filters = RwSignal::new((String::new(), String::new()));
+    let first = LocalResource::new(move || {
+        let path = history_path(&filters.get(), None);
+        async move { app.guard(api::get::<HistoryPage>(&path).await) }
+    });
+    // The older pages asked for since, appended below the first.
+    let older = RwSignal::new(Vec::<HistoryPage>::new());
+    let more = Action::new_local(move |before: &i64| {
+        let asked = filters.get_untracked();
+        let path = history_path(&asked, Some(*before));
+        async move {
+            let page = app.guard(api::get::<HistoryPage>(&path).await)?;
+            // A page of other filters than those now applied is dropped.
+            if filters.get_untracked() == asked {
+                older.update(|o| o.push(page));
             }
             Ok(())
-        });
+        }
+    });
+    let next = move || match older.with(|o| o.last().map(|p| p.next_before)) {
+        Some(next) => next,
+        None => first.map(|r| r.as_ref().ok().and_then(|p| p.next_before)).flatten(),
     };
-    load(None);
+    let load_more = move || {
+        if let Some(before) = next() {
+            more.dispatch(before);
+        }
+    };
+    let apply = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        older.set(Vec::new());
+        filters.set((url.get_untracked(), actor.get_untracked()));
+    };
+    let entries = move || {
+        Suspend::new(async move {
+            first.await.map(|page| {
+                let template = app.me.with(|m| m.as_ref().and_then(|m| m.trace_url.clone()));
+                let shown = template.clone();
+                view! {
+                    <ol class="history" data-testid="history-list">
+                        {page.entries.into_iter().map(|e| entry(e, template.as_deref())).collect_view()}
+                        {move || older.get().into_iter().flat_map(|p| p.entries).map(|e| entry(e, shown.as_deref())).collect_view()}
+                    </ol>
+                    <Show when=move || next().is_some()>
+                        <button type="button" data-testid="history-more" on:click=move |_| load_more()
+                            disabled=move || more.pending().get() aria-label="Older entries">"Older"</button>
+                    </Show>
+                }
+            })
+        })
+    };
     view! {
-        <h1>"History"</h1>
-        <form class="filters" on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); load(None); } data-testid="history-filters">
-            <label>"URL contains" <input data-testid="history-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/></label>
-            <label>"Person" <input data-testid="history-actor" prop:value=move || actor.get() on:input=move |ev| actor.set(event_target_value(&ev))/></label>
+        <PageTitle page=Page::History/>
+        <form class="filters" on:submit=apply data-testid="history-filters">
+            <label>"URL contains" <input data-testid="history-url" bind:value=url/></label>
+            <label>"Person" <input data-testid="history-actor" bind:value=actor/></label>
             <button type="submit" data-testid="history-apply">"Filter"</button>
         </form>
-        {call.error_box(move || load(None))}
-        <ol class="history" data-testid="history-list">
-            {move || {
-                let template = state().me.with(|m| m.as_ref().and_then(|m| m.trace_url.clone()));
-                entries.get().into_iter().map(|e| entry(e, template.as_deref())).collect_view()
-            }}
-        </ol>
-        <Show when=move || next.get().is_some()>
-            <button type="button" data-testid="history-more" on:click=move |_| load(next.get_untracked())>"Older"</button>
-        </Show>
+        <Loads retry=move || first.refetch()>{entries}</Loads>
+        {action_problem(more, Some(Callback::new(move |()| load_more())))}
     }
 }
 
-/// `GET /api/history` with the fields of `query` that are set.
-fn history_path(query: &HistoryQuery) -> String {
+/// `GET /api/history` for the filters (URL, person), older than `before` when given.
+fn history_path((url, actor): &(String, String), before: Option<i64>) -> String {
+    let query = HistoryQuery {
+        url: Some(url.clone()),
+        actor: Some(actor.clone()),
+        before: before.map(|b| b.to_string()),
+        limit: None,
+    };
     let fields = [("url", &query.url), ("actor", &query.actor), ("before", &query.before), ("limit", &query.limit)];
     let pairs: Vec<String> = fields
         .into_iter()

@@ -2,8 +2,8 @@
 //! (admins) the instance check: what each instance really speaks.
 
 use crate::api;
-use crate::state::state;
-use crate::ui::{when, Call};
+use crate::state::{state, Page};
+use crate::ui::{action_problem, when, Loads, PageTitle};
 use edgepurge_core::api::{
     CheckReport, Contract, HostInstances, InstanceCheck, InstanceStats, InstancesReply, SkippedInstance, Transport,
 };
@@ -12,48 +12,45 @@ use leptos::prelude::*;
 /// The Instances page.
 #[component]
 pub fn InstancesPage() -> impl IntoView {
-    let data = RwSignal::new(None::<InstancesReply>);
-    let call = Call::new(state());
-    let load = move || {
-        call.run(async move {
-            data.set(Some(api::get("/api/instances").await?));
-            Ok(())
-        });
-    };
-    load();
     let app = state();
+    let reply =
+        LocalResource::new(move || async move { app.guard(api::get::<InstancesReply>("/api/instances").await) });
+    let hosts = move || {
+        Suspend::new(async move {
+            reply.await.map(|d| {
+                let stats = d.stats;
+                d.hosts.into_iter().map(|h| host(h, &stats)).collect_view()
+            })
+        })
+    };
     view! {
-        <h1>"Instances"</h1>
+        <PageTitle page=Page::Instances/>
         <Show when=move || app.is_admin()><CheckPanel/></Show>
-        {call.error_box(load)}
-        {move || data.get().map(|d| {
-            let stats = d.stats;
-            d.hosts.into_iter().map(|h| host(h, &stats)).collect_view()
-        })}
+        <Loads retry=move || reply.refetch()>{hosts}</Loads>
     }
 }
 
 /// The instance check (admins): a button, and one row per instance of every group.
 #[component]
 fn CheckPanel() -> impl IntoView {
-    let report = RwSignal::new(None::<CheckReport>);
-    let call = Call::new(state());
+    let app = state();
+    let check = Action::new_local(move |_: &()| async move {
+        app.guard(api::post::<_, CheckReport>("/api/instances/check", &()).await)
+    });
     let run = move || {
-        call.run(async move {
-            report.set(Some(api::post("/api/instances/check", &()).await?));
-            Ok(())
-        });
+        check.dispatch(());
     };
+    let busy = move || check.pending().get();
     view! {
         <section class="check" data-testid="check">
             <p>
-                <button data-testid="check-button" on:click=move |_| run() disabled=move || call.busy()>
-                    {move || if call.busy() { "Checking…" } else { "Check every instance" }}
+                <button data-testid="check-button" on:click=move |_| run() disabled=busy>
+                    {move || if busy() { "Checking…" } else { "Check every instance" }}
                 </button>
                 " A PURGE of a path no site caches and a HEAD of / to every instance: what each one speaks."
             </p>
-            {call.error_box(run)}
-            {move || report.get().map(check_table)}
+            {action_problem(check, Some(Callback::new(move |()| run())))}
+            {move || check.value().get().and_then(Result::ok).map(check_table)}
         </section>
     }
 }

@@ -2,9 +2,10 @@
 
 use crate::api;
 use crate::live::{purge_request, urls_from_text, Kind, LivePurge};
-use crate::state::state;
-use crate::ui::{Call, LiveTable};
+use crate::state::{state, Page};
+use crate::ui::{action_problem, ErrorBox, LiveTable, PageTitle};
 use crate::waterfall::Waterfall;
+use edgepurge_core::api::PurgeRequest;
 use leptos::prelude::*;
 
 /// The Purge page.
@@ -19,22 +20,30 @@ pub fn PurgePage() -> impl IntoView {
     // For keys, prefixes and hosts: the URLs that show whether the purge took.
     let confirm_text = RwSignal::new(String::new());
     let live = RwSignal::new(LivePurge::default());
-    let call = Call::new(app);
+    // The stream is read by `api::purge_live` (Leptos has no NDJSON reader); the action gives it
+    // the busy state and the problem box every other button has.
+    let purge = Action::new_local(move |body: &PurgeRequest| {
+        let body = body.clone();
+        async move { app.guard(api::purge_live(body, move |event| live.update(|l| l.apply(event))).await) }
+    });
+    let refused = RwSignal::new(false);
     let run = move || {
-        let body = purge_request(
+        if urls_from_text(&text.get_untracked()).is_empty() {
+            purge.clear();
+            refused.set(true);
+            return;
+        }
+        refused.set(false);
+        live.set(LivePurge::default());
+        purge.dispatch(purge_request(
             kind.get_untracked(),
             &text.get_untracked(),
             soft.get_untracked(),
             confirm.get_untracked(),
             &confirm_text.get_untracked(),
-        );
-        if urls_from_text(&text.get_untracked()).is_empty() {
-            call.refuse("Give at least one item, one per line.");
-            return;
-        }
-        live.set(LivePurge::default());
-        call.run(api::purge_live(body, move |event| live.update(|l| l.apply(event))));
+        ));
     };
+    let busy = move || purge.pending().get();
     let placeholder = move || match kind.get() {
         Kind::Urls => "https://www.example.com/episodes/1",
         Kind::Keys => "episode-1",
@@ -42,7 +51,7 @@ pub fn PurgePage() -> impl IntoView {
         Kind::Hosts => "www.example.com",
     };
     view! {
-        <h1>"Purge"</h1>
+        <PageTitle page=Page::Purge/>
         <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); run(); } data-testid="purge-form">
             <label for="purge-kind">"What to purge"</label>
             <select id="purge-kind" data-testid="purge-kind" on:change=move |ev| {
@@ -57,17 +66,14 @@ pub fn PurgePage() -> impl IntoView {
                 </Show>
             </select>
             <label for="urls">"One per line"</label>
-            <textarea id="urls" rows="5" data-testid="purge-urls" placeholder=placeholder
-                prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            <textarea id="urls" rows="5" data-testid="purge-urls" placeholder=placeholder bind:value=text></textarea>
             <label class="check">
-                <input type="checkbox" data-testid="purge-soft" prop:checked=move || soft.get()
-                    disabled=move || matches!(kind.get(), Kind::Prefixes | Kind::Hosts)
-                    on:change=move |ev| soft.set(event_target_checked(&ev))/>
+                <input type="checkbox" data-testid="purge-soft" bind:checked=soft
+                    disabled=move || matches!(kind.get(), Kind::Prefixes | Kind::Hosts)/>
                 " Soft: mark stale, serve stale while refetching"
             </label>
             <label class="check">
-                <input type="checkbox" data-testid="purge-confirm" prop:checked=move || confirm.get()
-                    on:change=move |ev| confirm.set(event_target_checked(&ev))/>
+                <input type="checkbox" data-testid="purge-confirm" bind:checked=confirm/>
                 {move || if kind.get() == Kind::Urls {
                     " Confirm: ask each instance for each URL right after, and show what it now serves"
                 } else {
@@ -77,15 +83,15 @@ pub fn PurgePage() -> impl IntoView {
             <Show when=move || confirm.get() && kind.get() != Kind::Urls>
                 <label for="confirm-urls">"URLs to confirm with, one per line (optional, at most 10)"</label>
                 <textarea id="confirm-urls" rows="2" data-testid="purge-confirm-urls"
-                    placeholder="https://www.example.com/episodes/1"
-                    prop:value=move || confirm_text.get() on:input=move |ev| confirm_text.set(event_target_value(&ev))></textarea>
+                    placeholder="https://www.example.com/episodes/1" bind:value=confirm_text></textarea>
             </Show>
-            <button type="submit" disabled=move || call.busy() data-testid="purge-submit">
-                {move || if call.busy() { "Purging…" } else { "Purge" }}
+            <button type="submit" disabled=busy data-testid="purge-submit">
+                {move || if busy() { "Purging…" } else { "Purge" }}
             </button>
         </form>
-        {call.error_box(run)}
-        <Show when=move || !live.get().rows.is_empty()><LiveTable live=live/></Show>
+        {move || refused.get().then(|| view! { <ErrorBox message="Give at least one item, one per line.".to_owned()/> })}
+        {action_problem(purge, Some(Callback::new(move |()| run())))}
+        <LiveTable live=live/>
         {move || {
             let rows: Vec<_> = live.with(|l| l.rows.iter().filter_map(|r| r.result.clone()).collect());
             view! { <Waterfall rows=rows/> }

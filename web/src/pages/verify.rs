@@ -1,35 +1,33 @@
 //! `#/verify`: fetch a URL from every instance and show what each one's cache says.
 
 use crate::api;
-use crate::state::state;
-use crate::ui::Call;
+use crate::state::{state, Page};
+use crate::ui::{action_problem, PageTitle};
 use edgepurge_core::api::{VerifyReport, VerifyRequest, VerifyResult};
 use leptos::prelude::*;
 
 /// The Verify page.
 #[component]
 pub fn VerifyPage() -> impl IntoView {
+    let app = state();
     let url = RwSignal::new(String::new());
-    let report = RwSignal::new(None::<VerifyReport>);
-    let call = Call::new(state());
+    let verify = Action::new_local(move |url: &String| {
+        let body = VerifyRequest { url: url.trim().to_owned() };
+        async move { app.guard(api::post::<_, VerifyReport>("/api/verify", &body).await) }
+    });
     let run = move || {
-        let body = VerifyRequest { url: url.get_untracked().trim().to_owned() };
-        call.run(async move {
-            report.set(Some(api::post("/api/verify", &body).await?));
-            Ok(())
-        });
+        verify.dispatch(url.get_untracked());
     };
     view! {
-        <h1>"Verify"</h1>
+        <PageTitle page=Page::Verify/>
         <p>"Fetches the URL from every instance and shows each instance's Cache-Status."</p>
         <form on:submit=move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); run(); } data-testid="verify-form">
             <label for="verify-url">"URL"</label>
-            <input id="verify-url" type="url" required data-testid="verify-url"
-                prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
-            <button type="submit" disabled=move || call.busy() data-testid="verify-submit">"Verify"</button>
+            <input id="verify-url" type="url" required data-testid="verify-url" bind:value=url/>
+            <button type="submit" disabled=move || verify.pending().get() data-testid="verify-submit">"Verify"</button>
         </form>
-        {call.error_box(run)}
-        {move || report.get().map(|r| view! {
+        {action_problem(verify, Some(Callback::new(move |()| run())))}
+        {move || verify.value().get().and_then(Result::ok).map(|r| view! {
             <div class="table-wrap">
                 <table data-testid="verify-table">
                     <caption>{r.url.clone()}</caption>
