@@ -1,6 +1,6 @@
 //! The purge pipeline, one for the JSON, NDJSON, Fastly and Cloudflare endpoints alike:
-//! [`caller`] (authenticated, counted) -> [`prepare`] (rate limit, role, validation, discovery,
-//! plan, the history entry written ahead) -> the fan-out (here) -> [`finish`] (redelivery
+//! [`mod@caller`] (authenticated, counted) -> [`mod@prepare`] (rate limit, role, validation, discovery,
+//! plan, the history entry written ahead) -> the fan-out (here) -> [`mod@finish`] (redelivery
 //! queue, the entry completed).
 //!
 //! The order is the security contract: nothing leaves for any instance until the caller, the
