@@ -570,3 +570,39 @@ async fn a_lost_session_sends_the_person_back_to_sign_in_with_its_message() {
     assert!(find(&root, "[data-testid=page]").is_none());
     window().location().set_hash("").unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn signing_out_from_a_loaded_page_leaves_a_console_that_signs_in_again() {
+    // A page that read who is signed in while it loaded was loaded again when that changed on
+    // signing out, after the page and its resource were gone: the console panicked and stopped.
+    thread_local!(static PANICKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    let previous = std::sync::Arc::new(std::panic::take_hook());
+    let chained = previous.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICKED.with(|p| p.set(true));
+        chained(info);
+    }));
+    let api = FakeApi::install();
+    api.answer("GET /api/me", 200, me("editor"));
+    api.answer("GET /api/history?url=&actor=", 200, json!({ "entries": [], "next_before": null }));
+    api.answer("DELETE /api/session", 204, Value::Null);
+    api.answer("POST /api/session", 200, me("editor"));
+    window().location().set_hash("#/history").unwrap();
+    let root = container();
+    let _handle = leptos::mount::mount_to(root.clone(), App);
+    until("on the History page", || find(&root, "[data-testid=history-list]").is_some()).await;
+    find(&root, "[data-testid=signout]").unwrap().click();
+    until("signed out", || find(&root, "[data-testid=signin-notice]").is_some()).await;
+    // Still alive: signing in again works and shows the page.
+    let token: web_sys::HtmlInputElement = find(&root, "[data-testid=signin-token]").unwrap().unchecked_into();
+    token.set_value("ep_again");
+    send(&token, "input");
+    find(&root, "[data-testid=signin-submit]").unwrap().click();
+    until("signed in again", || find(&root, "[data-testid=history-list]").is_some()).await;
+    assert!(api.requests().iter().any(|r| r.starts_with("POST /api/session") && r.contains("ep_again")));
+    window().location().set_hash("").unwrap();
+    sleep(50).await;
+    assert!(!PANICKED.with(std::cell::Cell::get), "nothing panicked on the way");
+    let _ = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+}

@@ -50,7 +50,9 @@ pub fn HistoryView() -> impl IntoView {
     let entries = move || {
         Suspend::new(async move {
             first.await.map(|page| {
-                let template = app.me.with(|m| m.as_ref().and_then(|m| m.trace_url.clone()));
+                // Untracked: a read here would make the load run again when `me` changes (signing out),
+                // after the page and its resource are gone.
+                let template = app.me.with_untracked(|m| m.as_ref().and_then(|m| m.trace_url.clone()));
                 let shown = template.clone();
                 view! {
                     <ol class="history" data-testid="history-list">
