@@ -56,6 +56,7 @@ pub mod shard;
 pub mod stats;
 pub mod target;
 pub mod trace;
+pub mod upstream;
 pub mod verify;
 pub mod writes;
 

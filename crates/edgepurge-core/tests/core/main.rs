@@ -51,6 +51,7 @@ mod stats;
 mod target;
 mod trace;
 mod transport;
+mod upstream;
 mod verify;
 mod writes;
 
