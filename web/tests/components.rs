@@ -172,6 +172,8 @@ fn result(instance: &str, outcome: Outcome, status: Option<u16>) -> PurgeResult 
         pending: !outcome.is_success(),
         confirm: None,
         done_hard: false,
+        retry_after_secs: None,
+        upstream_id: None,
     }
 }
 

@@ -54,7 +54,7 @@ pub fn plan(found: &[(&CheckGroup<'_>, Vec<Instance>)], token: &FieldValue, conc
         }
         purges.push(purge);
     }
-    Plan { purges, jobs, concurrency: concurrency.max(1), start: Vec::new() }
+    Plan { purges, jobs, concurrency: concurrency.max(1), start: Vec::new(), upstream: Vec::new() }
 }
 
 /// Each job's answers, as the fan-out hands them back: the `PURGE`'s and the `HEAD`'s.

@@ -7,7 +7,12 @@
 //! | setting | required | meaning |
 //! |---|---|---|
 //! | `ALLOWED_HOSTS` | yes | host names that may be purged, separated by commas or spaces |
-//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec[:tls\|:insecure][:contract=plain[:token-header=<name>\|none]]`; spec is `dns:<name>:<port>`, `static:<ip:port>,...` or `fly:<app>[:<regions>][@<edge>]`; no host (or `*`) means every host; `:tls` speaks TLS to the instances (certificate checked against the purged host), none speaks clear text to loopback and private addresses only, `:insecure` to any; `:contract=plain` for instances without the edgepurge VCL (URL purges only, see `dialect`), their token in `Purge-Token` unless `:token-header=` names another field (or `none`) |
+//! | `DISCOVERY` | yes | `;`-separated rules `[host=]spec[:tls\|:insecure][:contract=plain[:token-header=<name>\|none]]`; spec is `dns:<name>:<port>`, `static:<ip:port>,...` or `fly:<app>[:<regions>][@<edge>]`; no host (or `*`) means every host; `:tls` speaks TLS to the instances (certificate checked against the purged host), none speaks clear text to loopback and private addresses only, `:insecure` to any; `:contract=plain` for instances without the edgepurge VCL (URL purges only, see `dialect`), their token in `Purge-Token` unless `:token-header=` names another field (or `none`). Besides its own instances' rule, a host may name upstream groups: `host=fastly:<service id>[:whole-host]`, `host=cloudflare:<zone id>[:whole-host]` (see `upstream`) |
+//! | `FASTLY_API_TOKEN` | with a `fastly:` rule (secret) | a Fastly API token that may purge the services named |
+//! | `FASTLY_API_URL` | no | Fastly's API, default `https://api.fastly.com`; https, or http on loopback only |
+//! | `CLOUDFLARE_API_TOKEN` | with a `cloudflare:` rule (secret) | a Cloudflare API token with Cache Purge on the zones named |
+//! | `CLOUDFLARE_API_URL` | no | Cloudflare's API, default `https://api.cloudflare.com`; https, or http on loopback only |
+//! | `CLOUDFLARE_PURGE_PER_CALL` | no | items per Cloudflare purge call, default 30 (the free plan's), at most 100 |
 //! | `DOH_URL` | no | DNS-over-HTTPS endpoint (RFC 8484), default Cloudflare's; https, or http on loopback only |
 //! | `INSTANCE_TIMEOUT_MS` | no | per-request timeout towards an instance, default 5000 |
 //! | `DISCOVERY_TIMEOUT_MS` | no | timeout of one DoH lookup, default 3000 |
@@ -49,9 +54,14 @@ use crate::discovery::{non_public, DiscoveryRule, DiscoverySpec};
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::{FieldValue, PURGE_TOKEN_HEADER};
 use crate::target::{normalise_host, Target};
+use crate::upstream::{Upstream, Vendor};
 use std::net::SocketAddr;
 use url::Url;
 
+/// Fastly's API, the default `FASTLY_API_URL`.
+pub const FASTLY_API_URL: &str = "https://api.fastly.com";
+/// Cloudflare's API, the default `CLOUDFLARE_API_URL` (the calls' paths start `/client/v4/`).
+pub const CLOUDFLARE_API_URL: &str = "https://api.cloudflare.com";
 /// Cloudflare's public DNS-over-HTTPS endpoint, the default `DOH_URL`.
 pub const DEFAULT_DOH_URL: &str = "https://cloudflare-dns.com/dns-query";
 /// Simultaneous outgoing connections a Workers invocation may hold; more are queued.
@@ -90,6 +100,13 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Discovery rules; an exact host wins over `*`.
     pub discovery: Vec<(HostPattern, DiscoveryRule)>,
+    /// The upstream CDN groups (Fastly services, Cloudflare zones) beside a host's own
+    /// instances: `host=fastly:<service>` and `host=cloudflare:<zone>` rules, exact hosts only.
+    pub upstreams: Vec<(String, Upstream)>,
+    /// Fastly's API, when a `fastly:` rule needs it.
+    pub fastly: Option<UpstreamApi>,
+    /// Cloudflare's API, when a `cloudflare:` rule needs it.
+    pub cloudflare: Option<UpstreamApi>,
     /// The DNS-over-HTTPS endpoint.
     pub doh_url: String,
     /// Per-request timeout towards an instance, in milliseconds.
@@ -146,6 +163,15 @@ pub struct Config {
     pub trace_url: Option<String>,
 }
 
+/// A vendor's API: its base URL and the token the worker sends it (never shown).
+#[derive(Clone)]
+pub struct UpstreamApi {
+    /// The base URL the calls' paths go after (`FASTLY_API_URL`, `CLOUDFLARE_API_URL`).
+    pub url: String,
+    /// The token (`FASTLY_API_TOKEN`, `CLOUDFLARE_API_TOKEN`).
+    pub token: FieldValue,
+}
+
 /// OpenTelemetry trace export (OTLP/HTTP with JSON bodies).
 #[derive(Clone)]
 pub struct OtelSettings {
@@ -179,6 +205,12 @@ pub struct FlySettings {
     pub token: String,
 }
 
+impl std::fmt::Debug for UpstreamApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamApi").field("url", &self.url).field("token", &"(secret)").finish()
+    }
+}
+
 impl std::fmt::Debug for FlySettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FlySettings").field("api_url", &self.api_url).field("token", &"(secret)").finish()
@@ -209,6 +241,9 @@ impl std::fmt::Debug for Config {
             .field("allow_private_instances", &self.allow_private_instances)
             .field("api_tokens", &format_args!("({} secrets)", self.api_tokens.len()))
             .field("fly", &self.fly)
+            .field("upstreams", &self.upstreams)
+            .field("fastly", &self.fastly)
+            .field("cloudflare", &self.cloudflare)
             .field("otel", &self.otel)
             .field("trace_url", &self.trace_url)
             .finish()
@@ -266,7 +301,7 @@ impl Config {
                 })
             }
         };
-        let discovery = parse_discovery(&required("DISCOVERY")?)?;
+        let Rules { own: discovery, upstreams: upstream_rules } = parse_discovery(&required("DISCOVERY")?)?;
         for (_, rule) in &discovery {
             let addrs = match &rule.spec {
                 DiscoverySpec::Static(addrs) => addrs.as_slice(),
@@ -375,6 +410,43 @@ impl Config {
             None
         };
 
+        let cloudflare_per_call = number(
+            "CLOUDFLARE_PURGE_PER_CALL",
+            crate::upstream::cloudflare::DEFAULT_PER_CALL as u32,
+            1,
+            crate::upstream::cloudflare::MAX_PER_CALL as u32,
+        )? as usize;
+        let mut upstreams = Vec::new();
+        for rule in upstream_rules {
+            let per_call = match rule.vendor {
+                Vendor::Fastly => crate::upstream::fastly::MAX_KEYS_PER_CALL,
+                Vendor::Cloudflare => cloudflare_per_call,
+            };
+            let upstream = Upstream::new(rule.vendor, &rule.id, rule.whole_host, per_call)
+                .map_err(|e| ConfigError { setting: "DISCOVERY", reason: format!("{}: {e}", rule.text) })?;
+            upstreams.push((rule.host, upstream));
+        }
+        let upstream_api = |vendor: Vendor, token_setting: &'static str, url_setting: &'static str, default: &str| {
+            if !upstreams.iter().any(|(_, u)| u.vendor == vendor) {
+                return Ok(None);
+            }
+            let token = optional(token_setting).and_then(|t| FieldValue::new(&t)).ok_or(ConfigError {
+                setting: token_setting,
+                reason: format!("required by the {vendor}: discovery rule (a token that may purge), printable ASCII"),
+            })?;
+            let url = optional(url_setting).unwrap_or_else(|| default.to_owned());
+            if !secure_or_loopback(&url) {
+                return Err(ConfigError {
+                    setting: url_setting,
+                    reason: format!("{url:?} must be an https URL (plain http only on loopback)"),
+                });
+            }
+            Ok(Some(UpstreamApi { url: url.trim_end_matches('/').to_owned(), token }))
+        };
+        let fastly = upstream_api(Vendor::Fastly, "FASTLY_API_TOKEN", "FASTLY_API_URL", FASTLY_API_URL)?;
+        let cloudflare =
+            upstream_api(Vendor::Cloudflare, "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_URL", CLOUDFLARE_API_URL)?;
+
         let otel = otel_settings(&optional)?;
         let trace_url = optional("TRACE_URL_TEMPLATE");
         if let Some(t) = &trace_url {
@@ -388,6 +460,9 @@ impl Config {
         }
 
         Ok(Config {
+            upstreams,
+            fastly,
+            cloudflare,
             trace_url,
             otel,
             fly,
@@ -460,6 +535,24 @@ impl Config {
         self.api_tokens.iter().fold(false, |found, known| found | constant_time_eq(secret_hash(known).as_bytes(), hash))
     }
 
+    /// The upstream groups beside `host`'s own instances.
+    pub fn upstreams_for<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a Upstream> + 'a {
+        self.upstreams.iter().filter(move |(h, _)| h == host).map(|(_, u)| u)
+    }
+
+    /// The upstream group whose rows are named `key` (`fastly:<id>`) beside `host`, if any.
+    pub fn upstream(&self, host: &str, key: &str) -> Option<&Upstream> {
+        self.upstreams.iter().find(|(h, u)| h == host && u.key() == key).map(|(_, u)| u)
+    }
+
+    /// The API of `vendor`, set whenever a rule names one of its groups.
+    pub fn upstream_api(&self, vendor: Vendor) -> Option<&UpstreamApi> {
+        match vendor {
+            Vendor::Fastly => self.fastly.as_ref(),
+            Vendor::Cloudflare => self.cloudflare.as_ref(),
+        }
+    }
+
     /// Refuses a target whose host is not allowed (403).
     pub fn check_host(&self, target: &Target) -> Result<(), ApiError> {
         if self.allowed_hosts.iter().any(|h| h == target.host()) {
@@ -512,9 +605,39 @@ fn find_rule<'a>(rules: &'a [(HostPattern, DiscoveryRule)], host: &str) -> Optio
         .map(|(_, spec)| spec)
 }
 
-fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, ConfigError> {
+/// A `host=fastly:<id>[:whole-host]` or `host=cloudflare:<id>[:whole-host]` rule, as written.
+struct UpstreamRule {
+    host: String,
+    vendor: Vendor,
+    id: String,
+    whole_host: bool,
+    text: String,
+}
+
+/// An upstream group's rule (`fastly:<id>` or `cloudflare:<id>`, then `:whole-host`), if `spec`
+/// is one.
+fn upstream_rule(spec: &str) -> Option<(Vendor, &str, bool)> {
+    let (vendor, rest) = match spec.split_once(':')? {
+        ("fastly", rest) => (Vendor::Fastly, rest),
+        ("cloudflare", rest) => (Vendor::Cloudflare, rest),
+        _ => return None,
+    };
+    Some(match rest.strip_suffix(":whole-host") {
+        Some(id) => (vendor, id, true),
+        None => (vendor, rest, false),
+    })
+}
+
+/// The rules of `DISCOVERY`: each host's own instances, and the upstream groups beside them.
+struct Rules {
+    own: Vec<(HostPattern, DiscoveryRule)>,
+    upstreams: Vec<UpstreamRule>,
+}
+
+fn parse_discovery(raw: &str) -> Result<Rules, ConfigError> {
     let err = |reason: String| ConfigError { setting: "DISCOVERY", reason };
     let mut rules = Vec::new();
+    let mut upstreams: Vec<UpstreamRule> = Vec::new();
     for rule in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let (pattern, spec) = match rule.split_once('=') {
             // `contract=` and `token-header=` options have an `=` too, after a spec's `:`.
@@ -528,6 +651,16 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
             }
             None => (HostPattern::Any, rule),
         };
+        if let Some((vendor, id, whole_host)) = upstream_rule(spec) {
+            let HostPattern::Exact(host) = pattern else {
+                return Err(err(format!("{rule:?}: an upstream group names its host (host={spec})")));
+            };
+            if upstreams.iter().any(|u| u.host == host && u.vendor == vendor && u.id == id) {
+                return Err(err(format!("{rule:?}: the same group twice for {host}")));
+            }
+            upstreams.push(UpstreamRule { host, vendor, id: id.to_owned(), whole_host, text: rule.to_owned() });
+            continue;
+        }
         let (spec, dialect) = parse_dialect(spec).map_err(|why| err(format!("{rule:?}: {why}")))?;
         let (spec, mut transport) = match (spec.strip_suffix(":tls"), spec.strip_suffix(":insecure")) {
             (Some(spec), _) => (spec, Transport::Tls),
@@ -569,14 +702,16 @@ fn parse_discovery(raw: &str) -> Result<Vec<(HostPattern, DiscoveryRule)>, Confi
             )));
         };
         if rules.iter().any(|(p, _)| *p == pattern) {
-            return Err(err("two rules for the same host".into()));
+            return Err(err(
+                "two rules of its own instances for the same host (one, beside any upstream groups)".into()
+            ));
         }
         rules.push((pattern, DiscoveryRule { spec, transport, dialect }));
     }
     if rules.is_empty() {
         return Err(err("no rules".into()));
     }
-    Ok(rules)
+    Ok(Rules { own: rules, upstreams })
 }
 
 /// A rule's trailing dialect options, `:contract=<edgepurge|plain>` and (with `plain`)

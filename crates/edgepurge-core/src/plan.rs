@@ -13,6 +13,7 @@ use crate::http1::{add_field, head_request_via, FieldValue};
 use crate::purge::Purge;
 use crate::target::Target;
 use crate::trace::{SpanIds, TraceContext};
+use crate::upstream::{Call, Upstream};
 use std::collections::BTreeMap;
 
 /// One request on an instance's queue.
@@ -71,10 +72,12 @@ fn covers(p: &Purge, url: &Target, instance: &Instance, instances: &BTreeMap<Str
         }
 }
 
-/// Each instance's queue of purge indices, for the hosts its purges name.
+/// Each instance's queue of purge indices, for the hosts its purges name. A purge no instance
+/// of its host can do is a 400, unless an upstream group beside them does it (`upstreams`).
 fn queues(
     purges: &[Purge],
     instances: &BTreeMap<String, Vec<Instance>>,
+    upstreams: &[(String, Upstream)],
 ) -> Result<BTreeMap<Instance, Vec<usize>>, ApiError> {
     let mut queues: BTreeMap<Instance, Vec<usize>> = BTreeMap::new();
     for (i, p) in purges.iter().enumerate() {
@@ -85,7 +88,8 @@ fn queues(
         // Never a request an instance would misread (`request::purges_for` refuses or skips
         // such items first, naming the group; this holds for any other caller too).
         let able = addrs.iter().filter(|at| at.dialect.support(p) != Support::No).collect::<Vec<_>>();
-        if able.is_empty() {
+        let upstream = upstreams.iter().any(|(h, u)| h == p.host() && u.support(p) != Support::No);
+        if able.is_empty() && !upstream {
             let why = addrs.first().and_then(|at| at.dialect.refusal(p)).unwrap_or_default();
             return Err(ApiError::bad_request(format!("{}: {why}", p.label())).with_subject(p.label()));
         }
@@ -105,6 +109,16 @@ pub struct Job {
     pub requests: Vec<PlannedRequest>,
 }
 
+/// The calls to one upstream CDN group (a Fastly service, a Cloudflare zone), sent through
+/// `fetch` beside the instances' jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamJob {
+    /// The group.
+    pub upstream: Upstream,
+    /// Its calls, each carrying some of the plan's items.
+    pub calls: Vec<Call>,
+}
+
 /// The whole fan-out of one purge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
@@ -117,6 +131,9 @@ pub struct Plan {
     /// The order the jobs start in, as indices into `jobs` ([`Plan::slowest_first`]); empty
     /// for plan order.
     pub start: Vec<usize>,
+    /// The upstream groups' calls ([`Plan::with_upstreams`]); their report rows come after the
+    /// jobs' (job index `jobs.len() + u`).
+    pub upstream: Vec<UpstreamJob>,
 }
 
 /// What a report row takes besides its label and instance name (field names, outcome, status,
@@ -150,7 +167,22 @@ impl Plan {
         concurrency: usize,
         confirm: &Confirm,
     ) -> Result<Plan, ApiError> {
-        let queues = queues(&purges, instances)?;
+        Plan::confirming_with(purges, instances, &[], purge_token, concurrency, confirm)
+    }
+
+    /// [`Plan::confirming`] with the upstream groups beside the instances (`Config::upstreams`):
+    /// each group gets the items of its host it can do, in as few calls as its vendor allows.
+    /// An upstream call is a connection too: while there are any, one fewer instance is worked
+    /// on at once, so the invocation's connections stay within `concurrency`.
+    pub fn confirming_with(
+        purges: Vec<Purge>,
+        instances: &BTreeMap<String, Vec<Instance>>,
+        upstreams: &[(String, Upstream)],
+        purge_token: &FieldValue,
+        concurrency: usize,
+        confirm: &Confirm,
+    ) -> Result<Plan, ApiError> {
+        let queues = queues(&purges, instances, upstreams)?;
         let named = |p: &Purge, at: &Instance| {
             let covered = confirm.named.iter().enumerate().filter(|(_, u)| covers(p, u, at, instances));
             covered.map(|(i, _)| i).collect::<Vec<_>>()
@@ -181,7 +213,63 @@ impl Plan {
             sends.extend(named(p, at).into_iter().map(Send::Named));
             sends
         };
-        Ok(Plan::from_queues(purges, queues, concurrency, sends, Some(purge_token), &confirm.named))
+        let mut plan = Plan::from_queues(purges, queues, concurrency, sends, Some(purge_token), &confirm.named);
+        plan.add_upstreams(upstreams.iter().map(|(h, u)| (h.as_str(), u)));
+        Ok(plan)
+    }
+
+    /// Adds each upstream group's calls for the items of the hosts it serves (`(host, group)`
+    /// pairs; a group beside several hosts is one job), and makes room for them in the
+    /// concurrency.
+    pub fn add_upstreams<'a>(&mut self, groups: impl IntoIterator<Item = (&'a str, &'a Upstream)>) {
+        let mut items: Vec<(&Upstream, Vec<usize>)> = Vec::new();
+        for (host, upstream) in groups {
+            let mine = self.purges.iter().enumerate().filter(|(_, p)| p.host() == host).map(|(i, _)| i);
+            match items.iter_mut().find(|(u, _)| *u == upstream) {
+                Some((_, list)) => list.extend(mine),
+                None => items.push((upstream, mine.collect())),
+            }
+        }
+        for (upstream, mut list) in items {
+            list.sort_unstable();
+            let calls = upstream.calls(&self.purges, &list);
+            if !calls.is_empty() {
+                self.upstream.push(UpstreamJob { upstream: upstream.clone(), calls });
+            }
+        }
+        if !self.upstream.is_empty() && self.concurrency > 1 {
+            self.concurrency -= 1;
+        }
+    }
+
+    /// Plans exactly the given (purge, upstream group) pairs: background redelivery of what an
+    /// upstream left to do, with no instance job.
+    pub fn for_upstream_pairs(pairs: Vec<(Purge, Upstream)>, concurrency: usize) -> Plan {
+        let mut plan = Plan {
+            purges: Vec::new(),
+            jobs: Vec::new(),
+            concurrency: concurrency.max(1),
+            start: Vec::new(),
+            upstream: Vec::new(),
+        };
+        let mut groups: Vec<(Upstream, Vec<usize>)> = Vec::new();
+        for (purge, upstream) in pairs {
+            let i = plan.purges.iter().position(|p| *p == purge).unwrap_or_else(|| {
+                plan.purges.push(purge);
+                plan.purges.len() - 1
+            });
+            match groups.iter_mut().find(|(u, _)| *u == upstream) {
+                Some((_, list)) => list.push(i),
+                None => groups.push((upstream, vec![i])),
+            }
+        }
+        for (upstream, list) in groups {
+            let calls = upstream.calls(&plan.purges, &list);
+            if !calls.is_empty() {
+                plan.upstream.push(UpstreamJob { upstream, calls });
+            }
+        }
+        plan
     }
 
     /// Plans exactly the given (purge, instance) pairs: background redelivery, where each
@@ -209,7 +297,7 @@ impl Plan {
         concurrency: usize,
     ) -> Result<Plan, ApiError> {
         let purges: Vec<Purge> = targets.into_iter().map(|target| Purge::Url { target, soft: false }).collect();
-        let queues = queues(&purges, instances)?;
+        let queues = queues(&purges, instances, &[])?;
         Ok(Plan::from_queues(purges, queues, concurrency, |_, _| vec![Send::Head], None, &[]))
     }
 
@@ -256,14 +344,14 @@ impl Plan {
                 Job { instance, requests }
             })
             .collect();
-        Plan { purges, jobs, concurrency: concurrency.max(1), start: Vec::new() }
+        Plan { purges, jobs, concurrency: concurrency.max(1), start: Vec::new(), upstream: Vec::new() }
     }
 
     /// The jobs `jobs` (indices into this plan's), in that order, as a plan of their own with
     /// no purges: what one shard runs.
     pub fn subset(&self, jobs: &[usize]) -> Plan {
         let jobs = jobs.iter().filter_map(|&j| self.jobs.get(j).cloned()).collect();
-        Plan { purges: Vec::new(), jobs, concurrency: self.concurrency, start: Vec::new() }
+        Plan { purges: Vec::new(), jobs, concurrency: self.concurrency, start: Vec::new(), upstream: Vec::new() }
     }
 
     /// Starts the slowest instances first, by `latency_ms` (each instance's recent typical
@@ -314,15 +402,18 @@ impl Plan {
     /// purge is refused up front instead of failing halfway.
     pub fn check_budget(&self, budget: usize) -> Result<(), ApiError> {
         let s = self.summary();
-        if s.instances <= budget {
+        // Each upstream call is a subrequest of its own.
+        if s.instances + self.upstream_calls() <= budget {
             return Ok(());
         }
         Err(ApiError::new(
             ErrorKind::OverBudget,
             format!(
-                "this purge needs {} connections ({} requests) to instances; SUBREQUEST_BUDGET leaves {budget} \
-                 for instances after discovery",
-                s.instances, s.requests
+                "this purge needs {} connections ({} requests) to instances and {} upstream calls; \
+                 SUBREQUEST_BUDGET leaves {budget} after discovery",
+                s.instances,
+                s.requests,
+                self.upstream_calls()
             ),
         ))
     }
@@ -350,7 +441,18 @@ impl Plan {
                 let rows = j.requests.iter().filter(|r| !r.head);
                 rows.map(|r| labels.get(r.target).copied().unwrap_or(0) + key + ROW_OVERHEAD_BYTES).sum::<usize>()
             })
-            .sum()
+            .sum::<usize>()
+            + self
+                .upstream
+                .iter()
+                .flat_map(|u| u.calls.iter().flat_map(|c| c.items.iter()).map(move |&i| (u.upstream.key().len(), i)))
+                .map(|(key, i)| labels.get(i).copied().unwrap_or(0) + key + ROW_OVERHEAD_BYTES)
+                .sum::<usize>()
+    }
+
+    /// How many upstream calls the plan makes.
+    pub fn upstream_calls(&self) -> usize {
+        self.upstream.iter().map(|u| u.calls.len()).sum()
     }
 
     /// Refuses (413) a plan whose report would pass `max_bytes`, saying how many items a request

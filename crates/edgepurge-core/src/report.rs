@@ -11,6 +11,7 @@ use crate::discovery::Endpoint;
 use crate::outcome::PURGE_COUNT_HEADER;
 use crate::plan::{Job, Plan};
 use crate::trace::{Kind, Span, SpanId, SpanIds, Value};
+use crate::upstream::CallRow;
 use crate::verify::confirmation;
 use std::collections::BTreeMap;
 
@@ -137,6 +138,8 @@ fn unfinished(url: String, instance: String, error: String) -> PurgeResult {
         pending: false,
         confirm: None,
         done_hard: false,
+        retry_after_secs: None,
+        upstream_id: None,
     }
 }
 
@@ -194,12 +197,21 @@ impl ReportBuilder {
                 ));
             }
         }
+        // An upstream group's rows come after the jobs' (job `jobs.len() + u`), one per item its
+        // calls carry; one call finishes each.
+        for (u, job) in plan.upstream.iter().enumerate() {
+            for &item in job.calls.iter().flat_map(|c| c.items.iter()) {
+                let Some(purge) = plan.purges.get(item) else { continue };
+                let why = "no result: the fan-out ended before this upstream call finished".to_owned();
+                rows.push(((item, plan.jobs.len() + u, 0), unfinished(purge.label(), job.upstream.key(), why)));
+            }
+        }
         rows.sort_by_key(|(k, _)| *k);
         let times = rows
             .iter()
             .map(|&((t, j, r), _)| RowTimes {
                 request: r,
-                outstanding: plan.jobs[j].requests.iter().filter(|q| q.target == t).count(),
+                outstanding: plan.jobs.get(j).map_or(1, |job| job.requests.iter().filter(|q| q.target == t).count()),
                 ..RowTimes::default()
             })
             .collect();
@@ -284,6 +296,49 @@ impl ReportBuilder {
         // The row's verdict is the worst of its HEADs' (the first of equals).
         row.confirm = times.confirms.iter().map(|(_, _, c)| c).min_by_key(|c| rank(c)).cloned();
         (times.outstanding == 0).then(|| row.clone())
+    }
+
+    /// Records the answer to one call of upstream group `u` (`rows`: what the core read of it,
+    /// `Upstream::read`), sent at `started_at` on the driver's clock and answered with
+    /// `http_status` after `elapsed_ms`. Returns the rows it finished. A row asked to be
+    /// confirmed says it is not: an upstream CDN's edge is not ours to ask.
+    pub fn record_upstream(
+        &mut self,
+        plan: &Plan,
+        u: usize,
+        rows: &[CallRow],
+        http_status: Option<u16>,
+        started_at: u64,
+        elapsed_ms: u64,
+    ) -> Vec<PurgeResult> {
+        let job = plan.jobs.len() + u;
+        let mut finished = Vec::new();
+        for r in rows {
+            let Ok(i) = self.rows.binary_search_by_key(&(r.item, job), |(k, _)| *k) else { continue };
+            let confirming = plan.jobs.iter().any(|j| j.requests.iter().any(|q| q.head && q.target == r.item));
+            let row = &mut self.rows[i].1;
+            row.outcome = r.outcome;
+            row.http_status = http_status;
+            row.error = r.error.clone();
+            row.retryable = r.retryable;
+            row.elapsed_ms = Some(elapsed_ms);
+            row.started_ms = self.origin.map(|o| started_at.saturating_sub(o));
+            row.attempts = 1;
+            row.retry_after_secs = r.retry_after_secs;
+            let ids: Vec<&str> = [r.id.as_deref(), r.request_id.as_deref()].into_iter().flatten().collect();
+            row.upstream_id = (!ids.is_empty()).then(|| ids.join(";"));
+            row.confirm = confirming.then(|| Confirmation {
+                fresh: None,
+                http_status: None,
+                cache_status: None,
+                format: None,
+                error: Some("an upstream CDN's edge is not ours to ask: not confirmed".into()),
+                url: None,
+            });
+            self.times[i].outstanding = 0;
+            finished.push(row.clone());
+        }
+        finished
     }
 
     /// The fan-out as spans under `parent`: one per instance connection (its first request's

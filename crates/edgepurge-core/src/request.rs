@@ -7,6 +7,7 @@
 use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role, SkippedGroup};
 use crate::auth::{permits, Action};
 use crate::config::Config;
+use crate::dialect::Support;
 use crate::error::{ApiError, ErrorKind};
 use crate::plan::Confirm;
 use crate::purge::{parse_key, parse_prefix, Purge};
@@ -150,21 +151,35 @@ fn group_of(config: &Config, host: &str) -> String {
     config.discovery_rule(host).map(|rule| rule.group_name(host)).unwrap_or_else(|_| host.to_owned())
 }
 
-/// Whether the group a key purge is addressed to can purge keys.
+/// Whether the group a key purge is addressed to can purge keys, or an upstream group beside
+/// it can.
 fn key_group_able(config: &Config, purge: &Purge) -> bool {
     config.discovery_rule(purge.host()).is_ok_and(|rule| rule.dialect.refusal(purge).is_none())
+        || config.upstreams_for(purge.host()).any(|u| u.support(purge) != Support::No)
 }
 
 /// A 400 naming the group and the kind when `purge`'s host's group cannot do it (a prefix or
 /// host purge to a `plain` group): refused before anything is sent.
 fn capable(config: &Config, purge: &Purge) -> Result<(), ItemError> {
     let rule = config.discovery_rule(purge.host()).map_err(ItemError::Refused)?;
-    match rule.dialect.refusal(purge) {
-        None => Ok(()),
-        Some(why) => {
-            Err(ItemError::Bad(format!("the instance group {} cannot do it: {why}", group_of(config, purge.host()))))
-        }
+    if let Some(why) = rule.dialect.refusal(purge) {
+        return Err(ItemError::Bad(format!(
+            "the instance group {} cannot do it: {why}",
+            group_of(config, purge.host())
+        )));
     }
+    // An upstream group beside the instances that cannot do it: nothing is sent anywhere,
+    // rather than a purge that leaves that layer stale.
+    if let Some(upstream) = config.upstreams_for(purge.host()).find(|u| u.support(purge) == Support::No) {
+        return Err(ItemError::Bad(format!(
+            "the upstream group {} cannot do it: {} has no {} purge{}",
+            upstream.key(),
+            upstream.vendor,
+            purge.kind(),
+            if purge.kind() == "host" { " unless the rule says :whole-host" } else { "" }
+        )));
+    }
+    Ok(())
 }
 
 /// The instance groups the keys of `request` are not sent to, because their contract has no

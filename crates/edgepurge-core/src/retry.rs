@@ -11,6 +11,7 @@
 use crate::api::{Delivery, DeliveryStatus, Outcome, PurgeResult};
 use crate::discovery::Instance;
 use crate::purge::Purge;
+use crate::upstream::Upstream;
 use std::collections::BTreeSet;
 
 /// Inline retries within one request.
@@ -163,7 +164,32 @@ impl RedeliveryPolicy {
             let why = format!("instance refused: {}", row.error.clone().unwrap_or_default());
             update(DeliveryStatus::Abandoned, attempts, d.next_at, Some(why))
         } else {
-            update(DeliveryStatus::Pending, attempts, self.next_at(now, attempts, random), row.error.clone())
+            // An upstream that said when to come back (429 `Retry-After`) is called then.
+            let next = match row.retry_after_secs {
+                Some(secs) => now.saturating_add(i64::from(secs) * 1000),
+                None => self.next_at(now, attempts, random),
+            };
+            update(DeliveryStatus::Pending, attempts, next, row.error.clone())
+        }
+    }
+
+    /// Whether to send a due delivery to an upstream group (`upstream`: the group of that name
+    /// beside the purge's host in the configuration now, if any): the group, or the update that
+    /// abandons it (the rule is gone, or the delivery is too old).
+    pub fn triage_upstream(
+        &self,
+        d: &Delivery,
+        upstream: Option<&Upstream>,
+        now: i64,
+    ) -> Result<Upstream, DeliveryUpdate> {
+        let abandon = |why: String| update(DeliveryStatus::Abandoned, d.attempts, d.next_at, Some(why));
+        if let Decision::Abandon(why) = self.decide(d.first_at, now, &d.instance, Err("")) {
+            return Err(abandon(why));
+        }
+        let upstream = upstream.ok_or_else(|| abandon("the upstream group is no longer in DISCOVERY".into()))?;
+        match Purge::from_label(&d.url).ok().filter(|p| upstream.support(p) == crate::dialect::Support::No) {
+            Some(p) => Err(abandon(format!("{} cannot do a {} purge", upstream.key(), p.kind()))),
+            None => Ok(upstream.clone()),
         }
     }
 

@@ -114,7 +114,16 @@ pub fn from_wire(wire: ShardPlan) -> Result<(Plan, Limits), String> {
         window: wire.window.max(1),
         deadline_at: wire.deadline_at,
     };
-    Ok((Plan { purges: Vec::new(), jobs, concurrency: wire.concurrency.max(1), start: Vec::new() }, limits))
+    Ok((
+        Plan {
+            purges: Vec::new(),
+            jobs,
+            concurrency: wire.concurrency.max(1),
+            start: Vec::new(),
+            upstream: Vec::new(),
+        },
+        limits,
+    ))
 }
 
 /// A finished request of the shard's job `job`, as its line.

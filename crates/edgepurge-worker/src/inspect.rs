@@ -70,6 +70,7 @@ pub async fn instances(req: &Request, env: &Env) -> Result<Response, ApiError> {
             error,
             last: Vec::new(),
             skipped,
+            upstreams: config.upstreams_for(host).map(|u| u.key()).collect(),
         });
     }
     let now = crate::ctx::now_ms();

@@ -28,6 +28,7 @@ mod shard;
 mod socket;
 mod store;
 mod trace;
+mod upstream;
 
 use worker::{event, Context, Env, Headers, Request, Response, Result, ScheduleContext, ScheduledEvent};
 

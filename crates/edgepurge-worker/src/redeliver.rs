@@ -24,6 +24,7 @@ use edgepurge_core::purge::Purge;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy, RunInstances, REDELIVERY_BATCH};
 use edgepurge_core::stats;
 use edgepurge_core::target::Target;
+use edgepurge_core::upstream::names_upstream;
 use edgepurge_core::ApiError;
 use std::rc::Rc;
 
@@ -67,10 +68,11 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     let mut pairs = Vec::new();
     let mut instances = RunInstances::default();
     let mut sending = Vec::new();
+    let (mut upstream_pairs, mut sending_upstream) = (Vec::new(), Vec::new());
     let mut updates = Vec::new();
     let mut pass = Pass { recovered: 0, attempted: 0, delivered: 0, abandoned: 0 };
     for expired in store.expired_leases(now, TAKEOVERS_PER_RUN).await? {
-        match recover(config, store, shards, &mut resolver, &expired, now, tracer).await {
+        match recover(&base.config, store, shards, &mut resolver, &expired, now, tracer).await {
             Ok(true) => pass.recovered += 1,
             Ok(false) => {}
             // Left as it is: the next run tries again (the lease stays run out).
@@ -78,6 +80,24 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
         }
     }
     for d in store.due_deliveries(now, REDELIVERY_BATCH).await? {
+        // An upstream group's delivery: sent with the group's next call, as the rule is now.
+        if names_upstream(&d.instance) {
+            let triaged = policy.purge_of(&d).and_then(|purge| {
+                let upstream = config.upstream(purge.host(), &d.instance);
+                policy.triage_upstream(&d, upstream, now).map(|upstream| (purge, upstream))
+            });
+            match triaged {
+                Ok(pair) => {
+                    upstream_pairs.push(pair);
+                    sending_upstream.push(d);
+                }
+                Err(update) => {
+                    pass.count(&update);
+                    updates.push((d.id, update));
+                }
+            }
+            continue;
+        }
         let triaged = match policy.purge_of(&d) {
             Err(update) => Err(update),
             Ok(purge) => {
@@ -105,26 +125,31 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
             }
         }
     }
-    if pairs.is_empty() {
-        store.update_deliveries(&updates, now).await?;
-        return Ok(pass);
-    }
-    let mut plan = Plan::for_pairs(pairs, &config.purge_token, config.concurrency);
-    plan.trace(&tracer.context(), &tracer.ids);
     let budget = config.instance_budget(resolver.subrequests());
     let sockets = Sockets::default();
-    let builder = collect(&plan, fan_out_limits(config, &plan, budget), &sockets, shards).await;
-    tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
-    tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
-    let report = builder.finish();
-    for d in &sending {
-        let update = policy.after_run(d, &report.results, now, random_u32());
-        pass.count(&update);
-        updates.push((d.id, update));
+    // The instances' deliveries, then the upstream groups', each as one plan.
+    let plans = [
+        (!pairs.is_empty()).then(|| Plan::for_pairs(pairs, &config.purge_token, config.concurrency)),
+        (!upstream_pairs.is_empty()).then(|| Plan::for_upstream_pairs(upstream_pairs, config.concurrency)),
+    ];
+    for (plan, sent) in plans.into_iter().zip([&sending, &sending_upstream]) {
+        let Some(mut plan) = plan else { continue };
+        plan.trace(&tracer.context(), &tracer.ids);
+        let plan = Rc::new(plan);
+        let limits = fan_out_limits(config, &plan, budget);
+        let builder = collect(&base.config, &plan, limits, &sockets, shards, tracer).await;
+        tracer.spans(builder.spans(&plan, tracer.root(), &tracer.ids));
+        let report = builder.finish();
+        for d in sent {
+            let update = policy.after_run(d, &report.results, now, random_u32());
+            pass.count(&update);
+            updates.push((d.id, update));
+        }
     }
+    tracer.attr("edgepurge.sockets.peak", sockets.peak() as i64);
     // Every delivery's new state in one statement, however many were due.
     store.update_deliveries(&updates, now).await?;
-    pass.attempted = sending.len();
+    pass.attempted = sending.len() + sending_upstream.len();
     Ok(pass)
 }
 
@@ -132,7 +157,7 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
 /// is now, claims it (false when the original completed it meanwhile, or another run claimed it
 /// first), runs it whole and completes it, marked recovered, queueing what still failed.
 async fn recover(
-    config: &Config,
+    config: &Rc<Config>,
     store: &Store,
     shards: Option<&crate::shard::Shards>,
     resolver: &mut Resolver<'_>,
@@ -145,7 +170,8 @@ async fn recover(
     let hosts = purges.iter().map(Purge::host).chain(confirm.named.iter().map(Target::host));
     let instances = resolver.resolve_hosts(hosts).await?;
     // Not traced request by request: this run's redeliveries are, and span ids are per plan.
-    let plan = Plan::confirming(purges, &instances, &config.purge_token, config.concurrency, &confirm)?;
+    let (token, concurrency) = (&config.purge_token, config.concurrency);
+    let plan = Rc::new(Plan::confirming_with(purges, &instances, &config.upstreams, token, concurrency, &confirm)?);
     let budget = config.instance_budget(resolver.subrequests());
     plan.check_budget(budget)?;
     let limits = fan_out_limits(config, &plan, budget);
@@ -155,7 +181,7 @@ async fn recover(
         return Ok(false);
     }
     let sockets = Sockets::default();
-    let mut builder = collect(&plan, limits, &sockets, shards).await;
+    let mut builder = collect(config, &plan, limits, &sockets, shards, tracer).await;
     builder.hold(&plan, resolver.held());
     let queued = builder.queue_retryable();
     let report = builder.finish();

@@ -138,6 +138,13 @@ fn host(h: HostInstances, stats: &[InstanceStats]) -> impl IntoView {
             <p>"Discovery: " <code>{h.discovery}</code> " · contract: "
                 <span data-testid="contract" data-contract=h.contract.as_str()>{h.contract.as_str()}</span></p>
             {transport(h.transport)}
+            {(!h.upstreams.is_empty()).then(|| view! {
+                <p data-testid="upstreams">"Upstream groups purged beside them: "
+                    {h.upstreams.into_iter().map(|u| view! {
+                        <span class="badge" data-testid="upstream" data-upstream=u.clone()>{u.clone()}</span> " "
+                    }).collect_view()}
+                </p>
+            })}
             {h.error.map(|p| view! { <p class="error">{format!("{}: {}", p.title, p.detail)}</p> })}
             <div class="table-wrap">
                 <table data-testid="instances-table">

@@ -60,6 +60,10 @@ pub struct HostInstances {
     /// Instances discovery found that are not purged: Fly Machines that are not started.
     #[serde(default)]
     pub skipped: Vec<SkippedInstance>,
+    /// The upstream CDN groups purged beside the instances (`fastly:<service id>`,
+    /// `cloudflare:<zone id>`), as report rows name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<String>,
 }
 
 /// The last purge an instance took part in.

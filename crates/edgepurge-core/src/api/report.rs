@@ -99,6 +99,14 @@ pub struct PurgeResult {
     /// copy was removed rather than marked stale.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub done_hard: bool,
+    /// An upstream CDN that asked to be called again later (HTTP 429 with `Retry-After`): the
+    /// seconds it asked for. Its redelivery is due then, not earlier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u32>,
+    /// An upstream CDN's own id for the purge (Fastly's purge id, Cloudflare's result id) and,
+    /// when it sent one, the id of its answer (`;`-separated), for its support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_id: Option<String>,
 }
 
 /// The answer to the `HEAD` sent right behind a `PURGE` (`confirm`), read through the instance's

@@ -150,6 +150,13 @@ pub struct Upstream {
     pub per_call: usize,
 }
 
+/// Whether a report row's or delivery's `instance` names an upstream group (`fastly:<id>`,
+/// `cloudflare:<id>`) rather than an instance: no instance key has a vendor's name before a
+/// colon (`ip:port`, `[v6]:port`, `<region> <machine>`).
+pub fn names_upstream(instance: &str) -> bool {
+    instance.split_once(':').is_some_and(|(vendor, _)| matches!(vendor, "fastly" | "cloudflare"))
+}
+
 /// One vendor API call, without its credential (the worker adds [`auth_header`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {

@@ -383,7 +383,7 @@ fn the_budget_is_shared_evenly_among_a_plans_instances() {
     // Discovery's lookups come out of the budget first: 10 - 2 leaves 4 a job.
     assert_eq!(Limits::for_plan(&c, &plan, c.instance_budget(2)).connections, 4);
     let one = super::config(&[("SUBREQUEST_BUDGET", "1")]);
-    let empty = Plan { purges: vec![], jobs: vec![], concurrency: 1, start: vec![] };
+    let empty = Plan { purges: vec![], jobs: vec![], concurrency: 1, start: vec![], upstream: vec![] };
     assert_eq!(Limits::for_plan(&one, &empty, one.instance_budget(0)).connections, 1);
     // With Cloudflare Access on, one subrequest stays kept for the JWKS fetch.
     let access = super::config(&[

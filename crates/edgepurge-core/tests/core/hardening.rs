@@ -159,6 +159,8 @@ fn finding_2_every_history_entry_fits_whatever_its_items() {
         pending: false,
         confirm: None,
         done_hard: false,
+        retry_after_secs: None,
+        upstream_id: None,
     };
     let mut results: Vec<PurgeResult> = (0..MAX_RESULTS + 10).map(|i| row(i, Outcome::Purged)).collect();
     results.push(row(9999, Outcome::Failed));

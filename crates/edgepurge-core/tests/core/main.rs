@@ -34,6 +34,7 @@ mod fly;
 mod hardening;
 mod http1;
 mod idempotency;
+mod layers;
 mod lease;
 mod limits;
 mod outcome;

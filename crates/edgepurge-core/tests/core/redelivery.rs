@@ -47,6 +47,8 @@ pub fn row(outcome: Outcome, retryable: bool, error: Option<&str>) -> PurgeResul
         pending: false,
         confirm: None,
         done_hard: false,
+        retry_after_secs: None,
+        upstream_id: None,
     }
 }
 

@@ -24,6 +24,8 @@ fn result(url: &str, instance: &str, outcome: Outcome, ms: Option<u64>) -> Purge
         pending: false,
         confirm: None,
         done_hard: false,
+        retry_after_secs: None,
+        upstream_id: None,
     }
 }
 

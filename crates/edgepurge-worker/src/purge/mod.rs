@@ -21,7 +21,8 @@ use crate::problem::{internal, json};
 use crate::random::random_u64;
 use crate::shard::{fan_out, Shards};
 use crate::trace::{clock, Tracer};
-use edgepurge_core::api::{PurgeEvent, PurgeReport, SkippedGroup, SkippedInstance};
+use crate::upstream;
+use edgepurge_core::api::{PurgeEvent, PurgeReport, PurgeResult, SkippedGroup, SkippedInstance};
 use edgepurge_core::config::Config;
 use edgepurge_core::delivery::Limits;
 use edgepurge_core::idempotency;
@@ -33,6 +34,7 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::stream::{self, Stream, StreamExt};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::rc::Rc;
 use worker::{Context, Env, Headers, Request, Response};
 
@@ -117,14 +119,52 @@ pub fn lease_owner() -> String {
 }
 
 /// Runs every request of `plan` and collects each into the report.
-pub async fn collect(plan: &Plan, limits: Limits, sockets: &Sockets, shards: Option<&Shards>) -> ReportBuilder {
+pub async fn collect(
+    config: &Rc<Config>,
+    plan: &Rc<Plan>,
+    limits: Limits,
+    sockets: &Sockets,
+    shards: Option<&Shards>,
+    tracer: &Tracer,
+) -> ReportBuilder {
     let mut report = ReportBuilder::new(plan);
     report.started(clock());
-    let mut results = fan_out(plan, limits, sockets, shards);
-    while let Some(Finished { job, done }) = results.next().await {
-        report.record(plan, job, &done);
+    let mut results = finished(config, plan, limits, sockets, shards);
+    while let Some(done) = results.next().await {
+        record(&mut report, plan, tracer, done);
     }
     report
+}
+
+/// What finished: an instance's request, or an upstream call.
+enum Done {
+    Instance(Finished),
+    Upstream(upstream::CallDone),
+}
+
+/// The instances' requests (`fan_out`) and the upstream calls, as they finish.
+fn finished(
+    config: &Rc<Config>,
+    plan: &Rc<Plan>,
+    limits: Limits,
+    sockets: &Sockets,
+    shards: Option<&Shards>,
+) -> Pin<Box<dyn Stream<Item = Done>>> {
+    let calls = upstream::calls(config.clone(), plan.clone(), u64::from(config.instance_timeout_ms));
+    Box::pin(stream::select(fan_out(plan, limits, sockets, shards).map(Done::Instance), calls.map(Done::Upstream)))
+}
+
+/// Records what finished in the report (an upstream call's span on the trace too); the rows
+/// it finished, for the live report.
+fn record(report: &mut ReportBuilder, plan: &Plan, tracer: &Tracer, done: Done) -> Vec<PurgeResult> {
+    match done {
+        Done::Instance(Finished { job, done }) => report.record(plan, job, &done).into_iter().collect(),
+        Done::Upstream(call) => {
+            tracer.span(upstream::span(tracer, plan, &call));
+            let took = call.ended_at.saturating_sub(call.started_at);
+            report.record_upstream(plan, call.group, &call.rows, call.http_status, call.started_at, took)
+        }
+    }
 }
 
 /// Fans the purge out and finishes it: the report the caller gets. The work runs under
@@ -136,7 +176,9 @@ pub async fn run(ctx: &Context, base: Base, prepared: Prepared) -> Result<PurgeR
     ctx.wait_until(async move {
         let _held = held;
         let limits = fan_out_limits(&base.config, &prepared.plan, prepared.budget);
-        let mut builder = collect(&prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).await;
+        let shards = base.shards.as_ref();
+        let mut builder =
+            collect(&base.config, &prepared.plan, limits, &prepared.sockets, shards, &prepared.tracer).await;
         builder.hold(&prepared.plan, &prepared.held);
         let (report, later) = finish(&base, &prepared, builder).await;
         // The caller may be gone: the report is then only in the history.
@@ -179,11 +221,11 @@ fn events(base: Base, prepared: Prepared) -> impl Stream<Item = (Vec<u8>, bool)>
     let started = ndjson(&PurgeEvent::Started { pairs: builder.borrow().pairs() });
     let held = held.into_iter().map(|row| (ndjson(&PurgeEvent::Result(row)), false));
     let rows = {
-        let (builder, plan) = (builder.clone(), plan.clone());
+        let (builder, plan, tracer) = (builder.clone(), plan.clone(), prepared.tracer.clone());
         let limits = fan_out_limits(&base.config, &plan, prepared.budget);
-        fan_out(&plan, limits, &prepared.sockets, base.shards.as_ref()).filter_map(move |Finished { job, done }| {
-            let row = builder.borrow_mut().record(&plan, job, &done);
-            futures_util::future::ready(row.map(|row| (ndjson(&PurgeEvent::Result(row)), false)))
+        finished(&base.config, &prepared.plan, limits, &prepared.sockets, base.shards.as_ref()).flat_map(move |done| {
+            let rows = record(&mut builder.borrow_mut(), &plan, &tracer, done);
+            stream::iter(rows.into_iter().map(|row| (ndjson(&PurgeEvent::Result(row)), false)))
         })
     };
     // The report's line, then (once it is sent) the history entry's completion, if it waited.

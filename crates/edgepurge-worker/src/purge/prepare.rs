@@ -150,7 +150,8 @@ async fn plan(base: &Base, purges: Vec<Purge>, confirm: &Confirm, tracer: &Rc<Tr
     let instances = resolver.resolve_hosts(hosts).await?;
     let start = clock();
     let (token, concurrency) = (&base.config.purge_token, base.config.concurrency);
-    let mut plan = Plan::confirming(purges, &instances, token, concurrency, confirm)?;
+    let upstreams = &base.config.upstreams;
+    let mut plan = Plan::confirming_with(purges, &instances, upstreams, token, concurrency, confirm)?;
     let timed = LATENCIES.with(|l| {
         let figures = &l.borrow().by_instance;
         plan.slowest_first(figures);
@@ -167,6 +168,7 @@ async fn plan(base: &Base, purges: Vec<Purge>, confirm: &Confirm, tracer: &Rc<Tr
             .with("edgepurge.budget", budget as i64)
             .with("edgepurge.instances.timed", timed as i64)
             .with("edgepurge.connections.early", early.len() as i64)
+            .with("edgepurge.upstream.calls", plan.upstream_calls() as i64)
             // Each item's full label once, line `i` for `edgepurge.item.index` `i` (request
             // spans carry the index and a cut label).
             .with("edgepurge.items", plan.purges.iter().map(Purge::label).collect::<Vec<_>>().join("\n")),

@@ -62,11 +62,12 @@ macro_rules! completed_here {
          AND status != 'running')"
     };
 }
-/// The deliveries of the JSON array `?3` (`[url, instance, error]`), queued with status `?4`
-/// at `?5`, first due at `?6`.
+/// The deliveries of the JSON array `?3` (`[url, instance, error, due]`), queued with status `?4`
+/// at `?5`, first due at `due` when the row says (an upstream's `Retry-After`), else at `?6`.
 const QUEUE: &str = concat!(
     "INSERT INTO deliveries (purge_id, url, instance, status, attempts, first_at, next_at, updated_at, last_error) \
-     SELECT ?1, value ->> 0, value ->> 1, ?4, 0, ?5, ?6, ?5, value ->> 2 FROM json_each(?3) WHERE ",
+     SELECT ?1, value ->> 0, value ->> 1, ?4, 0, ?5, COALESCE(value ->> 3, ?6), ?5, value ->> 2 FROM json_each(?3) \
+     WHERE ",
     completed_here!()
 );
 const EXPIRED_LEASES: &str = "SELECT id, lease_until, replay FROM purges WHERE status = 'running' \
@@ -130,8 +131,12 @@ impl Store {
         for chunk in writes::json_chunks(&rollups, MAX_CHUNK_BYTES) {
             batch.push(self.stmt(&upsert, &[n(id), s(&c.owner), s(&chunk)])?);
         }
-        let queued: Vec<String> =
-            c.queued.iter().map(|row| serde_json::json!([row.url, row.instance, row.error]).to_string()).collect();
+        let due = |row: &PurgeResult| row.retry_after_secs.map(|secs| at + i64::from(secs) * 1000);
+        let queued: Vec<String> = c
+            .queued
+            .iter()
+            .map(|row| serde_json::json!([row.url, row.instance, row.error, due(row)]).to_string())
+            .collect();
         let pending = DeliveryStatus::Pending.as_str();
         for chunk in writes::json_chunks(&queued, MAX_CHUNK_BYTES) {
             batch.push(self.stmt(QUEUE, &[n(id), s(&c.owner), s(&chunk), s(pending), n(at), n(c.next_at)])?);
