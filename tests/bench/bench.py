@@ -403,7 +403,9 @@ def main():
         "READ_RATE_LIMIT_PER_MINUTE": "100000",
         "INSTANCE_TIMEOUT_MS": "10000",
     }
-    cdn = LocalCDN(ports=BENCH_PORTS, state=ROOT / ".state" / "bench-cdn", extra_vars=extra)
+    # Without the layered sites: their upstream worker would be one more workerd (runtime_port
+    # must find this worker's), and the bench purges none of them.
+    cdn = LocalCDN(ports=BENCH_PORTS, state=ROOT / ".state" / "bench-cdn", extra_vars=extra, layers=False)
     print("starting the local CDN (bench ports) and the latency proxies...", flush=True)
     cdn.start()
     proxy = start_proxies(cdn)

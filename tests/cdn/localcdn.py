@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The local CDN: a demo origin, three varnishd instances, dnsdist serving DNS over HTTPS, and the
-edgepurge worker in workerd (`wrangler dev`), all on loopback.
+edgepurge worker in workerd (`wrangler dev`), all on loopback; beside it, a second edgepurge worker
+(the "upstream") whose Fastly- and Cloudflare-compatible endpoints play the Fastly service and
+the Cloudflare zones in front of the layered sites, with varnishd instances of its own.
 
 Used two ways:
   * `scripts/run` runs this file: it starts everything, prints the API address, a demo token and
-    one JSON line ({"api", "token", "instances", "site"}), and stops everything on Ctrl-C;
+    one JSON line ({"api", "token", "instances", "site", ...}), and stops everything on Ctrl-C;
   * the end-to-end tests import `LocalCDN` and stop and start single parts (an instance, the DoH
     server) to see how the worker copes.
 
@@ -59,6 +61,21 @@ MISDECLARED_IPS = ("127.0.5.3",)
 MISDECLARED_REGIONS = ("syd",)
 # The host name plain.vcl's cache-status gives as the origin's (Pipely: env BACKEND_APP_FQDN).
 PLAIN_ORIGIN_FQDN = "origin.edgepurge.test"
+# The layered sites (several groups for one host): a host served by varnishd of this CDN with a
+# Fastly service and a Cloudflare zone in front, as changelog.com is by Pipely and Fastly, and
+# one with only a Cloudflare zone in front. The "upstream" worker, a second edgepurge worker of
+# this CDN (its own port, D1 and token), plays that Fastly service and those zones through its
+# Fastly- and Cloudflare-compatible endpoints, and purges its own varnishd: UPSTREAM_IPS[0]
+# serves LAYERS_SITE, UPSTREAM_IPS[1] EDGE_SITE.
+LAYERS_SITE = "layers.edgepurge.test"
+EDGE_SITE = "edge.edgepurge.test"
+LAYERS_IPS = ("127.0.10.1", "127.0.10.2")
+EDGE_IPS = ("127.0.10.3",)
+UPSTREAM_IPS = ("127.0.11.1", "127.0.11.2")
+# Ids as the vendors' documentation writes them (Fastly: a service id; Cloudflare: zone ids).
+FASTLY_SERVICE = "SU1Z0isxPaozGVKXdv0eY"
+LAYERS_ZONE = "023e105f4ecef8ad9ca31a8372d0c353"
+EDGE_ZONE = "5c9bbc4ae7742a63c441c9fbbe95d582"
 # (id, region, state, the varnishd behind it)
 FLY_MACHINES = (
     ("3d8d9e1f0e9d87", "fra", "started", "127.0.1.6"),
@@ -79,16 +96,23 @@ class Ports:
     tls: int = 8443
     fly_api: int = 4280
     otlp: int = 4318
+    upstream: int = 8788  # the upstream worker (the layered sites' Fastly service and Cloudflare zones)
+    upstream_inspector: int = 9230
 
 
 RUN_PORTS = Ports()
-TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443, fly_api=14280, otlp=14318)
-CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443, fly_api=24280, otlp=24318)
+TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443, fly_api=14280, otlp=14318,
+                   upstream=18788, upstream_inspector=19230)
+CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443, fly_api=24280, otlp=24318,
+                      upstream=28788, upstream_inspector=29230)
 # Every port below 32768, outside Linux's default ephemeral range: a listener there can collide
 # with some client socket's local port ("Address already in use").
-SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280, otlp=30318)
-API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280, otlp=20318)
-BENCH_PORTS = Ports(varnish=27081, origin=27080, doh=27053, dns=27054, worker=27787, inspector=27229, tls=27443, fly_api=27280, otlp=27318)
+SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280, otlp=30318,
+                   upstream=32688, upstream_inspector=32230)
+API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280, otlp=20318,
+                  upstream=23788, upstream_inspector=24230)
+BENCH_PORTS = Ports(varnish=27081, origin=27080, doh=27053, dns=27054, worker=27787, inspector=27229, tls=27443, fly_api=27280, otlp=27318,
+                    upstream=27788, upstream_inspector=27230)
 PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS,
              "bench": BENCH_PORTS}
 
@@ -140,6 +164,9 @@ class LocalCDN:
     instance_timeout_ms: int = 2000
     extra_vars: dict = field(default_factory=dict)  # more worker settings, e.g. Cloudflare Access
     wide: bool = False  # the 15-address group (WIDE_SITE), for the fan-out tests
+    # The layered sites (LAYERS_SITE, EDGE_SITE) and the upstream worker in front of them.
+    layers: bool = True
+    upstream_token: str = field(default_factory=lambda: "ep_upstream_" + secrets.token_urlsafe(24))
     procs: dict = field(default_factory=dict)
 
     # ---- what callers need ------------------------------------------------------------------
@@ -175,14 +202,50 @@ class LocalCDN:
         """The assets group's varnishd themselves, behind the TLS terminator (for direct fetches)."""
         return [f"{ip}:{self.ports.varnish}" for ip in ASSETS_IPS]
 
+    @property
+    def layers_instances(self):
+        """LAYERS_SITE's own instances in this CDN (varnishd, group `layers` for `counter`)."""
+        return [f"{ip}:{self.ports.varnish}" for ip in LAYERS_IPS]
+
+    @property
+    def edge_instances(self):
+        """EDGE_SITE's own instances in this CDN (varnishd, group `edge-site` for `counter`)."""
+        return [f"{ip}:{self.ports.varnish}" for ip in EDGE_IPS]
+
+    @property
+    def upstream_api(self):
+        """The upstream worker: its Fastly- and Cloudflare-compatible endpoints are the layered
+        sites' Fastly service and Cloudflare zones (FASTLY_API_URL, CLOUDFLARE_API_URL), and its
+        own API answers with `upstream_token`."""
+        return f"http://127.0.0.1:{self.ports.upstream}"
+
+    @property
+    def upstream_instances(self):
+        """The upstream worker's varnishd (group `upstream` for `counter`): the first serves
+        LAYERS_SITE, the second EDGE_SITE."""
+        return [f"{ip}:{self.ports.varnish}" for ip in UPSTREAM_IPS]
+
+    @property
+    def upstream_groups(self):
+        """The upstream groups of the layered sites, as report rows name them, by host."""
+        return {LAYERS_SITE: [f"fastly:{FASTLY_SERVICE}", f"cloudflare:{LAYERS_ZONE}"],
+                EDGE_SITE: [f"cloudflare:{EDGE_ZONE}"]}
+
     def info(self):
         started = [f"{r} {i}" for i, r, s, _ in FLY_MACHINES if s == "started"]
-        return {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE,
+        info = {"api": self.api, "token": self.api_token, "instances": self.instances, "site": SITE,
                 "assets_site": ASSETS_SITE, "assets_instances": self.assets_instances,
                 "assets_varnish": self.assets_varnish,
                 "fly_site": FLY_SITE, "fly_instances": started,
                 "plain_site": PLAIN_SITE, "plain_instances": self.plain_instances,
                 "legacy_site": MISDECLARED_SITE, "legacy_instances": self.misdeclared_instances}
+        if self.layers:
+            info.update({"layers_site": LAYERS_SITE, "layers_instances": self.layers_instances,
+                         "edge_site": EDGE_SITE, "edge_instances": self.edge_instances,
+                         "upstream_groups": self.upstream_groups,
+                         "upstream_api": self.upstream_api, "upstream_token": self.upstream_token,
+                         "upstream_instances": self.upstream_instances})
+        return info
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def start(self):
@@ -204,6 +267,8 @@ class LocalCDN:
             self.start_fly()
             self.start_otlp()
             self.start_doh()
+            if self.layers:
+                self.start_layers()
             self.start_worker()
         except BaseException:
             self.stop()
@@ -314,10 +379,23 @@ class LocalCDN:
     def thaw_instance(self, i):
         os.killpg(self.procs[f"varnish-{i + 1}"].pid, signal.SIGCONT)
 
+    def start_layers(self):
+        """The layered sites: their own varnishd in this CDN (`layers-N` for LAYERS_SITE,
+        `edge-site-N` for EDGE_SITE), and the upstream worker with its varnishd (`upstream-N`),
+        which the main worker reaches as the Fastly service and the Cloudflare zones in front."""
+        for i, ip in enumerate(LAYERS_IPS):
+            self._start_varnish(ip, f"layers-{i + 1}", self.purge_token)
+        for i, ip in enumerate(EDGE_IPS):
+            self._start_varnish(ip, f"edge-site-{i + 1}", self.purge_token)
+        for i, ip in enumerate(UPSTREAM_IPS):
+            self._start_varnish(ip, f"upstream-{i + 1}", self.purge_token)
+        self.start_upstream()
+
     def counter(self, i, name, group="varnish"):
         """A varnishstat counter of varnishd number i of `group` (`varnish`: the app group,
-        `assets`: the TLS group, `plain`: the plain group, `legacy`: the misdeclared one), e.g.
-        MAIN.client_req or MAIN.sess_conn. The instances run with thread_stats_rate=1, so counters
+        `assets`: the TLS group, `plain`: the plain group, `legacy`: the misdeclared one,
+        `layers` and `edge-site`: the layered sites' own instances, `upstream`: the upstream
+        worker's), e.g. MAIN.client_req or MAIN.sess_conn. The instances run with thread_stats_rate=1, so counters
         are current after each request."""
         out = subprocess.run(["varnishstat", "-n", str(self.state / f"{group}-{i + 1}"), "-1", "-f", name],
                              check=True, capture_output=True, text=True, timeout=30).stdout
@@ -505,12 +583,47 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
     def stop_doh(self):
         self._kill("dnsdist")
 
+    @property
+    def service_name(self):
+        """The main worker's OTEL_SERVICE_NAME (the `service` of its spans)."""
+        return os.environ.get("OTEL_SERVICE_NAME", "edgepurge-local")
+
+    @property
+    def upstream_service_name(self):
+        """The upstream worker's OTEL_SERVICE_NAME: its spans reach the same receiver."""
+        return f"{self.service_name}-upstream"
+
+    def _shared_vars(self, service_name):
+        """Settings both workers take: traces, timeouts, retries, the instances' purge token."""
+        return {
+            # Traces to the local receiver, unless the environment names another collector
+            # (e.g. Honeycomb's https://api.honeycomb.io with OTEL_EXPORTER_OTLP_HEADERS).
+            "OTEL_EXPORTER_OTLP_ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp),
+            "OTEL_EXPORTER_OTLP_HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=local-test-key"),
+            "OTEL_SERVICE_NAME": service_name,
+            "TRACE_URL_TEMPLATE": os.environ.get("TRACE_URL_TEMPLATE", f"{self.otlp}/trace/{{trace_id}}"),
+            "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),
+            # Quick enough to watch: inline retries within a second, redelivery after seconds.
+            "RETRY_BASE_MS": "50",
+            "RETRY_CAP_MS": "500",
+            "REDELIVERY_BASE_MS": "2000",
+            "REDELIVERY_CAP_MS": "30000",
+            "PURGE_TOKEN": self.purge_token,
+            # The local CDN's instances are on loopback addresses.
+            "ALLOW_PRIVATE_INSTANCES": "true",
+        }
+
     def start_worker(self, expect_health=200):
-        env_sh = ROOT / "scripts/env.sh"
         tls_list = ",".join(self.assets_instances)
+        # The layered sites: each its own instances, and the upstream groups in front of them
+        # (several rules for one host), all reached at the upstream worker.
+        layers = (f"{LAYERS_SITE}=static:{','.join(self.layers_instances)}; "
+                  + f"{LAYERS_SITE}=fastly:{FASTLY_SERVICE}; {LAYERS_SITE}=cloudflare:{LAYERS_ZONE}; "
+                  + f"{EDGE_SITE}=static:{','.join(self.edge_instances)}; {EDGE_SITE}=cloudflare:{EDGE_ZONE}; ")
         vars_ = {
             "ALLOWED_HOSTS": f"{SITE}, {ASSETS_SITE}, {FLY_SITE}, {PLAIN_SITE}, {MISDECLARED_SITE}"
-                             + (f", {WIDE_SITE}" if self.wide else ""),
+                             + (f", {WIDE_SITE}" if self.wide else "")
+                             + (f", {LAYERS_SITE}, {EDGE_SITE}" if self.layers else ""),
             # The app group by DNS over HTTPS in clear text (loopback), the assets group by a
             # static list over TLS, the Fly-like app by its Machines through its edge, the plain
             # group (Pipely-like VCL; its `purge-token` header is the default Purge-Token) declared
@@ -519,48 +632,66 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
                          + f"{PLAIN_SITE}=static:{','.join(self.plain_instances)}:contract=plain; "
                          + f"{MISDECLARED_SITE}=static:{','.join(self.misdeclared_instances)}; "
                          + (f"{WIDE_SITE}=static:{','.join(self.wide_instances)}; " if self.wide else "")
+                         + (layers if self.layers else "")
                          + f"*=dns:{DNS_NAME}:{self.ports.varnish}",
             "FLY_API_URL": f"http://127.0.0.1:{self.ports.fly_api}",
-            # Traces to the local receiver, unless the environment names another collector
-            # (e.g. Honeycomb's https://api.honeycomb.io with OTEL_EXPORTER_OTLP_HEADERS).
-            "OTEL_EXPORTER_OTLP_ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", self.otlp),
-            "OTEL_EXPORTER_OTLP_HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=local-test-key"),
-            "OTEL_SERVICE_NAME": os.environ.get("OTEL_SERVICE_NAME", "edgepurge-local"),
-            "TRACE_URL_TEMPLATE": os.environ.get("TRACE_URL_TEMPLATE", f"{self.otlp}/trace/{{trace_id}}"),
             "FLY_API_TOKEN": self.fly_token,
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
-            "INSTANCE_TIMEOUT_MS": str(self.instance_timeout_ms),
             "DISCOVERY_TIMEOUT_MS": "2000",
-            # Quick enough to watch: inline retries within a second, redelivery after seconds.
-            "RETRY_BASE_MS": "50",
-            "RETRY_CAP_MS": "500",
-            "REDELIVERY_BASE_MS": "2000",
-            "REDELIVERY_CAP_MS": "30000",
             "API_TOKENS": self.api_token,
-            "PURGE_TOKEN": self.purge_token,
-            # The local CDN's instances are on loopback addresses.
-            "ALLOW_PRIVATE_INSTANCES": "true",
-            **self.extra_vars,
+            **self._shared_vars(self.service_name),
         }
+        if self.layers:
+            # The Fastly and Cloudflare APIs are the upstream worker's compatible endpoints, and
+            # its token is what both accept.
+            vars_.update({"FASTLY_API_URL": self.upstream_api, "FASTLY_API_TOKEN": self.upstream_token,
+                          "CLOUDFLARE_API_URL": self.upstream_api, "CLOUDFLARE_API_TOKEN": self.upstream_token})
+        self._start_wrangler("worker", self.ports.worker, self.ports.inspector, self.state / "wrangler",
+                             {**vars_, **self.extra_vars}, expect_health)
+
+    def start_upstream(self):
+        """The upstream worker: the same worker, under its own name, port and local D1, with its
+        own token; it serves the layered sites from its own varnishd, one static group each."""
+        u_layers, u_edge = self.upstream_instances
+        vars_ = {
+            "ALLOWED_HOSTS": f"{LAYERS_SITE}, {EDGE_SITE}",
+            "DISCOVERY": f"{LAYERS_SITE}=static:{u_layers}; {EDGE_SITE}=static:{u_edge}",
+            "API_TOKENS": self.upstream_token,
+            # It stands in for a vendor's API: every call of the main worker's is answered, never
+            # throttled by edgepurge's own per-person limit.
+            "RATE_LIMIT_PER_MINUTE": "1000000",
+            **self._shared_vars(self.upstream_service_name),
+        }
+        self._start_wrangler("upstream", self.ports.upstream, self.ports.upstream_inspector,
+                             self.state / "upstream-wrangler", vars_, 200, script_name="edgepurge-upstream")
+
+    def _start_wrangler(self, name, port, inspector, persist, vars_, expect_health, script_name=None):
+        """`wrangler dev` of this repository's worker as process `name` (log logs/<name>.log) on
+        `port`, its local D1 in `persist` (migrations applied first), with `vars_` as its
+        settings; waits until `/api/health` answers `expect_health`."""
+        env_sh = ROOT / "scripts/env.sh"
         # Through bash only to source env.sh; every argument is passed as-is, never re-parsed.
         argv = ["bash", "-c", f'source "{env_sh}" && exec "$@"', "wrangler",
-                "wrangler", "dev", "--local", "--ip", "127.0.0.1", "--port", str(self.ports.worker),
-                "--inspector-port", str(self.ports.inspector), "--persist-to", str(self.state / "wrangler"),
+                "wrangler", "dev", "--local", "--ip", "127.0.0.1", "--port", str(port),
+                "--inspector-port", str(inspector), "--persist-to", str(persist),
                 "--show-interactive-dev-session=false", "--test-scheduled"]
+        if script_name:
+            argv += ["--name", script_name]
         for k, v in vars_.items():
             argv += ["--var", f"{k}:{v}"]
-        # The console's tables: apply the D1 migrations to this CDN's local SQLite first.
+        # The console's tables: apply the D1 migrations to this worker's local SQLite first.
         migrate = ["bash", "-c", f'source "{env_sh}" && exec "$@"', "wrangler", "wrangler", "d1", "migrations",
-                   "apply", "edgepurge", "--local", "--persist-to", str(self.state / "wrangler")]
-        with open(self.state / "logs" / "migrations.log", "ab") as out:
+                   "apply", "edgepurge", "--local", "--persist-to", str(persist)]
+        migrations_log = "migrations.log" if name == "worker" else f"{name}-migrations.log"
+        with open(self.state / "logs" / migrations_log, "ab") as out:
             subprocess.run(migrate, cwd=ROOT, check=True, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         # workerd trusts the test CA through this (wrangler hands it on); certificates only.
-        proc, log = self._spawn("worker", argv, env={"NODE_EXTRA_CA_CERTS": str(self.ca_file)}, cwd=ROOT)
+        proc, log = self._spawn(name, argv, env={"NODE_EXTRA_CA_CERTS": str(self.ca_file)}, cwd=ROOT)
 
         def healthy():
-            status, _, _ = http_get("127.0.0.1", self.ports.worker, "/api/health", timeout=2)
+            status, _, _ = http_get("127.0.0.1", port, "/api/health", timeout=2)
             return status == expect_health
-        wait_for("wrangler dev", healthy, 600, proc, log)
+        wait_for(f"wrangler dev ({name})", healthy, 600, proc, log)
 
     def kill_worker(self):
         """Kills the worker as production may: SIGKILL to wrangler dev and workerd (its process
@@ -589,17 +720,20 @@ def main():
     parser.add_argument("--state", type=Path, help="directory for logs and local state")
     parser.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
                         help="an extra worker setting, e.g. ACCESS_AUD=...")
+    parser.add_argument("--no-layers", action="store_true",
+                        help=f"without the layered sites ({LAYERS_SITE}, {EDGE_SITE}) and the upstream worker")
     args = parser.parse_args()
     ports = PORT_SETS[args.ports]
     extra = dict(v.split("=", 1) for v in args.var)
-    cdn = LocalCDN(ports=ports, extra_vars=extra, state=args.state or ROOT / ".state" / args.ports)
+    cdn = LocalCDN(ports=ports, extra_vars=extra, state=args.state or ROOT / ".state" / args.ports,
+                   layers=not args.no_layers)
     stop = {"now": False}
 
     def on_signal(*_):
         stop["now"] = True
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print("edgepurge local CDN: starting origin, 3 varnishd, dnsdist (DoH) and the worker...", flush=True)
+    print("edgepurge local CDN: starting origin, varnishd, dnsdist (DoH) and the workers...", flush=True)
     try:
         cdn.start()
     except RuntimeError as e:
@@ -607,6 +741,14 @@ def main():
         return 1
     info = cdn.info()
     first = cdn.instances[0]
+    layers = f"""
+  layers     {LAYERS_SITE}: {", ".join(cdn.layers_instances)} (varnishd), and in front the Fastly service
+             {FASTLY_SERVICE} and the Cloudflare zone {LAYERS_ZONE};
+             {EDGE_SITE}: {", ".join(cdn.edge_instances)} (varnishd), and in front the Cloudflare zone {EDGE_ZONE}
+  upstream   {cdn.upstream_api}  (a second edgepurge worker playing that Fastly service and those zones
+             through its Fastly- and Cloudflare-compatible endpoints, token {cdn.upstream_token});
+             its varnishd: {cdn.upstream_instances[0]} for {LAYERS_SITE}, {cdn.upstream_instances[1]} for {EDGE_SITE}""" \
+        if cdn.layers else ""
     print(f"""
   origin     http://127.0.0.1:{ports.origin}
   instances  {", ".join(cdn.instances)}  (varnishd, VCL vcl/edgepurge.vcl)
@@ -616,7 +758,7 @@ def main():
   fly app    {FLY_SITE}: Machines API stand-in http://127.0.0.1:{ports.fly_api}, edge {FLY_EDGE_IP}:{ports.tls}
   plain      {PLAIN_SITE}: {", ".join(cdn.plain_instances)} (varnishd, Pipely-like VCL tests/cdn/plain.vcl,
              declared contract=plain); misdeclared {MISDECLARED_SITE}: {", ".join(cdn.misdeclared_instances)}
-             (the same VCL, declared as edgepurge-contract instances)
+             (the same VCL, declared as edgepurge-contract instances){layers}
   traces     {os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", cdn.otlp)}  (local receiver: the spans it got at {cdn.otlp}/spans)
   API        {cdn.api}
   API token  {cdn.api_token}

@@ -24,12 +24,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdn"))
 from localcdn import (  # noqa: E402
-    ASSETS_SITE, BLACKHOLE_IP, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, MISDECLARED_SITE, PLAIN_SITE, SITE, TEST_PORTS,
-    WIDE_SITE, WRONG_TOKEN_IP, LocalCDN, http_get,
+    ASSETS_SITE, BLACKHOLE_IP, EDGE_SITE, EDGE_ZONE, FASTLY_SERVICE, FLY_MACHINES, FLY_SITE, INSTANCE_IPS, LAYERS_SITE,
+    LAYERS_ZONE, MISDECLARED_SITE, PLAIN_SITE, SITE, TEST_PORTS, WIDE_SITE, WRONG_TOKEN_IP, LocalCDN, http_get,
 )
 
 CDN = None
@@ -48,10 +49,10 @@ def tearDownModule():
         CDN.stop()
 
 
-def api(method, path, body=None, token="default", content_type="application/json", raw=None, headers=None):
-    """Calls the worker; returns (status, content type, parsed JSON body)."""
+def api(method, path, body=None, token="default", content_type="application/json", raw=None, headers=None, base=None):
+    """Calls the worker (or the one at `base`); returns (status, content type, parsed JSON body)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(CDN.api + path, data=data, method=method, headers=headers or {})
+    req = urllib.request.Request((base or CDN.api) + path, data=data, method=method, headers=headers or {})
     if content_type:
         req.add_header("Content-Type", content_type)
     if token == "default":
@@ -628,12 +629,17 @@ class Kinds(CdnTestCase):
         self.warm(tagged[0], ASSETS_SITE, CDN.assets_varnish)
         status, _, report = api("POST", "/api/purge", {"keys": [tag]})
         self.assertEqual(status, 200, report)
-        # Keys are instance-wide: one purge per instance group, each named by its first host.
+        # Keys are instance-wide: one purge per instance group, each named by its first host;
+        # the layered sites' upstream groups (a Fastly service, Cloudflare zones) are groups too.
         self.assertEqual(sorted((r["url"], r["instance"]) for r in report["results"]),
                          sorted([(f"key:{tag}@{ASSETS_SITE}", i) for i in CDN.assets_instances]
                                 + [(f"key:{tag}@{FLY_SITE}", i) for i in fly_started()]
                                 + [(f"key:{tag}@{WIDE_SITE}", i) for i in CDN.wide_instances]
                                 + [(f"key:{tag}@{MISDECLARED_SITE}", i) for i in CDN.misdeclared_instances]
+                                + [(f"key:{tag}@{LAYERS_SITE}", i)
+                                   for i in CDN.layers_instances + CDN.upstream_groups[LAYERS_SITE]]
+                                + [(f"key:{tag}@{EDGE_SITE}", i)
+                                   for i in CDN.edge_instances + CDN.upstream_groups[EDGE_SITE]]
                                 + [(f"key:{tag}@{SITE}", i) for i in CDN.instances]))
         # The plain group cannot purge keys: nothing sent there, and the report says so. The
         # misdeclared group (Pipely-like, declared edgepurge) is sent it and answers 200 without
@@ -1493,7 +1499,8 @@ class Dialects(CdnTestCase):
         self.assertEqual(status, 200, check)
         rows = {r["instance"]: r for r in check["results"]}
         groups = {r["group"].split("=", 1)[0] for r in check["results"]}
-        self.assertEqual(groups, {SITE, ASSETS_SITE, FLY_SITE, PLAIN_SITE, MISDECLARED_SITE, WIDE_SITE}, groups)
+        self.assertEqual(groups, {SITE, ASSETS_SITE, FLY_SITE, PLAIN_SITE, MISDECLARED_SITE, WIDE_SITE, LAYERS_SITE,
+                                  EDGE_SITE}, groups)
         for inst in CDN.instances + CDN.assets_instances + CDN.wide_instances + fly_started():
             row = rows[inst]
             self.assertEqual((row["declared"], row["seen"], row["reachable"], row["token_accepted"]),
@@ -2246,10 +2253,6 @@ class Faults(CdnTestCase):
                 self.assertIn(words, body["detail"])
                 self.assert_all_hits(path)
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class RoutesAndRules(CdnTestCase):
     """Issue 22: one route table, and the rules the core now decides, as the worker serves them."""
 
@@ -2313,3 +2316,367 @@ class RoutesAndRules(CdnTestCase):
             self.assertEqual(api("GET", "/api/me", content_type=None)[0], 200)
         finally:
             CDN.restart_worker(ACCESS_TEAM_DOMAIN=None, ACCESS_AUD=None, ACCESS_CERTS_URL=None)
+
+
+# ---- several layers: the upstream worker plays the Fastly service and the Cloudflare zones ----
+
+FASTLY = f"fastly:{FASTLY_SERVICE}"
+CF_LAYERS = f"cloudflare:{LAYERS_ZONE}"
+CF_EDGE = f"cloudflare:{EDGE_ZONE}"
+# The routes the upstream worker's spans name, for the calls the main worker makes to it.
+FASTLY_URL_ROUTE = "/purge/{host}/{path}"
+FASTLY_KEYS_ROUTE = "/service/{service_id}/purge"
+CLOUDFLARE_ROUTE = "/client/v4/zones/{zone_id}/purge_cache"
+
+
+def upstream(method, path, body=None, **kwargs):
+    """Calls the upstream worker's API, with its own token unless `token` says otherwise."""
+    kwargs.setdefault("token", CDN.upstream_token)
+    return api(method, path, body, base=CDN.upstream_api, **kwargs)
+
+
+def upstream_calls(text, want, timeout=15.0):
+    """The upstream worker's history entries whose items contain `text`, oldest first, each with
+    the route it came in by (`http.route` of its root span, which names its entry, in the same
+    OTLP receiver), once there are `want` of them each with its route (or at the timeout):
+    [(route or None, entry)]."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, page = upstream("GET", "/api/history?" + urllib.parse.urlencode({"url": text, "limit": 100}),
+                                   content_type=None)
+        assert status == 200, page
+        routes = {s["attributes"]["edgepurge.entry"]: s["attributes"].get("http.route")
+                  for s in CDN.otlp_get("spans")
+                  if s["service"] == CDN.upstream_service_name and "edgepurge.entry" in s["attributes"]}
+        calls = [(routes.get(e["id"]), e) for e in reversed(page["entries"])]
+        if (len(calls) >= want and all(route for route, _ in calls)) or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.2)
+
+
+def upstream_newest_id():
+    status, _, page = upstream("GET", "/api/history?limit=1", content_type=None)
+    assert status == 200, page
+    return page["entries"][0]["id"] if page["entries"] else 0
+
+
+def keys_of(entry):
+    """The surrogate keys a history entry's items name (`key:<key>@<host>`, soft ones too)."""
+    return {re.match(r"(?:soft-)?key:(.+)@[^@]+$", label).group(1) for label in entry["urls"]}
+
+
+def every_request_counter():
+    """MAIN.client_req of every varnishd a layered purge could reach: the app group's, the
+    layered sites' own and the upstream worker's, by group."""
+    groups = {"varnish": len(CDN.instances), "layers": len(CDN.layers_instances),
+              "edge-site": len(CDN.edge_instances), "upstream": len(CDN.upstream_instances)}
+    return {g: [CDN.counter(i, "MAIN.client_req", g) for i in range(n)] for g, n in groups.items()}
+
+
+def read_chunked(rfile):
+    body = b""
+    while True:
+        size = int(rfile.readline().split(b";")[0].strip(), 16)
+        chunk = rfile.read(size + 2)[:size]
+        if size == 0:
+            return body
+        body += chunk
+
+
+class ThrottlingProxy:
+    """A loopback HTTP proxy in front of the upstream worker: its first request is answered
+    `429 Too Many Requests` with `Retry-After: <retry_after>` (in Fastly's error form), every
+    later one is forwarded as it came. `seen` keeps each request (method, path, headers)."""
+
+    def __init__(self, target_port, retry_after="2"):
+        self.target_port, self.retry_after = target_port, retry_after
+        self.seen, self.lock = [], threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                proxy.handle(self)
+
+            do_GET = do_POST
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, h):
+        if "chunked" in h.headers.get("Transfer-Encoding", "").lower():
+            body = read_chunked(h.rfile)
+        else:
+            body = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.seen.append({"method": h.command, "path": h.path,
+                              "headers": {k.lower(): v for k, v in h.headers.items()}})
+            first = len(self.seen) == 1
+        if first:
+            reply = json.dumps({"msg": "Rate limit exceeded", "detail": "too many purges (test proxy)"}).encode()
+            h.send_response(429)
+            h.send_header("Retry-After", self.retry_after)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(reply)))
+            h.end_headers()
+            h.wfile.write(reply)
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.target_port, timeout=60)
+        try:
+            headers = {k: v for k, v in h.headers.items()
+                       if k.lower() not in ("host", "connection", "content-length", "transfer-encoding")}
+            conn.request(h.command, h.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        finally:
+            conn.close()
+        h.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("connection", "content-length", "transfer-encoding", "keep-alive"):
+                h.send_header(k, v)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+
+class UpstreamLayers(CdnTestCase):
+    """Issue 23: one purge for every layer. The layered sites have their own varnishd in this CDN
+    and, in front, a Fastly service and Cloudflare zones that a second edgepurge worker (the
+    "upstream", its own D1 and token) plays through its Fastly- and Cloudflare-compatible
+    endpoints, purging its own varnishd: FASTLY_API_URL and CLOUDFLARE_API_URL are its address.
+    LAYERS_SITE: own group + fastly:<service> + cloudflare:<zone>; EDGE_SITE: own group +
+    cloudflare:<another zone>."""
+
+    def warm_layers(self, path, host=LAYERS_SITE):
+        """Caches `path` of `host` on its own instances here and on the upstream's varnishd for
+        it (through the upstream host, as a visitor of the upstream CDN would); returns the
+        bodies by instance."""
+        own = CDN.layers_instances if host == LAYERS_SITE else CDN.edge_instances
+        theirs = CDN.upstream_instances[:1] if host == LAYERS_SITE else CDN.upstream_instances[1:]
+        return self.warm(path, host, own + theirs)
+
+    def test_one_url_purge_reaches_the_varnishd_group_the_fastly_service_and_the_cloudflare_zone(self):
+        path = new_page()
+        url = f"https://{LAYERS_SITE}{path}"
+        before = self.warm_layers(path)
+        status, _, report = api("POST", "/api/purge", {"urls": [url]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["status"], "purged", report)
+        # One row per instance of its own group, and one per upstream group, named by it.
+        self.assertEqual(sorted(r["instance"] for r in report["results"]),
+                         sorted(CDN.layers_instances + [FASTLY, CF_LAYERS]), report["results"])
+        for row in report["results"]:
+            with self.subTest(row["instance"]):
+                self.assertEqual((row["url"], row["outcome"]), (url, "purged"), row)
+                if row["instance"] in (FASTLY, CF_LAYERS):
+                    self.assertTrue(row.get("upstream_id"), f"the vendor's purge id in the row: {row}")
+        # Every copy is gone: the own instances' and the upstream CDN's.
+        for inst in CDN.layers_instances + CDN.upstream_instances[:1]:
+            cache_status, body = fetch(inst, path, LAYERS_SITE)
+            self.assertIn("fwd=uri-miss", cache_status, inst)
+            self.assertNotEqual(body, before[inst], f"{inst} served the old copy")
+        # The upstream got one call by Fastly's API and one by Cloudflare's, each for this URL.
+        calls = upstream_calls(path, 2)
+        self.assertEqual(sorted(route or "?" for route, _ in calls), sorted([FASTLY_URL_ROUTE, CLOUDFLARE_ROUTE]),
+                         [(route, e["urls"], e["status"]) for route, e in calls])
+        for route, entry in calls:
+            self.assertEqual(entry["urls"], [url], route)
+
+    def test_several_keys_reach_fastly_in_one_batched_call(self):
+        batch = f"k{uuid.uuid4().hex[:8]}"
+        keys = [f"{batch}a", f"{batch}b", f"{batch}c"]
+        pages = [f"/tagged/{k}/p" for k in keys]
+        for p in pages:
+            self.warm_layers(p)
+        status, _, report = api("POST", "/api/purge", {"keys": keys})
+        self.assertEqual(status, 200, report)
+        by_group = {}
+        for row in report["results"]:
+            by_group.setdefault(row["instance"], []).append(row)
+        for group, host in ((FASTLY, LAYERS_SITE), (CF_LAYERS, LAYERS_SITE), (CF_EDGE, EDGE_SITE)):
+            with self.subTest(group):
+                rows = by_group.get(group, [])
+                self.assertEqual(sorted(r["url"] for r in rows), sorted(f"key:{k}@{host}" for k in keys), rows)
+                self.assertEqual({r["outcome"] for r in rows}, {"purged"}, rows)
+        # One Fastly call for the three keys: its answer gave them all the same purge id.
+        fastly_ids = {r.get("upstream_id") for r in by_group.get(FASTLY, [])}
+        self.assertEqual(len(fastly_ids), 1, by_group.get(FASTLY))
+        self.assertIsNotNone(fastly_ids.pop())
+        # As the upstream saw it: one call by Fastly's batch route (Surrogate-Key) holding every
+        # key, and one purge_cache call (tags) per zone, each with every key too.
+        calls = upstream_calls(batch, 3)
+        self.assertEqual(sorted(route or "?" for route, _ in calls),
+                         sorted([FASTLY_KEYS_ROUTE, CLOUDFLARE_ROUTE, CLOUDFLARE_ROUTE]),
+                         [(route, e["urls"]) for route, e in calls])
+        for route, entry in calls:
+            self.assertEqual(keys_of(entry), set(keys), (route, entry["urls"]))
+        # And every tagged page is gone, here and on the upstream's varnishd.
+        for inst in CDN.layers_instances + CDN.upstream_instances[:1]:
+            for p in pages:
+                self.assertIn("fwd=uri-miss", fetch(inst, p, LAYERS_SITE)[0], (inst, p))
+
+    def test_a_prefix_reaches_cloudflare_and_is_refused_for_fastly_before_anything_is_sent(self):
+        section = f"/p{uuid.uuid4().hex[:8]}"
+        inside, outside = [f"{section}/a", f"{section}/b/c"], [f"{section}x/a"]
+        edge_all = CDN.edge_instances + CDN.upstream_instances[1:]
+        for p in inside + outside:
+            self.warm_layers(p, EDGE_SITE)
+        prefix = f"https://{EDGE_SITE}{section}/"
+        status, _, report = api("POST", "/api/purge", {"prefixes": [prefix]})
+        self.assertEqual(status, 200, report)
+        self.assertEqual(sorted(r["instance"] for r in report["results"]), sorted(CDN.edge_instances + [CF_EDGE]),
+                         report["results"])
+        self.assertEqual({r["outcome"] for r in report["results"]}, {"purged"}, report["results"])
+        for inst in edge_all:
+            for p in inside:
+                self.assertIn("fwd=uri-miss", fetch(inst, p, EDGE_SITE)[0], (inst, p))
+        for p in outside:
+            self.assert_all_hits(p, EDGE_SITE, edge_all)
+        calls = upstream_calls(section, 1)
+        self.assertEqual([(route, e["urls"]) for route, e in calls], [(CLOUDFLARE_ROUTE, [f"prefix:{prefix}"])])
+
+        # The layers host has a Fastly service in front, and Fastly has no prefix purge (and no
+        # host purge without `:whole-host`): refused, naming the group, and nothing is sent to
+        # any instance, nor to the Fastly service or either zone.
+        other = f"/p{uuid.uuid4().hex[:8]}"
+        self.warm_layers(f"{other}/a")
+        newest = upstream_newest_id()
+        before = every_request_counter()
+        cases = [
+            ("prefix", {"prefixes": [f"https://{LAYERS_SITE}{other}/"]}),
+            ("host", {"hosts": [LAYERS_SITE]}),
+            ("prefix beside one Cloudflare can do", {"prefixes": [f"https://{EDGE_SITE}{other}/",
+                                                                  f"https://{LAYERS_SITE}{other}/"]}),
+        ]
+        for name, body in cases:
+            with self.subTest(name):
+                status, ctype, problem = api("POST", "/api/purge", body)
+                self.assert_problem(status, ctype, problem, 400)
+                self.assertIn(FASTLY, problem["detail"])
+                self.assertIn(name.split()[0], problem["detail"])
+        time.sleep(1.0)
+        self.assertEqual(every_request_counter(), before, "no request reached any varnishd")
+        self.assertEqual(upstream_newest_id(), newest, "no call reached the Fastly service or a zone")
+        self.assert_all_hits(f"{other}/a", LAYERS_SITE, CDN.layers_instances + CDN.upstream_instances[:1])
+
+    def test_a_429_with_retry_after_is_queued_and_the_cron_delivers_it_then(self):
+        path = new_page()
+        url = f"https://{LAYERS_SITE}{path}"
+        self.warm_layers(path)
+        with ThrottlingProxy(CDN.ports.upstream, retry_after="2") as proxy:
+            # Fastly's API through the proxy; a short ordinary backoff (at most 0.5 s), so a
+            # delivery due only after 2 s is the Retry-After's doing.
+            CDN.restart_worker(FASTLY_API_URL=proxy.url, REDELIVERY_BASE_MS="500")
+            try:
+                status, _, report = api("POST", "/api/purge", {"urls": [url]})
+                self.assertEqual(status, 207, report)
+                rows = {r["instance"]: r for r in report["results"]}
+                self.assertEqual(sorted(rows), sorted(CDN.layers_instances + [FASTLY, CF_LAYERS]))
+                throttled = rows[FASTLY]
+                self.assertEqual((throttled["outcome"], throttled["retryable"], throttled.get("pending")),
+                                 ("failed", True, True), throttled)
+                self.assertEqual(throttled.get("retry_after_secs"), 2, throttled)
+                self.assertIn("429", throttled.get("error", ""), throttled)
+                for inst in CDN.layers_instances + [CF_LAYERS]:
+                    self.assertEqual(rows[inst]["outcome"], "purged", rows[inst])
+                # The zone's call has purged the upstream's copy already: cached again, so what
+                # the Fastly call does (or does not do) shows on it.
+                upstream_layers = CDN.upstream_instances[0]
+                self.assertIn("fwd=uri-miss", fetch(upstream_layers, path, LAYERS_SITE)[0])
+                self.assertTrue(is_hit(fetch(upstream_layers, path, LAYERS_SITE)[0]))
+                # One call, as Fastly documents it, and no retry inline after the 429.
+                self.assertEqual(len(proxy.seen), 1, proxy.seen)
+                call = proxy.seen[0]
+                self.assertEqual((call["method"], call["path"]), ("POST", f"/purge/{LAYERS_SITE}{path}"))
+                self.assertEqual(call["headers"].get("fastly-key"), CDN.upstream_token)
+                self.assertNotIn("fastly-soft-purge", call["headers"])
+                # Queued for redelivery at the time the 429 named.
+                deadline = time.monotonic() + 10
+                while not (queued := [d for d in deliveries_for(url) if d["instance"] == FASTLY]):
+                    self.assertLess(time.monotonic(), deadline, deliveries_for(url))
+                    time.sleep(0.05)
+                [queued] = queued
+                self.assertEqual(queued["status"], "pending", queued)
+                self.assertTrue(1900 <= queued["next_at"] - queued["first_at"] <= 4000, queued)
+                # The cron right away: not due yet, so nothing is sent.
+                CDN.run_scheduled()
+                ran_at_ms = time.time() * 1000
+                self.assertLess(ran_at_ms, queued["next_at"], "the cron ran too late to show it waits")
+                [still] = [d for d in deliveries_for(url) if d["instance"] == FASTLY]
+                self.assertEqual((still["status"], still["attempts"]), ("pending", 0), still)
+                self.assertEqual(len(proxy.seen), 1, "the cron called Fastly before Retry-After")
+                self.assertTrue(is_hit(fetch(upstream_layers, path, LAYERS_SITE)[0]))
+                # Once due (about 2 s after the 429), the cron delivers it, through to the upstream.
+                time.sleep(max(0.0, (queued["next_at"] + 300 - time.time() * 1000) / 1000))
+                delivered = wait_for_delivery(self, url, FASTLY, "delivered", timeout=10)
+                self.assertEqual(delivered["attempts"], 1, delivered)
+                self.assertEqual(len(proxy.seen), 2, proxy.seen)
+                self.assertEqual(proxy.seen[1]["path"], f"/purge/{LAYERS_SITE}{path}")
+                self.assertIn("fwd=uri-miss", fetch(upstream_layers, path, LAYERS_SITE)[0])
+            finally:
+                CDN.restart_worker(FASTLY_API_URL=None, REDELIVERY_BASE_MS=None)
+
+    def test_a_refused_token_is_a_rejected_row_with_the_vendors_message_and_is_never_shown(self):
+        path = new_page()
+        url = f"https://{LAYERS_SITE}{path}"
+        self.warm_layers(path)
+        wrong = "ep_wrong_fastly_" + uuid.uuid4().hex
+        # What the upstream says to that token, asked directly.
+        req = urllib.request.Request(f"{CDN.upstream_api}/purge/{LAYERS_SITE}/probe-{uuid.uuid4().hex}", data=b"",
+                                     method="POST", headers={"Fastly-Key": wrong, "Accept": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        self.assertEqual(refused.exception.code, 401)
+        said = json.loads(refused.exception.read())
+        CDN.restart_worker(FASTLY_API_TOKEN=wrong)
+        try:
+            status, _, report = api("POST", "/api/purge", {"urls": [url]})
+            self.assertEqual(status, 207, report)
+            rows = {r["instance"]: r for r in report["results"]}
+            self.assertEqual(sorted(rows), sorted(CDN.layers_instances + [FASTLY, CF_LAYERS]))
+            row = rows[FASTLY]
+            self.assertEqual(row["outcome"], "rejected", row)
+            self.assertNotIn("pending", row, "a refused token is a configuration fault: not queued")
+            self.assertIn("401", row.get("error", ""), row)
+            self.assertIn(said["detail"][:100], row.get("error", ""), (said, row))
+            for inst in CDN.layers_instances + [CF_LAYERS]:
+                self.assertEqual(rows[inst]["outcome"], "purged", rows[inst])
+            entry = completed_entry(self, path)
+            spans = trace_spans(report["trace_id"], 1)
+            self.assertTrue(any(s["name"] == "POST /api/purge" for s in spans), spans)
+            # The token is nowhere: not in the report, the history, the deliveries, the spans
+            # (both workers'), nor the workers' logs.
+            _, _, history = api("GET", "/api/history?limit=100", content_type=None)
+            _, _, deliveries = api("GET", "/api/deliveries?limit=1000", content_type=None)
+            time.sleep(1.0)  # the last spans and log lines of this purge
+            places = {"report": json.dumps(report), "history entry": json.dumps(entry),
+                      "history": json.dumps(history), "deliveries": json.dumps(deliveries),
+                      "spans": json.dumps(CDN.otlp_get("spans")),
+                      "worker log": (CDN.state / "logs" / "worker.log").read_text(errors="replace"),
+                      "upstream worker log": (CDN.state / "logs" / "upstream.log").read_text(errors="replace")}
+            for place, text in places.items():
+                with self.subTest(place):
+                    self.assertNotIn(wrong, text)
+                    self.assertNotIn(CDN.upstream_token, text)
+        finally:
+            CDN.restart_worker(FASTLY_API_TOKEN=None)
+
+
+if __name__ == "__main__":
+    unittest.main()
