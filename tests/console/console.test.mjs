@@ -387,8 +387,12 @@ test("three instance groups in one purge: plain, TLS and Fly Machines by region 
   const skipped = await admin.page.getByTestId("skipped-instance").evaluateAll((s) => s.map((x) => x.dataset.instance));
   assert.deepEqual(skipped, ["syd 148e272b4e5d89"]);
   const transports = await admin.page.getByTestId("transport").evaluateAll((t) => t.map((x) => x.dataset.transport));
-  // The app group, the Pipely-like plain group and the misdeclared one in clear text (loopback).
-  assert.deepEqual(transports.sort(), ["plain", "plain", "plain", "tls", "tls"]);
+  // The app group, the Pipely-like plain group, the misdeclared one and the two layered sites'
+  // own groups in clear text (loopback).
+  assert.deepEqual(transports.sort(), ["plain", "plain", "plain", "plain", "plain", "tls", "tls"]);
+  // Each layered site lists the upstream groups purged beside its instances.
+  const upstreams = await admin.page.getByTestId("upstream").evaluateAll((u) => u.map((x) => x.dataset.upstream));
+  assert.deepEqual(upstreams.sort(), Object.values(info.upstream_groups).flat().sort());
   // Latency over the last 24 hours, from the purges so far: every purged instance has figures.
   for (const inst of [...info.instances, ...info.assets_instances, ...info.fly_instances]) {
     const row = admin.page.locator(`[data-testid=instance-row][data-instance="${inst}"]`);
@@ -423,7 +427,7 @@ test("an admin checks every instance: each one's contract is named and the misde
   assert.match(await warning.textContent(), /contract=plain/);
   assert.match(await admin.page.getByTestId("check-summary").textContent(), /1 with a warning/);
   const contracts = await admin.page.getByTestId("contract").evaluateAll((c) => c.map((x) => x.dataset.contract));
-  assert.deepEqual(contracts.sort(), ["edgepurge", "edgepurge", "edgepurge", "edgepurge", "plain"]);
+  assert.deepEqual(contracts.sort(), ["edgepurge", "edgepurge", "edgepurge", "edgepurge", "edgepurge", "edgepurge", "plain"]);
   await admin.page.screenshot({ path: join(SHOTS, "instance-check.png"), fullPage: true });
   // The history keeps it as a check.
   await admin.page.getByTestId("nav-history").click();
