@@ -131,7 +131,7 @@ pub struct Plan {
     /// The order the jobs start in, as indices into `jobs` ([`Plan::slowest_first`]); empty
     /// for plan order.
     pub start: Vec<usize>,
-    /// The upstream groups' calls ([`Plan::with_upstreams`]); their report rows come after the
+    /// The upstream groups' calls ([`Plan::confirming_with`]); their report rows come after the
     /// jobs' (job index `jobs.len() + u`).
     pub upstream: Vec<UpstreamJob>,
 }
