@@ -72,13 +72,26 @@ impl Limits {
     /// reconnects can never open more connections than the budget (`Plan::check_budget` has
     /// made sure each gets at least one).
     pub fn for_plan(config: &Config, plan: &Plan, budget: usize) -> Limits {
-        let per_job = budget / plan.jobs.len().max(1);
+        // The upstream calls' subrequests first: one each.
+        let per_job = budget.saturating_sub(plan.upstream_calls()) / plan.jobs.len().max(1);
         Limits {
             timeout_ms: config.instance_timeout_ms,
             retry: config.retry,
             connections: u32::try_from(per_job.max(1)).unwrap_or(u32::MAX),
             window: config.pipeline_window,
             deadline_at: None,
+        }
+    }
+
+    /// How long an upstream call sent at `now` may take: the attempt timeout, cut to the
+    /// fan-out's deadline; `None` once the deadline has passed, and then the call is not sent
+    /// (its rows stay failed and retryable, so they are queued for redelivery).
+    pub fn call_time(self, now: u64) -> Option<u64> {
+        let timeout = u64::from(self.timeout_ms);
+        match self.deadline_at {
+            None => Some(timeout),
+            Some(at) if now < at => Some(timeout.min(at - now)),
+            Some(_) => None,
         }
     }
 

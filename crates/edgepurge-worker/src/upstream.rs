@@ -7,6 +7,7 @@
 use crate::body::{fetch_within, read_capped, Unread, Unsent};
 use crate::trace::{clock, Tracer};
 use edgepurge_core::config::Config;
+use edgepurge_core::delivery::Limits;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::trace::{Kind, Span};
 use edgepurge_core::upstream::{auth_header, Call, CallRow, Reply, Upstream, MAX_REPLY_BYTES};
@@ -34,21 +35,27 @@ pub struct CallDone {
     pub ended_at: u64,
 }
 
-/// Every upstream call of `plan`, one at a time, as they finish; each under `timeout_ms`.
-pub fn calls(config: Rc<Config>, plan: Rc<Plan>, timeout_ms: u64) -> impl Stream<Item = CallDone> {
+/// Every upstream call of `plan`, one at a time, as they finish, each within the attempt
+/// timeout and the fan-out's deadline (`Limits::call_time`); a call the deadline leaves no
+/// time for is not sent, and its rows are queued as unanswered.
+pub fn calls(config: Rc<Config>, plan: Rc<Plan>, limits: Limits) -> impl Stream<Item = CallDone> {
     let all: Vec<(usize, usize)> =
         plan.upstream.iter().enumerate().flat_map(|(g, job)| (0..job.calls.len()).map(move |c| (g, c))).collect();
-    stream::iter(all).then(move |(group, call)| {
-        let (config, plan) = (config.clone(), plan.clone());
-        async move {
-            let job = &plan.upstream[group];
-            let started_at = clock();
-            let reply = send(&config, &job.upstream, &job.calls[call], timeout_ms).await;
-            let http_status = reply.as_ref().ok().map(|r| r.status);
-            let rows = job.upstream.read(&job.calls[call], reply);
-            CallDone { group, call, rows, http_status, started_at, ended_at: clock() }
-        }
-    })
+    stream::iter(all)
+        .then(move |(group, call)| {
+            let (config, plan) = (config.clone(), plan.clone());
+            async move {
+                let time = limits.call_time(clock())?;
+                let job = &plan.upstream[group];
+                let started_at = clock();
+                let reply = send(&config, &job.upstream, &job.calls[call], time).await;
+                let http_status = reply.as_ref().ok().map(|r| r.status);
+                let rows = job.upstream.read(&job.calls[call], reply);
+                Some(CallDone { group, call, rows, http_status, started_at, ended_at: clock() })
+            }
+        })
+        .take_while(|done| futures_util::future::ready(done.is_some()))
+        .filter_map(futures_util::future::ready)
 }
 
 /// The call's span under the request's: vendor, group, items carried, status, the vendor's

@@ -230,3 +230,27 @@ fn upstream_calls_count_against_the_subrequest_budget() {
     assert_eq!(e.kind, ErrorKind::OverBudget);
     assert!(e.detail.contains("2 upstream calls"), "{}", e.detail);
 }
+
+#[test]
+fn an_upstream_call_gets_the_attempt_timeout_cut_to_the_fan_outs_deadline() {
+    use edgepurge_core::delivery::Limits;
+    let c = layered(&[]).unwrap();
+    let p = plan(&c, r#"{"urls": ["https://www.example.com/a"]}"#, false);
+    let limits = Limits::for_plan(&c, &p, 10);
+    assert_eq!(limits.connections, 4, "the two calls' subrequests first, the rest shared by the two instances");
+    // (deadline, now) -> time for the call
+    let cases = [
+        (None, 0, Some(5000)),
+        (Some(10_000), 1_000, Some(5000)),
+        (Some(10_000), 8_000, Some(2000)),
+        (Some(10_000), 10_000, None),
+        (Some(10_000), 12_000, None),
+    ];
+    for (deadline, now, time) in cases {
+        let l = match deadline {
+            Some(at) => limits.until(at),
+            None => limits,
+        };
+        assert_eq!(l.call_time(now), time, "{deadline:?} at {now}");
+    }
+}

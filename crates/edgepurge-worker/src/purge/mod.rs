@@ -150,7 +150,7 @@ fn finished(
     sockets: &Sockets,
     shards: Option<&Shards>,
 ) -> Pin<Box<dyn Stream<Item = Done>>> {
-    let calls = upstream::calls(config.clone(), plan.clone(), u64::from(config.instance_timeout_ms));
+    let calls = upstream::calls(config.clone(), plan.clone(), limits);
     Box::pin(stream::select(fan_out(plan, limits, sockets, shards).map(Done::Instance), calls.map(Done::Upstream)))
 }
 
