@@ -36,7 +36,9 @@ fn worst_case_ms(plan: &Plan, limits: &Limits) -> u64 {
     let per_request = attempts * u64::from(limits.timeout_ms) + (attempts - 1) * u64::from(limits.retry.cap_ms);
     let longest_job = plan.jobs.iter().map(|j| j.requests.len() as u64).max().unwrap_or(0);
     let waves = plan.jobs.len().div_ceil(plan.concurrency.max(1)) as u64;
-    waves * longest_job * per_request
+    // The upstream calls run one at a time beside the jobs, each within the attempt timeout.
+    let upstream = plan.upstream_calls() as u64 * u64::from(limits.timeout_ms);
+    (waves * longest_job * per_request).max(upstream)
 }
 
 /// When a lease taken `now` on `plan`, run under `limits`, runs out: its [`deadline_ms`] under

@@ -254,3 +254,17 @@ fn an_upstream_call_gets_the_attempt_timeout_cut_to_the_fan_outs_deadline() {
         assert_eq!(l.call_time(now), time, "{deadline:?} at {now}");
     }
 }
+
+#[test]
+fn a_purges_lease_lasts_as_long_as_its_upstream_calls_may() {
+    use edgepurge_core::delivery::Limits;
+    use edgepurge_core::lease::deadline_ms;
+    let c = layered(&[("INSTANCE_TIMEOUT_MS", "100"), ("RETRY_ATTEMPTS", "1")]).unwrap();
+    let urls: Vec<String> = (0..60).map(|i| format!("\"https://www.example.com/{i}\"")).collect();
+    let p = plan(&c, &format!(r#"{{"urls": [{}]}}"#, urls.join(",")), false);
+    let limits = Limits::for_plan(&c, &p, 10_000);
+    // Fastly: a call per URL; the zone: 2 calls of 30. Each instance: 60 requests, at once.
+    assert_eq!(p.upstream_calls(), 60 + 2);
+    assert_eq!(deadline_ms(&p, &limits, 60_000), 62 * 100, "the calls, one at a time, outlast the jobs");
+    assert_eq!(deadline_ms(&p, &limits, 1_000), 1_000, "never past the platform's deadline");
+}
