@@ -343,12 +343,7 @@ impl Config {
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| DEFAULT_DOH_URL.to_owned());
         // A discovery answer over plain HTTP could be altered on the way: loopback only.
-        if !secure_or_loopback(&doh_url) {
-            return Err(ConfigError {
-                setting: "DOH_URL",
-                reason: format!("{doh_url:?} must be an https URL (plain http only on loopback)"),
-            });
-        }
+        let doh_url = secure_url("DOH_URL", doh_url)?;
 
         let purge_token = FieldValue::new(required("PURGE_TOKEN")?.trim())
             .ok_or(ConfigError { setting: "PURGE_TOKEN", reason: "must be printable ASCII without spaces".into() })?;
@@ -370,12 +365,7 @@ impl Config {
                 let certs_url =
                     optional("ACCESS_CERTS_URL").unwrap_or_else(|| format!("{issuer}/cdn-cgi/access/certs"));
                 // The keys that decide who is signed in: over TLS (plain http on loopback only).
-                if !secure_or_loopback(&certs_url) {
-                    return Err(ConfigError {
-                        setting: "ACCESS_CERTS_URL",
-                        reason: format!("{certs_url:?} must be an https URL (plain http only on loopback)"),
-                    });
-                }
+                let certs_url = secure_url("ACCESS_CERTS_URL", certs_url)?;
                 Some(AccessSettings { issuer, audience, certs_url })
             }
             (Some(_), None) => {
@@ -399,12 +389,7 @@ impl Config {
                 reason: "required by the fly: discovery rule (a token that can read the app's Machines)".into(),
             })?;
             let api_url = optional("FLY_API_URL").unwrap_or_else(|| crate::fly::DEFAULT_API_URL.to_owned());
-            if !secure_or_loopback(&api_url) {
-                return Err(ConfigError {
-                    setting: "FLY_API_URL",
-                    reason: format!("{api_url:?} must be an https URL (plain http only on loopback)"),
-                });
-            }
+            let api_url = secure_url("FLY_API_URL", api_url)?;
             Some(FlySettings { api_url, token })
         } else {
             None
@@ -434,13 +419,7 @@ impl Config {
                 setting: token_setting,
                 reason: format!("required by the {vendor}: discovery rule (a token that may purge), printable ASCII"),
             })?;
-            let url = optional(url_setting).unwrap_or_else(|| default.to_owned());
-            if !secure_or_loopback(&url) {
-                return Err(ConfigError {
-                    setting: url_setting,
-                    reason: format!("{url:?} must be an https URL (plain http only on loopback)"),
-                });
-            }
+            let url = secure_url(url_setting, optional(url_setting).unwrap_or_else(|| default.to_owned()))?;
             Ok(Some(UpstreamApi { url: url.trim_end_matches('/').to_owned(), token }))
         };
         let fastly = upstream_api(Vendor::Fastly, "FASTLY_API_TOKEN", "FASTLY_API_URL", FASTLY_API_URL)?;
@@ -583,6 +562,14 @@ impl Config {
             ApiError::new(ErrorKind::Config, format!("no DISCOVERY rule covers {host}")).with_setting("DISCOVERY")
         })
     }
+}
+
+/// `url`, the value of `setting`, if it is https (or http on loopback), else the error naming it.
+fn secure_url(setting: &'static str, url: String) -> Result<String, ConfigError> {
+    if secure_or_loopback(&url) {
+        return Ok(url);
+    }
+    Err(ConfigError { setting, reason: format!("{url:?} must be an https URL (plain http only on loopback)") })
 }
 
 /// Whether `raw` is an https URL, or an http one to a loopback address or `localhost`.

@@ -232,10 +232,7 @@ impl Plan {
         }
         for (upstream, mut list) in items {
             list.sort_unstable();
-            let calls = upstream.calls(&self.purges, &list);
-            if !calls.is_empty() {
-                self.upstream.push(UpstreamJob { upstream: upstream.clone(), calls });
-            }
+            self.push_upstream(upstream.clone(), &list);
         }
         if !self.upstream.is_empty() && self.concurrency > 1 {
             self.concurrency -= 1;
@@ -264,12 +261,17 @@ impl Plan {
             }
         }
         for (upstream, list) in groups {
-            let calls = upstream.calls(&plan.purges, &list);
-            if !calls.is_empty() {
-                plan.upstream.push(UpstreamJob { upstream, calls });
-            }
+            plan.push_upstream(upstream, &list);
         }
         plan
+    }
+
+    /// Adds `upstream`'s calls for `items` (indices into `purges`), when it can do any of them.
+    fn push_upstream(&mut self, upstream: Upstream, items: &[usize]) {
+        let calls = upstream.calls(&self.purges, items);
+        if !calls.is_empty() {
+            self.upstream.push(UpstreamJob { upstream, calls });
+        }
     }
 
     /// Plans exactly the given (purge, instance) pairs: background redelivery, where each

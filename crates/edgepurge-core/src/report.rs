@@ -12,7 +12,7 @@ use crate::outcome::PURGE_COUNT_HEADER;
 use crate::plan::{Job, Plan};
 use crate::trace::{Kind, Span, SpanId, SpanIds, Value};
 use crate::upstream::CallRow;
-use crate::verify::confirmation;
+use crate::verify::{confirmation, no_verdict};
 use std::collections::BTreeMap;
 
 /// The span of one instance's connection: its first request's start to its last answer.
@@ -327,14 +327,8 @@ impl ReportBuilder {
             row.retry_after_secs = r.retry_after_secs;
             let ids: Vec<&str> = [r.id.as_deref(), r.request_id.as_deref()].into_iter().flatten().collect();
             row.upstream_id = (!ids.is_empty()).then(|| ids.join(";"));
-            row.confirm = confirming.then(|| Confirmation {
-                fresh: None,
-                http_status: None,
-                cache_status: None,
-                format: None,
-                error: Some("an upstream CDN's edge is not ours to ask: not confirmed".into()),
-                url: None,
-            });
+            row.confirm =
+                confirming.then(|| no_verdict("an upstream CDN's edge is not ours to ask: not confirmed".into()));
             self.times[i].outstanding = 0;
             finished.push(row.clone());
         }

@@ -270,18 +270,16 @@ fn unreadable(raw: Option<&str>) -> String {
     }
 }
 
+/// A confirmation with no verdict, and why there is none.
+pub fn no_verdict(why: String) -> Confirmation {
+    Confirmation { fresh: None, http_status: None, cache_status: None, format: None, error: Some(why), url: None }
+}
+
 /// What the `HEAD` behind a `PURGE` says: whether the instance now serves a fresh copy (not a
 /// hit; after a soft purge, a hit on a copy it marked stale also counts).
 pub fn confirmation(reply: &Result<Answer, DeliveryError>, soft: bool) -> Confirmation {
     match reply {
-        Err(e) => Confirmation {
-            fresh: None,
-            http_status: None,
-            cache_status: None,
-            format: None,
-            error: Some(e.to_string()),
-            url: None,
-        },
+        Err(e) => no_verdict(e.to_string()),
         Ok(answer) => {
             let (raw, reading) = read_answer(answer);
             let fresh = reading.as_ref().map(|c| !c.hit || (soft && c.stale));
