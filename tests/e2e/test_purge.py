@@ -7,6 +7,7 @@ a test that stops a part starts it again.
 
 Run: python3 -m unittest discover -s tests/e2e -v   (scripts/test does it after the setup)
 """
+import atexit
 import base64
 import hashlib
 import http.client
@@ -37,16 +38,16 @@ CDN = None
 
 
 def setUpModule():
+    """Starts the local CDN once for every e2e module (each imports this as its own
+    `setUpModule`); it stops when the run ends."""
     global CDN
+    if CDN is not None:
+        return
     # A short lease margin, so a purge cut off by a killed worker is the cron's within seconds.
     CDN = LocalCDN(ports=TEST_PORTS, state=Path(__file__).resolve().parents[2] / ".state" / "e2e", wide=True,
                    extra_vars={"LEASE_MARGIN_MS": "1000"})
+    atexit.register(CDN.stop)
     CDN.start()
-
-
-def tearDownModule():
-    if CDN is not None:
-        CDN.stop()
 
 
 def api(method, path, body=None, token="default", content_type="application/json", raw=None, headers=None, base=None):
