@@ -46,6 +46,7 @@
 //! | `ACCESS_TEAM_DOMAIN` | no | Cloudflare Access team domain, e.g. `myteam.cloudflareaccess.com`; enables Access sign-in |
 //! | `ACCESS_AUD` | with the above | the Access application's audience tag |
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs`; https, or http on loopback only |
+//! | `NOTIFY_WEBHOOKS`, `NOTIFY_SECRET`, `NOTIFY_ON`, `NOTIFY_PER_MINUTE`, `NOTIFY_TIMEOUT_MS`, `CONSOLE_URL` | no | webhook notifications: see [`crate::notify`] |
 
 use crate::api::{Contract, Transport};
 use crate::auth::{constant_time_eq, secret_hash};
@@ -161,6 +162,8 @@ pub struct Config {
     pub otel: Option<OtelSettings>,
     /// A link to one trace, `{trace_id}` to fill in.
     pub trace_url: Option<String>,
+    /// Webhook notifications, when `NOTIFY_WEBHOOKS` is set.
+    pub notify: Option<crate::notify::NotifySettings>,
 }
 
 /// A vendor's API: its base URL and the token the worker sends it (never shown).
@@ -246,6 +249,7 @@ impl std::fmt::Debug for Config {
             .field("cloudflare", &self.cloudflare)
             .field("otel", &self.otel)
             .field("trace_url", &self.trace_url)
+            .field("notify", &self.notify)
             .finish()
     }
 }
@@ -427,6 +431,7 @@ impl Config {
             upstream_api(Vendor::Cloudflare, "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_URL", CLOUDFLARE_API_URL)?;
 
         let otel = otel_settings(&optional)?;
+        let notify = crate::notify::settings(&optional)?;
         let trace_url = optional("TRACE_URL_TEMPLATE");
         if let Some(t) = &trace_url {
             let ok = Url::parse(&t.replace("{trace_id}", "0")).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
@@ -439,6 +444,7 @@ impl Config {
         }
 
         Ok(Config {
+            notify,
             upstreams,
             fastly,
             cloudflare,
@@ -501,9 +507,10 @@ impl Config {
     /// Connections to instances one invocation may still open once `spent` subrequests went to
     /// discovery: `SUBREQUEST_BUDGET` less those, less one kept for the Access JWKS fetch when
     /// Access is on (any request may need it), and less one for the trace export when an OTLP
-    /// endpoint is set.
+    /// endpoint is set, and less one per webhook when notifications are on.
     pub fn instance_budget(&self, spent: usize) -> usize {
-        let kept = usize::from(self.access.is_some()) + usize::from(self.otel.is_some());
+        let webhooks = self.notify.as_ref().map_or(0, |n| n.webhooks.len());
+        let kept = usize::from(self.access.is_some()) + usize::from(self.otel.is_some()) + webhooks;
         self.subrequest_budget.saturating_sub(spent + kept)
     }
 
@@ -573,7 +580,7 @@ fn secure_url(setting: &'static str, url: String) -> Result<String, ConfigError>
 }
 
 /// Whether `raw` is an https URL, or an http one to a loopback address or `localhost`.
-fn secure_or_loopback(raw: &str) -> bool {
+pub(crate) fn secure_or_loopback(raw: &str) -> bool {
     let Ok(url) = Url::parse(raw) else { return false };
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

@@ -44,6 +44,7 @@ pub mod idempotency;
 pub mod lease;
 pub mod limits;
 pub mod ndjson;
+pub mod notify;
 pub mod outcome;
 pub mod people;
 pub mod plan;

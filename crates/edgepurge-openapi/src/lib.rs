@@ -9,12 +9,13 @@
 
 use edgepurge_core::api::compat::{CloudflarePurge, CloudflareReply, FastlyReply};
 use edgepurge_core::api::{
-    CheckReport, DeliveriesReply, Health, HistoryPage, InstancesReply, IssuedToken, Me, NewPerson, NewToken, Person,
-    PersonUpdate, Problem, PurgeEvent, PurgeReport, PurgeRequest, SignIn, TokenInfo, VerifyReport, VerifyRequest,
-    PROBLEM_CONTENT_TYPE,
+    CheckReport, DeliveriesReply, Health, HistoryPage, InstancesReply, IssuedToken, Me, NewPerson, NewToken,
+    Notification, Person, PersonUpdate, Problem, PurgeEvent, PurgeReport, PurgeRequest, SignIn, TokenInfo,
+    VerifyReport, VerifyRequest, PROBLEM_CONTENT_TYPE,
 };
 use edgepurge_core::auth::{CSRF_HEADER, SESSION_COOKIE};
 use edgepurge_core::error::ErrorKind;
+use edgepurge_core::notify::SIGNATURE_HEADER;
 use edgepurge_core::routes::{Callers, Op as R, Route, ROUTES};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::JsonSchema;
@@ -30,6 +31,7 @@ pub fn document() -> Value {
         let entry = paths.entry(op.path).or_insert_with(|| json!({}));
         entry[op.method.as_str()] = op.value;
     }
+    let webhooks = webhooks(&mut s);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -49,6 +51,7 @@ pub fn document() -> Value {
             { "name": "meta", "description": "Health and this document." },
         ],
         "paths": paths,
+        "webhooks": webhooks,
         "components": {
             "schemas": s.finish(),
             "responses": problem_responses(),
@@ -97,6 +100,45 @@ pub fn document() -> Value {
                     "in": "header",
                     "name": "Fastly-Key",
                     "description": "A personal or bootstrap token, sent as Fastly clients send their key.",
+                },
+            },
+        },
+    })
+}
+
+/// What edgepurge POSTs to each `NOTIFY_WEBHOOKS` URL.
+fn webhooks(s: &mut Schemas) -> Value {
+    json!({
+        "notification": {
+            "post": {
+                "operationId": "notification",
+                "summary": "A purge that ended partial or failed, deliveries abandoned, or (optionally) any purge",
+                "description": "Sent after the purge's reply (or at the end of the redelivery run that abandoned \
+                                the deliveries) to every `NOTIFY_WEBHOOKS` URL, for the kinds `NOTIFY_ON` names, \
+                                at most `NOTIFY_PER_MINUTE` of a kind a minute: the next one sent counts those \
+                                held back (`held_back`). `text` is Slack `mrkdwn`, so a Slack incoming webhook \
+                                takes the body as it is. Never sent again, and never part of the purge: a \
+                                receiver that fails or is down changes nothing but the `notifications` figures \
+                                of `GET /api/health`.",
+                "parameters": [{
+                    "name": SIGNATURE_HEADER,
+                    "in": "header",
+                    "required": true,
+                    "description": "`sha256=` and the HMAC-SHA256 of the body's bytes with `NOTIFY_SECRET`, in \
+                                    lower-case hex. A receiver checks it over the bytes as received (before \
+                                    parsing), in constant time, and refuses a body whose `sent_at` is far from \
+                                    its own clock.",
+                    "schema": { "type": "string", "pattern": "^sha256=[0-9a-f]{64}$" },
+                }],
+                "requestBody": {
+                    "required": true,
+                    "content": { "application/json": { "schema": s.reply::<Notification>() } },
+                },
+                "responses": {
+                    "2XX": {
+                        "description": "Received. Any other answer, or none within `NOTIFY_TIMEOUT_MS`, counts as \
+                                        a failure.",
+                    },
                 },
             },
         },
@@ -585,10 +627,16 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             tag: "people",
             summary: "Issue a token for a person",
             description: "Admins only. The token is in this reply and nowhere else: only its hash is kept. \
-                          The bootstrap admin gets none (409): it signs in only with `API_TOKENS`.",
+                          The bootstrap admin gets none (409): it signs in only with `API_TOKENS`. \
+                          `scopes` narrow it within the person's role: `kinds` `select` (URLs and keys only, \
+                          like Fastly's `purge_select`), `hosts` (each in `ALLOWED_HOSTS`; keys then reach only \
+                          their instance groups), `read_only` (verify, history, instances). A scoped token, and \
+                          a session signed in with one, is refused anything else with a 403 `out-of-scope` that \
+                          sends nothing, on every route, the Fastly and Cloudflare ones included; it may not \
+                          manage people and tokens or check every instance.",
             params: vec![id_param("The person.")],
             body: Some(s.request::<NewToken>()),
-            example: Some(json!({ "label": "CMS publish hook" })),
+            example: Some(json!({ "label": "CMS publish hook", "scopes": { "kinds": "select", "hosts": [SITE] } })),
             replies: vec![(201, reply("Issued", s.reply::<IssuedToken>()))],
         },
         Op {

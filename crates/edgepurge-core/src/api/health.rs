@@ -1,4 +1,4 @@
-//! `GET /api/health`: the post-deploy check, and how trace export has gone.
+//! `GET /api/health`: the post-deploy check, and how trace export and notifications have gone.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,9 @@ pub struct Health {
     /// Trace export from this isolate, when an OTLP endpoint is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traces: Option<ExportStatus>,
+    /// Webhook notifications over the last hour, when `NOTIFY_WEBHOOKS` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<super::NotifyStatus>,
 }
 
 /// How exporting traces has gone, as one isolate saw it.

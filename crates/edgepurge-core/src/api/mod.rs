@@ -14,6 +14,7 @@ mod health;
 mod history;
 mod inspect;
 mod instance;
+mod notify;
 mod people;
 mod problem;
 mod purge;
@@ -30,6 +31,7 @@ pub use inspect::{
     VerifyRequest, VerifyResult, CHECK_PATH,
 };
 pub use instance::{CacheStatusFormat, Contract, SkippedInstance, Transport};
+pub use notify::{FailingInstance, Notification, NotifyKind, NotifyStatus};
 pub use people::{IssuedToken, Me, NewPerson, NewToken, Person, PersonUpdate, Role, SignIn, TokenInfo, Via};
 pub use problem::{ErrorSource, Problem, PROBLEM_CONTENT_TYPE};
 pub use purge::{Pair, PurgeEvent, PurgeRequest};

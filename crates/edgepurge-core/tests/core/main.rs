@@ -37,6 +37,7 @@ mod idempotency;
 mod layers;
 mod lease;
 mod limits;
+mod notify;
 mod outcome;
 mod people;
 mod plan;
