@@ -48,12 +48,13 @@
 //! | `ACCESS_CERTS_URL` | no | JWKS URL, default `https://<team domain>/cdn-cgi/access/certs`; https, or http on loopback only |
 //! | `NOTIFY_WEBHOOKS`, `NOTIFY_SECRET`, `NOTIFY_ON`, `NOTIFY_PER_MINUTE`, `NOTIFY_TIMEOUT_MS`, `CONSOLE_URL` | no | webhook notifications: see [`crate::notify`] |
 
-use crate::api::{Contract, Transport};
+use crate::api::{Contract, NotifyKind, Transport};
 use crate::auth::{constant_time_eq, secret_hash};
 use crate::dialect::{Dialect, TokenHeader};
 use crate::discovery::{non_public, DiscoveryRule, DiscoverySpec};
 use crate::error::{ApiError, ErrorKind};
 use crate::http1::{FieldValue, PURGE_TOKEN_HEADER};
+use crate::notify::{NotifySettings, MAX_WEBHOOKS};
 use crate::target::{normalise_host, Target};
 use crate::upstream::{Upstream, Vendor};
 use std::net::SocketAddr;
@@ -163,7 +164,7 @@ pub struct Config {
     /// A link to one trace, `{trace_id}` to fill in.
     pub trace_url: Option<String>,
     /// Webhook notifications, when `NOTIFY_WEBHOOKS` is set.
-    pub notify: Option<crate::notify::NotifySettings>,
+    pub notify: Option<NotifySettings>,
 }
 
 /// A vendor's API: its base URL and the token the worker sends it (never shown).
@@ -431,7 +432,7 @@ impl Config {
             upstream_api(Vendor::Cloudflare, "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_URL", CLOUDFLARE_API_URL)?;
 
         let otel = otel_settings(&optional)?;
-        let notify = crate::notify::settings(&optional)?;
+        let notify = notify_settings(&optional)?;
         let trace_url = optional("TRACE_URL_TEMPLATE");
         if let Some(t) = &trace_url {
             let ok = Url::parse(&t.replace("{trace_id}", "0")).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
@@ -580,7 +581,7 @@ fn secure_url(setting: &'static str, url: String) -> Result<String, ConfigError>
 }
 
 /// Whether `raw` is an https URL, or an http one to a loopback address or `localhost`.
-pub(crate) fn secure_or_loopback(raw: &str) -> bool {
+fn secure_or_loopback(raw: &str) -> bool {
     let Ok(url) = Url::parse(raw) else { return false };
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -801,6 +802,95 @@ fn otel_settings(optional: &dyn Fn(&str) -> Option<String>) -> Result<Option<Ote
     };
     let service_name = optional("OTEL_SERVICE_NAME").unwrap_or_else(|| "edgepurge".to_owned());
     Ok(Some(OtelSettings { endpoint, headers, service_name, ratio }))
+}
+
+/// Reads the notification settings through `optional` (a setting's trimmed value, if not empty):
+/// none without `NOTIFY_WEBHOOKS`; every error names its setting and never shows a URL or the
+/// secret.
+fn notify_settings(optional: &dyn Fn(&str) -> Option<String>) -> Result<Option<NotifySettings>, ConfigError> {
+    let console_url = match optional("CONSOLE_URL") {
+        None => None,
+        Some(url) if url::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "https" | "http")) => {
+            Some(url.trim_end_matches('/').to_owned())
+        }
+        Some(url) => {
+            return Err(ConfigError { setting: "CONSOLE_URL", reason: format!("{url:?} is not an http(s) URL") })
+        }
+    };
+    let Some(raw) = optional("NOTIFY_WEBHOOKS") else {
+        for setting in ["NOTIFY_SECRET", "NOTIFY_ON", "NOTIFY_PER_MINUTE", "NOTIFY_TIMEOUT_MS"] {
+            if optional(setting).is_some() {
+                return Err(ConfigError {
+                    setting,
+                    reason: "set without NOTIFY_WEBHOOKS, which names where to send".into(),
+                });
+            }
+        }
+        return Ok(None);
+    };
+    let webhooks: Vec<String> = raw.split([',', ' ', '\n']).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    if webhooks.len() > MAX_WEBHOOKS {
+        return Err(ConfigError {
+            setting: "NOTIFY_WEBHOOKS",
+            reason: format!("{} URLs; at most {MAX_WEBHOOKS}", webhooks.len()),
+        });
+    }
+    if let Some(i) = webhooks.iter().position(|u| !secure_or_loopback(u)) {
+        // The URL itself is a secret (a Slack webhook's is its credential): named by position.
+        return Err(ConfigError {
+            setting: "NOTIFY_WEBHOOKS",
+            reason: format!("URL {} of {} must be an https URL (plain http only on loopback)", i + 1, webhooks.len()),
+        });
+    }
+    let secret = optional("NOTIFY_SECRET").ok_or(ConfigError {
+        setting: "NOTIFY_SECRET",
+        reason: "required when NOTIFY_WEBHOOKS is set: the key that signs each notification".into(),
+    })?;
+    if secret.len() < 16 {
+        return Err(ConfigError { setting: "NOTIFY_SECRET", reason: "must be at least 16 characters".into() });
+    }
+    let on = notify_kinds(optional("NOTIFY_ON").as_deref())?;
+    let number = |setting: &'static str, default: u32, min: u32, max: u32| match optional(setting) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or(ConfigError { setting, reason: format!("{v:?} is not a whole number from {min} to {max}") }),
+    };
+    Ok(Some(NotifySettings {
+        webhooks,
+        secret,
+        on,
+        per_minute: number("NOTIFY_PER_MINUTE", 3, 1, 60)?,
+        timeout_ms: number("NOTIFY_TIMEOUT_MS", 5000, 100, 10_000)?,
+        console_url,
+    }))
+}
+
+/// `NOTIFY_ON`: the kinds it names (`all` is every kind), default `partial,failed,abandoned`.
+fn notify_kinds(raw: Option<&str>) -> Result<Vec<NotifyKind>, ConfigError> {
+    let Some(raw) = raw else { return Ok(vec![NotifyKind::Partial, NotifyKind::Failed, NotifyKind::Abandoned]) };
+    let mut on = Vec::new();
+    for word in raw.split([',', ' ']).filter(|w| !w.is_empty()) {
+        match (word, NotifyKind::parse(word)) {
+            ("all", _) => on.extend(NotifyKind::ALL),
+            (_, Some(kind)) => on.push(kind),
+            (_, None) => {
+                let names: Vec<&str> = NotifyKind::ALL.iter().map(|k| k.as_str()).collect();
+                return Err(ConfigError {
+                    setting: "NOTIFY_ON",
+                    reason: format!("{word:?} is not one of {} or all", names.join(", ")),
+                });
+            }
+        }
+    }
+    on.sort();
+    on.dedup();
+    if on.is_empty() {
+        return Err(ConfigError { setting: "NOTIFY_ON", reason: "names no kind (unset it for the default)".into() });
+    }
+    Ok(on)
 }
 
 /// The issuer Cloudflare Access uses for a team domain such as `myteam.cloudflareaccess.com`.

@@ -6,7 +6,8 @@
 //! deliveries it abandoned), each POST under `NOTIFY_TIMEOUT_MS`; a notification never changes
 //! or holds up what it is about. At most `NOTIFY_PER_MINUTE` of a kind go out a minute, counted
 //! across isolates by one D1 upsert per event ([`Window`] is what it returns, [`rate`] what it
-//! means); one held back is summarised by the next one of its kind sent (`held_back`).
+//! means); one held back is summarised by the next one of its kind sent (`held_back`). The
+//! settings are read by `config` ([`NotifySettings`]).
 //!
 //! | setting | required | meaning |
 //! |---|---|---|
@@ -20,7 +21,6 @@
 use crate::api::{
     Delivery, FailingInstance, HistoryStatus, Notification, NotifyKind, NotifyStatus, Outcome, PurgeReport, PurgeStatus,
 };
-use crate::config::{secure_or_loopback, ConfigError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
@@ -77,95 +77,6 @@ impl NotifySettings {
     pub fn wants(&self, kind: NotifyKind) -> bool {
         self.on.contains(&kind)
     }
-}
-
-/// Reads the notification settings through `optional` (a setting's trimmed value, if not empty):
-/// none without `NOTIFY_WEBHOOKS`; every error names its setting and never shows a URL or the
-/// secret.
-pub fn settings(optional: &dyn Fn(&str) -> Option<String>) -> Result<Option<NotifySettings>, ConfigError> {
-    let console_url = match optional("CONSOLE_URL") {
-        None => None,
-        Some(url) if url::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "https" | "http")) => {
-            Some(url.trim_end_matches('/').to_owned())
-        }
-        Some(url) => {
-            return Err(ConfigError { setting: "CONSOLE_URL", reason: format!("{url:?} is not an http(s) URL") })
-        }
-    };
-    let Some(raw) = optional("NOTIFY_WEBHOOKS") else {
-        for setting in ["NOTIFY_SECRET", "NOTIFY_ON", "NOTIFY_PER_MINUTE", "NOTIFY_TIMEOUT_MS"] {
-            if optional(setting).is_some() {
-                return Err(ConfigError {
-                    setting,
-                    reason: "set without NOTIFY_WEBHOOKS, which names where to send".into(),
-                });
-            }
-        }
-        return Ok(None);
-    };
-    let webhooks: Vec<String> = raw.split([',', ' ', '\n']).filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    if webhooks.len() > MAX_WEBHOOKS {
-        return Err(ConfigError {
-            setting: "NOTIFY_WEBHOOKS",
-            reason: format!("{} URLs; at most {MAX_WEBHOOKS}", webhooks.len()),
-        });
-    }
-    if let Some(i) = webhooks.iter().position(|u| !secure_or_loopback(u)) {
-        // The URL itself is a secret (a Slack webhook's is its credential): named by position.
-        return Err(ConfigError {
-            setting: "NOTIFY_WEBHOOKS",
-            reason: format!("URL {} of {} must be an https URL (plain http only on loopback)", i + 1, webhooks.len()),
-        });
-    }
-    let secret = optional("NOTIFY_SECRET").ok_or(ConfigError {
-        setting: "NOTIFY_SECRET",
-        reason: "required when NOTIFY_WEBHOOKS is set: the key that signs each notification".into(),
-    })?;
-    if secret.len() < 16 {
-        return Err(ConfigError { setting: "NOTIFY_SECRET", reason: "must be at least 16 characters".into() });
-    }
-    let on = kinds(optional("NOTIFY_ON").as_deref())?;
-    let number = |setting: &'static str, default: u32, min: u32, max: u32| match optional(setting) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or(ConfigError { setting, reason: format!("{v:?} is not a whole number from {min} to {max}") }),
-    };
-    Ok(Some(NotifySettings {
-        webhooks,
-        secret,
-        on,
-        per_minute: number("NOTIFY_PER_MINUTE", 3, 1, 60)?,
-        timeout_ms: number("NOTIFY_TIMEOUT_MS", 5000, 100, 10_000)?,
-        console_url,
-    }))
-}
-
-/// `NOTIFY_ON`: the kinds it names (`all` is every kind), default `partial,failed,abandoned`.
-fn kinds(raw: Option<&str>) -> Result<Vec<NotifyKind>, ConfigError> {
-    let Some(raw) = raw else { return Ok(vec![NotifyKind::Partial, NotifyKind::Failed, NotifyKind::Abandoned]) };
-    let mut on = Vec::new();
-    for word in raw.split([',', ' ']).filter(|w| !w.is_empty()) {
-        match (word, NotifyKind::parse(word)) {
-            ("all", _) => on.extend(NotifyKind::ALL),
-            (_, Some(kind)) => on.push(kind),
-            (_, None) => {
-                let names: Vec<&str> = NotifyKind::ALL.iter().map(|k| k.as_str()).collect();
-                return Err(ConfigError {
-                    setting: "NOTIFY_ON",
-                    reason: format!("{word:?} is not one of {} or all", names.join(", ")),
-                });
-            }
-        }
-    }
-    on.sort();
-    on.dedup();
-    if on.is_empty() {
-        return Err(ConfigError { setting: "NOTIFY_ON", reason: "names no kind (unset it for the default)".into() });
-    }
-    Ok(on)
 }
 
 /// What happened, before it is sent: the notification without its `text`, time sent, links
