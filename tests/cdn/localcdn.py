@@ -98,21 +98,22 @@ class Ports:
     otlp: int = 4318
     upstream: int = 8788  # the upstream worker (the layered sites' Fastly service and Cloudflare zones)
     upstream_inspector: int = 9230
+    webhook: int = 8789  # the webhook receiver (tests/cdn/webhook_receiver.py): the worker's notifications
 
 
 RUN_PORTS = Ports()
 TEST_PORTS = Ports(varnish=16081, origin=18080, doh=18053, dns=18054, worker=18787, inspector=19229, tls=18443, fly_api=14280, otlp=14318,
-                   upstream=18788, upstream_inspector=19230)
+                   upstream=18788, upstream_inspector=19230, webhook=18789)
 CONSOLE_PORTS = Ports(varnish=26081, origin=28080, doh=28053, dns=28054, worker=28787, inspector=29229, tls=28443, fly_api=24280, otlp=24318,
-                      upstream=28788, upstream_inspector=29230)
+                      upstream=28788, upstream_inspector=29230, webhook=28789)
 # Every port below 32768, outside Linux's default ephemeral range: a listener there can collide
 # with some client socket's local port ("Address already in use").
 SOAK_PORTS = Ports(varnish=31081, origin=32080, doh=32053, dns=32054, worker=32687, inspector=32229, tls=32443, fly_api=30280, otlp=30318,
-                   upstream=32688, upstream_inspector=32230)
+                   upstream=32688, upstream_inspector=32230, webhook=32689)
 API_PORTS = Ports(varnish=21081, origin=23080, doh=23053, dns=23054, worker=23787, inspector=24229, tls=23443, fly_api=20280, otlp=20318,
-                  upstream=23788, upstream_inspector=24230)
+                  upstream=23788, upstream_inspector=24230, webhook=23789)
 BENCH_PORTS = Ports(varnish=27081, origin=27080, doh=27053, dns=27054, worker=27787, inspector=27229, tls=27443, fly_api=27280, otlp=27318,
-                    upstream=27788, upstream_inspector=27230)
+                    upstream=27788, upstream_inspector=27230, webhook=27789)
 PORT_SETS = {"run": RUN_PORTS, "test": TEST_PORTS, "console": CONSOLE_PORTS, "soak": SOAK_PORTS, "api": API_PORTS,
              "bench": BENCH_PORTS}
 
@@ -161,6 +162,7 @@ class LocalCDN:
     api_token: str = field(default_factory=lambda: "ep_demo_" + secrets.token_urlsafe(24))
     purge_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     fly_token: str = field(default_factory=lambda: "fo1_demo_" + secrets.token_urlsafe(24))
+    webhook_secret: str = field(default_factory=lambda: "whsec_demo_" + secrets.token_urlsafe(24))  # NOTIFY_SECRET
     instance_timeout_ms: int = 2000
     extra_vars: dict = field(default_factory=dict)  # more worker settings, e.g. Cloudflare Access
     wide: bool = False  # the 15-address group (WIDE_SITE), for the fan-out tests
@@ -266,6 +268,7 @@ class LocalCDN:
             self.start_tls()
             self.start_fly()
             self.start_otlp()
+            self.start_webhook()
             self.start_doh()
             if self.layers:
                 self.start_layers()
@@ -474,6 +477,28 @@ class LocalCDN:
         assert conn.getresponse().status == 200
         conn.close()
 
+    # ---- webhook receiver ----------------------------------------------------------------------
+    @property
+    def webhook(self):
+        """Where the worker sends its notifications (NOTIFY_WEBHOOKS)."""
+        return f"http://127.0.0.1:{self.ports.webhook}/hooks/edgepurge"
+
+    def start_webhook(self):
+        """The local webhook receiver (tests/cdn/webhook_receiver.py): checks each notification's
+        signature with `webhook_secret` and keeps what it got (`webhook_received`)."""
+        proc, log = self._spawn("webhook-receiver", [sys.executable, str(ROOT / "tests/cdn/webhook_receiver.py"),
+                                                     "127.0.0.1", str(self.ports.webhook), self.webhook_secret])
+        wait_for("webhook receiver", lambda: tcp_open("127.0.0.1", self.ports.webhook), 15, proc, log)
+
+    def stop_webhook(self):
+        self._kill("webhook-receiver")
+
+    def webhook_received(self):
+        """Every POST the receiver got since it started: path, headers, signature_valid, body, raw."""
+        status, _, body = http_get("127.0.0.1", self.ports.webhook, "/received")
+        assert status == 200, (status, body)
+        return json.loads(body)
+
     # ---- Fly-like app --------------------------------------------------------------------------
     @property
     def fly_state(self):
@@ -639,6 +664,10 @@ addAction(AllRule(), RCodeAction(DNSRCode.REFUSED))
             "DOH_URL": f"http://127.0.0.1:{self.ports.doh}/dns-query",
             "DISCOVERY_TIMEOUT_MS": "2000",
             "API_TOKENS": self.api_token,
+            # Notifications to the local receiver, which checks their signature.
+            "NOTIFY_WEBHOOKS": self.webhook,
+            "NOTIFY_SECRET": self.webhook_secret,
+            "CONSOLE_URL": self.api,
             **self._shared_vars(self.service_name),
         }
         if self.layers:
@@ -760,6 +789,8 @@ def main():
              declared contract=plain); misdeclared {MISDECLARED_SITE}: {", ".join(cdn.misdeclared_instances)}
              (the same VCL, declared as edgepurge-contract instances){layers}
   traces     {os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", cdn.otlp)}  (local receiver: the spans it got at {cdn.otlp}/spans)
+  webhooks   {cdn.webhook}  (local receiver, signature checked with {cdn.webhook_secret}:
+             the notifications it got at http://127.0.0.1:{ports.webhook}/received)
   API        {cdn.api}
   API token  {cdn.api_token}
   logs       {cdn.state / "logs"}

@@ -395,6 +395,16 @@ pub fn signed(secret: &str, body: &[u8], header: &str) -> bool {
     crate::auth::constant_time_eq(signature(secret, body).as_bytes(), header.trim().as_bytes())
 }
 
+/// Why POSTing to webhook `i` (of `webhooks`) failed, as health and the log show it: the
+/// webhook by its position, never its URL (a secret), even where the platform's error quotes it.
+pub fn failure(i: usize, why: &str, webhooks: &[String]) -> String {
+    let why = webhooks
+        .iter()
+        .enumerate()
+        .fold(why.to_owned(), |why, (j, url)| why.replace(url.as_str(), &format!("webhook {}", j + 1)));
+    cut(&format!("webhook {}: {why}", i + 1))
+}
+
 /// One minute's figures as the store keeps them (`notify_minutes`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Minute {

@@ -53,7 +53,33 @@ pub async fn health(req: &Request, env: &Env) -> HandlerResult {
             t.last_error = None;
         }
     }
-    json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces }, 200)
+    let notifications = match &config.notify {
+        None => None,
+        Some(_) => notify_status(req, &config, &store, now).await,
+    };
+    json(&Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), traces, notifications }, 200)
+}
+
+/// The notifications' figures of the last hour, across isolates (why the last failed for
+/// authenticated callers only); none, logged, if the store cannot read them: health answers
+/// whether the worker can purge, which a failed read of these figures does not change.
+async fn notify_status(
+    req: &Request,
+    config: &edgepurge_core::config::Config,
+    store: &Store,
+    now: i64,
+) -> Option<edgepurge_core::api::NotifyStatus> {
+    let since = edgepurge_core::limits::window(now) - edgepurge_core::notify::HEALTH_MINUTES;
+    let minutes = match store.notify_minutes(since).await {
+        Ok(minutes) => minutes,
+        Err(e) => {
+            worker::console_error!("reading the notifications' figures failed: {}", e.detail);
+            return None;
+        }
+    };
+    let failed = minutes.iter().any(|m| m.last_error.is_some());
+    let authenticated = failed && auth::authenticate(req, config, store, now).await.is_ok();
+    Some(edgepurge_core::notify::status(&minutes, authenticated))
 }
 
 /// `POST /api/session`: exchange a personal token for a session cookie.

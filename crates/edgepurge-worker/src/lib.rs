@@ -7,7 +7,8 @@
 //! body) and [`auth`] -> the I/O: [`store`] (D1), [`doh`] (discovery), [`shard`]
 //! (fan-out past six connections, in Durable Objects) -> [`fanout`] (sockets to instances) -> [`body`] (capped reads, requests under a timeout) and [`problem`] (errors as RFC 9457
 //! responses) and [`random`] (the CSPRNG) and [`js`] (JavaScript options and errors). Everything else is the console's static files from the `ASSETS` binding;
-//! [`redeliver`] is the cron trigger.
+//! [`redeliver`] is the cron trigger; [`notify`] sends webhook notifications after a purge's reply
+//! and a redelivery run.
 
 mod auth;
 mod body;
@@ -19,6 +20,7 @@ mod fanout;
 mod fly;
 mod inspect;
 mod js;
+mod notify;
 mod problem;
 mod purge;
 mod random;

@@ -2,6 +2,9 @@
 //! succeed, their instance leaves discovery, or they grow too old; then they are marked
 //! abandoned with the reason. Nothing is dropped without a record.
 //!
+//! The deliveries a run abandons make one notification (`core::notify::abandoned`), sent at its
+//! end when `NOTIFY_ON` names them.
+//!
 //! First, each run takes over the purges cut off mid-fan-out: entries still `running` past
 //! their lease (`core::lease`) are claimed, run again whole and completed, marked recovered.
 //!
@@ -12,11 +15,12 @@
 use crate::ctx::Base;
 use crate::doh::Resolver;
 use crate::fanout::Sockets;
+use crate::notify;
 use crate::purge::{collect, fan_out_limits, lease_owner};
 use crate::random::random_u32;
 use crate::store::{Completion, Expired, Store};
 use crate::trace::Tracer;
-use edgepurge_core::api::DeliveryStatus;
+use edgepurge_core::api::{Delivery, DeliveryStatus};
 use edgepurge_core::config::Config;
 use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
 use edgepurge_core::plan::Plan;
@@ -63,6 +67,9 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     store.prune_idempotency(now - i64::from(config.idempotency_window_ms)).await?;
     let retention_ms = i64::from(config.retention_days) * 86_400_000;
     store.prune_old(stats::hour(now - retention_ms), now - retention_ms, PRUNE_PER_RUN).await?;
+    if config.notify.is_some() {
+        store.prune_notify_minutes(edgepurge_core::limits::window(now) - edgepurge_core::notify::KEPT_MINUTES).await?;
+    }
     let policy: RedeliveryPolicy = config.redelivery;
     let mut resolver = Resolver::new(config).traced(tracer.clone());
     let mut pairs = Vec::new();
@@ -79,7 +86,8 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
             Err(e) => tracer.fail(format!("entry {} not recovered: {}", expired.id, e.detail)),
         }
     }
-    for d in store.due_deliveries(now, REDELIVERY_BATCH).await? {
+    let due = store.due_deliveries(now, REDELIVERY_BATCH).await?;
+    for d in due.iter().cloned() {
         // An upstream group's delivery: sent with the group's next call, as the rule is now.
         if names_upstream(&d.instance) {
             let triaged = policy.purge_of(&d).and_then(|purge| {
@@ -150,7 +158,27 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     // Every delivery's new state in one statement, however many were due.
     store.update_deliveries(&updates, now).await?;
     pass.attempted = sending.len() + sending_upstream.len();
+    let given_up = abandoned(&due, &updates, now);
+    notify::send(base, edgepurge_core::notify::abandoned(&given_up, now, Some(tracer.trace_id())), tracer).await;
     Ok(pass)
+}
+
+/// The deliveries of `due` that `updates` abandon, as they now stand.
+fn abandoned(due: &[Delivery], updates: &[(i64, DeliveryUpdate)], now: i64) -> Vec<Delivery> {
+    let given_up = updates.iter().filter(|(_, u)| u.status == DeliveryStatus::Abandoned);
+    given_up
+        .filter_map(|(id, u)| {
+            let d = due.iter().find(|d| d.id == *id)?;
+            Some(Delivery {
+                status: u.status,
+                attempts: u.attempts,
+                next_at: u.next_at,
+                last_error: u.last_error.clone(),
+                updated_at: now,
+                ..d.clone()
+            })
+        })
+        .collect()
 }
 
 /// Takes over one purge cut off mid-fan-out: plans it again from its replay with discovery as it

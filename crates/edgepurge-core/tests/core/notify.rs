@@ -309,6 +309,16 @@ fn health_sums_the_hour_and_shows_why_the_last_failure_happened_to_callers_only(
 }
 
 #[test]
+fn a_failure_names_the_webhook_by_position_never_its_url() {
+    let hooks = [HOOK.to_owned(), "http://127.0.0.1:9/hook".to_owned()];
+    assert_eq!(
+        edgepurge_core::notify::failure(1, "fetch to http://127.0.0.1:9/hook failed: refused", &hooks),
+        "webhook 2: fetch to webhook 2 failed: refused"
+    );
+    assert_eq!(edgepurge_core::notify::failure(0, "answered HTTP 500", &hooks), "webhook 1: answered HTTP 500");
+}
+
+#[test]
 fn mrkdwn_control_characters_are_escaped() {
     assert_eq!(escape("<!channel> & <https://x|y>"), "&lt;!channel&gt; &amp; &lt;https://x|y&gt;");
 }

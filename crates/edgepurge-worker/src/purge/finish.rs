@@ -1,12 +1,15 @@
 //! A purge's end: its report finished, what failed retryably queued for redelivery, its
-//! history entry completed (with the report, or after the reply when nothing was queued), and
-//! the instances' typical times read again when due.
+//! history entry completed (with the report, or after the reply when nothing was queued), the
+//! instances' typical times read again when due, and its notification sent after the reply.
 
 use super::{Prepared, LATENCIES};
 use crate::ctx::Base;
+use crate::notify;
 use crate::random::random_u32;
 use crate::store::Completion;
 use edgepurge_core::api::{HistoryStatus, PurgeReport, PurgeStatus};
+use edgepurge_core::notify::{purge_kind, Event};
+use edgepurge_core::purge::Purge;
 use edgepurge_core::report::{not_completed, not_recorded, ReportBuilder};
 use edgepurge_core::stats;
 
@@ -16,11 +19,7 @@ use edgepurge_core::stats;
 /// is queued the completion is not part of the answer: it comes back to be written after the
 /// reply ([`complete_later`]), off the caller's wait; the write-ahead entry is there before any
 /// `PURGE` either way.
-pub(super) async fn finish(
-    base: &Base,
-    prepared: &Prepared,
-    mut builder: ReportBuilder,
-) -> (PurgeReport, Option<Completion>) {
+pub(super) async fn finish(base: &Base, prepared: &Prepared, mut builder: ReportBuilder) -> (PurgeReport, Later) {
     let (config, now) = (&base.config, base.now);
     let queued = builder.queue_retryable();
     let tracer = &prepared.tracer;
@@ -30,6 +29,7 @@ pub(super) async fn finish(
     report.skipped = prepared.skipped.clone();
     report.skipped_instances = prepared.not_serving.clone();
     trace_report(base, prepared, &report);
+    let notice = notice(base, prepared, &report);
     let completion = Completion {
         status: report.status.into(),
         http_status: report.status.http_status(),
@@ -40,16 +40,34 @@ pub(super) async fn finish(
         recovered: false,
     };
     if completion.queued.is_empty() {
-        return (report, Some(completion));
+        return (report, Later { completion: Some(completion), notice });
     }
     let completed = base.store.complete(prepared.entry, now, &completion).await;
     let Some(why) = not_completed(prepared.entry, completed.as_ref().copied().map_err(|e| e.detail.as_str())) else {
-        return (report, None);
+        return (report, Later { completion: None, notice });
     };
     // The entry was not completed here, and nothing was queued: the report must say so.
     let queued = completion.queued.len();
     worker::console_error!("history entry {} not completed, {queued} deliveries not queued: {why}", prepared.entry);
-    (not_recorded(report, prepared.entry, queued, &why), None)
+    (not_recorded(report, prepared.entry, queued, &why), Later { completion: None, notice })
+}
+
+/// What is left of a purge after its reply ([`complete_later`]).
+pub(super) struct Later {
+    /// The history entry's completion, when it was not written before the reply.
+    completion: Option<Completion>,
+    /// Its notification, when one of its kind is sent.
+    notice: Option<Event>,
+}
+
+/// The purge's notification, when `NOTIFY_ON` names its kind (`core::notify`).
+fn notice(base: &Base, prepared: &Prepared, report: &PurgeReport) -> Option<Event> {
+    let settings = base.config.notify.as_ref()?;
+    if !settings.wants(purge_kind(report.status)) {
+        return None;
+    }
+    let labels: Vec<String> = prepared.plan.purges.iter().map(Purge::label).collect();
+    Some(edgepurge_core::notify::purge(report, &prepared.actor, &labels, prepared.entry, base.now))
 }
 
 /// The report's figures on the purge's trace. They are also the request's one JSON log line
@@ -84,10 +102,10 @@ fn trace_report(base: &Base, prepared: &Prepared, report: &PurgeReport) {
 
 /// What is left after the reply: the history entry's completion, when nothing was queued (the
 /// report promised nothing that depends on it; a failure leaves the entry `running` and is
-/// logged and traced), and the instances' typical times when due. The trace then gets what the
-/// invocation ran on the store.
-pub(super) async fn complete_later(base: &Base, prepared: &Prepared, completion: Option<Completion>) {
-    if let Some(completion) = completion {
+/// logged and traced), the instances' typical times when due, and the purge's notification. The
+/// trace then gets what the invocation ran on the store.
+pub(super) async fn complete_later(base: &Base, prepared: &Prepared, later: Later) {
+    if let Some(completion) = later.completion {
         let completed = base.store.complete(prepared.entry, base.now, &completion).await;
         if let Some(why) = not_completed(prepared.entry, completed.as_ref().copied().map_err(|e| e.detail.as_str())) {
             worker::console_error!("history entry {} not completed: {why}", prepared.entry);
@@ -95,6 +113,7 @@ pub(super) async fn complete_later(base: &Base, prepared: &Prepared, completion:
         }
     }
     refresh_latencies(base).await;
+    notify::send(base, later.notice, &prepared.tracer).await;
     prepared.tracer.store_usage(base.store.usage());
 }
 

@@ -1,7 +1,7 @@
 //! The purge pipeline, one for the JSON, NDJSON, Fastly and Cloudflare endpoints alike:
 //! [`mod@caller`] (authenticated, counted) -> [`mod@prepare`] (rate limit, role, validation, discovery,
 //! plan, the history entry written ahead) -> the fan-out (here) -> [`mod@finish`] (redelivery
-//! queue, the entry completed).
+//! queue, the entry completed, the notification sent after the reply).
 //!
 //! The order is the security contract: nothing leaves for any instance until the caller, the
 //! body, every item and every host have been checked, discovery has succeeded for all, and the
@@ -105,6 +105,8 @@ pub struct Prepared {
     held: BTreeMap<String, Vec<SkippedInstance>>,
     /// Who holds the entry's lease: only its owner completes it.
     owner: String,
+    /// Who asked, as the history names them (for the notification).
+    actor: String,
 }
 
 /// The limits of a fan-out starting now: the configured ones (`Limits::for_plan`), to end by

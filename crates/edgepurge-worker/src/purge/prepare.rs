@@ -189,6 +189,7 @@ async fn plan(base: &Base, purges: Vec<Purge>, confirm: &Confirm, tracer: &Rc<Tr
         not_serving: resolver.not_serving(),
         held: resolver.held().clone(),
         owner: lease_owner(),
+        actor: String::new(),
     })
 }
 
@@ -230,6 +231,7 @@ async fn write_ahead(
     };
     seen.calls = Some(n);
     saw(base, &key, n);
+    prepared.actor = identity.person.name.clone();
     prepared.entry = entry.ok_or_else(|| {
         limits::over(n, limit, base.now, bucket.what()).unwrap_or_else(|| internal("the history entry was not written"))
     })?;

@@ -2,7 +2,8 @@
 //! (people), [`tokens`] (their personal tokens), [`sessions`], [`history`] (entries opened and
 //! read), [`leases`] (a purge's write-ahead, lease and completion), [`idempotency`]
 //! (`Idempotency-Key`s), [`rollups`] (each instance's hourly figures, and retention),
-//! [`deliveries`] (background redelivery) and [`limits`] (rate-limit counters).
+//! [`deliveries`] (background redelivery), [`limits`] (rate-limit counters) and
+//! [`notifications`] (webhook notifications' rate and figures).
 //!
 //! SQL lives here and nowhere else. Every statement is a named constant (the few that depend on
 //! the histogram's size are built by a function) and each file lists its own in `STATEMENTS`;
@@ -48,6 +49,7 @@ mod history;
 mod idempotency;
 mod leases;
 mod limits;
+mod notifications;
 mod people;
 mod rollups;
 mod sessions;

@@ -3,8 +3,8 @@
 //! runs prepared against the result, and the schema's CHECKs tried with every name the API
 //! has and one it does not.
 
-use super::{deliveries, history, idempotency, leases, limits, people, rollups, sessions, tokens};
-use edgepurge_core::api::{DeliveryStatus, HistoryKind, HistoryStatus, Outcome, Role};
+use super::{deliveries, history, idempotency, leases, limits, notifications, people, rollups, sessions, tokens};
+use edgepurge_core::api::{DeliveryStatus, HistoryKind, HistoryStatus, NotifyKind, Outcome, Role};
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use std::path::PathBuf;
@@ -21,6 +21,7 @@ fn statements() -> Vec<String> {
         rollups::STATEMENTS,
         deliveries::STATEMENTS,
         limits::STATEMENTS,
+        notifications::STATEMENTS,
     ];
     let consts = lists.iter().flat_map(|list| list.iter().map(|sql| sql.to_string()));
     consts.chain(leases::built()).chain(rollups::built()).collect()
@@ -46,7 +47,7 @@ fn migrations() -> Vec<(String, String)> {
 /// Every migration applied to a new in-memory database with foreign keys enforced, each in one
 /// transaction (deferred foreign keys are checked at its commit); `before_0012` runs just
 /// before `0012_*` (which rebuilds tables) and what it returns is handed back.
-fn migrated<T>(before_0012: impl FnOnce(&Connection) -> T) -> (Connection, T) {
+pub(super) fn migrated<T>(before_0012: impl FnOnce(&Connection) -> T) -> (Connection, T) {
     let db = Connection::open_in_memory().expect("SQLite opens");
     db.execute_batch("PRAGMA foreign_keys = ON").expect("foreign keys on");
     let mut before = Some(before_0012);
@@ -206,6 +207,10 @@ fn the_checks_allow_every_name_the_api_has_and_refuse_any_other() {
             "INSERT INTO instance_hours (instance, hour, requests, failed, timed, elapsed_sum, last_purge_id, \
              last_at, last_url, last_outcome) VALUES (?1, 0, 1, 0, 0, 0, 1, 0, 'u', ?1)",
             every!(Outcome: Purged, NotCached, Unconfirmed, Rejected, Failed),
+        ),
+        (
+            "INSERT INTO notify_kinds (kind, minute, count, held, prev_held) VALUES (?1, 0, 1, 0, 0)",
+            every!(NotifyKind: Partial, Failed, Abandoned, Purged),
         ),
     ];
     for (sql, names) in cases {
