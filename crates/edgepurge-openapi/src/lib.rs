@@ -375,7 +375,9 @@ fn operations(s: &mut Schemas) -> Vec<Operation> {
             summary: "Whether the worker can purge, and its version",
             description: "Needs no credentials. Loads and checks the configuration as a purge would: a broken \
                           one is a 503 problem naming the setting (never a secret's value), so a deploy can be \
-                          gated on it. Why the last trace export failed is shown to authenticated callers only.",
+                          gated on it. With webhooks set, `notifications` sums the last hour's sends across \
+                          isolates. Why the last trace export, or the last notification, failed is shown to \
+                          authenticated callers only.",
             params: vec![],
             body: None,
             example: None,
