@@ -317,6 +317,40 @@ test("an admin changes a role and removes a person in the console; their session
   await admin.context.close();
 });
 
+test("an admin issues a scoped token and sees its scopes; the token does no more than they say", async () => {
+  const admin = await signIn(info.token);
+  await admin.page.getByTestId("nav-people").click();
+  const name = `Deploy bot ${Date.now()}`;
+  await admin.page.getByTestId("person-name").fill(name);
+  await admin.page.getByTestId("person-create").click();
+  const row = admin.page.locator(`[data-testid=person][data-name="${name}"]`);
+  await row.waitFor();
+  await row.getByTestId("token-label").fill("ci");
+  await row.getByTestId("token-select").check();
+  await row.getByTestId("token-hosts").fill(info.site.toUpperCase());
+  await row.getByTestId("token-issue").click();
+  const token = (await row.getByTestId("issued-token").textContent()).trim();
+  // The list shows the scopes as stored: URLs and keys only, the host normalised.
+  const listed = row.getByTestId("token-scopes").first();
+  await listed.waitFor();
+  assert.equal((await listed.textContent()).trim(), `URLs and keys only; ${info.site}`);
+  assert.equal(await row.getByTestId("token-select").isChecked(), false, "the form is reset after issuing");
+
+  // The token says the same about itself, and is refused another host (nothing purged there).
+  const me = await fetch(`${info.api}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(me.status, 200);
+  assert.deepEqual((await me.json()).scopes, { kinds: "select", hosts: [info.site] });
+  const other = await fetch(`${info.api}/api/purge`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ urls: [`https://${info.assets_site}/${Date.now()}`] }),
+  });
+  assert.equal(other.status, 403);
+  assert.equal((await other.json()).type, "urn:edgepurge:problem:out-of-scope");
+  assert.deepEqual(admin.errors, []);
+  await admin.context.close();
+});
+
 test("an expired or ended session sends the person back to sign-in with a message", async () => {
   const { context, page } = await signIn(info.token);
   await context.clearCookies();

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     HostNotAllowed,
     /// 403: signed in, but the role does not allow this (or the CSRF check failed).
     Forbidden,
+    /// 403: the role allows it, the token's scopes do not (its kinds, hosts or read-only).
+    OutOfScope,
     /// 404: no such route or resource.
     NotFound,
     /// 405: the route exists, the method does not.
@@ -83,6 +85,7 @@ impl ErrorKind {
             Unauthorized => parts(401, "unauthorized", "Missing or invalid credentials", Caller, false),
             HostNotAllowed => parts(403, "host-not-allowed", "Host not allowed", Caller, false),
             Forbidden => parts(403, "forbidden", "Not allowed for this role", Caller, false),
+            OutOfScope => parts(403, "out-of-scope", "Not allowed for this token", Caller, false),
             NotFound => parts(404, "not-found", "No such resource", Caller, false),
             Conflict => parts(409, "conflict", "Already exists", Caller, false),
             MethodNotAllowed => parts(405, "method-not-allowed", "Method not allowed", Caller, false),
@@ -114,11 +117,12 @@ impl ErrorKind {
     }
 
     /// Every kind, in the order of their status codes' first appearance above.
-    pub const ALL: [ErrorKind; 23] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::BadRequest,
         ErrorKind::Unauthorized,
         ErrorKind::HostNotAllowed,
         ErrorKind::Forbidden,
+        ErrorKind::OutOfScope,
         ErrorKind::NotFound,
         ErrorKind::MethodNotAllowed,
         ErrorKind::PayloadTooLarge,

@@ -53,6 +53,7 @@ pub mod report;
 pub mod request;
 pub mod retry;
 pub mod routes;
+pub mod scopes;
 pub mod shard;
 pub mod stats;
 pub mod target;

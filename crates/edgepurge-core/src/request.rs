@@ -4,27 +4,20 @@
 //! All or nothing: one bad item refuses the whole request, before any I/O, so nothing is
 //! purged for a request that fails here.
 
-use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role, SkippedGroup};
-use crate::auth::{permits, Action};
+use crate::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, SkippedGroup};
+use crate::auth::Action;
 use crate::config::Config;
 use crate::dialect::Support;
 use crate::error::{ApiError, ErrorKind};
 use crate::plan::Confirm;
 use crate::purge::{parse_key, parse_prefix, Purge};
+use crate::scopes::Grant;
 use crate::target::{normalise_host, parse_all, printable, Target};
 
-/// 403 unless `role` permits `action`.
-pub fn require(role: Role, action: Action) -> Result<(), ApiError> {
-    if permits(role, action) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorKind::Forbidden, format!("{action:?} needs the admin role")))
-    }
-}
-
-/// Validates a purge request by a caller with `role` into purges: every host checked against
-/// the allowlist, the wide kinds (prefix, host) only for admins, duplicates collapsed.
-pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result<Vec<Purge>, ApiError> {
+/// Validates a purge request by a caller with `grant` into purges: every host checked against
+/// the allowlist, the wide kinds (prefix, host) only for admins whose token allows them,
+/// duplicates collapsed, and the token's hosts applied ([`Grant::purges`]).
+pub fn purges_for(config: &Config, grant: &Grant, request: &PurgeRequest) -> Result<Vec<Purge>, ApiError> {
     let PurgeRequest { urls, keys, prefixes, hosts, soft, .. } = request;
     let total = urls.len() + keys.len() + prefixes.len() + hosts.len();
     if total == 0 {
@@ -40,7 +33,7 @@ pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result
         if *soft {
             return Err(ApiError::bad_request("soft applies to urls and keys; prefixes and hosts are always hard"));
         }
-        require(role, Action::PurgeWide)?;
+        grant.require(Action::PurgeWide)?;
     }
     let targets = parse_all(urls)?;
     for t in &targets {
@@ -78,16 +71,16 @@ pub fn purges_for(config: &Config, role: Role, request: &PurgeRequest) -> Result
             unique.push(p);
         }
     }
-    Ok(unique)
+    grant.purges(config, unique)
 }
 
 /// The most `confirm_urls` one request may name.
 pub const MAX_CONFIRM_URLS: usize = 10;
 
 /// What a request asks to confirm: its URL purges (`confirm`), and its `confirm_urls`, parsed
-/// and within `ALLOWED_HOSTS` (which purges cover them is the plan's to say: it knows the
-/// instances, `Plan::confirming`).
-pub fn confirm_for(config: &Config, request: &PurgeRequest) -> Result<Confirm, ApiError> {
+/// and within `ALLOWED_HOSTS` and the token's hosts (which purges cover them is the plan's to
+/// say: it knows the instances, `Plan::confirming`).
+pub fn confirm_for(config: &Config, grant: &Grant, request: &PurgeRequest) -> Result<Confirm, ApiError> {
     let raw = &request.confirm_urls;
     if raw.len() > MAX_CONFIRM_URLS {
         return Err(ApiError::bad_request(format!("confirm_urls: {} URLs; at most {MAX_CONFIRM_URLS}", raw.len())));
@@ -96,6 +89,7 @@ pub fn confirm_for(config: &Config, request: &PurgeRequest) -> Result<Confirm, A
     for (i, url) in raw.iter().enumerate() {
         let target = Target::parse(url).map_err(|e| ItemError::Bad(e.to_string()).in_field("confirm_urls", i, url))?;
         config.check_host(&target)?;
+        grant.host(target.host())?;
         if !named.contains(&target) {
             named.push(target);
         }
@@ -182,10 +176,10 @@ fn capable(config: &Config, purge: &Purge) -> Result<(), ItemError> {
     Ok(())
 }
 
-/// The instance groups the keys of `request` are not sent to, because their contract has no
-/// keys: each (key, group) named in the report (nothing is sent there).
-pub fn skipped_groups(config: &Config, request: &PurgeRequest) -> Vec<SkippedGroup> {
-    let groups = key_hosts(config);
+/// The instance groups of `grant`'s hosts the keys of `request` are not sent to, because their
+/// contract has no keys: each (key, group) named in the report (nothing is sent there).
+pub fn skipped_groups(config: &Config, grant: &Grant, request: &PurgeRequest) -> Vec<SkippedGroup> {
+    let groups: Vec<&str> = key_hosts(config).into_iter().filter(|g| grant.reaches_group(config, g)).collect();
     let mut skipped = Vec::new();
     for raw in &request.keys {
         for purge in key_purges(raw, &groups, request.soft).unwrap_or_default() {

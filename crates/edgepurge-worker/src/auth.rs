@@ -10,13 +10,14 @@ use crate::js::{object, text};
 use crate::problem::internal;
 use crate::store::Store;
 use edgepurge_core::access::{self, AccessFailure, Jwks, KeyCache, KeyStep, RsaKey};
-use edgepurge_core::api::{Me, Person, Via};
+use edgepurge_core::api::{Me, Person, TokenScopes, Via};
 use edgepurge_core::auth::{
     check_csrf, credential, secret_hash, session_stands, Action, Credential, Presented, SessionFacts, CSRF_HEADER,
 };
 use edgepurge_core::config::{AccessSettings, Config};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::people;
+use edgepurge_core::scopes::Grant;
 use edgepurge_core::ApiError;
 use js_sys::{Array, Promise, Uint8Array};
 use std::cell::RefCell;
@@ -33,9 +34,25 @@ pub struct Identity {
     /// For sessions: the CSRF token and expiry.
     pub csrf: Option<String>,
     pub expires_at: Option<i64>,
+    /// The label of the token the caller came with (for a session, the one it was signed in
+    /// with), for the history.
+    pub token: Option<String>,
+    /// That token's scopes: what the caller may do within the role.
+    pub scopes: TokenScopes,
 }
 
 impl Identity {
+    /// A caller who came with a token (a bearer token or Fastly's `Fastly-Key`).
+    pub fn by_token(owner: TokenOwner) -> Identity {
+        let TokenOwner { person, label, scopes, .. } = owner;
+        Identity { person, via: Via::Token, csrf: None, expires_at: None, token: Some(label), scopes }
+    }
+
+    /// What the caller may do: the person's role, narrowed by the token's scopes.
+    pub fn grant(&self) -> Grant {
+        Grant { role: self.person.role, scopes: self.scopes.clone() }
+    }
+
     pub fn me(&self, config: &Config) -> Me {
         Me {
             name: self.person.name.clone(),
@@ -45,31 +62,47 @@ impl Identity {
             csrf_token: self.csrf.clone(),
             expires_at: self.expires_at,
             trace_url: config.trace_url.clone(),
+            token: self.token.clone(),
+            scopes: self.scopes.clone(),
         }
     }
 
-    /// 403 unless the person's role permits `action`.
+    /// 403 unless the person's role and the token's scopes permit `action`.
     pub fn require(&self, action: Action) -> Result<(), ApiError> {
-        edgepurge_core::request::require(self.person.role, action)
+        self.grant().require(action)
     }
+}
+
+/// The label the history and `/api/me` give a bootstrap token (one of `API_TOKENS`).
+pub const BOOTSTRAP_TOKEN_LABEL: &str = "API_TOKENS";
+
+/// Whom a token belongs to, and the token: its id (`None` for a bootstrap token), label and
+/// scopes.
+pub struct TokenOwner {
+    pub person: Person,
+    pub token_id: Option<i64>,
+    pub label: String,
+    pub scopes: TokenScopes,
 }
 
 fn header(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
     req.headers().get(name).map_err(internal)
 }
 
-/// The person a personal or bootstrap token belongs to, and the token's id (None: bootstrap).
-pub async fn token_owner(
-    token: &str,
-    config: &Config,
-    store: &Store,
-    now: i64,
-) -> Result<(Person, Option<i64>), ApiError> {
+/// The person a personal or bootstrap token belongs to, and the token.
+pub async fn token_owner(token: &str, config: &Config, store: &Store, now: i64) -> Result<TokenOwner, ApiError> {
     if config.is_bootstrap_token(token) {
-        return Ok((store.bootstrap_admin(now).await?, None));
+        let person = store.bootstrap_admin(now).await?;
+        let (label, scopes) = (BOOTSTRAP_TOKEN_LABEL.to_owned(), TokenScopes::default());
+        return Ok(TokenOwner { person, token_id: None, label, scopes });
     }
     match store.person_by_token_hash(&secret_hash(token)).await? {
-        Some((person, id)) => people::personal_token_signs_in(&person).map(|()| (person, Some(id))),
+        Some((person, found)) => people::personal_token_signs_in(&person).map(|()| TokenOwner {
+            person,
+            token_id: Some(found.id),
+            label: found.label,
+            scopes: found.scopes,
+        }),
         None => Err(ApiError::new(ErrorKind::Unauthorized, "the token is not valid (unknown or revoked)")),
     }
 }
@@ -113,9 +146,8 @@ async fn by_credential(req: &Request, config: &Config, store: &Store, now: i64) 
         access_jwt: access_jwt.as_deref(),
         cookie: cookie.as_deref(),
     };
-    let identity = |person, via| Identity { person, via, csrf: None, expires_at: None };
     match credential(&presented, config.access.is_some())? {
-        Credential::Token(token) => Ok(identity(token_owner(token, config, store, now).await?.0, Via::Token)),
+        Credential::Token(token) => Ok(Identity::by_token(token_owner(token, config, store, now).await?)),
         Credential::Access(jwt) => {
             let settings = config.access.as_ref().ok_or_else(|| internal("Access is not configured"))?;
             let id = verify_access(settings, jwt, now).await?;
@@ -125,7 +157,8 @@ async fn by_credential(req: &Request, config: &Config, store: &Store, now: i64) 
                     format!("{} has no edgepurge role: ask an admin to add them", id.email),
                 )
             })?;
-            Ok(identity(person, Via::Access))
+            let scopes = TokenScopes::default();
+            Ok(Identity { person, via: Via::Access, csrf: None, expires_at: None, token: None, scopes })
         }
         Credential::Session(session) => {
             let row = store.session(&secret_hash(session), now).await?;
@@ -136,11 +169,18 @@ async fn by_credential(req: &Request, config: &Config, store: &Store, now: i64) 
                 bootstrap_token_current: row.bootstrap_hash.as_deref().is_some_and(|h| config.is_bootstrap_hash(h)),
             }))?;
             let row = row.ok_or_else(|| internal("a session stood without a row"))?;
+            // A session does no more than the token it was signed in with.
+            let (token, scopes) = match row.token {
+                Some((label, scopes)) => (Some(label), scopes),
+                None => (Some(BOOTSTRAP_TOKEN_LABEL.to_owned()), TokenScopes::default()),
+            };
             Ok(Identity {
                 person: row.person,
                 via: Via::Session,
                 csrf: Some(row.csrf),
                 expires_at: Some(row.expires_at),
+                token,
+                scopes,
             })
         }
     }

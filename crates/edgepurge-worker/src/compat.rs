@@ -12,7 +12,6 @@ use crate::purge;
 use crate::random::random_u32;
 use crate::trace::{clock, Tracer};
 use edgepurge_core::api::compat::CloudflarePurge;
-use edgepurge_core::api::Via;
 use edgepurge_core::compat::{
     cloudflare_reply, cloudflare_request, fastly_reply, fastly_request, CloudflareAction, FastlyRequest, PurgeId,
 };
@@ -25,9 +24,9 @@ use worker::{Context, Env, Request, Response};
 pub async fn fastly(req: Request, env: &Env, ctx: &Context, tracer: &Rc<Tracer>) -> Result<Response, ApiError> {
     let base = Base::open(env)?;
     let who = match header(&req, "fastly-key")? {
-        Some(token) => auth::token_owner(token.trim(), &base.config, &base.store, base.now)
-            .await
-            .map(|(person, _)| Identity { person, via: Via::Token, csrf: None, expires_at: None }),
+        Some(token) => {
+            auth::token_owner(token.trim(), &base.config, &base.store, base.now).await.map(Identity::by_token)
+        }
         None => Err(ApiError::new(ErrorKind::Unauthorized, "send Fastly-Key: <token>")),
     };
     let start = clock();

@@ -17,6 +17,7 @@ use edgepurge_core::error::ErrorKind;
 use edgepurge_core::limits::Bucket;
 use edgepurge_core::people::{self, Change};
 use edgepurge_core::request::{self, deliveries_filter, history_filter};
+use edgepurge_core::scopes;
 use edgepurge_core::ApiError;
 use worker::{Env, Headers, Request, Response};
 
@@ -92,17 +93,21 @@ pub async fn sign_in(req: &mut Request, env: &Env) -> HandlerResult {
     sign_in_origin(header(req, "origin")?.as_deref(), &own)?;
     let body: SignIn = json_body(req).await?;
     let token = body.token.trim();
-    let (person, token_id) = auth::token_owner(token, &config, &store, now).await?;
-    // Bound to its token: a personal token's id, or a bootstrap token's hash.
+    let owner = auth::token_owner(token, &config, &store, now).await?;
+    // Bound to its token: a personal token's id, or a bootstrap token's hash. The session
+    // carries the token's scopes: it may do no more than the token.
+    let token_id = owner.token_id;
     let bootstrap_hash = token_id.is_none().then(|| secret_hash(token));
     let session = new_secret("", &random_bytes32()?);
     let csrf = new_secret("", &random_bytes32()?);
     let ttl = u64::from(config.session_ttl_secs);
     let expires_at = now + (ttl as i64) * 1000;
+    let person_id = owner.person.id;
     store
-        .create_session(&secret_hash(&session), person.id, token_id, bootstrap_hash.as_deref(), &csrf, now, expires_at)
+        .create_session(&secret_hash(&session), person_id, token_id, bootstrap_hash.as_deref(), &csrf, now, expires_at)
         .await?;
-    let identity = Identity { person, via: Via::Session, csrf: Some(csrf), expires_at: Some(expires_at) };
+    let identity =
+        Identity { via: Via::Session, csrf: Some(csrf), expires_at: Some(expires_at), ..Identity::by_token(owner) };
     with_cookie(json(&identity.me(&config), 200)?, &session_cookie(&session, ttl))
 }
 
@@ -189,13 +194,14 @@ pub async fn tokens(req: &Request, env: &Env, id: &str) -> HandlerResult {
 
 /// `POST /api/people/{id}/tokens` (admin): the token is in this reply and nowhere else, ever.
 pub async fn issue_token(req: &mut Request, env: &Env, id: &str) -> HandlerResult {
-    let Ctx { store, identity, now, .. } = ctx(req, env, Action::ManagePeople).await?;
+    let Ctx { store, identity, now, config } = ctx(req, env, Action::ManagePeople).await?;
     let person_id = people::id(id)?;
     let body: NewToken = json_body(req).await?;
     let label = people::label(&body.label)?;
+    let scopes = scopes::issued_scopes(&config, body.scopes)?;
     guarded(&store, &identity, id, Change::IssueToken).await?;
     let token = new_secret(TOKEN_PREFIX, &random_bytes32()?);
-    let info = store.create_token(person_id, label, &token_hint(&token), &secret_hash(&token), now).await?;
+    let info = store.create_token(person_id, label, &token_hint(&token), &secret_hash(&token), &scopes, now).await?;
     json(&IssuedToken { info, token }, 201)
 }
 

@@ -26,12 +26,13 @@ use worker::{Env, Request, Response};
 /// `POST /api/verify`: a `HEAD` of the URL on every instance serving it, past `CONCURRENCY`
 /// instances in shards as a purge is (the trace's root span counts them).
 pub async fn verify(req: &mut Request, env: &Env, tracer: &Tracer) -> Result<Response, ApiError> {
-    let Ctx { config, .. } = ctx(req, env, Action::Verify).await?;
+    let Ctx { config, identity, .. } = ctx(req, env, Action::Verify).await?;
     tracer.authenticated();
     let request: VerifyRequest = json_body(req).await?;
     let target = Target::parse(&request.url)
         .map_err(|e| ApiError::bad_request(format!("url: {e}")).with_subject(printable(&request.url)))?;
     config.check_host(&target)?;
+    identity.grant().host(target.host())?;
     let url = target.url().to_owned();
     let mut resolver = Resolver::new(&config);
     let instances = resolver.resolve_hosts([target.host()]).await?;
@@ -117,6 +118,7 @@ pub async fn check(req: &Request, env: &Env, tracer: &Tracer) -> Result<Response
     let record = HistoryRecord {
         at: now,
         actor: identity.person.name.clone(),
+        token: identity.token.clone(),
         person_id: Some(identity.person.id),
         labels: groups.iter().map(|g| g.name.clone()).collect(),
         status: check::history_status(&results, &errors),

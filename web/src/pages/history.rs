@@ -122,7 +122,9 @@ fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
                     {e.recovered.then(|| view! {
                         " " <span class="badge" data-testid="history-recovered" title="The worker stopped during this purge; the cron ran it again once its lease ran out">"recovered"</span>
                     })}
-                    " " {when(e.at)} " · " <strong>{e.actor}</strong> " · "
+                    " " {when(e.at)} " · " <strong>{e.actor}</strong>
+                    {e.token.map(|t| view! { " " <span class="token" data-testid="history-token" title="The token used">"(" {t} ")"</span> })}
+                    " · "
                     <span class="url">{e.urls.join(", ")}</span>
                 </summary>
                 {e.detail.map(|d| view! { <p>{d}</p> })}

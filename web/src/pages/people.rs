@@ -4,7 +4,10 @@
 use crate::api::{self, Failure};
 use crate::state::{state, Page};
 use crate::ui::{action_problem, Loads, PageTitle};
-use edgepurge_core::api::{IssuedToken, NewPerson, NewToken, Person, PersonUpdate, Role, TokenInfo};
+use edgepurge_core::api::{
+    IssuedToken, NewPerson, NewToken, Person, PersonUpdate, PurgeKinds, Role, TokenInfo, TokenScopes,
+};
+use edgepurge_core::scopes::describe;
 use leptos::prelude::*;
 
 /// A change with nothing to show but its failure; the list it changed reloads after it (its
@@ -87,11 +90,16 @@ fn PersonTokens(person: Person, set_role: Change<(i64, Role)>, remove: Change<i6
     let id = person.id;
     let name = person.name.clone();
     let label = RwSignal::new(String::new());
+    // The new token's scopes: kinds, hosts (comma- or space-separated; none is every host), read-only.
+    let (select_only, hosts, read_only) = (RwSignal::new(false), RwSignal::new(String::new()), RwSignal::new(false));
     let issue = Action::new_local(move |body: &NewToken| {
         let body = body.clone();
         async move {
             let issued = app.guard(api::post::<_, IssuedToken>(&format!("/api/people/{id}/tokens"), &body).await)?;
             label.set(String::new());
+            hosts.set(String::new());
+            select_only.set(false);
+            read_only.set(false);
             Ok(issued.token)
         }
     });
@@ -106,7 +114,12 @@ fn PersonTokens(person: Person, set_role: Change<(i64, Role)>, remove: Change<i6
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        issue.dispatch(NewToken { label: label.get_untracked() });
+        let scopes = TokenScopes {
+            kinds: if select_only.get_untracked() { PurgeKinds::Select } else { PurgeKinds::All },
+            hosts: hosts.with_untracked(|h| h.split([',', ' ']).filter(|h| !h.is_empty()).map(str::to_owned).collect()),
+            read_only: read_only.get_untracked(),
+        };
+        issue.dispatch(NewToken { label: label.get_untracked(), scopes });
     };
     let rows = move || {
         Suspend::new(async move {
@@ -121,7 +134,11 @@ fn PersonTokens(person: Person, set_role: Change<(i64, Role)>, remove: Change<i6
                             }
                             .into_any(),
                         };
-                        view! { <li data-testid="token"><code>{t.hint}</code> " " {t.label} {action}</li> }
+                        let scopes = describe(&t.scopes);
+                        view! {
+                            <li data-testid="token"><code>{t.hint}</code> " " {t.label} " "
+                                <span class="scopes" data-testid="token-scopes">{scopes}</span> " " {action}</li>
+                        }
                     })
                     .collect_view()
             })
@@ -152,6 +169,10 @@ fn PersonTokens(person: Person, set_role: Change<(i64, Role)>, remove: Change<i6
             })}
             <form class="new-token" on:submit=submit>
                 <label>"Token label" <input required data-testid="token-label" bind:value=label/></label>
+                <label><input type="checkbox" data-testid="token-select" bind:checked=select_only/>
+                    " URLs and keys only"</label>
+                <label>"Hosts " <input data-testid="token-hosts" placeholder="every host" bind:value=hosts/></label>
+                <label><input type="checkbox" data-testid="token-read-only" bind:checked=read_only/>" Read-only"</label>
                 <button type="submit" disabled=move || issue.pending().get() aria-label=format!("Issue token for {name}")
                     data-testid="token-issue">"Issue token"</button>
             </form>

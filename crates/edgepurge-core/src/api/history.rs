@@ -15,6 +15,10 @@ pub struct HistoryEntry {
     pub at: i64,
     /// Who: a person's name, or a description of a refused caller.
     pub actor: String,
+    /// The label of the token used (for a console session, the token it was signed in with;
+    /// `API_TOKENS` for a bootstrap token); absent for Access and older entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// The items asked for, by their labels: at most 100, each cut at 1,024 characters
     /// (`crate::history`); `item_count` says how many there were.
     pub urls: Vec<String>,

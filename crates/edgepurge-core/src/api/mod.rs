@@ -32,7 +32,9 @@ pub use inspect::{
 };
 pub use instance::{CacheStatusFormat, Contract, SkippedInstance, Transport};
 pub use notify::{FailingInstance, Notification, NotifyKind, NotifyStatus};
-pub use people::{IssuedToken, Me, NewPerson, NewToken, Person, PersonUpdate, Role, SignIn, TokenInfo, Via};
+pub use people::{
+    IssuedToken, Me, NewPerson, NewToken, Person, PersonUpdate, PurgeKinds, Role, SignIn, TokenInfo, TokenScopes, Via,
+};
 pub use problem::{ErrorSource, Problem, PROBLEM_CONTENT_TYPE};
 pub use purge::{Pair, PurgeEvent, PurgeRequest};
 pub use report::{Confirmation, Outcome, PlanSummary, PurgeReport, PurgeResult, PurgeStatus, SkippedGroup, Summary};

@@ -25,6 +25,51 @@ str_enum! {
     }
 }
 
+str_enum! {
+    /// Which purge kinds a token may ask for.
+    #[derive(Default)]
+    pub enum PurgeKinds {
+        /// Every kind its person's role allows.
+        #[default]
+        All = "all",
+        /// URLs and surrogate keys only, like Fastly's `purge_select`: no prefix or host purge
+        /// (nor Fastly's `purge_all`, nor Cloudflare's `purge_everything`, prefixes or hosts).
+        Select = "select",
+    }
+}
+
+/// What a personal token may do, within its person's role: set when it is issued, never
+/// widened. The default (every kind, every host, not read-only) is an unscoped token.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenScopes {
+    /// `all` (default, not written) or `select` (URLs and keys only).
+    #[serde(default, skip_serializing_if = "PurgeKinds::is_all")]
+    pub kinds: PurgeKinds,
+    /// The hosts it may purge, verify and confirm (each in `ALLOWED_HOSTS`); keys reach only
+    /// the instance groups serving them. Empty (default): every allowed host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Verify, history and instances only: no purge.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+impl PurgeKinds {
+    /// Whether it is `all`, the default (which is not written).
+    pub fn is_all(&self) -> bool {
+        *self == PurgeKinds::All
+    }
+}
+
+impl TokenScopes {
+    /// Whether the token is unscoped: everything its person's role allows.
+    pub fn is_unscoped(&self) -> bool {
+        *self == TokenScopes::default()
+    }
+}
+
 /// Body of `POST /api/session`: sign in with a personal token.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +101,13 @@ pub struct Me {
     /// Where a trace can be seen: `TRACE_URL_TEMPLATE`, with `{trace_id}` to fill in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_url: Option<String>,
+    /// The label of the personal token this request was authenticated with (for a session,
+    /// the token it was signed in with); `API_TOKENS` for a bootstrap token; absent for Access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// That token's scopes (unscoped: every kind, every host).
+    #[serde(default)]
+    pub scopes: TokenScopes,
 }
 
 /// A person who may use edgepurge.
@@ -115,6 +167,9 @@ pub struct TokenInfo {
     /// Revocation time, ms, if revoked.
     #[serde(default)]
     pub revoked_at: Option<i64>,
+    /// What it may do, within its person's role.
+    #[serde(default)]
+    pub scopes: TokenScopes,
 }
 
 /// Body of `POST /api/people/{id}/tokens`.
@@ -124,6 +179,9 @@ pub struct TokenInfo {
 pub struct NewToken {
     /// What the token is for.
     pub label: String,
+    /// What it may do, within its person's role (absent: unscoped).
+    #[serde(default)]
+    pub scopes: TokenScopes,
 }
 
 /// Reply of `POST /api/people/{id}/tokens`: the token, shown this once.

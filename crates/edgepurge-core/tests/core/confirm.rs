@@ -5,12 +5,13 @@
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
 use super::{addr, answer_with, completed, token};
-use edgepurge_core::api::Outcome;
+use edgepurge_core::api::{Outcome, Role};
 use edgepurge_core::http1::FieldValue;
 use edgepurge_core::outcome::DeliveryError;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
+use edgepurge_core::scopes::Grant;
 use edgepurge_core::target::parse_all;
 use edgepurge_core::trace::{SpanIds, TraceContext, TraceId};
 use std::collections::BTreeMap;
@@ -210,7 +211,9 @@ fn confirm_urls_are_bounded_parsed_and_allowed() {
     use edgepurge_core::api::PurgeRequest;
     use edgepurge_core::request::{confirm_for, MAX_CONFIRM_URLS};
     let config = super::config(&[]);
-    let ask = |urls: Vec<String>| confirm_for(&config, &PurgeRequest { confirm_urls: urls, ..Default::default() });
+    let ask = |urls: Vec<String>| {
+        confirm_for(&config, &Grant::unscoped(Role::Editor), &PurgeRequest { confirm_urls: urls, ..Default::default() })
+    };
     let same = vec!["https://WWW.example.com/a".to_owned(), "https://www.example.com/a".to_owned()];
     assert_eq!(ask(same).unwrap().named.len(), 1, "the same URL twice is asked for once");
     let many = (0..=MAX_CONFIRM_URLS).map(|i| format!("https://www.example.com/{i}")).collect();

@@ -15,6 +15,7 @@ use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::request::{labels, purges_for, skipped_groups};
+use edgepurge_core::scopes::Grant;
 use edgepurge_core::target::Target;
 use edgepurge_core::verify::{confirmation, read_answer, read_cache_status, verify_result};
 use std::collections::BTreeMap;
@@ -323,28 +324,28 @@ fn request(f: impl FnOnce(&mut PurgeRequest)) -> PurgeRequest {
 fn prefixes_and_hosts_of_a_plain_group_are_refused_before_anything_is_sent() {
     let c = mixed();
     let prefix = request(|r| r.prefixes = vec!["https://pipely.example.com/episodes/".into()]);
-    let e = purges_for(&c, Role::Admin, &prefix).unwrap_err();
+    let e = purges_for(&c, &Grant::unscoped(Role::Admin), &prefix).unwrap_err();
     assert_eq!(e.status(), 400);
     assert!(e.detail.starts_with("prefixes[0]:"), "{}", e.detail);
     assert!(e.detail.contains("pipely.example.com=static:contract=plain"), "names the group: {}", e.detail);
     assert!(e.detail.contains("prefix purge"), "names the kind: {}", e.detail);
     let hosts = request(|r| r.hosts = vec!["pipely.example.com".into()]);
-    let e = purges_for(&c, Role::Admin, &hosts).unwrap_err();
+    let e = purges_for(&c, &Grant::unscoped(Role::Admin), &hosts).unwrap_err();
     assert!(e.detail.starts_with("hosts[0]:") && e.detail.contains("host purge"), "{}", e.detail);
     // The same kinds to an edgepurge group are fine.
     let fine = request(|r| r.prefixes = vec!["https://www.example.com/episodes/".into()]);
-    assert_eq!(purges_for(&c, Role::Admin, &fine).unwrap().len(), 1);
+    assert_eq!(purges_for(&c, &Grant::unscoped(Role::Admin), &fine).unwrap().len(), 1);
 }
 
 #[test]
 fn keys_go_only_to_groups_with_keys_and_the_others_are_named() {
     let c = mixed();
     let keys = request(|r| r.keys = vec!["episode-1".into()]);
-    let purges = purges_for(&c, Role::Editor, &keys).unwrap();
+    let purges = purges_for(&c, &Grant::unscoped(Role::Editor), &keys).unwrap();
     let hosts: Vec<&str> = purges.iter().map(Purge::host).collect();
     // The plain group gets nothing; the misdeclared one (declared edgepurge) is sent its key.
     assert_eq!(hosts, ["www.example.com", "legacy.example.com"]);
-    let skipped = skipped_groups(&c, &keys);
+    let skipped = skipped_groups(&c, &Grant::unscoped(Role::Editor), &keys);
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].item, "key:episode-1@pipely.example.com");
     assert_eq!(skipped[0].group, "pipely.example.com=static:contract=plain");
@@ -353,7 +354,7 @@ fn keys_go_only_to_groups_with_keys_and_the_others_are_named() {
     assert_eq!(labels(&c, &keys), ["key:episode-1@www.example.com", "key:episode-1@legacy.example.com"]);
     // URLs skip nothing.
     let urls = request(|r| r.urls = vec!["https://pipely.example.com/a".into()]);
-    assert!(skipped_groups(&c, &urls).is_empty());
+    assert!(skipped_groups(&c, &Grant::unscoped(Role::Editor), &urls).is_empty());
 
     // Where no group can purge keys, the request is a 400 naming them.
     let only_plain = config(&[
@@ -361,7 +362,7 @@ fn keys_go_only_to_groups_with_keys_and_the_others_are_named() {
         ("DISCOVERY", "*=static:10.0.5.1:80:contract=plain"),
         ("ALLOW_PRIVATE_INSTANCES", "true"),
     ]);
-    let e = purges_for(&only_plain, Role::Editor, &keys).unwrap_err();
+    let e = purges_for(&only_plain, &Grant::unscoped(Role::Editor), &keys).unwrap_err();
     assert_eq!(e.status(), 400);
     assert!(e.detail.contains("no instance group can purge a key"), "{}", e.detail);
     assert!(e.detail.contains("contract=plain"), "{}", e.detail);

@@ -9,6 +9,7 @@ use edgepurge_core::api::{PurgeRequest, Role};
 use edgepurge_core::error::ErrorKind;
 use edgepurge_core::purge::parse_key;
 use edgepurge_core::request::purges_for;
+use edgepurge_core::scopes::Grant;
 use edgepurge_core::target::{normalise_host, Target};
 use edgepurge_core::ApiError;
 
@@ -36,7 +37,7 @@ fn finding_5_a_trailing_dot_is_the_same_host() {
         ..Default::default()
     };
     let labels: Vec<String> =
-        purges_for(&config(&[]), Role::Admin, &request).unwrap().iter().map(|p| p.label()).collect();
+        purges_for(&config(&[]), &Grant::unscoped(Role::Admin), &request).unwrap().iter().map(|p| p.label()).collect();
     assert_eq!(labels, ["https://www.example.com/a", "host:www.example.com"]);
 }
 
@@ -45,7 +46,7 @@ fn finding_6_one_key_item_is_one_key() {
     for bad in ["a,b,c", "a,", ",", "a, b", "a\tb", "a b"] {
         assert!(parse_key(bad).is_err(), "{bad:?}");
         let request = PurgeRequest { keys: vec![bad.into()], ..Default::default() };
-        let e = purges_for(&config(&[]), Role::Editor, &request).unwrap_err();
+        let e = purges_for(&config(&[]), &Grant::unscoped(Role::Editor), &request).unwrap_err();
         assert_eq!((e.kind, e.detail.contains("without spaces or commas")), (ErrorKind::BadRequest, true), "{bad:?}");
     }
     for good in ["a", "show-1", "ep_2024/01", "k=v;x", &"k".repeat(256)] {

@@ -62,6 +62,7 @@ fn entry(status: HistoryStatus, rows: usize) -> HistoryEntry {
         id: 7,
         at: 1,
         actor: "editor".into(),
+        token: Some("ci".into()),
         urls: vec!["https://a.example/0".into()],
         item_count: Some(1),
         status,

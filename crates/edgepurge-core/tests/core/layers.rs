@@ -12,6 +12,7 @@ use edgepurge_core::plan::{Confirm, Plan};
 use edgepurge_core::report::ReportBuilder;
 use edgepurge_core::request::purges_for;
 use edgepurge_core::retry::RedeliveryPolicy;
+use edgepurge_core::scopes::Grant;
 use edgepurge_core::upstream::{names_upstream, CallRow, Vendor};
 use std::collections::BTreeMap;
 
@@ -46,7 +47,7 @@ fn instances(config: &Config) -> BTreeMap<String, Vec<edgepurge_core::discovery:
 
 fn plan(config: &Config, json: &str, confirm: bool) -> Plan {
     let request: PurgeRequest = serde_json::from_str(json).unwrap();
-    let purges = purges_for(config, Role::Admin, &request).unwrap();
+    let purges = purges_for(config, &Grant::unscoped(Role::Admin), &request).unwrap();
     let confirm = Confirm { urls: confirm, named: Vec::new() };
     Plan::confirming_with(purges, &instances(config), &config.upstreams, &token(), 6, &confirm).unwrap()
 }
@@ -120,7 +121,7 @@ fn keys_reach_fastly_in_one_batched_call() {
 fn a_prefix_purge_is_refused_where_fastly_cannot_do_it_and_reaches_cloudflare_elsewhere() {
     let c = layered(&[]).unwrap();
     let request: PurgeRequest = serde_json::from_str(r#"{"prefixes": ["https://www.example.com/episodes/"]}"#).unwrap();
-    let e = purges_for(&c, Role::Admin, &request).unwrap_err();
+    let e = purges_for(&c, &Grant::unscoped(Role::Admin), &request).unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadRequest);
     assert!(e.detail.contains(&format!("fastly:{SERVICE}")), "{}", e.detail);
     let p = plan(&c, r#"{"prefixes": ["https://cdn.example.com/episodes/"]}"#, false);

@@ -48,6 +48,7 @@ mod report_audit;
 mod request;
 mod retry;
 mod routes;
+mod scopes;
 mod shard;
 mod stats;
 mod target;

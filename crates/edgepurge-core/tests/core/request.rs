@@ -7,14 +7,15 @@ use super::config;
 use edgepurge_core::api::{DeliveriesQuery, DeliveryStatus, HistoryQuery, PurgeRequest, Role, Via};
 use edgepurge_core::auth::Action;
 use edgepurge_core::error::ErrorKind;
-use edgepurge_core::request::{deliveries_filter, history_filter, labels, purges_for, query, require, HistoryFilter};
+use edgepurge_core::request::{deliveries_filter, history_filter, labels, purges_for, query, HistoryFilter};
+use edgepurge_core::scopes::Grant;
 
 fn req(json: &str) -> PurgeRequest {
     serde_json::from_str(json).unwrap()
 }
 
 fn labels_of(role: Role, json: &str) -> Result<Vec<String>, (ErrorKind, String)> {
-    purges_for(&config(&[]), role, &req(json))
+    purges_for(&config(&[]), &Grant::unscoped(role), &req(json))
         .map(|ps| ps.iter().map(|p| p.label()).collect())
         .map_err(|e| (e.kind, e.detail))
 }
@@ -139,7 +140,8 @@ fn refused_items_are_named_by_the_same_labels_as_purged_ones() {
     );
     // An accepted request's labels are exactly its purges' labels.
     let ok = req(r#"{"urls": ["https://www.example.com/a"], "keys": ["k"]}"#);
-    let purged: Vec<String> = purges_for(&c, Role::Editor, &ok).unwrap().iter().map(|p| p.label()).collect();
+    let purged: Vec<String> =
+        purges_for(&c, &Grant::unscoped(Role::Editor), &ok).unwrap().iter().map(|p| p.label()).collect();
     assert_eq!(labels(&c, &ok), purged);
 }
 
@@ -154,9 +156,9 @@ fn roles_permit_what_they_should() {
         (Role::Admin, Action::PurgeWide, true),
         (Role::Admin, Action::ManagePeople, true),
     ] {
-        assert_eq!(require(role, action).is_ok(), ok, "{role:?} {action:?}");
+        assert_eq!(Grant::unscoped(role).require(action).is_ok(), ok, "{role:?} {action:?}");
     }
-    assert_eq!(require(Role::Editor, Action::ManagePeople).unwrap_err().status(), 403);
+    assert_eq!(Grant::unscoped(Role::Editor).require(Action::ManagePeople).unwrap_err().status(), 403);
     assert_eq!(Role::parse("admin"), Some(Role::Admin));
     assert_eq!(Role::parse("editor"), Some(Role::Editor));
     for bad in ["", "Admin", "owner", "editor "] {

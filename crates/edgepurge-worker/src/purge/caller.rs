@@ -144,6 +144,7 @@ pub(super) async fn write_refusal(
     let record = HistoryRecord {
         at: now,
         actor: identity.map_or_else(|| "(not signed in)".to_owned(), |i| i.person.name.clone()),
+        token: identity.and_then(|i| i.token.clone()),
         person_id: identity.map(|i| i.person.id),
         labels,
         status: HistoryStatus::refused(err.status()),

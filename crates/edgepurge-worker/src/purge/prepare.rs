@@ -108,11 +108,16 @@ async fn admit(
         }
         return Err(e);
     }
-    identity.require(Action::Purge)?;
+    if let Err(e) = identity.require(Action::Purge) {
+        // Read (capped) only to name the items in the refusal's history entry.
+        seen.items = request.await.map(|r| labels(&base.config, &r)).unwrap_or_default();
+        return Err(e);
+    }
     let idempotency_key = idempotency_key.map(idempotency::key).transpose()?;
     let request = request.await?;
     seen.items = labels(&base.config, &request);
-    let purges = purges_for(&base.config, identity.person.role, &request)?;
+    let grant = identity.grant();
+    let purges = purges_for(&base.config, &grant, &request)?;
     let person_id = identity.person.id;
     let keyed = match idempotency_key {
         None => None,
@@ -137,9 +142,9 @@ async fn admit(
             }
         }
     };
-    let confirm = confirm_for(&base.config, &request)?;
+    let confirm = confirm_for(&base.config, &grant, &request)?;
     let mut prepared = plan(base, purges, &confirm, tracer).await?;
-    prepared.skipped = skipped_groups(&base.config, &request);
+    prepared.skipped = skipped_groups(&base.config, &grant, &request);
     write_ahead(base, caller, prepared, &confirm, keyed, seen).await
 }
 
@@ -212,6 +217,7 @@ async fn write_ahead(
     let entry = HistoryRecord {
         at: base.now,
         actor: identity.person.name.clone(),
+        token: identity.token.clone(),
         person_id: Some(identity.person.id),
         labels: plan.purges.iter().map(Purge::label).collect(),
         status: HistoryStatus::Running,

@@ -25,6 +25,7 @@ struct PurgeRow {
     trace_id: Option<String>,
     kind: String,
     recovered: i64,
+    token: Option<String>,
 }
 
 impl PurgeRow {
@@ -34,6 +35,7 @@ impl PurgeRow {
             id,
             at: self.at,
             actor: self.actor,
+            token: self.token,
             urls: serde_json::from_str(&self.urls).map_err(|e| corrupt("purges", id, format!("urls: {e}")))?,
             status: HistoryStatus::parse(&self.status)
                 .ok_or_else(|| corrupt("purges", id, format!("unknown status {:?}", self.status)))?,
@@ -61,6 +63,8 @@ pub struct Lease {
 pub struct HistoryRecord {
     pub at: i64,
     pub actor: String,
+    /// The label of the token the caller came with, when they came with one.
+    pub token: Option<String>,
     pub person_id: Option<i64>,
     /// The items, as the core labels them (stored bounded, see `edgepurge_core::history`).
     pub labels: Vec<String>,
@@ -75,15 +79,15 @@ pub struct HistoryRecord {
     pub lease: Option<Lease>,
 }
 
-/// A new entry's `INSERT` around `$values` (`?1` to `?13`, from [`entry_args`]; `results` is
+/// A new entry's `INSERT` around `$values` (`?1` to `?14`, from [`entry_args`]; `results` is
 /// `'[]'`): `$before` and `$after` make it `VALUES (...)` or a conditional `SELECT`.
 macro_rules! new_entry {
     ($before:literal, $after:literal) => {
         concat!(
             "INSERT INTO purges (at, actor, person_id, urls, status, http_status, detail, results, item_count, \
-             trace_id, kind, replay, lease_until, lease_owner) ",
+             trace_id, kind, replay, lease_until, lease_owner, token) ",
             $before,
-            "?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10, ?11, ?12, ?13",
+            "?1, ?2, ?3, ?4, ?5, ?6, ?7, '[]', ?8, ?9, ?10, ?11, ?12, ?13, ?14",
             $after
         )
     };
@@ -99,7 +103,7 @@ const PAGE: &str = "SELECT * FROM purges WHERE (?1 IS NULL OR instr(urls, ?1) > 
 
 statements![RECORD, ENTRY, PAGE];
 
-/// A record's values for [`new_entry`], `?1` to `?13`.
+/// A record's values for [`new_entry`], `?1` to `?14`.
 pub(super) fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
     let items = serde_json::to_string(&history::bounded_items(&r.labels)).map_err(internal)?;
     Ok(vec![
@@ -119,6 +123,7 @@ pub(super) fn entry_args(r: &HistoryRecord) -> Result<Vec<JsValue>, ApiError> {
         },
         opt_n(r.lease.as_ref().map(|l| l.until)),
         opt(r.lease.as_ref().map(|l| l.owner.as_str())),
+        opt(r.token.as_deref()),
     ])
 }
 

@@ -45,10 +45,10 @@ impl Expired {
     }
 }
 
-/// The entry, written only if `?14`'s count in window `?15` (just counted) is within `?16`.
+/// The entry, written only if `?15`'s count in window `?16` (just counted) is within `?17`.
 const RECORD_WITHIN: &str = new_entry!(
     "SELECT ",
-    " WHERE (SELECT count FROM rate_limits WHERE key = ?14 AND window = ?15) <= ?16 RETURNING id"
+    " WHERE (SELECT count FROM rate_limits WHERE key = ?15 AND window = ?16) <= ?17 RETURNING id"
 );
 /// Completes entry `?1`: only its lease's owner `?5` does, and only once; the rollups and the
 /// deliveries are written only if this did it.

@@ -3,8 +3,9 @@
 //! forgets them ([`Store::prune_sessions`]): signing in writes only the new session.
 
 use super::people::PersonWith;
+use super::tokens::scopes;
 use super::{n, opt, opt_n, s, Store};
-use edgepurge_core::api::Person;
+use edgepurge_core::api::{Person, TokenScopes};
 use edgepurge_core::ApiError;
 use serde::Deserialize;
 
@@ -15,6 +16,8 @@ struct SessionCols {
     s_expires: i64,
     s_token_id: Option<i64>,
     s_token_hash: Option<String>,
+    s_token_label: Option<String>,
+    s_token_scopes: Option<String>,
 }
 
 /// A session found by its hash.
@@ -27,18 +30,21 @@ pub struct SessionRow {
     pub bootstrap_hash: Option<String>,
     /// Whether it was signed in with a personal token.
     pub personal: bool,
+    /// That token's label and scopes (the session does no more than its token may).
+    pub token: Option<(String, TokenScopes)>,
 }
 
 const CREATE_SESSION: &str = "INSERT INTO sessions (hash, person_id, token_id, token_hash, csrf, created_at, \
                               expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 /// The live session with hash `?1` at `?2` (an index seek: `hash` is the primary key), its
-/// person not removed and its personal token, if any, not revoked.
+/// person not removed and its personal token, if any, not revoked (with its label and scopes).
 pub(super) const SESSION: &str = "SELECT p.*, s.csrf AS s_csrf, s.expires_at AS s_expires, \
-                                  s.token_id AS s_token_id, s.token_hash AS s_token_hash \
+                                  s.token_id AS s_token_id, s.token_hash AS s_token_hash, \
+                                  t.label AS s_token_label, t.scopes AS s_token_scopes \
                                   FROM sessions s JOIN people p ON p.id = s.person_id \
+                                  LEFT JOIN tokens t ON t.id = s.token_id \
                                   WHERE s.hash = ?1 AND s.expires_at > ?2 AND p.removed_at IS NULL \
-                                  AND (s.token_id IS NULL OR EXISTS \
-                                       (SELECT 1 FROM tokens t WHERE t.id = s.token_id AND t.revoked_at IS NULL))";
+                                  AND (s.token_id IS NULL OR (t.id IS NOT NULL AND t.revoked_at IS NULL))";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE hash = ?1";
 const PRUNE_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at < ?1";
 
@@ -65,7 +71,12 @@ impl Store {
     pub async fn session(&self, hash: &str, now: i64) -> Result<Option<SessionRow>, ApiError> {
         let row: Option<PersonWith<SessionCols>> = self.row(SESSION, &[s(hash), n(now)]).await?;
         row.map(|r| {
+            let token = match (r.with.s_token_id, r.with.s_token_label, r.with.s_token_scopes.as_deref()) {
+                (Some(id), Some(label), Some(raw)) => Some((label, scopes(id, raw)?)),
+                _ => None,
+            };
             Ok(SessionRow {
+                token,
                 person: r.person.person()?,
                 csrf: r.with.s_csrf,
                 expires_at: r.with.s_expires,

@@ -48,11 +48,19 @@ fn migrations() -> Vec<(String, String)> {
 /// transaction (deferred foreign keys are checked at its commit); `before_0012` runs just
 /// before `0012_*` (which rebuilds tables) and what it returns is handed back.
 pub(super) fn migrated<T>(before_0012: impl FnOnce(&Connection) -> T) -> (Connection, T) {
+    migrated_through("9999", before_0012)
+}
+
+/// As [`migrated`], stopping after migration number `last` (four digits).
+fn migrated_through<T>(last: &str, before_0012: impl FnOnce(&Connection) -> T) -> (Connection, T) {
     let db = Connection::open_in_memory().expect("SQLite opens");
     db.execute_batch("PRAGMA foreign_keys = ON").expect("foreign keys on");
     let mut before = Some(before_0012);
     let mut seen = None;
     for (name, sql) in migrations() {
+        if name.get(..4).is_some_and(|number| number > last) {
+            break;
+        }
         if name.as_str() >= "0012" {
             if let Some(f) = before.take() {
                 seen = Some(f(&db));
@@ -149,7 +157,7 @@ const REBUILT: [&str; 4] = ["purges", "deliveries", "idempotency", "instance_hou
 #[test]
 fn migration_0012_keeps_every_row_id_index_and_reference() {
     let snapshot = |db: &Connection| REBUILT.map(|table| dump(db, table));
-    let (db, before) = migrated(|db| {
+    let (db, before) = migrated_through("0012", |db| {
         db.execute_batch(ROWS).expect("the rows are written");
         snapshot(db)
     });
@@ -224,4 +232,16 @@ fn the_checks_allow_every_name_the_api_has_and_refuse_any_other() {
         "INSERT INTO purges (at, actor, urls, status, http_status, recovered) VALUES (0, 'a', '[]', 'failed', 500, ?1)";
     db.execute(recovered, [1]).expect("recovered 1");
     assert!(db.execute(recovered, [2]).is_err_and(|e| e.to_string().contains("CHECK constraint failed")));
+}
+
+#[test]
+fn migration_0013_leaves_every_token_unscoped_and_refuses_scopes_that_do_not_read() {
+    let (db, ()) = migrated(|db| db.execute_batch(ROWS).expect("the rows are written"));
+    assert_eq!(one_column(&db, "SELECT scopes FROM tokens"), ["{}"]);
+    for bad in ["not json", "[]", "\"select\""] {
+        let sql =
+            "INSERT INTO tokens (person_id, label, hint, hash, created_at, scopes) VALUES (1, 'x', 'h', ?1, 1, ?2)";
+        assert!(db.execute(sql, [format!("hash-{bad}"), bad.to_owned()]).is_err(), "{bad}");
+    }
+    assert!(one_column(&db, "SELECT token FROM purges WHERE token IS NOT NULL").is_empty());
 }
