@@ -227,13 +227,18 @@ pub fn history_line(entry: &HistoryEntry) -> String {
     if count > 1 {
         items.push_str(&format!(" (+{} more)", count - 1));
     }
+    // Who, and with which token (its label), when the entry names one.
+    let who = match &entry.token {
+        Some(token) => format!("{} [{token}]", entry.actor),
+        None => entry.actor.clone(),
+    };
     let mut line = format!(
         "#{:<6} {}  {:<8} {} {:<12} {}",
         entry.id,
         utc(entry.at),
         entry.status.as_str(),
         entry.http_status,
-        entry.actor,
+        who,
         items
     );
     if entry.recovered {
@@ -530,6 +535,11 @@ mod tests {
         assert_eq!(
             history_line(&entry),
             "#42     1970-01-01 00:00:00Z  denied   403 admin        https://www.example.com/a (+2 more)  (not in ALLOWED_HOSTS)"
+        );
+        let with_token = HistoryEntry { token: Some("ci".into()), item_count: Some(1), detail: None, ..entry };
+        assert_eq!(
+            history_line(&with_token),
+            "#42     1970-01-01 00:00:00Z  denied   403 admin [ci]   https://www.example.com/a"
         );
         let page = HistoryPage { entries: vec![], next_before: None };
         assert_eq!(history_lines(&page), ["no entries"]);
