@@ -150,7 +150,7 @@ class CommandLine(CdnTestCase):
         self.assertEqual(len(lines), 2, out)
         for line, entry in zip(lines, entries):
             self.assertTrue(line.startswith(f"#{entry['id']} "), (line, entry))
-            self.assertRegex(line, rf"\bpurged +200 +admin +{re.escape(url)}$")
+            self.assertRegex(line, rf"\bpurged +200 +admin \[API_TOKENS\] +{re.escape(url)}$")
         code, out, err = cli("history", "--url", path, "--json")
         self.assertEqual(code, 0, err)
         self.assertEqual([e["id"] for e in json.loads(out)["entries"]], [e["id"] for e in entries])
