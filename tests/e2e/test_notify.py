@@ -127,6 +127,49 @@ class Notifications(CdnTestCase):
         self.assertIn(url, body["text"])
         self.assertNotIn("actor", body)
 
+    def test_a_burst_over_the_rate_is_held_back_and_told_of_once_by_the_cron(self):
+        per_minute = 3  # the local CDN's NOTIFY_PER_MINUTE default
+        paths = [new_page() for _ in range(per_minute + 2)]
+        for path in paths:
+            self.warm(path)
+        # The burst within one minute (the rate counts per minute): start it early in one.
+        if time.time() % 60 > 40:
+            time.sleep(61 - time.time() % 60)
+        cdn().stop_instance(1)
+        try:
+            reports = [api("POST", "/api/purge", {"urls": [f"https://{SITE}{p}"]})[2] for p in paths]
+        finally:
+            cdn().start_instance(1)
+        self.assertEqual([r["status"] for r in reports], ["partial"] * len(paths), reports)
+        traces = [r["trace_id"] for r in reports]
+        # The first three are sent as they end; the last two are held back.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            sent = [r["body"]["trace_id"] for r in cdn().webhook_received()
+                    if r["body"] is not None and r["body"].get("trace_id") in traces]
+            if len(sent) >= per_minute:
+                break
+            time.sleep(0.2)
+        time.sleep(2)
+        sent = [r["body"]["trace_id"] for r in cdn().webhook_received()
+                if r["body"] is not None and r["body"].get("trace_id") in traces]
+        self.assertEqual(sorted(sent), sorted(traces[:per_minute]))
+
+        def told(body):
+            return body.get("kind") == "partial" and body.get("items") == [] and body.get("held_back", 0) > 0
+        self.assertEqual([r for r in cdn().webhook_received() if r["body"] is not None and told(r["body"])], [])
+        # The cron tells of them, once, with how many and since when; another run adds nothing.
+        cdn().run_scheduled()
+        notes = self.arrived(told)
+        cdn().run_scheduled()
+        notes = self.arrived(told)
+        self.assertEqual(len(notes), 1, [n["body"]["text"] for n in notes])
+        self.assert_signed_and_slack_compatible(notes[0])
+        body = notes[0]["body"]
+        self.assertEqual((body["held_back"], body["item_count"]), (2, 0), body)
+        self.assertIn("*edgepurge: 2 partial purges held back* since ", body["text"])
+        self.assertNotIn("entry", body)
+
     def test_a_receiver_that_is_down_changes_no_purge_and_shows_in_health(self):
         def shape(status, report):
             rows = {r["instance"]: (r["outcome"], r["retryable"], r.get("pending", False)) for r in report["results"]}

@@ -172,6 +172,19 @@ pub fn abandoned(deliveries: &[Delivery], at: i64, trace_id: Option<String>) -> 
     }))
 }
 
+/// What kind `kind` held back and no notification of its kind sent since has summarised: the
+/// cron tells of it (`held` and `since` are `notify_kinds`' as it claims them), so a burst
+/// followed by quiet is not left untold. It has no items; `held_back` says how many.
+pub fn held_back(kind: NotifyKind, at: i64, trace_id: Option<String>) -> Event {
+    Event(Notification { kind, at, trace_id, ..blank() })
+}
+
+/// Whether `n` only tells of notifications held back ([`held_back`]): a purge's has its
+/// summary, abandoned deliveries' have the deliveries.
+fn only_held_back(n: &Notification) -> bool {
+    n.summary.is_none() && n.deliveries.is_empty() && n.items.is_empty() && n.entry.is_none()
+}
+
 fn blank() -> Notification {
     Notification {
         text: String::new(),
@@ -271,6 +284,9 @@ pub fn message(
 
 /// The `text`: Slack `mrkdwn`, one paragraph.
 pub fn text(n: &Notification) -> String {
+    if only_held_back(n) {
+        return held_back_text(n);
+    }
     let mut t = match (n.kind, &n.summary) {
         (NotifyKind::Abandoned, _) => {
             let count = n.delivery_count.unwrap_or(n.deliveries.len());
@@ -326,6 +342,27 @@ pub fn text(n: &Notification) -> String {
     }
     if let Some(url) = &n.trace_url {
         t += &format!(" <{}|trace>", escape(url));
+    }
+    t
+}
+
+/// The `text` of a notification that only tells of others held back.
+fn held_back_text(n: &Notification) -> String {
+    let what = match n.kind {
+        NotifyKind::Partial => ("partial purge", "partial purges"),
+        NotifyKind::Failed => ("failed purge", "failed purges"),
+        NotifyKind::Purged => ("purge", "purges"),
+        NotifyKind::Abandoned => ("notice of abandoned deliveries", "notices of abandoned deliveries"),
+    };
+    let count = usize::try_from(n.held_back).unwrap_or(usize::MAX);
+    let since = n.held_back_since.map(|at| format!(" since {}", clock(at))).unwrap_or_default();
+    let mut t = format!(
+        ":hourglass: *edgepurge: {} {} held back*{since}, over the rate of notifications a minute.",
+        n.held_back,
+        plural(count, what.0, what.1)
+    );
+    if let Some(url) = &n.console_url {
+        t += &format!(" <{}|history>", escape(url));
     }
     t
 }

@@ -49,23 +49,80 @@ async fn deliver(base: &Base, settings: &NotifySettings, event: &Event) -> Resul
     let window = base.store.notify_count(event.kind(), now, settings.per_minute).await?;
     let figures = match notify::rate(window, settings.per_minute) {
         Rate::Hold => Minute { held_back: 1, ..Minute::default() },
-        Rate::Send { held, since } => {
-            let trace_url = base.config.trace_url.as_deref();
-            let message = notify::message(event, now, held, since, settings.console_url.as_deref(), trace_url);
-            let body = notify::body(&message);
-            let signature = notify::signature(&settings.secret, &body);
-            let posts = settings.webhooks.iter().map(|url| post(url, &body, &signature, settings.timeout_ms));
-            let results: Vec<Result<(), String>> = join_all(posts)
-                .await
-                .into_iter()
-                .enumerate()
-                .map(|(i, r)| r.map_err(|why| notify::failure(i, &why, &settings.webhooks)))
-                .collect();
-            notify::sent(&results, now_ms())
-        }
+        Rate::Send { held, since } => post_all(base, settings, event, now, held, since).await,
     };
     base.store.notify_record(now, &figures).await?;
     Ok(figures)
+}
+
+/// The message for `event` (standing for `held` held back since `since` too), POSTed to every
+/// webhook at once; how that went.
+async fn post_all(
+    base: &Base,
+    settings: &NotifySettings,
+    event: &Event,
+    now: i64,
+    held: u64,
+    since: Option<i64>,
+) -> Minute {
+    let trace_url = base.config.trace_url.as_deref();
+    let message = notify::message(event, now, held, since, settings.console_url.as_deref(), trace_url);
+    let body = notify::body(&message);
+    let signature = notify::signature(&settings.secret, &body);
+    let posts = settings.webhooks.iter().map(|url| post(url, &body, &signature, settings.timeout_ms));
+    let results: Vec<Result<(), String>> = join_all(posts)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|why| notify::failure(i, &why, &settings.webhooks)))
+        .collect();
+    notify::sent(&results, now_ms())
+}
+
+/// Tells of the events each kind held back that no notification sent since has summarised (the
+/// cron calls it each run): a burst followed by quiet is told of within a minute, once. One
+/// notification per such kind, not counted against the rate (it is the rate's summary); two
+/// D1 statements each, after the one that reads them.
+pub async fn send_held(base: &Base, tracer: &Tracer) {
+    let Some(settings) = base.config.notify.as_ref() else { return };
+    let untold = match base.store.notify_untold().await {
+        Ok(untold) => untold,
+        Err(e) => {
+            worker::console_error!("{}", serde_json::json!({ "notify": "held back", "error": e.detail }));
+            return;
+        }
+    };
+    for untold in untold {
+        let Some(kind) = untold.kind().filter(|k| settings.wants(*k)) else { continue };
+        let start = clock();
+        let told = async {
+            if !base.store.notify_claim(&untold).await? {
+                return Ok(None);
+            }
+            let now = now_ms();
+            let event = notify::held_back(kind, now, Some(tracer.trace_id()));
+            let figures = post_all(base, settings, &event, now, untold.held, untold.held_since).await;
+            base.store.notify_record(now, &figures).await?;
+            Ok::<_, ApiError>(Some(figures))
+        };
+        let span = tracer.child("notify", 0, start).with("edgepurge.notify.kind", kind.as_str());
+        let span = span.with("edgepurge.notify.held_back_told", untold.held as i64);
+        match told.await {
+            Ok(None) => {}
+            Ok(Some(figures)) => {
+                let span = span.with("edgepurge.notify.sent", figures.sent as i64);
+                let span = span.with("edgepurge.notify.failed", figures.failed as i64);
+                tracer.span(match figures.last_error {
+                    Some(why) => span.failed(why),
+                    None => span,
+                });
+            }
+            Err(e) => {
+                worker::console_error!("{}", serde_json::json!({ "notify": kind.as_str(), "error": e.detail }));
+                tracer.span(span.failed(format!("not sent: {}", e.detail)));
+            }
+        }
+    }
 }
 
 /// One POST of `body` to `url`, within `timeout_ms`.

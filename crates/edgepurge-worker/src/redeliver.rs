@@ -23,6 +23,7 @@ use crate::trace::Tracer;
 use edgepurge_core::api::{Delivery, DeliveryStatus};
 use edgepurge_core::config::Config;
 use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
+use edgepurge_core::notify::{purge_kind, Event};
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy, RunInstances, REDELIVERY_BATCH};
@@ -80,8 +81,13 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     let mut pass = Pass { recovered: 0, attempted: 0, delivered: 0, abandoned: 0 };
     for expired in store.expired_leases(now, TAKEOVERS_PER_RUN).await? {
         match recover(&base.config, store, shards, &mut resolver, &expired, now, tracer).await {
-            Ok(true) => pass.recovered += 1,
-            Ok(false) => {}
+            Ok(Some(Recovered { notice })) => {
+                pass.recovered += 1;
+                // Ended partial or failed (or purged, if NOTIFY_ON says so): as the original
+                // would have told, after its completion.
+                notify::send(base, notice, tracer).await;
+            }
+            Ok(None) => {}
             // Left as it is: the next run tries again (the lease stays run out).
             Err(e) => tracer.fail(format!("entry {} not recovered: {}", expired.id, e.detail)),
         }
@@ -160,6 +166,7 @@ async fn one_pass(base: &Base, tracer: &Rc<Tracer>) -> Result<Pass, ApiError> {
     pass.attempted = sending.len() + sending_upstream.len();
     let given_up = abandoned(&due, &updates, now);
     notify::send(base, edgepurge_core::notify::abandoned(&given_up, now, Some(tracer.trace_id())), tracer).await;
+    notify::send_held(base, tracer).await;
     Ok(pass)
 }
 
@@ -181,9 +188,15 @@ fn abandoned(due: &[Delivery], updates: &[(i64, DeliveryUpdate)], now: i64) -> V
         .collect()
 }
 
+/// A purge cut off mid-fan-out that this run took over and completed, and its notification.
+struct Recovered {
+    notice: Option<Event>,
+}
+
 /// Takes over one purge cut off mid-fan-out: plans it again from its replay with discovery as it
-/// is now, claims it (false when the original completed it meanwhile, or another run claimed it
-/// first), runs it whole and completes it, marked recovered, queueing what still failed.
+/// is now, claims it (`None` when the original completed it meanwhile, or another run claimed
+/// it first), runs it whole and completes it, marked recovered, queueing what still failed.
+/// Completed, it returns its notification, when `NOTIFY_ON` names how it ended.
 async fn recover(
     config: &Rc<Config>,
     store: &Store,
@@ -192,7 +205,7 @@ async fn recover(
     expired: &Expired,
     now: i64,
     tracer: &Rc<Tracer>,
-) -> Result<bool, ApiError> {
+) -> Result<Option<Recovered>, ApiError> {
     let (purges, confirm) = lease::from_replay(&expired.replay()?)
         .map_err(|e| ApiError::bad_request(format!("entry {}: its replay does not read: {e}", expired.id)))?;
     let hosts = purges.iter().map(Purge::host).chain(confirm.named.iter().map(Target::host));
@@ -206,7 +219,7 @@ async fn recover(
     let owner = lease_owner();
     let until = lease::lease_until_for(now, &plan, &limits, config);
     if !store.take_over(expired, until, &owner).await? {
-        return Ok(false);
+        return Ok(None);
     }
     let sockets = Sockets::default();
     let mut builder = collect(config, &plan, limits, &sockets, shards, tracer).await;
@@ -214,6 +227,11 @@ async fn recover(
     let queued = builder.queue_retryable();
     let report = builder.finish();
     tracer.attr("edgepurge.recovered.entry", expired.id);
+    let notice = config.notify.as_ref().filter(|n| n.wants(purge_kind(report.status))).map(|_| {
+        let labels: Vec<String> = plan.purges.iter().map(Purge::label).collect();
+        let actor = format!("{} (run again by the cron)", expired.actor);
+        edgepurge_core::notify::purge(&report, &actor, &labels, expired.id, now)
+    });
     let completion = Completion {
         status: report.status.into(),
         http_status: report.status.http_status(),
@@ -223,5 +241,5 @@ async fn recover(
         owner,
         recovered: true,
     };
-    store.complete(expired.id, now, &completion).await
+    Ok(store.complete(expired.id, now, &completion).await?.then_some(Recovered { notice }))
 }

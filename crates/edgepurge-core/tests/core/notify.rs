@@ -11,8 +11,8 @@ use edgepurge_core::api::{
 };
 use edgepurge_core::config::Config;
 use edgepurge_core::notify::{
-    abandoned, body, escape, hmac_sha256, message, purge, rate, signature, signed, status, Minute, Rate, Window,
-    MAX_LISTED,
+    abandoned, body, escape, held_back, hmac_sha256, message, purge, rate, signature, signed, status, Minute, Rate,
+    Window, MAX_LISTED,
 };
 
 /// Settings, the setting named and part of the reason.
@@ -285,6 +285,30 @@ fn at_most_per_minute_of_a_kind_are_sent_and_the_next_one_sent_stands_for_those_
     assert!(n.text.contains(" And 6 more partial held back since 01:02 UTC."), "{}", n.text);
     // Nothing held back: no time either.
     assert_eq!(message(&event, 0, 0, Some(5), None, None).held_back_since, None);
+}
+
+#[test]
+fn what_a_burst_held_back_is_told_once_on_its_own_by_the_cron() {
+    let console = Some("https://purge.example.com");
+    let n = message(&held_back(NotifyKind::Partial, 5, Some("ab".into())), 7, 2, Some(3_723_000), console, None);
+    assert_eq!(
+        (n.kind, n.held_back, n.held_back_since, n.at, n.sent_at),
+        (NotifyKind::Partial, 2, Some(3_723_000), 5, 7)
+    );
+    assert!(n.items.is_empty() && n.status.is_none() && n.summary.is_none() && n.entry.is_none(), "{n:?}");
+    assert_eq!(
+        n.text,
+        ":hourglass: *edgepurge: 2 partial purges held back* since 01:02 UTC, over the rate of notifications a \
+         minute. <https://purge.example.com/#/history|history>"
+    );
+    let one = message(&held_back(NotifyKind::Abandoned, 5, None), 7, 1, None, None, None);
+    assert_eq!(
+        one.text,
+        ":hourglass: *edgepurge: 1 notice of abandoned deliveries held back*, over the rate of notifications a minute."
+    );
+    // A purge's own notification (it has its summary) is never read as one of these.
+    let purge_text = message(&purge(&partial_report(), "ada", &[], 1, 0), 0, 2, None, None, None).text;
+    assert!(purge_text.contains("*edgepurge: purge partial*"), "{purge_text}");
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub struct Completion {
 pub struct Expired {
     pub id: i64,
     pub lease_until: i64,
+    /// Who asked for it (the history's `actor`).
+    pub actor: String,
     replay: Option<String>,
 }
 
@@ -70,7 +72,7 @@ const QUEUE: &str = concat!(
      WHERE ",
     completed_here!()
 );
-const EXPIRED_LEASES: &str = "SELECT id, lease_until, replay FROM purges WHERE status = 'running' \
+const EXPIRED_LEASES: &str = "SELECT id, lease_until, actor, replay FROM purges WHERE status = 'running' \
                               AND lease_until IS NOT NULL AND lease_until < ?1 ORDER BY lease_until LIMIT ?2";
 /// Takes entry `?1`'s lease, run out at `?2`, for owner `?4` until `?3`.
 const TAKE_OVER: &str = "UPDATE purges SET lease_until = ?3, lease_owner = ?4 WHERE id = ?1 AND status = 'running' \

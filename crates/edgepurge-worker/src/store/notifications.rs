@@ -32,14 +32,36 @@ const RECENT: &str = "SELECT sent, failed, held_back, last_failure_at, last_erro
      WHERE minute > ?1 ORDER BY minute";
 /// Forgets the minutes before `?1`.
 const PRUNE: &str = "DELETE FROM notify_minutes WHERE minute < ?1";
+/// The kinds with events held back that no notification sent since has summarised.
+const UNTOLD: &str = "SELECT kind, held, held_since FROM notify_kinds WHERE held > 0 ORDER BY kind";
+/// Claims kind `?1`'s `?2` events held back, to be told of now: only while no event of the kind
+/// has been counted since they were read (one that has, sent, summarises them itself), so they
+/// are told of once.
+pub(super) const CLAIM_HELD: &str = "UPDATE notify_kinds SET held = 0, held_since = NULL \
+                                     WHERE kind = ?1 AND held = ?2 RETURNING kind";
 
-statements![COUNT, RECORD, RECENT, PRUNE];
+statements![COUNT, RECORD, RECENT, PRUNE, UNTOLD, CLAIM_HELD];
 
 #[derive(Deserialize)]
 struct Counted {
     count: u32,
     prev_held: u64,
     prev_since: Option<i64>,
+}
+
+/// A kind's events held back, untold.
+#[derive(Deserialize)]
+pub struct Untold {
+    kind: String,
+    pub held: u64,
+    pub held_since: Option<i64>,
+}
+
+impl Untold {
+    /// Its kind; `None` for a name the core does not know (the table's CHECK keeps them out).
+    pub fn kind(&self) -> Option<NotifyKind> {
+        NotifyKind::parse(&self.kind)
+    }
 }
 
 #[derive(Deserialize)]
@@ -90,6 +112,19 @@ impl Store {
             .collect())
     }
 
+    /// The kinds with events held back that no notification sent since has summarised.
+    pub async fn notify_untold(&self) -> Result<Vec<Untold>, ApiError> {
+        self.rows(UNTOLD, &[]).await
+    }
+
+    /// Claims `untold` to be told of now; false when an event of its kind was counted since it
+    /// was read (the next one sent tells of them) or another run claimed it first.
+    pub async fn notify_claim(&self, untold: &Untold) -> Result<bool, ApiError> {
+        let held = n(i64::try_from(untold.held).unwrap_or(i64::MAX));
+        let row: Option<serde::de::IgnoredAny> = self.row(CLAIM_HELD, &[s(&untold.kind), held]).await?;
+        Ok(row.is_some())
+    }
+
     /// Forgets the figures of the minutes before `before` (a minute number).
     pub async fn prune_notify_minutes(&self, before: i64) -> Result<(), ApiError> {
         self.run(PRUNE, &[n(before)]).await
@@ -100,7 +135,7 @@ impl Store {
 /// keep the same rule.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use super::COUNT;
+    use super::{CLAIM_HELD, COUNT};
     use edgepurge_core::notify::{rate, Rate, Window};
     use rusqlite::params;
 
@@ -135,6 +170,20 @@ mod tests {
                 send(2, Some(660_200)),
             ]
         );
+        // What the last minute held back (two, since 660,200) and no event since has told of:
+        // the cron claims it once; an event counted after the read makes the claim fail.
+        let claim = |held: u64| db.query_row(CLAIM_HELD, params!["partial", held], |_| Ok(())).is_ok();
+        let held: u64 = db
+            .query_row("SELECT held FROM notify_kinds WHERE kind = 'partial'", [], |r| r.get(0))
+            .expect("the row reads");
+        assert_eq!(held, 0, "minute 13's event was sent and told of them");
+        for at in [780_100, 780_200] {
+            db.query_row(COUNT, params!["partial", 13, per_minute, at], |_| Ok(())).expect("the count runs");
+        }
+        assert!(!claim(0), "nothing held: nothing to claim");
+        assert!(!claim(2), "one held, not two");
+        assert!(claim(1));
+        assert!(!claim(1), "claimed once");
         // Another kind counts apart.
         let other = db
             .query_row(COUNT, params!["failed", 13, per_minute, 780_001], |row| row.get::<_, u32>(0))
