@@ -80,16 +80,14 @@ impl Grant {
     /// Whether a key purge addressed to `group_host` (an instance group, named by its first
     /// allowed host) reaches only instances of the token's hosts: the group serves one of them.
     pub fn reaches_group(&self, config: &Config, group_host: &str) -> bool {
-        if self.scopes.hosts.is_empty() {
-            return true;
-        }
-        let Ok(rule) = config.discovery_rule(group_host) else { return false };
-        self.scopes.hosts.iter().any(|h| config.discovery_rule(h).is_ok_and(|r| r == rule))
+        self.scopes.hosts.is_empty() || self.own_host_of_group(config, group_host).is_some()
     }
 
     /// The purges this grant may send, from a validated request's: a URL, prefix or host purge
-    /// of a host out of scope refuses the whole request (403, nothing sent); a key goes only to
-    /// the instance groups serving the token's hosts, and a key that then reaches none is a 403.
+    /// of a host out of scope refuses the whole request; a key goes only to the instance groups
+    /// serving the token's hosts, addressed as the first of them in each group (so its `Host`,
+    /// its label and the upstream groups it reaches are the token's host's, not another's that
+    /// shares the instances), and a key that then reaches no group is a 403.
     pub fn purges(&self, config: &Config, purges: Vec<Purge>) -> Result<Vec<Purge>, ApiError> {
         if self.scopes.hosts.is_empty() {
             return Ok(purges);
@@ -97,12 +95,14 @@ impl Grant {
         let mut kept: Vec<Purge> = Vec::with_capacity(purges.len());
         let mut keys_out: Vec<String> = Vec::new();
         for purge in purges {
-            match &purge {
-                Purge::Key { key, host, .. } if !self.reaches_group(config, host) => keys_out.push(key.as_str().into()),
-                Purge::Key { .. } => kept.push(purge),
+            match purge {
+                Purge::Key { key, host, soft } => match self.own_host_of_group(config, &host) {
+                    Some(own) => kept.push(Purge::Key { key, host: own.to_owned(), soft }),
+                    None => keys_out.push(key.as_str().into()),
+                },
                 other => {
                     self.host(other.host())?;
-                    kept.push(purge);
+                    kept.push(other);
                 }
             }
         }
@@ -118,6 +118,12 @@ impl Grant {
             .with_subject(printable(key)));
         }
         Ok(kept)
+    }
+
+    /// The first of the token's hosts served by the instance group addressed as `group_host`.
+    fn own_host_of_group(&self, config: &Config, group_host: &str) -> Option<&str> {
+        let rule = config.discovery_rule(group_host).ok()?;
+        self.scopes.hosts.iter().map(String::as_str).find(|h| config.discovery_rule(h).is_ok_and(|r| r == rule))
     }
 }
 

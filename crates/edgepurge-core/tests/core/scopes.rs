@@ -106,12 +106,18 @@ fn a_host_limited_token_reaches_only_its_hosts_and_keys_only_their_groups() {
 #[test]
 fn a_host_shares_its_group_and_a_key_that_reaches_no_group_of_the_token_is_refused() {
     // shop and www share the `*` group, addressed as www (its first host): a shop token's key
-    // reaches those instances, and no others.
+    // reaches those instances and no others, addressed as shop (its Host, its label, and the
+    // upstream groups beside shop, not those beside www).
     let c = config(&[("ALLOWED_HOSTS", "www.example.com, cdn.example.com, shop.example.com")]);
     let shop = grant(Role::Editor, r#"{"hosts": ["shop.example.com"]}"#);
     let keys = req(r#"{"keys": ["k"]}"#);
     let labels: Vec<String> = purges_for(&c, &shop, &keys).unwrap().iter().map(|p| p.label()).collect();
-    assert_eq!(labels, ["key:k@www.example.com"]);
+    assert_eq!(labels, ["key:k@shop.example.com"]);
+    let unscoped = purges_for(&c, &Grant::unscoped(Role::Editor), &keys).unwrap();
+    assert_eq!(
+        unscoped.iter().map(|p| p.label()).collect::<Vec<_>>(),
+        ["key:k@www.example.com", "key:k@cdn.example.com"]
+    );
     // A token whose hosts' groups cannot purge keys: the key is refused, nothing sent.
     let plain = config(&[
         ("ALLOWED_HOSTS", "www.example.com, pipely.example.com"),
