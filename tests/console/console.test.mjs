@@ -351,6 +351,24 @@ test("an admin issues a scoped token and sees its scopes; the token does no more
   await admin.context.close();
 });
 
+test("a notification's link opens the history at its entry, shown open", async () => {
+  // The tests before this one purged: link the second newest entry, which has an older one below.
+  const page = await fetch(`${info.api}/api/history?limit=3`, { headers: { authorization: `Bearer ${info.token}` } });
+  const entries = (await page.json()).entries;
+  assert.equal(entries.length, 3);
+  const id = entries[1].id;
+  const admin = await signIn(info.token);
+  await admin.page.goto(`${info.api}/#/history/${id}`);
+  await admin.page.reload();
+  const first = admin.page.getByTestId("history-entry").first();
+  await first.waitFor();
+  assert.equal(await first.getAttribute("data-id"), String(id), "the list starts at the linked entry");
+  assert.equal(await first.locator("details").evaluate((d) => d.open), true, "and shows it open");
+  assert.equal(await admin.page.getByTestId("history-entry").nth(1).locator("details").evaluate((d) => d.open), false);
+  assert.deepEqual(admin.errors, []);
+  await admin.context.close();
+});
+
 test("an expired or ended session sends the person back to sign-in with a message", async () => {
   const { context, page } = await signIn(info.token);
   await context.clearCookies();

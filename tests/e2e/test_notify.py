@@ -87,12 +87,12 @@ class Notifications(CdnTestCase):
         self.assertEqual([f["instance"] for f in body["failing"]], [down])
         self.assertEqual((body["failing"][0]["failed"], body["failing_count"]), (1, 1))
         self.assertIn("connection", body["failing"][0]["error"])
-        self.assertEqual(body["console_url"], cdn().api + "/#/history")
+        self.assertEqual(body["console_url"], f"{cdn().api}/#/history/{entry['id']}")
         self.assertTrue(body["trace_url"].endswith(f"/trace/{report['trace_id']}"), body["trace_url"])
         self.assertEqual(body["held_back"], 0)
         text = body["text"]
         for part in ["*edgepurge: purge partial*", "2 of 3 pairs succeeded", url, down,
-                     f"<{cdn().api}/#/history|entry {entry['id']}>", "|trace>"]:
+                     f"<{cdn().api}/#/history/{entry['id']}|entry {entry['id']}>", "|trace>"]:
             self.assertIn(part, text)
 
     def test_an_abandoned_delivery_arrives_once_naming_it_and_why(self):

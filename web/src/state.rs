@@ -21,15 +21,21 @@ pub enum Page {
 }
 
 impl Page {
-    /// The page for a location hash.
+    /// The page for a location hash (its first segment: `#/history/42` is the History page).
     pub fn from_hash(hash: &str) -> Page {
-        match hash.trim_start_matches('#').trim_start_matches('/') {
+        match hash.trim_start_matches('#').trim_start_matches('/').split('/').next().unwrap_or_default() {
             "verify" => Page::Verify,
             "instances" => Page::Instances,
             "history" => Page::History,
             "people" => Page::People,
             _ => Page::Purge,
         }
+    }
+
+    /// The history entry a location hash names (`#/history/42`, as notifications link it).
+    pub fn history_entry(hash: &str) -> Option<i64> {
+        let rest = hash.trim_start_matches('#').trim_start_matches('/').strip_prefix("history/")?;
+        rest.parse::<i64>().ok().filter(|id| *id >= 1)
     }
 
     /// The page's name: its link, its heading and its part of the document title.

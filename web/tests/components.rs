@@ -523,6 +523,12 @@ fn url_box_and_hash_routes() {
     for (hash, page) in cases {
         assert_eq!(Page::from_hash(hash), page, "{hash}");
     }
+    // A notification's link names one history entry.
+    assert_eq!(Page::from_hash("#/history/42"), Page::History);
+    assert_eq!(Page::history_entry("#/history/42"), Some(42));
+    for hash in ["#/history", "#/history/", "#/history/0", "#/history/x", "#/people/42"] {
+        assert_eq!(Page::history_entry(hash), None, "{hash}");
+    }
 }
 
 #[wasm_bindgen_test]

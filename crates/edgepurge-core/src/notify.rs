@@ -276,7 +276,11 @@ pub fn message(
     n.sent_at = sent_at;
     n.held_back = held;
     n.held_back_since = since.filter(|_| held > 0);
-    n.console_url = console_url.map(|base| format!("{base}/#/history"));
+    // The entry's own place in the console's history, or the history.
+    n.console_url = console_url.map(|base| match n.entry {
+        Some(id) => format!("{base}/#/history/{id}"),
+        None => format!("{base}/#/history"),
+    });
     n.trace_url = trace_url.zip(n.trace_id.as_deref()).map(|(template, id)| template.replace("{trace_id}", id));
     n.text = text(&n);
     n

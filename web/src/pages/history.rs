@@ -1,4 +1,5 @@
-//! `#/history`: every purge attempt, newest first, filtered by URL and person.
+//! `#/history`: every purge attempt, newest first, filtered by URL and person. `#/history/42`
+//! (a notification's link) starts at entry 42, shown open.
 
 use crate::api;
 use crate::state::{state, Page};
@@ -15,8 +16,10 @@ pub fn HistoryView() -> impl IntoView {
     let actor = RwSignal::new(String::new());
     // The filters as they were when the form was last sent; sending it again reloads.
     let filters = RwSignal::new((String::new(), String::new()));
+    // The entry the location names: the first page starts at it, until a filter is sent.
+    let focus = RwSignal::new(Page::history_entry(&window().location().hash().unwrap_or_default()));
     let first = LocalResource::new(move || {
-        let path = history_path(&filters.get(), None);
+        let path = history_path(&filters.get(), focus.get().map(|id| id + 1));
         async move { app.guard(api::get::<HistoryPage>(&path).await) }
     });
     // The older pages asked for since, appended below the first.
@@ -45,6 +48,7 @@ pub fn HistoryView() -> impl IntoView {
     let apply = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         older.set(Vec::new());
+        focus.set(None);
         filters.set((url.get_untracked(), actor.get_untracked()));
     };
     let entries = move || {
@@ -54,10 +58,11 @@ pub fn HistoryView() -> impl IntoView {
                 // after the page and its resource are gone.
                 let template = app.me.with_untracked(|m| m.as_ref().and_then(|m| m.trace_url.clone()));
                 let shown = template.clone();
+                let focused = focus.get_untracked();
                 view! {
                     <ol class="history" data-testid="history-list">
-                        {page.entries.into_iter().map(|e| entry(e, template.as_deref())).collect_view()}
-                        {move || older.get().into_iter().flat_map(|p| p.entries).map(|e| entry(e, shown.as_deref())).collect_view()}
+                        {page.entries.into_iter().map(|e| entry(e, template.as_deref(), focused)).collect_view()}
+                        {move || older.get().into_iter().flat_map(|p| p.entries).map(|e| entry(e, shown.as_deref(), None)).collect_view()}
                     </ol>
                     <Show when=move || next().is_some()>
                         <button type="button" data-testid="history-more" on:click=move |_| load_more()
@@ -98,8 +103,10 @@ fn history_path((url, actor): &(String, String), before: Option<i64>) -> String 
 }
 
 /// One attempt: a summary line, opening onto the per-instance results and, when the deployment
-/// names where traces are seen (`TRACE_URL_TEMPLATE`), a link to its trace.
-fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
+/// names where traces are seen (`TRACE_URL_TEMPLATE`), a link to its trace. The entry the
+/// location names (`focused`) is shown open.
+fn entry(e: HistoryEntry, trace_url: Option<&str>, focused: Option<i64>) -> impl IntoView {
+    let open = focused == Some(e.id);
     let status = e.status.as_str();
     let trace = e.trace_id.clone().map(|id| {
         let href = trace_url.map(|t| t.replace("{trace_id}", &id));
@@ -114,8 +121,9 @@ fn entry(e: HistoryEntry, trace_url: Option<&str>) -> impl IntoView {
         }
     });
     view! {
-        <li data-testid="history-entry" data-status=status data-kind=e.kind.as_str()>
-            <details>
+        <li data-testid="history-entry" data-status=status data-kind=e.kind.as_str() data-id=e.id.to_string()
+            class:focused=open>
+            <details open=open>
                 <summary>
                     <span class=format!("badge {status}")>{status}</span>
                     {(e.kind == HistoryKind::Check).then(|| view! { " " <span class="badge">"instance check"</span> })}

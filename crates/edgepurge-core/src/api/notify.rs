@@ -64,7 +64,8 @@ pub struct Notification {
     /// The purge's history entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<i64>,
-    /// The console's history page (`CONSOLE_URL`), when set.
+    /// The entry in the console's history (`CONSOLE_URL` and `/#/history/{entry}`, which opens
+    /// onto it; the history page when there is no one entry), when `CONSOLE_URL` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_url: Option<String>,
     /// The trace of the purge or redelivery run.

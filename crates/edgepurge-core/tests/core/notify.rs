@@ -184,7 +184,7 @@ fn a_partial_purge_names_who_what_counts_the_failing_instances_worst_first_and_l
     assert_eq!(n.failing[0].error.as_deref(), Some("HTTP 401 <check PURGE_TOKEN>"));
     assert_eq!(n.failing_count, 2);
     assert_eq!(n.entry, Some(42));
-    assert_eq!(n.console_url.as_deref(), Some("https://purge.example.com/#/history"));
+    assert_eq!(n.console_url.as_deref(), Some("https://purge.example.com/#/history/42"));
     assert_eq!(n.trace_url.as_deref(), Some("https://ui.honeycomb.io/t/4bf92f3577b34da6a3ce929d0e0e4736"));
     assert_eq!(n.held_back, 0);
     assert_eq!(
@@ -192,7 +192,7 @@ fn a_partial_purge_names_who_what_counts_the_failing_instances_worst_first_and_l
         ":warning: *edgepurge: purge partial* by ada &lt;admin&gt;: 2 of 5 pairs succeeded, 2 failed, 1 rejected. \
          Items: https://www.example.com/a, key:t1&amp;t2@www.example.com. Failing: 10.0.0.3:80 (HTTP 401 \
          &lt;check PURGE_TOKEN&gt;), 10.0.0.2:80 (connection refused). \
-         <https://purge.example.com/#/history|entry 42> <https://ui.honeycomb.io/t/4bf92f3577b34da6a3ce929d0e0e4736|trace>"
+         <https://purge.example.com/#/history/42|entry 42> <https://ui.honeycomb.io/t/4bf92f3577b34da6a3ce929d0e0e4736|trace>"
     );
     // The body is the notification as JSON, and reads back as one.
     let bytes = body(&n);
