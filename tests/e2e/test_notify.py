@@ -31,17 +31,17 @@ class Notifications(CdnTestCase):
         # must not have used up NOTIFY_PER_MINUTE (3) before these tests' own.
         cdn().d1("DELETE FROM notify_kinds")
 
-    def arrived(self, matches, timeout=20.0, settle=2.0):
-        """The notifications the receiver got whose body `matches`, once there is one and no
-        more has come for `settle` seconds (a second one would be a duplicate)."""
+    def arrived(self, matches, timeout=20.0, settle=2.0, at_least=1):
+        """The notifications the receiver got whose body `matches`, once there are `at_least`
+        and no more has come for `settle` seconds (one more would be a duplicate)."""
         deadline = time.monotonic() + timeout
         found = []
         while time.monotonic() < deadline:
             found = [r for r in cdn().webhook_received() if r["body"] is not None and matches(r["body"])]
-            if found:
+            if len(found) >= at_least:
                 break
             time.sleep(0.2)
-        self.assertTrue(found, "no such notification arrived")
+        self.assertGreaterEqual(len(found), at_least, "no such notification arrived")
         time.sleep(settle)
         return [r for r in cdn().webhook_received() if r["body"] is not None and matches(r["body"])]
 
@@ -143,17 +143,8 @@ class Notifications(CdnTestCase):
         self.assertEqual([r["status"] for r in reports], ["partial"] * len(paths), reports)
         traces = [r["trace_id"] for r in reports]
         # The first three are sent as they end; the last two are held back.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            sent = [r["body"]["trace_id"] for r in cdn().webhook_received()
-                    if r["body"] is not None and r["body"].get("trace_id") in traces]
-            if len(sent) >= per_minute:
-                break
-            time.sleep(0.2)
-        time.sleep(2)
-        sent = [r["body"]["trace_id"] for r in cdn().webhook_received()
-                if r["body"] is not None and r["body"].get("trace_id") in traces]
-        self.assertEqual(sorted(sent), sorted(traces[:per_minute]))
+        sent = self.arrived(lambda b: b.get("trace_id") in traces, at_least=per_minute)
+        self.assertEqual(sorted(r["body"]["trace_id"] for r in sent), sorted(traces[:per_minute]))
 
         def told(body):
             return body.get("kind") == "partial" and body.get("items") == [] and body.get("held_back", 0) > 0

@@ -4,14 +4,12 @@ A token limited to URLs and keys (Fastly's `purge_select`), to hosts, or to read
 everything else with a 403 `out-of-scope` that sends nothing to any instance, on the API and on
 the Fastly- and Cloudflare-compatible routes, and the history names the token each attempt used.
 """
-import json
-import urllib.error
-import urllib.request
 import uuid
 
 import test_purge
 from test_purge import (  # noqa: F401  (setUpModule: the shared local CDN)
-    ASSETS_SITE, FASTLY_SERVICE, SITE, CdnTestCase, api, counter_deltas, fetch, new_page, setUpModule,
+    ASSETS_SITE, FASTLY_SERVICE, SITE, CdnTestCase, api, assets_counters, counter_deltas, fastly, fetch, new_page,
+    setUpModule,
 )
 
 OUT_OF_SCOPE = "urn:edgepurge:problem:out-of-scope"
@@ -25,21 +23,6 @@ def scoped_token(role, scopes, label=None):
     status, _, issued = api("POST", f"/api/people/{person['id']}/tokens", {"label": label, "scopes": scopes})
     assert status == 201, issued
     return issued["token"], label, issued["info"]
-
-
-def fastly(path, key, headers=None):
-    req = urllib.request.Request(test_purge.CDN.api + path, data=b"", method="POST", headers=headers or {})
-    req.add_header("Fastly-Key", key)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
-
-
-def assets_counters():
-    cdn = test_purge.CDN
-    return [cdn.counter(i, "MAIN.client_req", group="assets") for i in range(len(cdn.assets_varnish))]
 
 
 class ScopedTokens(CdnTestCase):

@@ -21,6 +21,7 @@
 use crate::api::{
     Delivery, FailingInstance, HistoryStatus, Notification, NotifyKind, NotifyStatus, Outcome, PurgeReport, PurgeStatus,
 };
+use crate::purge::Purge;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::BTreeMap;
@@ -76,6 +77,24 @@ impl NotifySettings {
     /// Whether notifications of `kind` are sent.
     pub fn wants(&self, kind: NotifyKind) -> bool {
         self.on.contains(&kind)
+    }
+
+    /// A purge's notification, when `NOTIFY_ON` names how it ended: [`purge`] with its items'
+    /// history labels. The worker asks it wherever a purge ends (after its reply, or in the cron
+    /// that ran it again).
+    pub fn purge_notice(
+        &self,
+        report: &PurgeReport,
+        actor: &str,
+        purges: &[Purge],
+        entry: i64,
+        at: i64,
+    ) -> Option<Event> {
+        if !self.wants(purge_kind(report.status)) {
+            return None;
+        }
+        let labels: Vec<String> = purges.iter().map(Purge::label).collect();
+        Some(purge(report, actor, &labels, entry, at))
     }
 }
 

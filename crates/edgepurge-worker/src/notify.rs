@@ -9,7 +9,9 @@
 use crate::body::{fetch_within, Unsent};
 use crate::ctx::{now_ms, Base};
 use crate::trace::{clock, Tracer};
+use edgepurge_core::api::NotifyKind;
 use edgepurge_core::notify::{self, Event, Minute, NotifySettings, Rate, SIGNATURE_HEADER};
+use edgepurge_core::trace::Span;
 use edgepurge_core::ApiError;
 use futures_util::future::join_all;
 use worker::{Headers, Method, Request, RequestInit};
@@ -24,23 +26,34 @@ pub async fn send(base: &Base, event: Option<Event>, tracer: &Tracer) {
     }
     let start = clock();
     let result = deliver(base, settings, &event).await;
-    let span = tracer.child("notify", 0, start).with("edgepurge.notify.kind", kind.as_str());
-    let why = match &result {
-        Ok(figures) => figures.last_error.clone(),
-        Err(e) => Some(format!("not sent: {}", e.detail)),
+    trace_told(tracer, span(tracer, start, kind), kind, result);
+}
+
+/// A `notify` span from `start` to now, numbered after those already recorded (a cron run may
+/// send several: a recovered purge's, the abandoned deliveries', each kind's held back).
+fn span(tracer: &Tracer, start: u64, kind: NotifyKind) -> Span {
+    tracer.child("notify", tracer.recorded("notify"), start).with("edgepurge.notify.kind", kind.as_str())
+}
+
+/// The `notify` span of one notification of `kind`: how its POSTs went, or why it was not
+/// sent; a failure is also logged, and fails the span.
+fn trace_told(tracer: &Tracer, span: Span, kind: NotifyKind, result: Result<Minute, ApiError>) {
+    let (span, why) = match result {
+        Ok(figures) => (
+            span.with("edgepurge.notify.sent", figures.sent as i64)
+                .with("edgepurge.notify.failed", figures.failed as i64)
+                .with("edgepurge.notify.held_back", figures.held_back as i64),
+            figures.last_error,
+        ),
+        Err(e) => (span, Some(format!("not sent: {}", e.detail))),
     };
-    let mut span = match &result {
-        Ok(figures) => span
-            .with("edgepurge.notify.sent", figures.sent as i64)
-            .with("edgepurge.notify.failed", figures.failed as i64)
-            .with("edgepurge.notify.held_back", figures.held_back as i64),
-        Err(_) => span,
-    };
-    if let Some(why) = why {
-        worker::console_error!("{}", serde_json::json!({ "notify": kind.as_str(), "error": why }));
-        span = span.failed(why);
+    match why {
+        Some(why) => {
+            worker::console_error!("{}", serde_json::json!({ "notify": kind.as_str(), "error": why }));
+            tracer.span(span.failed(why));
+        }
+        None => tracer.span(span),
     }
-    tracer.span(span);
 }
 
 /// Counts the event, then POSTs it or holds it back, and adds what happened to its minute.
@@ -105,22 +118,10 @@ pub async fn send_held(base: &Base, tracer: &Tracer) {
             base.store.notify_record(now, &figures).await?;
             Ok::<_, ApiError>(Some(figures))
         };
-        let span = tracer.child("notify", 0, start).with("edgepurge.notify.kind", kind.as_str());
-        let span = span.with("edgepurge.notify.held_back_told", untold.held as i64);
-        match told.await {
-            Ok(None) => {}
-            Ok(Some(figures)) => {
-                let span = span.with("edgepurge.notify.sent", figures.sent as i64);
-                let span = span.with("edgepurge.notify.failed", figures.failed as i64);
-                tracer.span(match figures.last_error {
-                    Some(why) => span.failed(why),
-                    None => span,
-                });
-            }
-            Err(e) => {
-                worker::console_error!("{}", serde_json::json!({ "notify": kind.as_str(), "error": e.detail }));
-                tracer.span(span.failed(format!("not sent: {}", e.detail)));
-            }
+        // Claimed by another run (or told of by an event since): nothing sent, no span.
+        if let Some(result) = told.await.transpose() {
+            let span = span(tracer, start, kind).with("edgepurge.notify.held_back_told", untold.held as i64);
+            trace_told(tracer, span, kind, result);
         }
     }
 }

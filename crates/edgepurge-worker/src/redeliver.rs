@@ -23,7 +23,7 @@ use crate::trace::Tracer;
 use edgepurge_core::api::{Delivery, DeliveryStatus};
 use edgepurge_core::config::Config;
 use edgepurge_core::lease::{self, TAKEOVERS_PER_RUN};
-use edgepurge_core::notify::{purge_kind, Event};
+use edgepurge_core::notify::Event;
 use edgepurge_core::plan::Plan;
 use edgepurge_core::purge::Purge;
 use edgepurge_core::retry::{DeliveryUpdate, RedeliveryPolicy, RunInstances, REDELIVERY_BATCH};
@@ -227,11 +227,8 @@ async fn recover(
     let queued = builder.queue_retryable();
     let report = builder.finish();
     tracer.attr("edgepurge.recovered.entry", expired.id);
-    let notice = config.notify.as_ref().filter(|n| n.wants(purge_kind(report.status))).map(|_| {
-        let labels: Vec<String> = plan.purges.iter().map(Purge::label).collect();
-        let actor = format!("{} (run again by the cron)", expired.actor);
-        edgepurge_core::notify::purge(&report, &actor, &labels, expired.id, now)
-    });
+    let actor = format!("{} (run again by the cron)", expired.actor);
+    let notice = config.notify.as_ref().and_then(|n| n.purge_notice(&report, &actor, &plan.purges, expired.id, now));
     let completion = Completion {
         status: report.status.into(),
         http_status: report.status.http_status(),

@@ -125,6 +125,12 @@ impl Tracer {
         self.spans.borrow_mut().push(span);
     }
 
+    /// How many spans named `name` it has recorded: the number of the next one of them, so
+    /// that spans recorded one at a time (a run's notifications) each get an id of their own.
+    pub fn recorded(&self, name: &str) -> usize {
+        self.spans.borrow().iter().filter(|s| s.name == name).count()
+    }
+
     /// Records spans.
     pub fn spans(&self, spans: Vec<Span>) {
         self.spans.borrow_mut().extend(spans);

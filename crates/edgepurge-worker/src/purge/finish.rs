@@ -8,8 +8,7 @@ use crate::notify;
 use crate::random::random_u32;
 use crate::store::Completion;
 use edgepurge_core::api::{HistoryStatus, PurgeReport, PurgeStatus};
-use edgepurge_core::notify::{purge_kind, Event};
-use edgepurge_core::purge::Purge;
+use edgepurge_core::notify::Event;
 use edgepurge_core::report::{not_completed, not_recorded, ReportBuilder};
 use edgepurge_core::stats;
 
@@ -63,11 +62,7 @@ pub(super) struct Later {
 /// The purge's notification, when `NOTIFY_ON` names its kind (`core::notify`).
 fn notice(base: &Base, prepared: &Prepared, report: &PurgeReport) -> Option<Event> {
     let settings = base.config.notify.as_ref()?;
-    if !settings.wants(purge_kind(report.status)) {
-        return None;
-    }
-    let labels: Vec<String> = prepared.plan.purges.iter().map(Purge::label).collect();
-    Some(edgepurge_core::notify::purge(report, &prepared.actor, &labels, prepared.entry, base.now))
+    settings.purge_notice(report, &prepared.actor, &prepared.plan.purges, prepared.entry, base.now)
 }
 
 /// The report's figures on the purge's trace. They are also the request's one JSON log line
